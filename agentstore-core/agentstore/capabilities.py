@@ -1,0 +1,551 @@
+"""The eight capabilities of the storage contract.
+
+Each capability is an abstract class. Its public methods are the contract users call: they
+validate arguments (raising :class:`~agentstore.errors.InvalidInput` before anything is
+stored) and are final. A driver implements the ``_``-prefixed hooks, which receive
+arguments already validated. Every method is synchronous and safe to call from several
+threads at once; cross-process safety is the driver's promise and the conformance suite
+checks it where the driver declares it.
+
+Capability names, as written in a policy's ``[store.capabilities]`` table:
+
+=============== ============================================ ==========================
+name            interface                                    reached through
+=============== ============================================ ==========================
+``generations`` :class:`GenerationStore` / :class:`Generation` ``store.generation(name)``
+``logs``        :class:`WriterLogStore` / :class:`WriterLog`   ``store.log(stream, writer=)``
+``policies``    :class:`PolicyStore`                          ``store.policies``
+``audit``       :class:`AuditSink`                            ``store.audit``
+``sessions``    :class:`SessionStore`                         ``store.sessions``
+``credentials`` :class:`CredentialStore`                      ``store.credentials``
+``rate_limits`` :class:`RateLimitCounter`                     ``store.rate_limits``
+``lifecycle``   :class:`LifecycleStore`                       ``store.lifecycle``
+=============== ============================================ ==========================
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final, Literal
+
+from agentstore.chain import ChainRow, verify_rows
+from agentstore.doorbell import Doorbell
+from agentstore.errors import InvalidInput, NotFound
+from agentstore.types import (
+    AgentId,
+    AgentInfo,
+    AuditEntry,
+    AuditRecord,
+    CommitEvent,
+    Entry,
+    PolicyDocument,
+    SessionId,
+    SessionRecord,
+)
+
+CapabilityName = Literal[
+    "generations",
+    "logs",
+    "policies",
+    "audit",
+    "sessions",
+    "credentials",
+    "rate_limits",
+    "lifecycle",
+]
+CAPABILITIES: Final[tuple[CapabilityName, ...]] = (
+    "generations",
+    "logs",
+    "policies",
+    "audit",
+    "sessions",
+    "credentials",
+    "rate_limits",
+    "lifecycle",
+)
+
+Clock = Callable[[], float]
+"""Seconds since the epoch, as ``time.time``. Used for expiry and liveness, never ordering."""
+
+MAX_NAME_LENGTH: Final = 255
+MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
+MAX_SECRET_BYTES: Final = 1024 * 1024
+RESERVED_PREFIX: Final = "agentstore:"
+"""Stream names with this prefix belong to the store itself (the audit chain lives there)."""
+AUDIT_STREAM: Final = RESERVED_PREFIX + "audit"
+AUDIT_WRITER: Final = "audit"
+
+
+# -- argument checks -----------------------------------------------------------------------
+
+
+def check_name(value: object, what: str) -> str:
+    """Return ``value`` if it is a usable name: a non-empty str of at most 255 characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{what} must be a str, not {type(value).__name__}")
+    if not value:
+        raise InvalidInput(f"{what} must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{what} is {len(value)} characters; the limit is {MAX_NAME_LENGTH}")
+    if "\x00" in value:
+        raise InvalidInput(f"{what} must not contain a NUL character")
+    return value
+
+
+def check_stream(value: object) -> str:
+    name = check_name(value, "stream")
+    if name.startswith(RESERVED_PREFIX):
+        raise InvalidInput(f"stream names starting with {RESERVED_PREFIX!r} are reserved")
+    return name
+
+
+def check_payload(value: object, what: str = "payload", limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """Return ``value`` as bytes if it is bytes-like and within ``limit``."""
+    if type(value) is not bytes:
+        if isinstance(value, bytearray | memoryview):
+            value = bytes(value)
+        else:
+            raise InvalidInput(f"{what} must be bytes, not {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is {len(value)} bytes; the limit is {limit}")
+    return value
+
+
+def check_int(value: object, what: str, minimum: int) -> int:
+    if type(value) is not int:
+        raise InvalidInput(f"{what} must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise InvalidInput(f"{what} must be at least {minimum}, not {value}")
+    return value
+
+
+def check_seconds(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{what} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise InvalidInput(f"{what} must be a positive, finite number of seconds, not {value}")
+    return float(value)
+
+
+def _check_agent(value: object) -> AgentId:
+    if not isinstance(value, AgentId):
+        raise InvalidInput(f"expected an AgentId, not {type(value).__name__}")
+    return value
+
+
+# -- causal primitives ---------------------------------------------------------------------
+
+
+class GenerationStore(ABC):
+    """Named monotonic counters (capability ``generations``).
+
+    A generation is 0 until first bumped; it only ever moves forward; it is never derived
+    from the wall clock. Bumps are atomic: n concurrent bumps from any number of threads
+    (and processes, for a shared backend) advance it by exactly n.
+    """
+
+    def current(self, name: str) -> int:
+        """The current value of generation ``name`` (0 if never bumped)."""
+        return self._current(check_name(name, "generation name"))
+
+    def bump(self, name: str) -> int:
+        """Atomically add one and return the new value (the first bump returns 1)."""
+        return self._bump(check_name(name, "generation name"))
+
+    def advance_to(self, name: str, value: int) -> int:
+        """Move the generation forward to ``value`` and return it.
+
+        Moving to the current value is a no-op.
+
+        Raises:
+            NonMonotonicGeneration: ``value`` is below the current value; nothing changes.
+        """
+        return self._advance_to(check_name(name, "generation name"), check_int(value, "value", 0))
+
+    @abstractmethod
+    def _current(self, name: str) -> int: ...
+
+    @abstractmethod
+    def _bump(self, name: str) -> int: ...
+
+    @abstractmethod
+    def _advance_to(self, name: str, value: int) -> int:
+        """Raise NonMonotonicGeneration if ``value`` is below the current value."""
+
+
+class Generation:
+    """A handle on one named generation; see :class:`GenerationStore` for the guarantees."""
+
+    __slots__ = ("_store", "name")
+
+    def __init__(self, store: GenerationStore, name: str) -> None:
+        self._store = store
+        self.name = check_name(name, "generation name")
+
+    def current(self) -> int:
+        """The current value (0 if never bumped)."""
+        return self._store._current(self.name)
+
+    def bump(self) -> int:
+        """Atomically add one and return the new value."""
+        return self._store._bump(self.name)
+
+    def advance_to(self, value: int) -> int:
+        """Move forward to ``value``; refuses to move backward (NonMonotonicGeneration)."""
+        return self._store._advance_to(self.name, check_int(value, "value", 0))
+
+    def __repr__(self) -> str:
+        return f"Generation({self.name!r})"
+
+
+class WriterLogStore(ABC):
+    """Per-``(stream, writer)`` append-only, BLAKE3-chained logs (capability ``logs``).
+
+    Guarantees a driver must keep:
+      - ``seq`` starts at 1 and is contiguous per ``(stream, writer)``;
+      - each entry's ``content_hash`` is ``BLAKE3(prev_hash || payload)`` (genesis: the
+        payload alone) and its ``prev_hash`` is the previous entry's ``content_hash``;
+      - concurrent appends to one log serialize: no duplicate seq, no error caused by the
+        race, nothing lost;
+      - an append returns only once it is committed; a batch commits whole or not at all.
+    """
+
+    @abstractmethod
+    def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
+        """Commit one entry after the current head and return it."""
+
+    @abstractmethod
+    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        """Commit all ``payloads`` (non-empty) in one transaction, in order."""
+
+    @abstractmethod
+    def _head(self, stream: str, writer: str) -> Entry | None:
+        """The last entry, or None for an empty log."""
+
+    @abstractmethod
+    def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
+        """Entries with ``seq > after`` in seq order, streamed (not materialised)."""
+
+    @abstractmethod
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        """Every ``(stream, writer)`` that has at least one entry, sorted."""
+
+    def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
+        """Stored ``(seq, payload, prev_hash, content_hash)`` rows exactly as kept."""
+        for e in self._entries(stream, writer, 0):
+            yield e.seq, e.payload, e.prev_hash, e.content_hash
+
+    def _verify(self, stream: str, writer: str) -> int:
+        """Check the whole chain; return its length. Drivers may override to go faster."""
+        count, _ = verify_rows(stream, writer, self._chain_rows(stream, writer))
+        return count
+
+    def logs(self) -> list[tuple[str, str]]:
+        """Every ``(stream, writer)`` holding entries, the store's own audit chain included."""
+        return list(self._logs())
+
+
+class WriterLog:
+    """One writer's chained log in one stream: ``store.log(stream, writer=...)``.
+
+    See :class:`WriterLogStore` for the ordering guarantees. After each committed append
+    the store's :class:`~agentstore.doorbell.Doorbell` rings with a
+    :class:`~agentstore.types.CommitEvent`, never before the commit.
+    """
+
+    __slots__ = ("_bell", "_store", "stream", "writer")
+
+    def __init__(self, store: WriterLogStore, doorbell: Doorbell, stream: str, writer: str) -> None:
+        self._store = store
+        self._bell = doorbell
+        self.stream = check_name(stream, "stream")
+        self.writer = check_name(writer, "writer")
+
+    def append(self, payload: bytes) -> Entry:
+        """Append ``payload`` and return the committed entry."""
+        entry = self._store._append(self.stream, self.writer, check_payload(payload))
+        if self._bell._subs:
+            self._bell.ring(CommitEvent(entry.stream, entry.writer, entry.seq, entry.content_hash))
+        return entry
+
+    def append_many(self, payloads: Iterable[bytes]) -> list[Entry]:
+        """Append every payload in one transaction; all commit or none do.
+
+        An empty iterable appends nothing and returns ``[]``.
+        """
+        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
+        if not checked:
+            return []
+        entries = self._store._append_many(self.stream, self.writer, checked)
+        if self._bell._subs:
+            for e in entries:
+                self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
+        return entries
+
+    def head(self) -> Entry | None:
+        """The last committed entry, or None when the log is empty."""
+        return self._store._head(self.stream, self.writer)
+
+    def entries(self, after: int = 0) -> Iterator[Entry]:
+        """Entries with ``seq > after``, in seq order, streamed from the store."""
+        return self._store._entries(self.stream, self.writer, check_int(after, "after", 0))
+
+    __iter__ = entries
+
+    def verify(self) -> int:
+        """Check the whole chain in constant memory and return the number of entries.
+
+        Raises:
+            ChainBroken: naming the first seq at which the stored chain is not the one
+                appended (a gap, a reorder, an edited payload or hash, a broken link).
+        """
+        return self._store._verify(self.stream, self.writer)
+
+    def __repr__(self) -> str:
+        return f"WriterLog(stream={self.stream!r}, writer={self.writer!r})"
+
+
+# -- governance stores ---------------------------------------------------------------------
+
+
+class PolicyStore(ABC):
+    """Each agent's effective :class:`~agentstore.types.PolicyDocument` (``policies``)."""
+
+    def put(self, agent_id: AgentId, document: PolicyDocument) -> None:
+        """Store ``document`` as the agent's policy, replacing any previous one."""
+        if not isinstance(document, PolicyDocument):
+            raise InvalidInput(f"expected a PolicyDocument, not {type(document).__name__}")
+        self._put(_check_agent(agent_id), document)
+
+    def get(self, agent_id: AgentId) -> PolicyDocument:
+        """The agent's policy. Raises NotFound if none is stored (or it was invalidated)."""
+        doc = self._get(_check_agent(agent_id))
+        if doc is None:
+            raise NotFound(f"no policy stored for agent {agent_id}")
+        return doc
+
+    def invalidate(self, agent_id: AgentId) -> None:
+        """Forget the agent's policy. Idempotent: invalidating nothing is not an error."""
+        self._invalidate(_check_agent(agent_id))
+
+    @abstractmethod
+    def _put(self, agent_id: AgentId, document: PolicyDocument) -> None: ...
+
+    @abstractmethod
+    def _get(self, agent_id: AgentId) -> PolicyDocument | None: ...
+
+    @abstractmethod
+    def _invalidate(self, agent_id: AgentId) -> None: ...
+
+
+class AuditSink(ABC):
+    """Append-only, hash-chained governance audit trail (capability ``audit``).
+
+    Entries are never reordered or rewritten; ``seq`` starts at 1 and is contiguous; the
+    chain uses the same hash as a WriterLog over each entry's canonical JSON bytes.
+    """
+
+    def emit(self, entry: AuditEntry) -> AuditRecord:
+        """Append ``entry`` durably and return it with its place in the chain."""
+        if not isinstance(entry, AuditEntry):
+            raise InvalidInput(f"expected an AuditEntry, not {type(entry).__name__}")
+        return self._emit(entry)
+
+    def records(self, after: int = 0) -> Iterator[AuditRecord]:
+        """Stored records with ``seq > after``, in order, streamed."""
+        return self._records(check_int(after, "after", 0))
+
+    def verify(self) -> int:
+        """Check the audit chain; return its length. Raises ChainBroken on tampering."""
+        return self._verify()
+
+    @abstractmethod
+    def _emit(self, entry: AuditEntry) -> AuditRecord: ...
+
+    @abstractmethod
+    def _records(self, after: int) -> Iterator[AuditRecord]: ...
+
+    @abstractmethod
+    def _verify(self) -> int: ...
+
+
+class LogAuditSink(AuditSink):
+    """An AuditSink kept as the store's own WriterLog (stream ``agentstore:audit``)."""
+
+    def __init__(self, logs: WriterLogStore) -> None:
+        self._logs = logs
+
+    def _emit(self, entry: AuditEntry) -> AuditRecord:
+        e = self._logs._append(AUDIT_STREAM, AUDIT_WRITER, entry.to_json())
+        return AuditRecord(e.seq, entry, e.prev_hash, e.content_hash)
+
+    def _records(self, after: int) -> Iterator[AuditRecord]:
+        for e in self._logs._entries(AUDIT_STREAM, AUDIT_WRITER, after):
+            yield AuditRecord(e.seq, AuditEntry.from_json(e.payload), e.prev_hash, e.content_hash)
+
+    def _verify(self) -> int:
+        return self._logs._verify(AUDIT_STREAM, AUDIT_WRITER)
+
+
+class SessionStore(ABC):
+    """Per-execution :class:`~agentstore.types.SessionRecord` storage (``sessions``)."""
+
+    def save(self, record: SessionRecord) -> None:
+        """Store ``record`` under its session id, overwriting any previous record."""
+        if not isinstance(record, SessionRecord):
+            raise InvalidInput(f"expected a SessionRecord, not {type(record).__name__}")
+        self._save(record)
+
+    def load(self, session_id: SessionId) -> SessionRecord:
+        """The stored record. Raises NotFound if there is none."""
+        if not isinstance(session_id, SessionId):
+            raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
+        record = self._load(session_id)
+        if record is None:
+            raise NotFound(f"no session {session_id}")
+        return record
+
+    def delete(self, session_id: SessionId) -> None:
+        """Remove the record. Idempotent."""
+        if not isinstance(session_id, SessionId):
+            raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
+        self._delete(session_id)
+
+    @abstractmethod
+    def _save(self, record: SessionRecord) -> None: ...
+
+    @abstractmethod
+    def _load(self, session_id: SessionId) -> SessionRecord | None: ...
+
+    @abstractmethod
+    def _delete(self, session_id: SessionId) -> None: ...
+
+
+class CredentialStore(ABC):
+    """Named secret material as opaque bytes (capability ``credentials``).
+
+    A secret value never appears in a repr, a log line or an error message raised by the
+    store; only its name may.
+    """
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        """Store ``value`` under ``name``, overwriting any previous value."""
+        key = check_name(name, "secret name")
+        if not isinstance(value, bytes | bytearray | memoryview):
+            # Name the type only: the value itself may be the secret.
+            raise InvalidInput(f"a secret value must be bytes, not {type(value).__name__}")
+        self._put_secret(key, check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES))
+
+    def get_secret(self, name: str) -> bytes:
+        """The stored value. Raises NotFound (naming only ``name``) if absent."""
+        key = check_name(name, "secret name")
+        value = self._get_secret(key)
+        if value is None:
+            raise NotFound(f"no secret named {key!r}")
+        return value
+
+    def delete_secret(self, name: str) -> None:
+        """Remove the secret. Idempotent."""
+        self._delete_secret(check_name(name, "secret name"))
+
+    @abstractmethod
+    def _put_secret(self, name: str, value: bytes) -> None: ...
+
+    @abstractmethod
+    def _get_secret(self, name: str) -> bytes | None: ...
+
+    @abstractmethod
+    def _delete_secret(self, name: str) -> None: ...
+
+
+class RateLimitCounter(ABC):
+    """Fixed-window counters for rate limiting (capability ``rate_limits``).
+
+    A key's window opens at its first increment after the previous window expired and lasts
+    ``window_secs``; a count from an expired window no longer counts. Increments are atomic:
+    concurrent increments from threads (and processes, for a shared backend) are all counted.
+    """
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+
+    def increment(self, key: str, amount: int = 1, window_secs: float = 60.0) -> int:
+        """Add ``amount`` (>= 1) to ``key`` and return the total in the current window."""
+        return self._increment(
+            check_name(key, "rate-limit key"),
+            check_int(amount, "amount", 1),
+            check_seconds(window_secs, "window_secs"),
+            self.clock(),
+        )
+
+    def current(self, key: str) -> int:
+        """The total in the key's current window; 0 if it expired or never started."""
+        return self._current(check_name(key, "rate-limit key"), self.clock())
+
+    def reset(self, key: str) -> None:
+        """Forget the key's window and count. Idempotent."""
+        self._reset(check_name(key, "rate-limit key"))
+
+    @abstractmethod
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int: ...
+
+    @abstractmethod
+    def _current(self, key: str, now: float) -> int: ...
+
+    @abstractmethod
+    def _reset(self, key: str) -> None: ...
+
+
+class LifecycleStore(ABC):
+    """Agent liveness bookkeeping (capability ``lifecycle``). Times come from ``clock``."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+
+    def register(self, agent_id: AgentId) -> None:
+        """Record the agent as registered and alive now. Registering again refreshes it."""
+        self._register(_check_agent(agent_id), self.clock())
+
+    def heartbeat(self, agent_id: AgentId) -> None:
+        """Mark a registered agent alive now. Raises NotFound unless it is registered."""
+        if not self._heartbeat(_check_agent(agent_id), self.clock()):
+            raise NotFound(f"agent {agent_id} is not registered")
+
+    def deregister(self, agent_id: AgentId) -> None:
+        """Forget the agent. Idempotent."""
+        self._deregister(_check_agent(agent_id))
+
+    def info(self, agent_id: AgentId) -> AgentInfo:
+        """What is known of a registered agent. Raises NotFound unless it is registered."""
+        found = self._info(_check_agent(agent_id))
+        if found is None:
+            raise NotFound(f"agent {agent_id} is not registered")
+        return found
+
+    def live(self, ttl_secs: float) -> list[AgentId]:
+        """Registered agents whose last heartbeat (or registration) is within ``ttl_secs``.
+
+        Sorted by id. An agent exactly ``ttl_secs`` old still counts as live.
+        """
+        cutoff = self.clock() - check_seconds(ttl_secs, "ttl_secs")
+        return sorted(self._live_since(cutoff))
+
+    @abstractmethod
+    def _register(self, agent_id: AgentId, now: float) -> None: ...
+
+    @abstractmethod
+    def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
+        """Return False when the agent is not registered."""
+
+    @abstractmethod
+    def _deregister(self, agent_id: AgentId) -> None: ...
+
+    @abstractmethod
+    def _info(self, agent_id: AgentId) -> AgentInfo | None: ...
+
+    @abstractmethod
+    def _live_since(self, cutoff: float) -> Iterable[AgentId]:
+        """Agents whose last heartbeat is at or after ``cutoff``."""

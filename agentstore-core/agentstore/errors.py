@@ -1,0 +1,112 @@
+"""The one exception hierarchy every agentstore call raises.
+
+Drivers translate their native exceptions into these classes and keep the original as
+``__cause__``; callers never need to import a database client to handle a failure.
+Messages never contain a secret (a password, a credential value).
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every error agentstore raises.
+
+    Attributes:
+        message: the human-readable explanation, also the ``str()`` of the error.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(StoreError, KeyError):
+    """The record asked for does not exist (a policy, a session, a secret, an agent)."""
+
+    def __str__(self) -> str:
+        # KeyError would quote the message; keep it a plain sentence.
+        return self.message
+
+
+class Conflict(StoreError):
+    """A write lost a race it cannot retry on its own, or contradicts stored state."""
+
+
+class InvalidInput(StoreError, ValueError):
+    """An argument was rejected before anything was stored (wrong type, empty, too long)."""
+
+
+class ChainBroken(StoreError):
+    """A hash-chained log failed verification at ``seq``.
+
+    Raised for a gap, a reordering, an edited payload, an edited or broken link: ``seq`` is
+    the first entry at which the stored chain stops being the chain that was appended.
+    """
+
+    def __init__(self, stream: str, writer: str, seq: int, detail: str) -> None:
+        super().__init__(
+            f"chain broken in stream {stream!r}, writer {writer!r} at seq {seq}: {detail}"
+        )
+        self.stream = stream
+        self.writer = writer
+        self.seq = seq
+        self.detail = detail
+
+
+class NonMonotonicGeneration(StoreError):
+    """A generation was asked to move backward."""
+
+    def __init__(self, name: str, current: int, requested: int) -> None:
+        super().__init__(
+            f"generation {name!r} is at {current}; refusing to move it back to {requested}"
+        )
+        self.name = name
+        self.current = current
+        self.requested = requested
+
+
+class BackendUnavailable(StoreError):
+    """The backend could not be reached or opened (server down, file unusable).
+
+    The message names where it looked (host and port, or path), never a password.
+    """
+
+
+class SchemaVersionError(StoreError):
+    """A database carries a schema this code cannot use (newer than it knows)."""
+
+
+class ConfigError(StoreError):
+    """A StorePolicy could not be loaded or resolved against the installed drivers.
+
+    Attributes:
+        path: the TOML path of the problem (``store.sqlite.path``), when there is one.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class InvalidPolicy(ConfigError):
+    """The policy text is not valid TOML, or a value has the wrong shape."""
+
+
+class UnknownDriver(ConfigError):
+    """A policy names a driver that is not installed."""
+
+
+class MissingDriverSection(ConfigError):
+    """A driver that needs configuration has no ``[store.<driver>]`` section."""
+
+
+class MissingCapability(ConfigError):
+    """A policy routes a capability to a driver that does not provide it."""
+
+
+class DuplicateDriver(ConfigError):
+    """Two installed distributions register the same driver name."""
+
+
+class MissingEnvironmentVariable(ConfigError):
+    """A ``{ env = "NAME" }`` reference names a variable that is not set."""

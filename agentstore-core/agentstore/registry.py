@@ -1,0 +1,319 @@
+"""The driver registry: which drivers are installed, and how to open one.
+
+Drivers arrive through the ``agentstore.drivers`` entry point group (loaded with pluggy) or
+are registered in-process. Discovery imports each driver's plugin module only: no database
+client is imported until a store using that driver is opened.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import sys
+import threading
+import time
+import types
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pluggy
+from pydantic import BaseModel, ConfigDict
+
+from agentstore import hookspecs
+from agentstore.capabilities import (
+    CAPABILITIES,
+    AuditSink,
+    CapabilityName,
+    Clock,
+    CredentialStore,
+    GenerationStore,
+    LifecycleStore,
+    PolicyStore,
+    RateLimitCounter,
+    SessionStore,
+    WriterLogStore,
+)
+from agentstore.doorbell import Doorbell
+from agentstore.errors import ConfigError, DuplicateDriver, UnknownDriver
+
+FIRST_PARTY: Final[Mapping[str, str]] = types.MappingProxyType(
+    {
+        "memory": "agentstore-memory",
+        "sqlite": "agentstore-sqlite",
+        "postgres": "agentstore-postgres",
+    }
+)
+"""First-party driver names and the distribution that provides each."""
+
+
+class NoConfig(BaseModel):
+    """The config model of a driver that takes no settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class OpenContext:
+    """What the facade hands a driver's ``open`` callable.
+
+    Attributes:
+        capabilities: the capabilities this store routes to the driver; open only these.
+        doorbell: the store's doorbell; a driver that learns of commits made elsewhere
+            (another process) rings it. Local appends are rung by the facade.
+        clock: the store's clock, for expiry and liveness (never for ordering).
+        base_dir: the folder relative paths in the driver's section are relative to (the
+            policy file's folder, or the working directory).
+    """
+
+    capabilities: frozenset[CapabilityName]
+    doorbell: Doorbell = field(default_factory=Doorbell)
+    clock: Clock = time.time
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+@dataclass
+class DriverStores:
+    """The capability objects an opened driver serves, and how to release them.
+
+    Leave a capability ``None`` when the driver was not asked for it.
+    """
+
+    generations: GenerationStore | None = None
+    logs: WriterLogStore | None = None
+    policies: PolicyStore | None = None
+    audit: AuditSink | None = None
+    sessions: SessionStore | None = None
+    credentials: CredentialStore | None = None
+    rate_limits: RateLimitCounter | None = None
+    lifecycle: LifecycleStore | None = None
+    close: Callable[[], None] = lambda: None
+
+
+Opener = Callable[[Any, OpenContext], DriverStores]
+
+
+@dataclass(frozen=True)
+class DriverSpec:
+    """A driver as a plugin registers it.
+
+    Attributes:
+        name: what a policy writes (``backend = "sqlite"``); lowercase letters, digits, ``-``
+            and ``_``.
+        open: ``open(config, context) -> DriverStores``; imports its client library lazily.
+        capabilities: the capabilities the driver provides.
+        config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
+            fields all have defaults makes the section optional.
+        description: one line for ``agentstore drivers``.
+        distribution, version: filled in by the registry from the entry point.
+    """
+
+    name: str
+    open: Opener
+    capabilities: frozenset[CapabilityName] = frozenset(CAPABILITIES)
+    config_model: type[BaseModel] = NoConfig
+    description: str = ""
+    distribution: str | None = None
+    version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
+            raise ConfigError(f"invalid driver name {self.name!r}")
+        unknown = set(self.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise ConfigError(
+                f"driver {self.name!r} declares unknown capabilities {sorted(unknown)}; "
+                f"known: {', '.join(CAPABILITIES)}"
+            )
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+
+    @property
+    def needs_section(self) -> bool:
+        """True when the config model cannot be built from an empty section."""
+        try:
+            self.config_model.model_validate({})
+        except Exception:
+            return True
+        return False
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """An installed entry point that failed to load; shown by ``agentstore drivers``."""
+
+    name: str
+    distribution: str | None
+    error: str
+
+
+class Registry:
+    """The installed and in-process drivers, by name.
+
+    Thread-safe. Entry points are loaded once, on first use.
+    """
+
+    def __init__(self, *, load_entry_points: bool = True) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self._load_entry_points = load_entry_points
+        self._loaded = False
+        self._lock = threading.RLock()
+        self._drivers: dict[str, DriverSpec] | None = None
+        self._broken: list[BrokenPlugin] = []
+        self._extra: list[DriverSpec] = []
+
+    # -- registration ------------------------------------------------------------------
+
+    def register_plugin(self, plugin: object, name: str | None = None) -> None:
+        """Register a module or object implementing ``register_drivers`` in-process."""
+        with self._lock:
+            self._pm.register(plugin, name=name)
+            self._pm.check_pending()
+            self._drivers = None
+
+    def unregister_plugin(self, plugin: object) -> None:
+        with self._lock:
+            self._pm.unregister(plugin)
+            self._drivers = None
+
+    def register(self, spec: DriverSpec) -> None:
+        """Register one driver spec in-process (an application's private driver, a test)."""
+        with self._lock:
+            self._extra.append(spec)
+            self._drivers = None
+            self._collect()
+
+    def unregister(self, name: str) -> None:
+        """Remove an in-process driver registered with :meth:`register`."""
+        with self._lock:
+            self._extra = [s for s in self._extra if s.name != name]
+            self._drivers = None
+
+    # -- lookup ------------------------------------------------------------------------
+
+    @property
+    def drivers(self) -> Mapping[str, DriverSpec]:
+        """Every registered driver by name (a read-only view)."""
+        with self._lock:
+            return types.MappingProxyType(dict(self._collect()))
+
+    @property
+    def broken(self) -> list[BrokenPlugin]:
+        """Entry points that failed to import."""
+        with self._lock:
+            self._collect()
+            return list(self._broken)
+
+    def get(self, name: str) -> DriverSpec:
+        """The driver called ``name``.
+
+        Raises:
+            UnknownDriver: listing the installed drivers, with the ``pip install`` line when
+                ``name`` is a first-party driver, or the closest installed name.
+        """
+        drivers = self._collect()
+        spec = drivers.get(name)
+        if spec is not None:
+            return spec
+        installed = ", ".join(sorted(drivers)) or "none"
+        if name in FIRST_PARTY:
+            dist = FIRST_PARTY[name]
+            raise UnknownDriver(
+                f"driver {name!r} is not installed; it is provided by {dist}: "
+                f"run `pip install {dist}` (installed drivers: {installed})"
+            )
+        hint = difflib.get_close_matches(name, list(drivers) + list(FIRST_PARTY), n=1)
+        again = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise UnknownDriver(f"unknown driver {name!r} (installed drivers: {installed}){again}")
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._loaded or not self._load_entry_points:
+            self._loaded = True
+            return
+        self._loaded = True
+        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            if self._pm.is_blocked(ep.name) or self._pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                ep.load()
+            except Exception as exc:
+                # Block it so pluggy's loader skips it; list it rather than fail everything.
+                self._pm.set_blocked(ep.name)
+                dist = ep.dist.name if ep.dist is not None else None
+                self._broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+        self._pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+        self._pm.check_pending()
+
+    def _collect(self) -> dict[str, DriverSpec]:
+        with self._lock:
+            if self._drivers is not None:
+                return self._drivers
+            self._load()
+            dists = {id(plugin): dist for plugin, dist in self._pm.list_plugin_distinfo()}
+            found: dict[str, DriverSpec] = {}
+
+            def add(spec: DriverSpec, dist: Any | None) -> None:
+                if not isinstance(spec, DriverSpec):
+                    raise ConfigError(f"register() takes a DriverSpec, not {spec!r}")
+                if dist is not None and spec.distribution is None:
+                    spec = _with_dist(spec, dist.project_name, dist.version)
+                if spec.name in found:
+                    first = found[spec.name]
+                    raise DuplicateDriver(
+                        f"driver {spec.name!r} is registered twice: by "
+                        f"{_origin(first)} and by {_origin(spec)}; uninstall one of them"
+                    )
+                found[spec.name] = spec
+
+            for impl in self._pm.hook.register_drivers.get_hookimpls():
+                dist = dists.get(id(impl.plugin))
+                impl.function(register=lambda spec, dist=dist: add(spec, dist))
+            for spec in self._extra:
+                add(spec, None)
+            self._drivers = found
+            return found
+
+
+def _with_dist(spec: DriverSpec, dist: str, version: str) -> DriverSpec:
+    from dataclasses import replace
+
+    return replace(spec, distribution=dist, version=version)
+
+
+def _origin(spec: DriverSpec) -> str:
+    if spec.distribution:
+        return f"{spec.distribution} {spec.version or ''}".strip()
+    return "an in-process registration"
+
+
+_default: Registry | None = None
+_default_lock = threading.Lock()
+
+
+def default_registry() -> Registry:
+    """The process-wide registry of installed drivers."""
+    global _default  # noqa: PLW0603 - one lazily built registry per process
+    with _default_lock:
+        if _default is None:
+            _default = Registry()
+        return _default
+
+
+def loaded_modules(prefixes: Iterable[str]) -> list[str]:
+    """Names of imported modules starting with any of ``prefixes`` (for import checks)."""
+    return sorted(m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+__all__ = [
+    "FIRST_PARTY",
+    "BrokenPlugin",
+    "DriverSpec",
+    "DriverStores",
+    "NoConfig",
+    "OpenContext",
+    "Registry",
+    "default_registry",
+]

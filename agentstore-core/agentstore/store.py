@@ -1,0 +1,202 @@
+"""The facade: one object giving every capability, wherever the policy puts it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+from agentstore.capabilities import (
+    AuditSink,
+    CapabilityName,
+    Clock,
+    CredentialStore,
+    Generation,
+    GenerationStore,
+    LifecycleStore,
+    PolicyStore,
+    RateLimitCounter,
+    SessionStore,
+    WriterLog,
+    WriterLogStore,
+    check_name,
+    check_stream,
+)
+from agentstore.doorbell import Doorbell
+from agentstore.errors import MissingCapability, StoreError
+from agentstore.policy import StorePolicy, find_policy
+from agentstore.registry import DriverStores, OpenContext, Registry
+
+
+class Store:
+    """An open store: the causal primitives, the doorbell and the governance stores.
+
+    Obtain one with :func:`agentstore.open`. Safe to share between threads. Use it as a
+    context manager, or call :meth:`close`; after closing, drivers release connections and
+    files.
+    """
+
+    def __init__(
+        self,
+        policy: StorePolicy,
+        opened: dict[str, DriverStores],
+        routes: dict[CapabilityName, str],
+        doorbell: Doorbell,
+    ) -> None:
+        self.policy = policy
+        self.doorbell = doorbell
+        self._opened = opened
+        self._routes = routes
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def _cap(self, capability: CapabilityName) -> Any:
+        obj = getattr(self._opened[self._routes[capability]], capability)
+        if obj is None:  # open() checked this; only a driver mutating its stores gets here
+            raise MissingCapability(f"no driver serves capability {capability!r}")
+        return obj
+
+    @property
+    def routes(self) -> dict[CapabilityName, str]:
+        """The driver serving each capability."""
+        return dict(self._routes)
+
+    # -- causal primitives ---------------------------------------------------------------
+
+    def generation(self, name: str) -> Generation:
+        """The monotonic counter called ``name``."""
+        return Generation(cast(GenerationStore, self._cap("generations")), name)
+
+    def log(self, stream: str, writer: str) -> WriterLog:
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
+        return WriterLog(
+            cast(WriterLogStore, self._cap("logs")),
+            self.doorbell,
+            check_stream(stream),
+            check_name(writer, "writer"),
+        )
+
+    def logs(self) -> list[tuple[str, str]]:
+        """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
+        return cast(WriterLogStore, self._cap("logs")).logs()
+
+    # -- governance ----------------------------------------------------------------------
+
+    @property
+    def policies(self) -> PolicyStore:
+        return cast(PolicyStore, self._cap("policies"))
+
+    @property
+    def audit(self) -> AuditSink:
+        return cast(AuditSink, self._cap("audit"))
+
+    @property
+    def sessions(self) -> SessionStore:
+        return cast(SessionStore, self._cap("sessions"))
+
+    @property
+    def credentials(self) -> CredentialStore:
+        return cast(CredentialStore, self._cap("credentials"))
+
+    @property
+    def rate_limits(self) -> RateLimitCounter:
+        return cast(RateLimitCounter, self._cap("rate_limits"))
+
+    @property
+    def lifecycle(self) -> LifecycleStore:
+        return cast(LifecycleStore, self._cap("lifecycle"))
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Release every driver. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        _close_all(self._opened)
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        drivers = sorted(set(self._routes.values()))
+        return f"<agentstore.Store drivers={drivers} closed={self._closed}>"
+
+
+def _close_all(opened: dict[str, DriverStores]) -> None:
+    first: BaseException | None = None
+    for stores in opened.values():
+        try:
+            stores.close()
+        except BaseException as exc:  # close the rest before reporting
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+def open(
+    source: StorePolicy | str | os.PathLike[str] | None = None,
+    *,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+) -> Store:
+    """Open the store a policy describes.
+
+    Args:
+        source: a :class:`StorePolicy`, a path to a policy file, or None to find one:
+            ``$AGENTSTORE_CONFIG``, else ``./agentstore.toml``, else the default policy
+            (every capability on a local SQLite file, ``./agentstore.db``).
+        registry: the driver registry to resolve names against (default: installed drivers).
+        clock: seconds since the epoch for expiry and liveness (default ``time.time``).
+
+    Raises:
+        ConfigError: the policy is invalid or names drivers or capabilities not installed.
+        BackendUnavailable: a backend could not be reached or opened.
+    """
+    if isinstance(source, StorePolicy):
+        policy = source
+    elif source is None:
+        policy = find_policy()
+    else:
+        policy = StorePolicy.load(Path(source))
+    resolved = policy.resolve(registry)
+    doorbell = Doorbell()
+    opened: dict[str, DriverStores] = {}
+    try:
+        for name, (spec, config) in resolved.drivers.items():
+            caps = frozenset(c for c, d in resolved.routes.items() if d == name)
+            ctx = OpenContext(
+                capabilities=caps,
+                doorbell=doorbell,
+                clock=clock or time.time,
+                base_dir=resolved.base_dir,
+            )
+            stores = spec.open(config, ctx)
+            opened[name] = stores
+            missing = sorted(c for c in caps if getattr(stores, c) is None)
+            if missing:
+                raise MissingCapability(
+                    f"driver {name!r} opened without {', '.join(missing)} although it declares them"
+                )
+    except BaseException:
+        with contextlib.suppress(StoreError):
+            _close_all(opened)
+        raise
+    return Store(policy, opened, dict(resolved.routes), doorbell)
