@@ -1,0 +1,3 @@
+"""agentstore driver ``postgres`` (work in progress)."""
+
+__version__ = "0.1.0"

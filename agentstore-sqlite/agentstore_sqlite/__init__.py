@@ -1,0 +1,3 @@
+"""agentstore driver ``sqlite`` (work in progress)."""
+
+__version__ = "0.1.0"
