@@ -41,6 +41,8 @@ def check_range(
     cur = conn.execute(_ROWS, (stream, writer, first, last))
     for seq, payload, prev_hash, content_hash in cur:
         if seq != expected:
+            if type(seq) is not int:
+                return _broken(expected, "a stored column has the wrong type")
             if seq > expected:
                 return _broken(expected, f"expected seq {expected}, found {seq} (entry missing)")
             return _broken(
@@ -48,7 +50,10 @@ def check_range(
             )
         if prev_hash != prev:
             return _broken(seq, "prev_hash does not match the previous entry's hash")
-        digest = blake3(payload if prev is None else prev + payload).digest()
+        try:
+            digest = blake3(payload if prev is None else prev + payload).digest()
+        except TypeError:  # an edit stored text where bytes belong
+            return _broken(seq, "a stored column has the wrong type")
         if digest != content_hash:
             return _broken(seq, "content_hash does not match the payload")
         prev = content_hash

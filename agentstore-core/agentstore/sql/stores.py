@@ -27,7 +27,7 @@ from agentstore.capabilities import (
     WriterLogStore,
 )
 from agentstore.chain import ChainRow
-from agentstore.errors import Conflict, NonMonotonicGeneration
+from agentstore.errors import ChainBroken, Conflict, NonMonotonicGeneration
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Row
 from agentstore.sql.schema import ensure_schema
@@ -215,8 +215,22 @@ class SqlLogStore(WriterLogStore):
                 yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest))
 
     def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
+        # Columns are checked for type too: SQL lets an edit store text where bytes were.
+        expected = 1
         for rows in self._pages(stream, writer, 0):
-            yield from cast(list[ChainRow], rows)
+            for row in rows:
+                seq, payload, prev, digest = row
+                if (
+                    type(seq) is not int
+                    or type(payload) is not bytes
+                    or type(digest) is not bytes
+                    or (prev is not None and type(prev) is not bytes)
+                ):
+                    raise ChainBroken(
+                        stream, writer, expected, "a stored column has the wrong type"
+                    )
+                expected = seq + 1
+                yield cast(ChainRow, row)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
         # A skip scan over the primary key: one indexed lookup per log, not per entry.
