@@ -69,12 +69,17 @@ def _broken(seq: int, detail: str) -> dict[str, Any]:
     return {"seq": seq, "detail": detail}
 
 
+def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
+    """A read-only connection to ``path`` holding one read snapshot until closed."""
+    conn = sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True, timeout=busy_timeout)
+    conn.execute("BEGIN")
+    return conn
+
+
 def main(argv: list[str]) -> int:
     job = json.loads(argv[1])
-    uri = Path(job["path"]).as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=job.get("busy_timeout", 10.0))
+    conn = open_snapshot(job["path"], job.get("busy_timeout", 10.0))
     try:
-        conn.execute("BEGIN")  # one snapshot for the whole range
         result = check_range(conn, job["stream"], job["writer"], job["first"], job["last"])
     finally:
         conn.close()

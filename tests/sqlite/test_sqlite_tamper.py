@@ -115,9 +115,14 @@ def _broken_seq(db: Path) -> int:
     return info.value.seq
 
 
-# With 30 entries and 3 workers the ranges are 1-10, 11-20 and 21-30: 10, 11 and 21 sit on
-# their edges.
-@pytest.mark.parametrize("seq", [1, 10, 11, 21, 29])
+# With 30 entries and 3 checkers the ranges are 1-10, 11-20 and 21-30: the parallel runs
+# tamper on their edges.
+CASES = [("in-process", seq) for seq in (1, 10, 11, 21, 29)] + [
+    ("parallel", seq) for seq in (10, 11, 21)
+]
+
+
+@pytest.mark.parametrize(("verify_mode", "seq"), CASES, indirect=["verify_mode"])
 @pytest.mark.parametrize("how", sorted(TAMPERS))
 def test_verify_names_the_first_broken_seq(
     tmp_path: Path, verify_mode: list[int], how: str, seq: int
