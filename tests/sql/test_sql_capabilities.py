@@ -134,6 +134,24 @@ def test_verify_reports_an_edited_payload(stores: DriverStores, backend: Backend
     assert info.value.seq == 2
 
 
+def test_tamper_hook_breaks_the_chain_where_told(stores: DriverStores) -> None:
+    logs = stores.logs
+    assert isinstance(logs, SqlLogStore)
+    written = logs._append_many("s", "w", [b"a", b"b", b"c", b"d"])
+    forged = written[2]._replace(payload=b"C")
+    logs.tamper("s", "w", 3, forged)
+    assert next(e for e in logs._entries("s", "w", 2)).payload == b"C"
+    with pytest.raises(ChainBroken) as info:
+        logs._verify("s", "w")
+    assert info.value.seq == 3
+    logs.tamper("s", "w", 3, written[2])
+    assert logs._verify("s", "w") == 4
+    logs.tamper("s", "w", 2, None)
+    with pytest.raises(ChainBroken) as info:
+        logs._verify("s", "w")
+    assert info.value.seq == 2
+
+
 def test_audit_is_a_verified_chain(stores: DriverStores) -> None:
     audit = stores.audit
     assert audit is not None

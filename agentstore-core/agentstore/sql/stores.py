@@ -232,6 +232,19 @@ class SqlLogStore(WriterLogStore):
                 expected = seq + 1
                 yield cast(ChainRow, row)
 
+    def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
+        """Overwrite the stored row at ``seq`` with ``entry``'s payload and hashes, or delete
+        it when ``entry`` is None, bypassing every check: for tamper-detection tests only."""
+        where = "WHERE stream = ? AND writer = ? AND seq = ?"
+        if entry is None:
+            self._exec(f"DELETE FROM agentstore_log {where}", (stream, writer, seq))
+        else:
+            self._exec(
+                f"UPDATE agentstore_log SET payload = ?, prev_hash = ?, content_hash = ? {where}",
+                (entry.payload, entry.prev_hash, entry.content_hash, stream, writer, seq),
+            )
+        self._heads.pop((stream, writer), None)
+
     def _logs(self) -> Iterator[tuple[str, str]]:
         # A skip scan over the primary key: one indexed lookup per log, not per entry.
         query = self._backend.query
