@@ -17,7 +17,7 @@ from agentstore import BackendUnavailable, InvalidPolicy, SchemaVersionError, St
 from agentstore.sql import SCHEMA_VERSION
 from agentstore_sqlite import SqliteConfig
 from agentstore_sqlite.driver import open_backend
-from conftest import open_file_store, sqlite_policy
+from sqlite_helpers import open_file_store, sqlite_policy
 
 
 def _mode(path: Path) -> int:
