@@ -45,6 +45,18 @@ def test_new_file_is_private_to_its_owner(tmp_path: Path) -> None:
     assert _mode(db) == 0o600
 
 
+def test_unusual_characters_in_the_path(tmp_path: Path) -> None:
+    folder = tmp_path / "dir with spaces %20 é"
+    folder.mkdir()
+    db = folder / "my db #1?mode=ro&x.db"
+    with open_file_store(db) as store:
+        store.log("s", writer="w").append(b"x")
+    assert db.is_file()
+    assert sorted(p.name for p in folder.iterdir()) == [db.name]
+    with open_file_store(db) as store:
+        assert store.log("s", writer="w").verify() == 1
+
+
 def test_existing_file_keeps_its_mode(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     db.touch(mode=0o640)
