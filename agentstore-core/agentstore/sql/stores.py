@@ -173,11 +173,11 @@ class SqlLogStore(WriterLogStore):
                     else:
                         backend.exec_many(self.INSERT, rows)
             except Conflict as exc:
-                # Lost a race: build on the new head. A conflict that did not come from
-                # another append (the head did not reach the seqs tried) is not a race,
-                # and retrying would never end.
-                head = self._read_head(stream, writer)
-                if head[0] < tried:
+                # Lost a race: try again on the head read inside the next transaction. A
+                # conflict that did not come from another append (the head did not reach
+                # the seqs tried) is not a race, and retrying would never end.
+                head = None
+                if self._read_head(stream, writer)[0] < tried:
                     raise StoreError(
                         f"{backend.location}: appending to stream {stream!r}, writer "
                         f"{writer!r} at seq {tried} conflicts with something other than a "
