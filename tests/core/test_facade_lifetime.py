@@ -6,10 +6,8 @@ import os
 from pathlib import Path
 from typing import NoReturn
 
-import pytest
-from core_drivers import SECRET, NativeError, Recorder, private_registry, recording_spec
-
 import agentstore
+import pytest
 from agentstore import (
     BackendUnavailable,
     MissingCapability,
@@ -19,6 +17,7 @@ from agentstore import (
 )
 from agentstore.conformance import FakeClock
 from agentstore.registry import DriverStores, OpenContext
+from core_drivers import SECRET, NativeError, Recorder, private_registry, recording_spec
 
 
 def test_context_manager_closes_every_driver() -> None:
@@ -82,7 +81,7 @@ def test_failed_open_reraises_a_store_error_unchanged() -> None:
         raise BackendUnavailable("db.example:5432 is not answering")
 
     registry = private_registry(recording_spec("a", rec), recording_spec("b", rec, fail_open=fail))
-    with pytest.raises(BackendUnavailable, match="db.example:5432"):
+    with pytest.raises(BackendUnavailable, match=r"db\.example:5432"):
         agentstore.open(StorePolicy("a", capabilities={"audit": "b"}), registry=registry)
     assert rec.events == ["open a", "open-failed b", "close a"]
 
@@ -163,7 +162,7 @@ def test_open_finds_the_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     with agentstore.open(registry=registry) as store:  # $AGENTSTORE_CONFIG wins
         assert store.policy.backend == "b"
     monkeypatch.setenv("AGENTSTORE_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(agentstore.ConfigError, match="missing.toml"):
+    with pytest.raises(agentstore.ConfigError, match=r"missing\.toml"):
         agentstore.open(registry=registry)
 
 
