@@ -160,9 +160,25 @@ def test_bad_config_file_is_a_usage_error(tmp_path: Path) -> None:
         ByName.build("memory", str(tmp_path / "missing.toml"))
 
 
+def test_persistent_driver_without_a_fresh_store_hook_is_a_usage_error() -> None:
+    # Without fresh_section every test would share one store (and leave data behind).
+    registry = default_registry()
+    registry.register(DriverSpec(name="stateful", open=SHARED.open))
+    try:
+        with pytest.raises(pytest.UsageError, match="no way to make a fresh store"):
+            ByName.build("stateful", None)
+    finally:
+        registry.unregister("stateful")
+
+
 def test_driver_needing_settings_without_them_is_a_usage_error() -> None:
     registry = default_registry()
-    spec = DriverSpec(name="needy", open=SHARED.open, config_model=SHARED.config_model)
+    spec = DriverSpec(
+        name="needy",
+        open=SHARED.open,
+        config_model=SHARED.config_model,
+        conformance="agentstore_memory.conformance:SUPPORT",  # not persistent
+    )
     registry.register(spec)
     try:
         with pytest.raises(pytest.UsageError, match=r"needs settings.*\[store\.needy\]"):

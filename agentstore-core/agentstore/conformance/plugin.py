@@ -123,6 +123,13 @@ class ByName:
                     )
                 target = FALLBACK_DRIVER
             routes[cap] = target
+        if support.persistent and support.fresh_section is None:
+            # Every test would share (and leave data in) the one store the section names.
+            raise pytest.UsageError(
+                f"driver {name!r} keeps its data but declares no way to make a fresh store "
+                "for each test: give its DriverSpec conformance= a ConformanceSupport with "
+                "fresh_section (or persistent=False); see the agentstore.conformance docs"
+            )
         if name not in sections and spec.needs_section and support.fresh_section is None:
             raise pytest.UsageError(
                 f"driver {name!r} needs settings: pass --agentstore-config FILE holding a "
