@@ -192,7 +192,8 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
                     "version": s.version,
                     "capabilities": [c for c in CAPABILITIES if c in s.capabilities],
                     "description": s.description,
-                    "first_party": FIRST_PARTY.get(s.name) == s.distribution,
+                    "first_party": s.distribution is not None
+                    and FIRST_PARTY.get(s.name) == s.distribution,
                 }
                 for s in specs
             ],
