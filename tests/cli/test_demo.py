@@ -15,6 +15,9 @@ def test_demo_catches_the_flipped_byte(run: Run, installed: Registry, workdir: P
     result = run("demo", "--dir", str(workdir / "scene"), reg=installed)
     assert result.exit_code == 0, result.output
     out = result.stdout.splitlines()
+    assert (
+        out[0] == f"agentstore demo: a store on the sqlite driver at {workdir}/scene/agentstore.db"
+    )
     # two agents' turns, each followed by the doorbell announcing its commit
     turns = [i for i, line in enumerate(out) if line.startswith(("  alice: ", "  bob: "))]
     assert len(turns) == 4
@@ -38,6 +41,23 @@ def test_demo_catches_the_flipped_byte(run: Run, installed: Registry, workdir: P
         "  broken: stream 'conv:demo', writer 'bob', seq 2: content_hash does not match the payload"
     ]
     assert "Traceback" not in result.stderr
+    # the store is kept, with its policy: verify run on it later names the same place
+    scene = workdir / "scene"
+    assert (scene / "agentstore.db").is_file()
+    later = run("--config", str(scene / "agentstore.toml"), "verify", reg=installed)
+    assert later.exit_code == 1
+    assert later.stdout.splitlines() == [
+        "broken: stream 'conv:demo', writer 'bob', seq 2: content_hash does not match the payload",
+        "1 of 3 chains broken",
+    ]
+
+
+def test_demo_needs_the_embedded_default(run: Run, error_line: Callable[[Result], str]) -> None:
+    result = run("demo")  # the test registry holds only the memory driver
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert line.startswith("the demo runs on the embedded default: driver 'sqlite'")
+    assert "pip install agentstore-sqlite" in line
 
 
 def test_demo_refuses_a_folder_that_holds_a_store(

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from agentstore.capabilities import WriterLogStore
 from agentstore.cli.app import CliError, CliFailure, verify_store
 from agentstore.cli.starter import starter_policy
+from agentstore.errors import UnknownDriver
 from agentstore.policy import StorePolicy
 from agentstore.registry import Registry
 from agentstore.store import Store
@@ -37,32 +37,45 @@ def _short(digest: bytes) -> str:
     return digest.hex()[:12] + "..."
 
 
-def _flip_stored_byte(store: Store, writer: str, seq: int, index: int) -> tuple[str, str]:
-    """Flip the lowest bit of one stored payload byte behind the store's back.
+def _flip_stored_byte(db: Path, writer: str, seq: int, index: int) -> tuple[str, str]:
+    """Flip the lowest bit of one payload byte in the database file, behind the store's back.
 
-    Returns the character before and after. This reaches under the contract on purpose:
-    it is what an attacker or a failing disk does, and it needs driver-level access.
+    It reaches under the contract on purpose, as a failing disk or an intruder would: the
+    sqlite driver keeps log entries in the table ``agentstore_log``. Returns the character
+    before and after.
     """
-    driver = store.routes["logs"]
-    logs: WriterLogStore = store._cap("logs")
-    head = store.log(STREAM, writer).head()
-    if head is None or head.seq < seq:
-        raise CliFailure(f"the demo log holds no entry {seq} of {writer}")
-    entry = next(store.log(STREAM, writer).entries(after=seq - 1))
-    payload = bytearray(entry.payload)
-    before = chr(payload[index])
-    payload[index] ^= 0x01
-    after = chr(payload[index])
-    tamper = getattr(logs, "tamper", None)
-    if driver == "memory" and tamper is not None:
-        tamper(STREAM, writer, seq, entry._replace(payload=bytes(payload)))
-        return before, after
-    raise CliFailure(f"the demo cannot tamper with driver {driver!r}")
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        row = conn.execute(
+            "SELECT payload FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?",
+            (STREAM, writer, seq),
+        ).fetchone()
+        if row is None:
+            raise CliFailure(f"the demo database holds no entry {seq} of {writer}")
+        payload = bytearray(row[0])
+        before = chr(payload[index])
+        payload[index] ^= 0x01
+        conn.execute(
+            "UPDATE agentstore_log SET payload = ? WHERE stream = ? AND writer = ? AND seq = ?",
+            (bytes(payload), STREAM, writer, seq),
+        )
+    finally:
+        conn.close()
+    return before, chr(payload[index])
 
 
 def run_demo(directory: Path | None, *, registry: Registry, echo: Echo) -> bool:
-    """Play the scene; return True when verify caught exactly the flipped byte."""
-    backend = "sqlite" if "sqlite" in registry.drivers else "memory"
+    """Play the scene; return True when verify caught exactly the flipped byte.
+
+    Raises:
+        CliError: the sqlite driver is not installed, or ``directory`` already holds a store.
+    """
+    try:
+        spec = registry.get("sqlite")
+    except UnknownDriver as exc:
+        raise CliError(f"the demo runs on the embedded default: {exc.message}") from None
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="agentstore-demo-"))
     else:
@@ -71,81 +84,77 @@ def run_demo(directory: Path | None, *, registry: Registry, echo: Echo) -> bool:
     policy_file = directory / "agentstore.toml"
     if db.exists() or policy_file.exists():
         raise CliError(f"{directory} already holds a demo store; remove it or pick another --dir")
-
-    if backend == "sqlite":
-        spec = registry.drivers["sqlite"]
-        text = starter_policy("sqlite", spec, sections={"sqlite": {"path": db.name}})
-        policy_file.write_text(text, encoding="utf-8")
-        policy = StorePolicy.load(policy_file)
-        echo(f"agentstore demo: a store on the sqlite driver at {db}")
-    else:
-        policy = StorePolicy("memory")
-        echo("agentstore demo: a store on the memory driver (sqlite is not installed)")
+    text = starter_policy("sqlite", spec, sections={"sqlite": {"path": db.name}})
+    policy_file.write_text(text, encoding="utf-8")
+    policy = StorePolicy.load(policy_file)
+    echo(f"agentstore demo: a store on the sqlite driver at {db}")
 
     with open_store(policy, registry=registry) as store:
-        bell_lines: list[str] = []
-
-        def ring(event: CommitEvent) -> None:
-            line = (
-                f"    doorbell: {event.stream} {event.writer} seq {event.seq} "
-                f"{_short(event.content_hash)}"
-            )
-            bell_lines.append(line)
-            echo(line)
-
-        store.doorbell.subscribe(ring)
-        report = store.generation("report")
-
-        echo("")
-        echo(f"Two agents take turns in stream {STREAM!r}; the doorbell rings after each commit.")
-        for i, (writer, text) in enumerate(TURNS, start=1):
-            echo(f"  {writer}: {text}")
-            store.log(STREAM, writer).append(text.encode())
-            if i % 2 == 0:
-                gen = report.bump()
-                heads = {w: store.log(STREAM, w).head() for w in ("alice", "bob")}
-                stamp: dict[str, JSONValue] = {w: (h.seq if h else 0) for w, h in heads.items()}
-                store.audit.emit(
-                    AuditEntry("report.published", detail={"generation": gen, "covers": stamp})
-                )
-                covers = ", ".join(f"{w}@{n}" for w, n in stamp.items())
-                echo(f"  report #{gen} stamped by generation 'report' = {gen}; covers {covers}")
-
-        echo("")
-        echo("Every chain is verified:")
-        results = verify_store(store, progress=False)
-        for r in results:
-            state = "ok" if r.broken is None else f"BROKEN at seq {r.broken.seq}"
-            echo(f"  {r.stream} {r.writer}: {r.entries} entries, {state}")
-        if any(r.broken for r in results):
-            echo("a chain was broken before anything was tampered with: this is a bug")
+        if not _scene(store, echo):
             return False
 
-        writer, seq, text = TAMPER
-        index = TURNS[3][1].encode().index(text.encode()) + 1
-        before, after = _flip_stored_byte(store, writer, seq, index)
-        echo("")
+    writer, seq, text = TAMPER
+    index = TURNS[3][1].encode().index(text.encode()) + 1
+    before, after = _flip_stored_byte(db, writer, seq, index)
+    echo("")
+    echo(
+        f"The store is closed and one byte of its file is flipped: {STREAM} {writer} "
+        f"seq {seq}, payload offset {index}: {before!r} -> {after!r}."
+    )
+    echo("The store is opened again and verified:")
+    with open_store(policy, registry=registry) as store:
+        results = verify_store(store, progress=False)
+    broken = [r for r in results if r.broken is not None]
+    for r in broken:
+        assert r.broken is not None
         echo(
-            f"One stored byte is flipped behind the store's back: {STREAM} {writer} seq {seq}, "
-            f"payload byte {index}: {before!r} -> {after!r}."
+            f"  broken: stream {r.stream!r}, writer {r.writer!r}, seq {r.broken.seq}: "
+            f"{r.broken.detail}"
         )
-        echo("Verify again:")
-        results = verify_store(store, progress=False)
-        broken = [r for r in results if r.broken is not None]
-        for r in broken:
-            assert r.broken is not None
-            echo(
-                f"  broken: stream {r.stream!r}, writer {r.writer!r}, seq {r.broken.seq}: "
-                f"{r.broken.detail}"
+    caught = [(r.stream, r.writer, r.broken.seq) for r in broken if r.broken is not None]
+    if caught != [(STREAM, writer, seq)]:
+        echo(f"  expected exactly ({STREAM}, {writer}, {seq}) to be caught: this is a bug")
+        return False
+    echo("")
+    echo("The tampered entry was caught exactly where it was changed.")
+    echo(f"The store is kept in {directory}; see for yourself:")
+    echo(f"  agentstore --config {policy_file} verify")
+    return True
+
+
+def _scene(store: Store, echo: Echo) -> bool:
+    """Two agents' turns, the report clock and the doorbell; then every chain verified."""
+
+    def ring(event: CommitEvent) -> None:
+        echo(
+            f"    doorbell: {event.stream} {event.writer} seq {event.seq} "
+            f"{_short(event.content_hash)}"
+        )
+
+    store.doorbell.subscribe(ring)
+    report = store.generation("report")
+    echo("")
+    echo(f"Two agents take turns in stream {STREAM!r}; the doorbell rings after each commit.")
+    for i, (writer, text) in enumerate(TURNS, start=1):
+        echo(f"  {writer}: {text}")
+        store.log(STREAM, writer).append(text.encode())
+        if i % 2 == 0:
+            gen = report.bump()
+            heads = {w: store.log(STREAM, w).head() for w in ("alice", "bob")}
+            stamp: dict[str, JSONValue] = {w: (h.seq if h else 0) for w, h in heads.items()}
+            store.audit.emit(
+                AuditEntry("report.published", detail={"generation": gen, "covers": stamp})
             )
-        caught = [(r.stream, r.writer, r.broken.seq) for r in broken if r.broken is not None]
-        if caught != [(STREAM, writer, seq)]:
-            echo(f"  expected exactly ({STREAM}, {writer}, {seq}) to be caught: this is a bug")
-            return False
+            covers = ", ".join(f"{w}@{n}" for w, n in stamp.items())
+            echo(f"  report #{gen} stamped by generation 'report' = {gen}; covers {covers}")
 
     echo("")
-    if backend == "sqlite":
-        echo(f"The store is kept in {directory}. See for yourself:")
-        echo(f"  agentstore --config {policy_file} verify")
-    echo("The tampered entry was caught exactly where it was changed.")
+    echo("Every chain is verified:")
+    results = verify_store(store, progress=False)
+    for r in results:
+        state = "ok" if r.broken is None else f"BROKEN at seq {r.broken.seq}"
+        echo(f"  {r.stream} {r.writer}: {r.entries} entries, {state}")
+    if any(r.broken for r in results):
+        echo("a chain was broken before anything was tampered with: this is a bug")
+        return False
     return True
