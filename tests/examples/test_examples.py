@@ -89,3 +89,26 @@ def test_examples_run_without_arguments_in_a_temporary_folder(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_adopt_sqlite_connection(tmp_path: Path) -> None:
+    out = run_example("adopt_sqlite_connection.py", tmp_path)
+    assert out[:3] == [
+        "ticket 1 created; event #1 chained",
+        "ticket 2 created; event #2 chained",
+        "events verified: 2 entries",
+    ]
+    assert out[3] == "application tables: ['tickets']"
+    assert int(out[4].rsplit(": ", 1)[1]) >= 2  # the store's own tables, in the same file
+    assert out[5] == "tickets: 2"
+    # one file holds both: the chained events are readable beside the tickets
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "app.db")
+    try:
+        rows = conn.execute(
+            "SELECT seq FROM agentstore_log WHERE stream = 'tickets' ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert rows == [(1,), (2,)]
