@@ -106,6 +106,10 @@ class DriverSpec:
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
             fields all have defaults makes the section optional.
         description: one line for ``agentstore drivers``.
+        conformance: optional ``"package.module:attribute"`` naming an
+            :class:`agentstore.conformance.ConformanceSupport` (how the conformance suite
+            makes a fresh store, whether data persists, how to tamper with a chain). A
+            string, so discovery imports nothing; only the conformance suite loads it.
         distribution, version: filled in by the registry from the entry point.
     """
 
@@ -114,6 +118,7 @@ class DriverSpec:
     capabilities: frozenset[CapabilityName] = frozenset(CAPABILITIES)
     config_model: type[BaseModel] = NoConfig
     description: str = ""
+    conformance: str | None = None
     distribution: str | None = None
     version: str | None = None
 
