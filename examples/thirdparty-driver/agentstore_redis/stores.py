@@ -93,6 +93,11 @@ def parse_log_name(name: str) -> tuple[str, str]:
     return rest[:n], rest[n + 1 :]
 
 
+def pack_entry(entry: Entry) -> bytes:
+    """The stored form of ``entry`` (for the conformance suite's tamper hook)."""
+    return _pack(entry.seq, entry.prev_hash, entry.content_hash, entry.payload)
+
+
 def _pack(seq: int, prev: bytes | None, content: bytes, payload: bytes) -> bytes:
     prev = prev or b""
     return _HEADER.pack(seq, len(prev)) + prev + content + payload
@@ -171,6 +176,11 @@ class RedisLogStore(WriterLogStore):
     def log_key(self, stream: str, writer: str) -> bytes:
         """The key of a log's list (for the conformance suite's tamper hook)."""
         return self._log_key(stream, writer)
+
+    @property
+    def raw_client(self) -> redis.Redis:
+        """The redis client, bypassing every check (for the tamper hook only)."""
+        return self._c.redis
 
     def _log_key(self, stream: str, writer: str) -> bytes:
         return self._c.key("log", log_name(stream, writer))
