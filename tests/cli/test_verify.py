@@ -189,3 +189,23 @@ def test_default_policy_store_is_used_without_config(
         s.log("x", "y").append(b"z")
     result = run("--config", str(other), "verify")
     assert result.stdout == "ok: 1 chains hold (1 entries)\n"
+
+
+def test_no_store_here_is_an_error_and_creates_nothing(
+    run: Run, installed: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    result = run("verify", reg=installed)
+    assert result.exit_code == 2
+    assert error_line(result).startswith("no store here: no ./agentstore.toml")
+    assert list(workdir.iterdir()) == []
+
+
+def test_the_default_store_in_the_working_folder_is_verified(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    with agentstore.open(registry=installed) as s:  # the default: ./agentstore.db
+        s.log("conv", "alice").append_many([b"1", b"2"])
+    assert (workdir / "agentstore.db").is_file()
+    result = run("verify", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ok: 1 chains hold (2 entries)\n"

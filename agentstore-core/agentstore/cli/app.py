@@ -22,7 +22,13 @@ import click
 
 from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER, CAPABILITIES
 from agentstore.errors import ChainBroken, ConfigError, InvalidInput, StoreError, UnknownDriver
-from agentstore.policy import CONFIG_FILENAME, DEFAULT_BACKEND, StorePolicy, find_policy
+from agentstore.policy import (
+    CONFIG_FILENAME,
+    DEFAULT_BACKEND,
+    DEFAULT_SQLITE_PATH,
+    StorePolicy,
+    find_policy,
+)
 from agentstore.registry import FIRST_PARTY, Registry, default_registry
 from agentstore.store import Store
 from agentstore.store import open as open_store
@@ -398,6 +404,12 @@ def verify(
     """
     opts = _opts(ctx)
     policy = load_policy(opts)
+    if policy.source is None and not Path(DEFAULT_SQLITE_PATH).exists():
+        # Opening the default policy would create ./agentstore.db just to find it empty.
+        raise CliError(
+            f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
+            f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
+        )
     with opened(opts, policy) as store:
         results = verify_store(store, stream, writer, progress=progress)
     broken = [r for r in results if r.broken is not None]
