@@ -31,6 +31,8 @@ DISTRIBUTIONS = {
 def _uv() -> str:
     found = shutil.which("uv")
     if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("uv is not on PATH; CI requires the packaging check")
         pytest.skip("uv is not on PATH")
     return found
 
