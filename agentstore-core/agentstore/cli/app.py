@@ -178,7 +178,7 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-@cli.command()
+@cli.command(short_help="List the installed drivers: distribution, version, capabilities.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 def drivers(ctx: click.Context, as_json: bool) -> None:
@@ -236,7 +236,7 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
 # -- init -----------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(short_help="Write a commented starter policy.")
 @click.option(
     "--backend",
     default=DEFAULT_BACKEND,
@@ -282,7 +282,7 @@ def init(ctx: click.Context, backend: str, force: bool, path: Path | None) -> No
 # -- validate -------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(short_help="Check a policy against the installed drivers.")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 def validate(ctx: click.Context, path: Path | None) -> None:
@@ -378,7 +378,7 @@ def verify_store(
     return results
 
 
-@cli.command()
+@cli.command(short_help="Verify every hash chain; exit 1 naming each broken one.")
 @click.option("--stream", help="Verify only the chains of this stream.")
 @click.option("--writer", help="Verify only the chains of this writer.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -444,7 +444,7 @@ def verify(
 # -- demo -----------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(short_help="The main job on the embedded default, then a flipped byte caught.")
 @click.option(
     "--dir",
     "directory",
