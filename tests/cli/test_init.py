@@ -105,3 +105,23 @@ def test_installed_driver_settings_are_listed_from_its_model(
     check = run("validate")
     assert check.exit_code == 2
     assert error_line(check) == "agentstore.toml: store.tuned.host: Field required"
+
+
+def test_a_partial_driver_gets_a_note_and_a_routing_example(
+    run: Run, registry: Registry, workdir: Path
+) -> None:
+    registry.register(
+        DriverSpec("partial", open=_never, capabilities=frozenset({"logs", "generations"}))
+    )
+    result = run("init", "--backend", "partial")
+    assert result.exit_code == 0
+    assert "does not provide policies, audit, sessions" in result.stderr
+    text = (workdir / "agentstore.toml").read_text()
+    assert '# audit = "sqlite"' in text
+    assert '# lifecycle = "sqlite"' in text
+    assert '# logs = "sqlite"' not in text
+    # uncommenting the example is all it takes
+    fixed = text.replace("# [store.capabilities]", "[store.capabilities]").replace(
+        '# policies = "sqlite"', 'policies = "memory"'
+    )
+    assert StorePolicy.loads(fixed).capabilities == {"policies": "memory"}

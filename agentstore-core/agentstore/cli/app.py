@@ -92,8 +92,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click reports these itself (a closed pipe quietly, as `| head` expects)
         except Exception as exc:
             opts = ctx.obj if isinstance(ctx.obj, Options) else None
             if opts is not None and opts.debug:
@@ -248,7 +248,7 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def init(ctx: click.Context, backend: str, force: bool, path: Path | None) -> None:
     """Write a commented starter policy to PATH (default: --config, else ./agentstore.toml)."""
-    from agentstore.cli.starter import starter_policy
+    from agentstore.cli.starter import missing_capabilities, starter_policy
 
     opts = _opts(ctx)
     target = path or opts.config or Path(CONFIG_FILENAME)
@@ -263,6 +263,12 @@ def init(ctx: click.Context, backend: str, force: bool, path: Path | None) -> No
         note = (
             f"note: driver {backend!r} is not installed yet; "
             f"run `pip install {FIRST_PARTY[backend]}` before using this policy"
+        )
+    missing = missing_capabilities(spec)
+    if missing:
+        note = (
+            f"note: driver {backend!r} does not provide {', '.join(missing)}; route them to "
+            f"another driver under [store.capabilities] in {target} before using it"
         )
     text = starter_policy(backend, spec)
     if not target.parent.is_dir():

@@ -81,6 +81,13 @@ def _model_lines(spec: DriverSpec, written: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def missing_capabilities(spec: DriverSpec | None) -> list[str]:
+    """The capabilities ``spec`` does not provide, in canonical order."""
+    if spec is None:
+        return []
+    return [cap for cap in CAPABILITIES if cap not in spec.capabilities]
+
+
 def starter_policy(
     backend: str,
     spec: DriverSpec | None,
@@ -132,10 +139,17 @@ def starter_policy(
             parts.append(f"# Settings of the {backend} driver go under [store.{backend}].")
 
     parts.append("")
+    missing = missing_capabilities(spec)
     if capabilities:
         parts.append("# Capabilities served by another driver than the backend.")
         parts.append("[store.capabilities]")
         parts.extend(_line(k, v) for k, v in capabilities.items())
+    elif missing:
+        other = "sqlite" if backend != "sqlite" else "memory"
+        parts.append(f"# The {backend} driver does not provide {', '.join(missing)}:")
+        parts.append("# route them to another installed driver before using this policy.")
+        parts.append("# [store.capabilities]")
+        parts.extend(f'# {cap} = "{other}"' for cap in missing)
     else:
         parts.append("# Route single capabilities to another installed driver, for example:")
         parts.append("# [store.capabilities]")
