@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import sys
+import types
 from collections.abc import Callable
 
 import agentstore.registry
@@ -99,19 +101,39 @@ def test_broken_plugin_is_listed_not_fatal(run: Run, broken_registry: Registry) 
     assert "memory" in {d["name"] for d in doc["drivers"]}
 
 
-class _Impostor:
+@pytest.fixture
+def clashing_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """Installed entry points plus a second plugin, from another distribution, that also
+    registers a driver named ``memory``."""
+    impostor = types.ModuleType("agentstore_impostor_plugin")
+
     @hookimpl
-    def register_drivers(self, register: Callable[[DriverSpec], None]) -> None:
+    def register_drivers(register: Callable[[DriverSpec], None]) -> None:
         register(DriverSpec("memory", open=_never))
+
+    impostor.register_drivers = register_drivers  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, impostor.__name__, impostor)
+    real = importlib.metadata.entry_points
+    extra = importlib.metadata.EntryPoint(
+        name="memory", value=impostor.__name__, group="agentstore.drivers"
+    )
+
+    def entry_points(**params: str) -> importlib.metadata.EntryPoints:
+        found = real(**params)
+        if params.get("group") == "agentstore.drivers":
+            return importlib.metadata.EntryPoints([*found, extra])
+        return found
+
+    monkeypatch.setattr(agentstore.registry.importlib.metadata, "entry_points", entry_points)
+    return Registry()
 
 
 def test_two_drivers_with_one_name_fail_naming_both(
-    run: Run, installed: Registry, error_line: Callable[[Result], str]
+    run: Run, clashing_registry: Registry, error_line: Callable[[Result], str]
 ) -> None:
-    installed.register_plugin(_Impostor())
-    result = run("drivers", reg=installed)
+    result = run("drivers", reg=clashing_registry)
     assert result.exit_code == 2
     line = error_line(result)
     assert "'memory' is registered twice" in line
     assert "agentstore-memory" in line
-    assert "in-process registration" in line
+    assert "uninstall one of them" in line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,15 @@ from agentstore import (
     AuditEntry,
     BackendUnavailable,
     DriverSpec,
+    DriverStores,
+    OpenContext,
     Registry,
     Store,
     StorePolicy,
 )
 from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
 from agentstore.registry import NoConfig
+from agentstore_memory import MemoryLogStore, open_memory
 from click.testing import Result
 
 SharedState = Any  # the ``shared`` fixture's state (tests/cli/conftest.py)
@@ -134,8 +137,19 @@ def _unreachable(config: NoConfig, ctx: object) -> object:
     raise BackendUnavailable("cannot reach 127.0.0.1:1 within 2 s")
 
 
-def _buggy(config: NoConfig, ctx: object) -> object:
+def _failing_open(config: NoConfig, ctx: object) -> object:
     raise RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379 while opening")
+
+
+class _BuggyLogs(MemoryLogStore):
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        raise RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379 while listing")
+
+
+def _buggy(config: NoConfig, ctx: OpenContext) -> DriverStores:
+    stores = open_memory(ctx)
+    stores.logs = _BuggyLogs()
+    return stores
 
 
 def test_unreachable_backend_is_one_line_exit_1(
@@ -148,7 +162,18 @@ def test_unreachable_backend_is_one_line_exit_1(
     assert error_line(result) == "cannot reach 127.0.0.1:1 within 2 s"
 
 
-def test_unexpected_errors_are_one_line_without_credentials_and_debug_shows_traceback(
+def test_a_driver_failing_to_open_is_one_line_exit_1(
+    run: Run, registry: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    registry.register(DriverSpec("failing", open=_failing_open))
+    (workdir / "agentstore.toml").write_text('[store]\nbackend = "failing"\n')
+    result = run("verify")
+    assert result.exit_code == 1
+    assert "failed to open" in error_line(result)
+    assert "hunter2" not in result.stderr
+
+
+def test_a_driver_failing_mid_command_is_one_line_and_debug_shows_traceback(
     run: Run, registry: Registry, workdir: Path, error_line: ErrorLine
 ) -> None:
     registry.register(DriverSpec("buggy", open=_buggy))
@@ -156,14 +181,26 @@ def test_unexpected_errors_are_one_line_without_credentials_and_debug_shows_trac
     result = run("verify")
     assert result.exit_code == 1
     line = error_line(result)
-    assert line.startswith("unexpected RuntimeError: lost redis://***@10.0.0.1:6379")
-    assert "--debug" in line
+    assert "RuntimeError" in line
     assert "hunter2" not in result.stderr
 
     debug = run("--debug", "verify")
     assert debug.exit_code == 1
     assert "Traceback (most recent call last)" in debug.stderr
-    assert debug.stderr.strip().splitlines()[-1].startswith("Error: unexpected RuntimeError")
+    assert debug.stderr.strip().splitlines()[-1] == f"Error: {line}"
+
+
+def test_errors_from_outside_agentstore_lose_url_credentials() -> None:
+    from agentstore.cli.app import EXIT_FAILED, EXIT_USAGE, _to_cli_error
+
+    err = _to_cli_error(RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379\nwhile listing"))
+    assert err.exit_code == EXIT_FAILED
+    assert err.message == (
+        "unexpected RuntimeError: lost redis://***@10.0.0.1:6379 while listing "
+        "(run `agentstore --debug ...` to see the traceback)"
+    )
+    assert _to_cli_error(PermissionError(13, "Permission denied", "x.db")).exit_code == 1
+    assert _to_cli_error(agentstore.InvalidInput("bad")).exit_code == EXIT_USAGE
 
 
 def test_policy_errors_are_exit_2(run: Run, workdir: Path, error_line: ErrorLine) -> None:
