@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from agentstore.types import CommitEvent
-
-log = logging.getLogger("agentstore.doorbell")
 
 Subscriber = Callable[[CommitEvent], object]
 
@@ -78,7 +75,9 @@ class Doorbell:
             try:
                 sub._fn(event)
             except Exception:
-                log.exception(
+                import logging  # deferred: only a failing subscriber needs it
+
+                logging.getLogger("agentstore.doorbell").exception(
                     "doorbell subscriber %r failed for %s/%s seq %d",
                     sub._fn,
                     event.stream,

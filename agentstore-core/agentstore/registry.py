@@ -7,7 +7,6 @@ client is imported until a store using that driver is opened.
 
 from __future__ import annotations
 
-import difflib
 import importlib.metadata
 import sys
 import threading
@@ -245,6 +244,8 @@ class Registry:
                 f"driver {name!r} is not installed; it is provided by {dist}: "
                 f"run `pip install {dist}` (installed drivers: {installed})"
             )
+        import difflib  # only on this error path: it is slow to import
+
         hint = difflib.get_close_matches(name, list(drivers) + list(FIRST_PARTY), n=1)
         again = f"; did you mean {hint[0]!r}?" if hint else ""
         raise UnknownDriver(f"unknown driver {name!r} (installed drivers: {installed}){again}")
