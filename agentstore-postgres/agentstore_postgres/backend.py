@@ -1,0 +1,344 @@
+"""The SQL :class:`~agentstore.sql.backend.Backend` over psycopg 3.
+
+Imported only when a postgres store is opened (it imports psycopg).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NoReturn, Protocol, TypeVar
+
+import psycopg
+import psycopg_pool
+from agentstore.errors import BackendUnavailable, Conflict, StoreError
+from agentstore.sql.backend import Dialect, Row, Value
+
+log = logging.getLogger("agentstore.postgres")
+
+T = TypeVar("T")
+
+# SQLSTATEs meaning "the server or the connection is gone" rather than "this statement failed".
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# Races a caller resolves by retrying, like a duplicate key.
+_CONFLICT_STATES = frozenset({"23505", "40001", "40P01"})
+
+
+@functools.lru_cache(maxsize=512)
+def translate_sql(sql: str) -> str:
+    """The portable ``?`` placeholder style rewritten for psycopg (``%s``; ``%`` escaped).
+
+    ``?`` inside a quoted literal or identifier is left alone.
+    """
+    out: list[str] = []
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            if ch == quote:
+                quote = None
+            out.append("%%" if ch == "%" else ch)
+        elif ch in "'\"":
+            quote = ch
+            out.append(ch)
+        elif ch == "?":
+            out.append("%s")
+        elif ch == "%":
+            out.append("%%")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class Scrubber:
+    """Removes secrets from text that is about to become a message."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the connection or server is unusable, not the statement."""
+    if isinstance(exc, psycopg_pool.PoolTimeout | psycopg.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg.Error):
+        return False
+    state = exc.sqlstate
+    if state is None:
+        # Raised by libpq on the client side: connect failed or the connection dropped.
+        return isinstance(exc, psycopg.OperationalError)
+    return state.startswith("08") or state in _UNAVAILABLE_STATES
+
+
+class ErrorTranslator:
+    """Turns psycopg exceptions into agentstore errors, keeping them as ``__cause__``.
+
+    Messages name the server as ``host:port`` and quote only PostgreSQL's primary message,
+    never a statement's parameters or detail (which may hold stored values); any secret of
+    the configuration that still shows up is replaced by ``***``.
+    """
+
+    def __init__(self, where: str, scrub: Scrubber) -> None:
+        self.where = where
+        self.scrub = scrub
+
+    def __call__(self, exc: BaseException, doing: str = "") -> NoReturn:
+        what = f" ({doing})" if doing else ""
+        if isinstance(exc, psycopg_pool.PoolTimeout):
+            raise BackendUnavailable(
+                self.scrub(
+                    f"PostgreSQL at {self.where}: no connection available{what}: {_first_line(exc)}"
+                )
+            ) from exc
+        if isinstance(exc, psycopg_pool.PoolClosed):
+            raise StoreError(f"the postgres store on {self.where} is closed") from exc
+        if is_connection_error(exc):
+            raise BackendUnavailable(
+                self.scrub(f"cannot reach PostgreSQL at {self.where}{what}: {_reason(exc)}")
+            ) from exc
+        if isinstance(exc, psycopg.Error):
+            state = exc.sqlstate or ""
+            text = self.scrub(f"PostgreSQL at {self.where}{what}: {_reason(exc)}")
+            if state in _CONFLICT_STATES:
+                raise Conflict(text) from exc
+            raise StoreError(text) from exc
+        raise exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _reason(exc: BaseException) -> str:
+    # The primary message only: DETAIL lines repeat key values, which may be stored data.
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    reason = primary or _first_line(exc)
+    state = getattr(exc, "sqlstate", None)
+    return f"{reason} [SQLSTATE {state}]" if state else reason
+
+
+class ConnectionSource(Protocol):
+    """Where the backend gets a connection for one statement or one transaction."""
+
+    def acquire(self) -> psycopg.Connection[Any]: ...
+
+    def release(self, conn: psycopg.Connection[Any]) -> None: ...
+
+    @property
+    def autocommit(self) -> bool:
+        """True when a single statement on an acquired connection commits on its own."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class PoolSource:
+    """A psycopg_pool of autocommit connections owned by the store."""
+
+    autocommit = True
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool[Any], timeout: float) -> None:
+        self.pool = pool
+        self._timeout = timeout
+
+    def acquire(self) -> psycopg.Connection[Any]:
+        conn: psycopg.Connection[Any] = self.pool.getconn(timeout=self._timeout)
+        return conn
+
+    def release(self, conn: psycopg.Connection[Any]) -> None:
+        self.pool.putconn(conn)
+
+    def discard_broken(self) -> None:
+        """Ask the pool to test its idle connections (after one was found dead)."""
+        with contextlib.suppress(Exception):
+            self.pool.check()
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class OwnedConnectionSource:
+    """One connection the application owns, shared by the store's threads one at a time.
+
+    The store never closes it. A lock keeps one thread's transaction from interleaving
+    with another's statements.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._lock = threading.RLock()
+
+    @property
+    def autocommit(self) -> bool:
+        return bool(self.conn.autocommit)
+
+    def acquire(self) -> psycopg.Connection[Any]:
+        self._lock.acquire()
+        return self.conn
+
+    def release(self, conn: psycopg.Connection[Any]) -> None:
+        self._lock.release()
+
+    def close(self) -> None:
+        return None
+
+
+class PostgresBackend:
+    """A thread-safe :class:`~agentstore.sql.backend.Backend` on PostgreSQL.
+
+    Statements outside :meth:`transaction` commit on their own. A transaction belongs to
+    the thread that opened it: every statement that thread issues inside the block runs on
+    the same connection; other threads use other connections (or, on a shared application
+    connection, wait for the block to end). A nested :meth:`transaction` joins the outer
+    one. After an error inside a transaction PostgreSQL accepts nothing but a rollback, so
+    let the error leave the block; a retry starts a new transaction.
+    """
+
+    dialect = Dialect.POSTGRES
+
+    def __init__(
+        self,
+        source: ConnectionSource,
+        *,
+        location: str,
+        secrets: Sequence[str] = (),
+        schema: str = "public",
+    ) -> None:
+        self.source = source
+        self.schema = schema
+        self.location = location
+        self.translate_error = ErrorTranslator(location, Scrubber(secrets))
+        self._local = threading.local()
+        self._closed = False
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _tx_conn(self) -> psycopg.Connection[Any] | None:
+        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
+        return conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for statements that must commit together or alone.
+
+        Inside the calling thread's transaction: that transaction's connection. Otherwise
+        one acquired for the block, on which a statement commits on its own only if the
+        source is in autocommit mode: callers use :meth:`run`, which sees to that.
+        """
+        tx = self._tx_conn()
+        if tx is not None:
+            yield tx
+            return
+        try:
+            conn = self.source.acquire()
+        except Exception as exc:
+            self.translate_error(exc, "connecting")
+        try:
+            yield conn
+        finally:
+            self.source.release(conn)
+
+    def run(self, fn: Callable[[psycopg.Connection[Any]], T], doing: str = "") -> T:
+        """Call ``fn(conn)`` so that what it executes commits on its own (or joins the
+        calling thread's transaction), translating errors."""
+        try:
+            with self.connection() as conn:
+                if self._tx_conn() is not None or self.source.autocommit:
+                    return fn(conn)
+                with conn.transaction():
+                    return fn(conn)
+        except StoreError:
+            raise
+        except Exception as exc:
+            if is_connection_error(exc) and isinstance(self.source, PoolSource):
+                self.source.discard_broken()
+            self.translate_error(exc, doing)
+
+    # -- the Backend protocol ------------------------------------------------------------
+
+    def exec(self, sql: str, params: Sequence[Value] = ()) -> int:
+        query = translate_sql(sql)
+        return self.run(lambda conn: conn.execute(query, params).rowcount)
+
+    def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
+        if not rows:
+            return
+        query = translate_sql(sql)
+
+        def go(conn: psycopg.Connection[Any]) -> None:
+            # One transaction even outside one: a half-applied batch is never visible.
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(query, rows)
+
+        self.run(go)
+
+    def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        query = translate_sql(sql)
+
+        def go(conn: psycopg.Connection[Any]) -> list[Row]:
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                return [tuple(r) for r in cur.fetchall()]
+
+        return self.run(go)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._tx_conn() is not None:
+            yield  # a nested scope joins the outer transaction
+            return
+        try:
+            conn = self.source.acquire()
+        except Exception as exc:
+            self.translate_error(exc, "connecting")
+        try:
+            try:
+                with conn.transaction():
+                    self._local.conn = conn
+                    try:
+                        yield
+                    finally:
+                        self._local.conn = None
+            except StoreError:
+                raise
+            except psycopg.Error as exc:
+                if is_connection_error(exc) and isinstance(self.source, PoolSource):
+                    self.source.discard_broken()
+                self.translate_error(exc, "committing")
+        finally:
+            self.source.release(conn)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.source.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"<PostgresBackend {self.location} schema={self.schema!r}>"
+
+
+__all__ = [
+    "ConnectionSource",
+    "ErrorTranslator",
+    "OwnedConnectionSource",
+    "PoolSource",
+    "PostgresBackend",
+    "Scrubber",
+    "is_connection_error",
+    "translate_sql",
+]
