@@ -9,6 +9,7 @@ import contextlib
 import functools
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -134,9 +135,8 @@ class ConnectionSource(Protocol):
 
     def release(self, conn: psycopg.Connection[Any]) -> None: ...
 
-    @property
-    def autocommit(self) -> bool:
-        """True when a single statement on an acquired connection commits on its own."""
+    def must_wrap(self, conn: psycopg.Connection[Any]) -> bool:
+        """True unless one statement on ``conn`` commits on its own, alone."""
         ...
 
     def close(self) -> None: ...
@@ -144,8 +144,6 @@ class ConnectionSource(Protocol):
 
 class PoolSource:
     """A psycopg_pool of autocommit connections owned by the store."""
-
-    autocommit = True
 
     def __init__(self, pool: psycopg_pool.ConnectionPool[Any], timeout: float) -> None:
         self.pool = pool
@@ -157,6 +155,9 @@ class PoolSource:
 
     def release(self, conn: psycopg.Connection[Any]) -> None:
         self.pool.putconn(conn)
+
+    def must_wrap(self, conn: psycopg.Connection[Any]) -> bool:
+        return False  # autocommit, and never left inside a transaction
 
     def discard_broken(self) -> None:
         """Ask the pool to test its idle connections (after one was found dead)."""
@@ -178,9 +179,11 @@ class OwnedConnectionSource:
         self.conn = conn
         self._lock = threading.RLock()
 
-    @property
-    def autocommit(self) -> bool:
-        return bool(self.conn.autocommit)
+    def must_wrap(self, conn: psycopg.Connection[Any]) -> bool:
+        # Outside autocommit a statement would leave a transaction open; inside the
+        # application's transaction it needs a savepoint, so a failure spares the rest.
+        idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        return not (conn.autocommit and idle)
 
     def acquire(self) -> psycopg.Connection[Any]:
         self._lock.acquire()
@@ -217,6 +220,9 @@ class PostgresBackend:
         self.source = source
         self.schema = schema
         self.location = location
+        # Set by the driver when commits are announced (see agentstore_postgres.notify).
+        self.notify_channel: str | None = None
+        self.origin = uuid.uuid4().hex[:16]
         self.translate_error = ErrorTranslator(location, Scrubber(secrets))
         self._local = threading.local()
         self._closed = False
@@ -232,8 +238,8 @@ class PostgresBackend:
         """A connection for statements that must commit together or alone.
 
         Inside the calling thread's transaction: that transaction's connection. Otherwise
-        one acquired for the block, on which a statement commits on its own only if the
-        source is in autocommit mode: callers use :meth:`run`, which sees to that.
+        one acquired for the block, on which a statement may not commit on its own:
+        callers use :meth:`run`, which sees to that.
         """
         tx = self._tx_conn()
         if tx is not None:
@@ -248,12 +254,20 @@ class PostgresBackend:
         finally:
             self.source.release(conn)
 
-    def run(self, fn: Callable[[psycopg.Connection[Any]], T], doing: str = "") -> T:
-        """Call ``fn(conn)`` so that what it executes commits on its own (or joins the
-        calling thread's transaction), translating errors."""
+    def run(
+        self, fn: Callable[[psycopg.Connection[Any]], T], doing: str = "", *, atomic: bool = False
+    ) -> T:
+        """Call ``fn(conn)`` and commit what it executes, translating errors.
+
+        Inside the calling thread's transaction ``fn`` joins it. Otherwise a single
+        statement commits on its own; with ``atomic``, all of ``fn``'s statements commit
+        together or not at all.
+        """
         try:
             with self.connection() as conn:
-                if self._tx_conn() is not None or self.source.autocommit:
+                if self._tx_conn() is not None:
+                    return fn(conn)
+                if not atomic and not self.source.must_wrap(conn):
                     return fn(conn)
                 with conn.transaction():
                     return fn(conn)
@@ -276,11 +290,10 @@ class PostgresBackend:
         query = translate_sql(sql)
 
         def go(conn: psycopg.Connection[Any]) -> None:
-            # One transaction even outside one: a half-applied batch is never visible.
-            with conn.transaction(), conn.cursor() as cur:
+            with conn.cursor() as cur:
                 cur.executemany(query, rows)
 
-        self.run(go)
+        self.run(go, atomic=True)  # a half-applied batch is never visible
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
         query = translate_sql(sql)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from typing import Any, Final
 
 import psycopg
@@ -33,11 +32,6 @@ RECONNECT_SECONDS: Final = 1.0
 def channel_for(schema: str) -> str:
     """The NOTIFY channel of the store kept in ``schema``."""
     return CHANNEL_PREFIX + schema
-
-
-def new_origin() -> str:
-    """A token naming one opened store, so it can skip its own announcements."""
-    return uuid.uuid4().hex[:16]
 
 
 def announcement(origin: str, stream: str, writer: str, seq: int, content_hash: bytes) -> str:
@@ -153,4 +147,4 @@ class Listener:
         return self._thread is not None and self._thread.is_alive()
 
 
-__all__ = ["Listener", "announcement", "channel_for", "new_origin", "parse_announcement"]
+__all__ = ["Listener", "announcement", "channel_for", "parse_announcement"]
