@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, Protocol, TypeVar
 
@@ -225,6 +226,8 @@ class PostgresBackend:
         self.origin = uuid.uuid4().hex[:16]
         self.translate_error = ErrorTranslator(location, Scrubber(secrets))
         self._local = threading.local()
+        self._cursors: weakref.WeakKeyDictionary[psycopg.Connection[Any], psycopg.Cursor[Any]]
+        self._cursors = weakref.WeakKeyDictionary()
         self._closed = False
 
     # -- connections ---------------------------------------------------------------------
@@ -233,44 +236,36 @@ class PostgresBackend:
         conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
         return conn
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[psycopg.Connection[Any]]:
-        """A connection for statements that must commit together or alone.
-
-        Inside the calling thread's transaction: that transaction's connection. Otherwise
-        one acquired for the block, on which a statement may not commit on its own:
-        callers use :meth:`run`, which sees to that.
-        """
-        tx = self._tx_conn()
-        if tx is not None:
-            yield tx
-            return
-        try:
-            conn = self.source.acquire()
-        except Exception as exc:
-            self.translate_error(exc, "connecting")
-        try:
-            yield conn
-        finally:
-            self.source.release(conn)
+    def _cursor(self, conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+        # One cursor per connection, reused: a connection serves one thread at a time,
+        # and building a cursor per statement costs more than the statement's own Python.
+        cur = self._cursors.get(conn)
+        if cur is None or cur.closed:
+            cur = self._cursors[conn] = conn.cursor()
+        return cur
 
     def run(
-        self, fn: Callable[[psycopg.Connection[Any]], T], doing: str = "", *, atomic: bool = False
+        self, fn: Callable[[psycopg.Cursor[Any]], T], doing: str = "", *, atomic: bool = False
     ) -> T:
-        """Call ``fn(conn)`` and commit what it executes, translating errors.
+        """Call ``fn(cursor)`` and commit what it executes, translating errors.
 
         Inside the calling thread's transaction ``fn`` joins it. Otherwise a single
         statement commits on its own; with ``atomic``, all of ``fn``'s statements commit
-        together or not at all.
+        together or not at all. ``fn`` must fetch what it needs before returning.
         """
         try:
-            with self.connection() as conn:
-                if self._tx_conn() is not None:
-                    return fn(conn)
-                if not atomic and not self.source.must_wrap(conn):
-                    return fn(conn)
+            tx = getattr(self._local, "conn", None)
+            if tx is not None:
+                return fn(self._cursor(tx))
+            source = self.source
+            conn = source.acquire()
+            try:
+                if not atomic and not source.must_wrap(conn):
+                    return fn(self._cursor(conn))
                 with conn.transaction():
-                    return fn(conn)
+                    return fn(self._cursor(conn))
+            finally:
+                source.release(conn)
         except StoreError:
             raise
         except Exception as exc:
@@ -282,28 +277,22 @@ class PostgresBackend:
 
     def exec(self, sql: str, params: Sequence[Value] = ()) -> int:
         query = translate_sql(sql)
-        return self.run(lambda conn: conn.execute(query, params).rowcount)
+        return self.run(lambda cur: cur.execute(query, params).rowcount)
 
     def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
         if not rows:
             return
         query = translate_sql(sql)
 
-        def go(conn: psycopg.Connection[Any]) -> None:
-            with conn.cursor() as cur:
-                cur.executemany(query, rows)
-
-        self.run(go, atomic=True)  # a half-applied batch is never visible
+        self.run(
+            lambda cur: cur.executemany(query, rows), atomic=True
+        )  # a half-applied batch is never visible
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
         query = translate_sql(sql)
 
-        def go(conn: psycopg.Connection[Any]) -> list[Row]:
-            with conn.cursor() as cur:
-                cur.execute(query, params)
-                return [tuple(r) for r in cur.fetchall()]
-
-        return self.run(go)
+        rows: list[Row] = self.run(lambda cur: cur.execute(query, params).fetchall())
+        return rows
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -66,7 +66,7 @@ class PgLogStore(SqlLogStore):
         if len(entries) == 1:
             self._insert_one(entries[0])
         else:
-            self._pg.run(lambda conn: self._copy(conn, entries), "appending", atomic=True)
+            self._pg.run(lambda cur: self._copy(cur, entries), "appending", atomic=True)
 
     def _insert_one(self, e: Entry) -> None:
         pg = self._pg
@@ -77,39 +77,36 @@ class PgLogStore(SqlLogStore):
             if channel is None:
                 super()._insert((e,))
                 return
-            pg.run(lambda conn: conn.execute(_INSERT_FIRST_NOTIFY, (*e, *note)), "appending")
+            pg.run(lambda cur: cur.execute(_INSERT_FIRST_NOTIFY, (*e, *note)), "appending")
             return
         guard = (stream, writer, seq - 1, prev)
         if channel is None:
-            done = pg.run(lambda conn: conn.execute(_INSERT_AFTER, (*e, *guard)).rowcount)
+            done = pg.run(lambda cur: cur.execute(_INSERT_AFTER, (*e, *guard)).rowcount)
         else:
+            params = (*e, *guard, *note)
             done = pg.run(
-                lambda conn: len(
-                    conn.execute(_INSERT_AFTER_NOTIFY, (*e, *guard, *note)).fetchall()
-                ),
-                "appending",
+                lambda cur: len(cur.execute(_INSERT_AFTER_NOTIFY, params).fetchall()), "appending"
             )
         if not done:
             raise Conflict(f"{stream!r}/{writer!r} seq {seq - 1} is not the head this store knew")
 
-    def _copy(self, conn: psycopg.Connection[Any], entries: Sequence[Entry]) -> None:
+    def _copy(self, cur: psycopg.Cursor[Any], entries: Sequence[Entry]) -> None:
         first = entries[0]
-        with conn.cursor() as cur:
-            if first.prev_hash is not None:
-                guard = (first.stream, first.writer, first.seq - 1, first.prev_hash)
-                row = cur.execute(_CHECK_PREV, guard).fetchone()
-                if not (row and row[0]):
-                    raise Conflict(
-                        f"{first.stream!r}/{first.writer!r} seq {first.seq - 1} is not the "
-                        "head this store knew"
-                    )
-            with cur.copy(_COPY) as out:
-                out.set_types(_COPY_TYPES)
-                for e in entries:
-                    out.write_row(e)
-            channel = self._pg.notify_channel
-            if channel is not None:
-                cur.execute(_NOTIFY_MANY, (channel, [self._note(e) for e in entries]))
+        if first.prev_hash is not None:
+            guard = (first.stream, first.writer, first.seq - 1, first.prev_hash)
+            row = cur.execute(_CHECK_PREV, guard).fetchone()
+            if not (row and row[0]):
+                raise Conflict(
+                    f"{first.stream!r}/{first.writer!r} seq {first.seq - 1} is not the "
+                    "head this store knew"
+                )
+        with cur.copy(_COPY) as out:
+            out.set_types(_COPY_TYPES)
+            for e in entries:
+                out.write_row(e)
+        channel = self._pg.notify_channel
+        if channel is not None:
+            cur.execute(_NOTIFY_MANY, (channel, [self._note(e) for e in entries]))
 
     def _note(self, e: Entry) -> str:
         return announcement(self._pg.origin, e.stream, e.writer, e.seq, e.content_hash)

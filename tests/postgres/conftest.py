@@ -58,8 +58,11 @@ def _no_server(reason: str) -> None:
 
 
 @contextlib.contextmanager
-def _throwaway_cluster() -> Iterator[str]:
-    """Start a private cluster in a temporary folder; yield its url; remove it after."""
+def throwaway_cluster(password: str | None = None) -> Iterator[str]:
+    """Start a private cluster in a temporary folder; yield its url; remove it after.
+
+    With ``password``, the cluster demands it (scram-sha-256) and the url leaves it out.
+    """
     initdb, pg_ctl = _find_tool("initdb"), _find_tool("pg_ctl")
     if initdb is None or pg_ctl is None:
         _no_server(f"${URL_ENV} is unset and initdb/pg_ctl are not installed")
@@ -79,8 +82,15 @@ def _throwaway_cluster() -> Iterator[str]:
         if owner is not None:
             os.chown(tmp, owner.pw_uid, owner.pw_gid)
         user = "postgres" if owner is not None else pwd.getpwuid(os.getuid()).pw_name
+        auth = ["-A", "trust"]
+        if password is not None:
+            pwfile = tmp / "pw"
+            pwfile.write_text(password)
+            if owner is not None:
+                os.chown(pwfile, owner.pw_uid, owner.pw_gid)
+            auth = ["-A", "scram-sha-256", f"--pwfile={pwfile}"]
         subprocess.run(
-            [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", user, "--no-sync"],
+            [*prefix, initdb, "-D", str(data), *auth, "-U", user, "--no-sync"],
             check=True,
             capture_output=True,
         )
@@ -119,7 +129,7 @@ def pg_url() -> Iterator[str]:
     if url:
         yield url
         return
-    with _throwaway_cluster() as url:
+    with throwaway_cluster() as url:
         os.environ[URL_ENV] = url  # subprocesses and env references find it too
         try:
             yield url

@@ -1,0 +1,73 @@
+"""A password in the url never reaches a repr, a str, a log line or an error message."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import traceback
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import agentstore
+import psycopg
+import pytest
+from agentstore import StoreError, StorePolicy
+from psycopg.conninfo import make_conninfo
+
+SECRET = "Sekr1t-pw-0xC0FFEE"
+
+
+@pytest.fixture
+def secret_url(pg_conn: psycopg.Connection[Any], pg_url: str) -> Iterator[str]:
+    """A url with a password, for a role that has that password (trust may ignore it)."""
+    name = f"agentstore_test_pw_{uuid.uuid4().hex[:8]}"
+    pg_conn.execute(f"CREATE ROLE {name} LOGIN SUPERUSER PASSWORD '{SECRET}'")
+    try:
+        yield make_conninfo(pg_url, user=name, password=SECRET)
+    finally:
+        pg_conn.execute(f"DROP OWNED BY {name} CASCADE")
+        pg_conn.execute(f"DROP ROLE {name}")
+
+
+def shown(exc: BaseException) -> str:
+    return "\n".join([str(exc), repr(exc), *traceback.format_exception(exc)])
+
+
+def test_nothing_shows_the_password(
+    secret_url: str,
+    pg_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = secret_url
+    assert SECRET in url
+    monkeypatch.setenv("AGENTSTORE_SECRET_URL", url)
+    section = {"url": {"env": "AGENTSTORE_SECRET_URL"}, "schema": pg_schema, "notify": True}
+    policy = StorePolicy("postgres", sections={"postgres": section})
+    texts: list[str] = []
+    caplog.set_level(logging.DEBUG)
+    with agentstore.open(policy) as store:
+        config = policy.resolve().drivers["postgres"][1]
+        backend = store.policies._backend  # type: ignore[attr-defined]
+        for obj in (store, policy, config, backend, store.log("s", writer="w"), store.credentials):
+            texts += [repr(obj), str(obj)]
+        texts.append(policy.dumps())
+        store.log("s", writer="w").append(b"x")
+        # A failing statement: its error goes through the driver's translation.
+        with pytest.raises(StoreError) as info:
+            backend.query("SELECT * FROM no_such_table")
+        texts.append(shown(info.value))
+    # A failing connect with the same credentials, to a port where nothing listens.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AGENTSTORE_SECRET_URL", make_conninfo(url, port=port))
+    with pytest.raises(StoreError) as info:
+        agentstore.open(policy)
+    texts.append(shown(info.value))
+    texts.append(caplog.text)
+    texts += [r.getMessage() for r in caplog.records]
+    assert caplog.records  # the driver and pool did log something
+    for text in texts:
+        assert SECRET not in text
