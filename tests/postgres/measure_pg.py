@@ -91,7 +91,8 @@ def main() -> None:
 
             s_store, s_raw, s_tx = medians(store_single, raw_single, lambda r: raw_single(r, True))
             print(
-                f"single append     store {s_store * 1e6:7.0f} us   raw INSERT {s_raw * 1e6:7.0f} us"
+                f"single append     store {s_store * 1e6:7.0f} us"
+                f"   raw INSERT {s_raw * 1e6:7.0f} us"
                 f"   raw BEGIN/INSERT/COMMIT {s_tx * 1e6:7.0f} us"
                 f"   store/raw {s_store / s_raw:.2f}"
             )
@@ -113,8 +114,8 @@ def main() -> None:
                     raw.transaction(),
                     raw.cursor() as cur,
                     cur.copy(
-                        "COPY agentstore_log (stream, writer, seq, payload, prev_hash, content_hash)"
-                        " FROM STDIN (FORMAT BINARY)"
+                        "COPY agentstore_log (stream, writer, seq, payload, prev_hash,"
+                        " content_hash) FROM STDIN (FORMAT BINARY)"
                     ) as copy,
                 ):
                     copy.set_types(["text", "text", "int8", "bytea", "bytea", "bytea"])
@@ -124,7 +125,8 @@ def main() -> None:
 
             b_store, b_raw = medians(store_batch, raw_copy)
             print(
-                f"append_many(1000) store {b_store * 1e3:7.2f} ms   raw COPY   {b_raw * 1e3:7.2f} ms"
+                f"append_many(1000) store {b_store * 1e3:7.2f} ms"
+                f"   raw COPY   {b_raw * 1e3:7.2f} ms"
                 f"   store/raw {b_store / b_raw:.2f}"
             )
 
