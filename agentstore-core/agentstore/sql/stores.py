@@ -139,7 +139,7 @@ class SqlLogStore(WriterLogStore):
             # A plain tuple binds faster than a NamedTuple in sqlite3.
             row = (stream, writer, seq, payload, prev, digest)
             try:
-                self._exec(self.INSERT, row)
+                self._insert_one(row)
             except Conflict:
                 pass  # another connection appended: fall through to the locked path
             else:
@@ -167,15 +167,27 @@ class SqlLogStore(WriterLogStore):
                         head = self._read_head(stream, writer)
                     rows = _chain(stream, writer, head, payloads)
                     if len(rows) == 1:
-                        self._exec(self.INSERT, rows[0])
+                        self._insert_one(rows[0])
                     else:
-                        backend.exec_many(self.INSERT, rows)
+                        self._insert_many(rows)
             except Conflict:
                 head = None  # lost a race: re-read the head and build on it
                 continue
             last = rows[-1]
             self._remember(stream, writer, last[2], last[5])
             return list(map(_as_entry, rows))
+
+    # The two statements that write entries; a driver may substitute its dialect's faster
+    # or safer ones (a bulk copy, a guarded insert). Each runs in the caller's transaction
+    # when there is one, and raises Conflict when a seq is taken.
+
+    def _insert_one(self, row: _EntryRow) -> None:
+        """Write one chained row (in :class:`Entry` field order)."""
+        self._exec(self.INSERT, row)
+
+    def _insert_many(self, rows: Sequence[_EntryRow]) -> None:
+        """Write chained rows (in :class:`Entry` field order), all or none."""
+        self._backend.exec_many(self.INSERT, rows)
 
     def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
         heads = self._heads
