@@ -14,7 +14,6 @@ from agentstore.errors import Conflict, StoreError
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql import SqlLogStore, ensure_schema, open_sql_stores
 from agentstore.sql.backend import Backend
-from agentstore.types import Entry
 from psycopg import sql
 
 from agentstore_postgres.backend import OwnedConnectionSource, PostgresBackend
@@ -24,7 +23,11 @@ from agentstore_postgres.notify import Listener, announcement, channel_for
 
 log = logging.getLogger("agentstore.postgres")
 
+_Row = tuple[str, str, int, bytes, bytes | None, bytes]
+"""An entry as the substrate writes it, in :class:`~agentstore.types.Entry` field order."""
+
 _COLUMNS = "(stream, writer, seq, payload, prev_hash, content_hash)"
+_INSERT = f"INSERT INTO agentstore_log {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)"
 _PREV_EXISTS = (
     "EXISTS (SELECT 1 FROM agentstore_log WHERE stream = %s AND writer = %s AND seq = %s"
     " AND content_hash = %s)"
@@ -62,54 +65,50 @@ class PgLogStore(SqlLogStore):
             raise TypeError("PgLogStore runs on a PostgresBackend")
         self._pg = backend
 
-    def _insert(self, entries: Sequence[Entry]) -> None:
-        if len(entries) == 1:
-            self._insert_one(entries[0])
-        else:
-            self._pg.run(lambda cur: self._copy(cur, entries), "appending", atomic=True)
+    def _insert_many(self, rows: Sequence[_Row]) -> None:
+        self._pg.run(lambda cur: self._copy(cur, rows), "appending", atomic=True)
 
-    def _insert_one(self, e: Entry) -> None:
+    def _insert_one(self, row: _Row) -> None:
         pg = self._pg
         channel = pg.notify_channel
-        stream, writer, seq, _, prev, _ = e
-        note = () if channel is None else (channel, self._note(e))
-        if prev is None:
+        stream, writer, seq, _, prev, _ = row
+        if prev is None:  # genesis: the primary key alone decides
             if channel is None:
-                super()._insert((e,))
-                return
-            pg.run(lambda cur: cur.execute(_INSERT_FIRST_NOTIFY, (*e, *note)), "appending")
+                pg.run(lambda cur: cur.execute(_INSERT, row), "appending")
+            else:
+                first = (*row, channel, self._note(row))
+                pg.run(lambda cur: cur.execute(_INSERT_FIRST_NOTIFY, first), "appending")
             return
-        guard = (stream, writer, seq - 1, prev)
         if channel is None:
-            done = pg.run(lambda cur: cur.execute(_INSERT_AFTER, (*e, *guard)).rowcount)
+            params = (*row, stream, writer, seq - 1, prev)
+            done = pg.run(lambda cur: cur.execute(_INSERT_AFTER, params).rowcount, "appending")
         else:
-            params = (*e, *guard, *note)
+            announced = (*row, stream, writer, seq - 1, prev, channel, self._note(row))
             done = pg.run(
-                lambda cur: len(cur.execute(_INSERT_AFTER_NOTIFY, params).fetchall()), "appending"
+                lambda cur: len(cur.execute(_INSERT_AFTER_NOTIFY, announced).fetchall()),
+                "appending",
             )
         if not done:
             raise Conflict(f"{stream!r}/{writer!r} seq {seq - 1} is not the head this store knew")
 
-    def _copy(self, cur: psycopg.Cursor[Any], entries: Sequence[Entry]) -> None:
-        first = entries[0]
-        if first.prev_hash is not None:
-            guard = (first.stream, first.writer, first.seq - 1, first.prev_hash)
-            row = cur.execute(_CHECK_PREV, guard).fetchone()
-            if not (row and row[0]):
+    def _copy(self, cur: psycopg.Cursor[Any], rows: Sequence[_Row]) -> None:
+        stream, writer, seq, _, prev, _ = rows[0]
+        if prev is not None:
+            found = cur.execute(_CHECK_PREV, (stream, writer, seq - 1, prev)).fetchone()
+            if not (found and found[0]):
                 raise Conflict(
-                    f"{first.stream!r}/{first.writer!r} seq {first.seq - 1} is not the "
-                    "head this store knew"
+                    f"{stream!r}/{writer!r} seq {seq - 1} is not the head this store knew"
                 )
         with cur.copy(_COPY) as out:
             out.set_types(_COPY_TYPES)
-            for e in entries:
-                out.write_row(e)
+            for row in rows:
+                out.write_row(row)
         channel = self._pg.notify_channel
         if channel is not None:
-            cur.execute(_NOTIFY_MANY, (channel, [self._note(e) for e in entries]))
+            cur.execute(_NOTIFY_MANY, (channel, [self._note(row) for row in rows]))
 
-    def _note(self, e: Entry) -> str:
-        return announcement(self._pg.origin, e.stream, e.writer, e.seq, e.content_hash)
+    def _note(self, row: _Row) -> str:
+        return announcement(self._pg.origin, row[0], row[1], row[2], row[5])
 
 
 def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
