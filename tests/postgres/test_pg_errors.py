@@ -173,3 +173,28 @@ def test_sections_are_checked_before_connecting(pg_schema: str) -> None:
     policy = StorePolicy("postgres", sections={"postgres": pg_section(pg_schema, pool_max_size=0)})
     with pytest.raises(agentstore.InvalidPolicy, match=r"store\.postgres\.pool_max_size"):
         agentstore.open(policy)
+
+
+def test_a_dropped_connection_fails_one_call_and_the_pool_recovers(
+    pg_schema: str, pg_conn: psycopg.Connection[Any]
+) -> None:
+    app = f"agentstore-test-{uuid.uuid4().hex[:8]}"  # only this store's connections
+    section = pg_section(pg_schema, application_name=app, pool_min_size=2)
+    with agentstore.open(StorePolicy("postgres", sections={"postgres": section})) as store:
+        log = store.log("s", writer="w")
+        log.append(b"before")
+        # The server ends every connection of this store (an admin, a failover, a restart).
+        pg_conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (app,),
+        )
+        failures = 0
+        for i in range(3):
+            try:
+                log.append(b"after %d" % i)
+            except BackendUnavailable as exc:
+                failures += 1
+                assert "cannot reach PostgreSQL at" in str(exc)
+        assert failures <= 1  # at most the call that met the dead connection
+        assert log.verify() == 1 + 3 - failures
+        assert log.append(b"last").seq == 5 - failures
