@@ -27,5 +27,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             open=_open,
             config_model=PostgresConfig,
             description=SPEC_DESCRIPTION,
+            conformance="agentstore_postgres.conformance:SUPPORT",
         )
     )
