@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import traceback
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import agentstore
@@ -71,3 +75,47 @@ def test_nothing_shows_the_password(
     assert caplog.records  # the driver and pool did log something
     for text in texts:
         assert SECRET not in text
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agentstore.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
+
+
+def test_cli_output_never_shows_the_password(
+    secret_url: str, pg_schema: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "agentstore.toml"
+    policy.write_text(
+        "[store]\nbackend = 'postgres'\n\n[store.postgres]\n"
+        f"url = {{ env = 'AGENTSTORE_SECRET_URL' }}\nschema = '{pg_schema}'\n"
+    )
+    good = {"AGENTSTORE_SECRET_URL": secret_url}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = {"AGENTSTORE_SECRET_URL": make_conninfo(secret_url, port=port)}
+    runs = [
+        (run_cli("--config", str(policy), "validate", env=good), 0),
+        (run_cli("drivers", env=good), 0),
+        (run_cli("--config", str(policy), "verify", "-v", env=good), 0),
+        (run_cli("--config", str(policy), "verify", env=down), 1),
+        (run_cli("--debug", "--config", str(policy), "verify", env=down), 1),
+    ]
+    inline = tmp_path / "inline.toml"
+    inline.write_text(
+        "[store]\nbackend = 'postgres'\n\n[store.postgres]\n"
+        f"url = 'postgresql://someone:{SECRET}@127.0.0.1/test'\n"
+    )
+    runs.append((run_cli("--config", str(inline), "validate", env=good), 2))
+    for result, code in runs:
+        assert result.returncode == code, result.stdout + result.stderr
+        assert SECRET not in result.stdout
+        assert SECRET not in result.stderr
+    assert f"127.0.0.1:{port}" in runs[3][0].stderr  # the error names where it looked
+    assert "env" in runs[5][0].stderr  # the inline password is refused, pointing at env
