@@ -80,6 +80,7 @@ def test_nothing_shows_the_password(
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "agentstore.cli", *args],
+        check=False,
         capture_output=True,
         text=True,
         env={**os.environ, **env},
