@@ -16,7 +16,7 @@ import agentstore
 import psycopg
 import pytest
 from agentstore import BackendUnavailable, StoreError, StorePolicy
-from conftest import _find_tool, pg_section, throwaway_cluster
+from pg_server import find_tool, pg_section, throwaway_cluster
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SECRET = "Pw-never-shown-7781"
@@ -72,7 +72,7 @@ def test_missing_database(
 def test_wrong_password(monkeypatch: pytest.MonkeyPatch, pg_schema: str) -> None:
     # The shared test server trusts 127.0.0.1 (any password passes), so a private cluster
     # that demands one is started for this test.
-    if _find_tool("initdb") is None or _find_tool("pg_ctl") is None:
+    if find_tool("initdb") is None or find_tool("pg_ctl") is None:
         pytest.skip("needs initdb and pg_ctl to start a cluster that checks passwords")
     with throwaway_cluster(password=SECRET) as url:
         good = policy_for(monkeypatch, make_conninfo(url, password=SECRET), pg_schema)

@@ -10,8 +10,8 @@ import agentstore
 import psycopg
 import pytest
 from agentstore import CommitEvent, StoreError, StorePolicy
-from conftest import pg_section
 from pg_procs import Workers
+from pg_server import pg_section
 
 
 @pytest.fixture
