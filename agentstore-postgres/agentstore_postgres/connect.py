@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -100,13 +101,24 @@ def prepare_schema(conn: psycopg.Connection[Any], config: PostgresConfig) -> Non
         translate(exc, f"preparing schema {name!r}")
 
 
-def open_pool(config: PostgresConfig) -> PostgresBackend:
-    """A backend on a new pool, after checking the server and schema with one connection."""
-    probe = connect(config, schema=False)
-    try:
-        prepare_schema(probe, config)
-    finally:
-        probe.close()
+def open_pool(
+    config: PostgresConfig,
+    *,
+    ready: Callable[[PostgresBackend], bool] | None = None,
+    setup: Callable[[PostgresBackend], object] | None = None,
+) -> PostgresBackend:
+    """A backend on a new pool, the server and schema checked first with one connection.
+
+    Unless ``ready(probe)`` says the schema is already usable, the schema is created if
+    missing and ``setup(probe)`` runs, all in one transaction: if anything fails, nothing
+    is left behind. The pool connects in the background meanwhile.
+
+    Raises:
+        BackendUnavailable: the server cannot be reached or refuses the login.
+        StoreError: the schema cannot be used or created (naming the missing grant).
+    """
+    probe = connect(config)
+    translate = ErrorTranslator(config.target, Scrubber(config.secrets()))
     pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
         conninfo(config),
         kwargs={"autocommit": True},
@@ -117,10 +129,24 @@ def open_pool(config: PostgresConfig) -> PostgresBackend:
         open=False,
     )
     try:
-        pool.open(wait=True, timeout=config.connect_timeout)
-    except Exception as exc:
+        pool.open(wait=False)
+        try:
+            checked = PostgresBackend(
+                OwnedConnectionSource(probe), location=config.target, secrets=config.secrets()
+            )
+            if ready is None or not ready(checked):
+                with checked.transaction():
+                    prepare_schema(probe, config)
+                    if setup is not None:
+                        setup(checked)
+        finally:
+            probe.close()
+        pool.wait(timeout=config.connect_timeout)
+    except BaseException as exc:
         pool.close()
-        ErrorTranslator(config.host_port, Scrubber(config.secrets()))(exc, "opening the pool")
+        if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+            raise
+        translate(exc, "opening the pool")
     log.debug(
         "opened a pool of %d..%d connections to %s", pool.min_size, pool.max_size, config.target
     )

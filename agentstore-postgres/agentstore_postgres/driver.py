@@ -12,13 +12,18 @@ from typing import Any
 import psycopg
 from agentstore.errors import Conflict, StoreError
 from agentstore.registry import DriverStores, OpenContext
-from agentstore.sql import SqlLogStore, ensure_schema, open_sql_stores
+from agentstore.sql import (
+    SCHEMA_VERSION,
+    SqlLogStore,
+    ensure_schema,
+    open_sql_stores,
+    schema_version,
+)
 from agentstore.sql.backend import Backend
-from psycopg import sql
 
 from agentstore_postgres.backend import OwnedConnectionSource, PostgresBackend
 from agentstore_postgres.config import PostgresConfig
-from agentstore_postgres.connect import connect, conninfo, open_pool, prepare_schema
+from agentstore_postgres.connect import conninfo, open_pool
 from agentstore_postgres.notify import Listener, announcement, channel_for
 
 log = logging.getLogger("agentstore.postgres")
@@ -117,20 +122,9 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     The schema and tables are created in one transaction before the pool opens: a failure
     (a missing privilege, a newer schema) leaves nothing behind.
     """
-    probe = connect(config, schema=False)
-    try:
-        setup = PostgresBackend(
-            OwnedConnectionSource(probe), location=config.target, secrets=config.secrets()
-        )
-        with setup.transaction():
-            prepare_schema(probe, config)
-            probe.execute(
-                sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(config.schema_name))
-            )
-            ensure_schema(setup)
-    finally:
-        probe.close()
-    backend = open_pool(config)
+    backend = open_pool(
+        config, ready=lambda probe: schema_version(probe) == SCHEMA_VERSION, setup=ensure_schema
+    )
     listener: Listener | None = None
     try:
         if config.notify:
