@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
 
 import agentstore
@@ -128,3 +129,36 @@ def test_close_stops_the_listener(
     store.close()
     assert listeners() == 0
     assert not any(t.name.startswith("agentstore-listen") for t in threading.enumerate())
+
+
+def test_the_listener_reconnects_after_losing_its_connection(
+    pg_schema: str, pg_conn: psycopg.Connection[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = f"agentstore-test-{uuid.uuid4().hex[:8]}"
+    listening = StorePolicy(
+        "postgres", sections={"postgres": pg_section(pg_schema, notify=True, application_name=app)}
+    )
+    announcing = StorePolicy("postgres", sections={"postgres": pg_section(pg_schema, notify=True)})
+
+    def listener_pids() -> set[int]:
+        rows = pg_conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = %s AND query LIKE 'LISTEN%%'",
+            (app,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    heard: list[CommitEvent] = []
+    got = threading.Event()
+    with agentstore.open(listening) as a, agentstore.open(announcing) as b:
+        a.doorbell.subscribe(lambda e: (heard.append(e), got.set()))
+        (old,) = listener_pids()
+        pg_conn.execute("SELECT pg_terminate_backend(%s)", (old,))
+        deadline = time.monotonic() + 10
+        while not (listener_pids() - {old}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert listener_pids() - {old}, "the listener did not reconnect"
+        entry = b.log("s", writer="w").append(b"after the outage")
+        assert got.wait(5)
+    assert heard == [CommitEvent("s", "w", 1, entry.content_hash)]
+    assert "reconnecting" in caplog.text
