@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import agentstore
+import agentstore_postgres
 import psycopg
 import pytest
 from agentstore import CommitEvent, StoreError, StorePolicy
@@ -162,3 +163,44 @@ def test_the_listener_reconnects_after_losing_its_connection(
         assert got.wait(5)
     assert heard == [CommitEvent("s", "w", 1, entry.content_hash)]
     assert "reconnecting" in caplog.text
+
+
+def test_a_store_on_an_application_connection_announces_only_real_commits(
+    notify_policy: StorePolicy, pg_url: str, pg_schema: str
+) -> None:
+    app = psycopg.connect(pg_url)
+    app.execute(f"CREATE SCHEMA {pg_schema}")
+    app.execute(f"SET search_path = {pg_schema}")
+    app.commit()
+    pooled_heard: list[CommitEvent] = []
+    seam_heard: list[CommitEvent] = []
+    try:
+        with (
+            agentstore_postgres.open_on_connection(app, notify=True) as seam,
+            agentstore.open(notify_policy) as pooled,
+        ):
+            pooled.doorbell.subscribe(pooled_heard.append)
+            seam.doorbell.subscribe(seam_heard.append)
+            log = seam.log("orders", writer="shop")
+            with pytest.raises(RuntimeError), app.transaction():
+                log.append(b"rolled back with the order")
+                raise RuntimeError("the application rolls back")
+            with app.transaction():
+                committed = log.append(b"committed with the order")
+            entry = pooled.log("orders", writer="back-office").append(b"seen by the seam")
+            deadline = time.monotonic() + 5
+            while (len(pooled_heard) < 2 or len(seam_heard) < 3) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # room for anything that should not arrive
+    finally:
+        app.close()
+    # The seam's local doorbell rang for both of its appends (before the real commit);
+    # the other store heard only the one that committed.
+    assert [e.seq for e in seam_heard[:2]] == [1, 1]
+    assert seam_heard[2:] == [CommitEvent("orders", "back-office", 1, entry.content_hash)]
+    assert sorted(pooled_heard) == sorted(
+        [
+            CommitEvent("orders", "shop", 1, committed.content_hash),  # heard, once committed
+            CommitEvent("orders", "back-office", 1, entry.content_hash),  # its own, rung locally
+        ]
+    )
