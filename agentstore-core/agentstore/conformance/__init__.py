@@ -41,9 +41,11 @@ discovery imports nothing)::
 ``fresh_section`` gets the section as written (env references unresolved) and the
 test's ``tmp_path``; it returns or yields the section of an empty store. A server-backed
 driver makes a new schema or database there and drops it after the ``yield``. Without a
-``fresh_section`` every test opens the section unchanged, which suits a driver whose every
-``open`` starts empty, like ``memory``. ``persistent=False`` declares that a reopened
-store does not see earlier writes (the persistence tests are then skipped), and
+``fresh_section`` every test opens the section unchanged, which suits only a driver whose
+every ``open`` starts empty, like ``memory``: such a driver declares
+``persistent=False`` (a reopened store does not see earlier writes; the persistence tests
+are then skipped). A persistent driver (the default) without ``fresh_section`` is refused
+by the by-name run, since its tests would share one store and leave data behind. And
 ``tamper`` lets the tamper-detection tests edit a stored chain (see
 :class:`ConformanceSupport`); without it they call ``tamper()`` on the driver's log store
 object if it has one (``MemoryLogStore.tamper``) and are skipped otherwise.

@@ -94,11 +94,16 @@ def run_threads(count: int, target: Callable[[int], T], timeout: float = 60.0) -
     return [results[i] for i in range(count)]
 
 
-def _defining_contract(cls: type, name: str) -> type[ContractBase] | None:
-    """The contract class (one declaring ``capability``) that defines test ``name``."""
+def capability_of(cls: type, test_name: str) -> CapabilityName | None:
+    """The capability test ``test_name`` of ``cls`` needs: that of the contract defining it.
+
+    A subclass overriding a contract test keeps its capability; a test a subclass adds
+    itself needs none.
+    """
     for klass in cls.__mro__:
-        if name in vars(klass) and "capability" in vars(klass):
-            return klass
+        if test_name in vars(klass) and "capability" in vars(klass):
+            cap: CapabilityName | None = vars(klass)["capability"]
+            return cap
     return None
 
 
@@ -136,8 +141,7 @@ class ContractBase:
         self.policy = agentstore_policy
         self.spec = (self.registry or default_registry()).get(agentstore_policy.backend)
         self.support = self.conformance or load_support(self.spec)
-        owner = _defining_contract(type(self), request.function.__name__)
-        cap = owner.capability if owner is not None else None
+        cap = capability_of(type(self), request.function.__name__)
         if cap is not None:
             if cap not in self.spec.capabilities:
                 pytest.skip(f"driver {self.spec.name!r} does not declare capability {cap!r}")
@@ -799,6 +803,10 @@ class DoorbellContract(ContractBase):
         )
         assert sorted(events) == expected
         assert len(expected) == THREADS * per_thread
+        position = {event.seq: i for i, event in enumerate(events)}
+        for entries in results:  # one thread's appends ring in their seq order
+            rung = [position[e.seq] for e in entries]
+            assert rung == sorted(rung)
 
 
 # -- governance stores ----------------------------------------------------------------------
@@ -1438,5 +1446,6 @@ __all__ = [
     "RateLimitContract",
     "SessionStoreContract",
     "WriterLogContract",
+    "capability_of",
     "run_threads",
 ]

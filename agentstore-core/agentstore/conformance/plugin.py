@@ -8,6 +8,7 @@ package is installed, and provides the ``agentstore_policy`` fixture for it.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from agentstore.capabilities import CAPABILITIES
+from agentstore.conformance.contracts import capability_of
 from agentstore.conformance.support import ConformanceSupport, load_support
 from agentstore.errors import StoreError
 from agentstore.policy import StorePolicy
@@ -53,9 +55,10 @@ def pytest_load_initial_conftests(
         return
     # Collect the suite from the installed package, whatever folder pytest runs in. An
     # explicit path means pytest ignores `testpaths`: the by-name run is the suite alone,
-    # plus any paths the user named.
-    args.append(str(SUITE))
-    namespace.file_or_dir = [*namespace.file_or_dir, str(SUITE)]
+    # plus any paths the user named. The folder, not the file, is named so that node ids
+    # read `suite.py::TestGeneration::...`; ByName.pytest_collect_file picks the module.
+    args.append(str(SUITE.parent))
+    namespace.file_or_dir = [*namespace.file_or_dir, str(SUITE.parent)]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -120,6 +123,13 @@ class ByName:
                     )
                 target = FALLBACK_DRIVER
             routes[cap] = target
+        if support.persistent and support.fresh_section is None:
+            # Every test would share (and leave data in) the one store the section names.
+            raise pytest.UsageError(
+                f"driver {name!r} keeps its data but declares no way to make a fresh store "
+                "for each test: give its DriverSpec conformance= a ConformanceSupport with "
+                "fresh_section (or persistent=False); see the agentstore.conformance docs"
+            )
         if name not in sections and spec.needs_section and support.fresh_section is None:
             raise pytest.UsageError(
                 f"driver {name!r} needs settings: pass --agentstore-config FILE holding a "
@@ -127,6 +137,28 @@ class ByName:
             )
         source = str(Path(config_file).resolve()) if config_file else None
         return cls(spec, support, sections, routes, source)
+
+    def pytest_collect_file(
+        self, file_path: Path, parent: pytest.Collector
+    ) -> pytest.Module | None:
+        if file_path != SUITE:
+            return None
+        patterns: list[str] = parent.config.getini("python_files")
+        if any(fnmatch.fnmatch(SUITE.name, p) for p in patterns):
+            return None  # pytest collects it already
+        return pytest.Module.from_parent(parent, path=file_path)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Skip, at collection, the suite's tests of capabilities the driver lacks, so no
+        # fresh store is made for them (the contract's own check covers subclasses).
+        for item in items:
+            cls = getattr(item, "cls", None)
+            if item.path != SUITE or cls is None:
+                continue
+            cap = capability_of(cls, getattr(item, "originalname", item.name))
+            if cap is not None and cap not in self.spec.capabilities:
+                reason = f"driver {self.spec.name!r} does not declare capability {cap!r}"
+                item.add_marker(pytest.mark.skip(reason=reason))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         origin = self.spec.distribution or "registered in-process"

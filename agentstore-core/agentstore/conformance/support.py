@@ -1,7 +1,7 @@
 """What a driver tells the conformance suite about itself, and the suite's fake clock.
 
-This module imports nothing from pytest, so a driver may build its
-:class:`ConformanceSupport` in a module of its own (named by ``DriverSpec.conformance``).
+A driver builds its :class:`ConformanceSupport` in a module of its own, named by
+``DriverSpec.conformance`` and imported only by the conformance suite.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ class ConformanceSupport:
             test as ``fresh_section(section, tmp_path)`` with the driver's section as
             written (``{}`` when there is none; ``{ env = "NAME" }`` references left
             unresolved); returns the section of a fresh, empty store, or is a generator
-            that yields it and cleans up after the ``yield`` (drop a schema). Without
-            it every test uses the section unchanged, which suits a driver whose every
-            open starts empty (``memory``).
+            that yields it and cleans up after the ``yield`` (drop a schema). Required
+            for a persistent driver; without it every test uses the section unchanged,
+            which suits only a driver whose every open starts empty (``memory``).
         tamper: ``tamper(store, stream, writer, seq, entry)`` makes the stored entry at
             ``seq`` hold ``entry``'s payload and hashes (``entry.seq == seq``), or deletes
             it when ``entry`` is None, bypassing every check: the tamper-detection tests
