@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import threading
 import uuid
 import weakref
@@ -18,8 +17,6 @@ import psycopg
 import psycopg_pool
 from agentstore.errors import BackendUnavailable, Conflict, StoreError
 from agentstore.sql.backend import Dialect, Row, Value
-
-log = logging.getLogger("agentstore.postgres")
 
 T = TypeVar("T")
 
@@ -283,14 +280,11 @@ class PostgresBackend:
         if not rows:
             return
         query = translate_sql(sql)
-
-        self.run(
-            lambda cur: cur.executemany(query, rows), atomic=True
-        )  # a half-applied batch is never visible
+        # atomic even outside a transaction: a half-applied batch is never visible
+        self.run(lambda cur: cur.executemany(query, rows), atomic=True)
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
         query = translate_sql(sql)
-
         rows: list[Row] = self.run(lambda cur: cur.execute(query, params).fetchall())
         return rows
 

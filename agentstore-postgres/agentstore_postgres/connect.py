@@ -158,8 +158,11 @@ def open_pool(
     )
 
 
-def on_connection(conn: psycopg.Connection[Any], schema: str) -> PostgresBackend:
+def on_connection(conn: psycopg.Connection[Any]) -> PostgresBackend:
     """A backend sharing an application's own connection (it stays the application's)."""
     info = conn.info
-    location = f"{info.host}:{info.port}/{info.dbname}"
-    return PostgresBackend(OwnedConnectionSource(conn), location=location, schema=schema)
+    return PostgresBackend(
+        OwnedConnectionSource(conn),
+        location=f"{info.host}:{info.port}/{info.dbname}",
+        secrets=[info.password] if info.password else [],
+    )

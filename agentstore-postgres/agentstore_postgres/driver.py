@@ -5,8 +5,7 @@ Imported only when a postgres store is opened (it imports psycopg).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -21,12 +20,10 @@ from agentstore.sql import (
 )
 from agentstore.sql.backend import Backend
 
-from agentstore_postgres.backend import OwnedConnectionSource, PostgresBackend
+from agentstore_postgres.backend import PostgresBackend
 from agentstore_postgres.config import PostgresConfig
-from agentstore_postgres.connect import conninfo, open_pool
+from agentstore_postgres.connect import conninfo, on_connection, open_pool
 from agentstore_postgres.notify import Listener, announcement, channel_for
-
-log = logging.getLogger("agentstore.postgres")
 
 _Row = tuple[str, str, int, bytes, bytes | None, bytes]
 """An entry as the substrate writes it, in :class:`~agentstore.types.Entry` field order."""
@@ -151,7 +148,7 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     return stores
 
 
-def _closer(listener: Listener, backend: PostgresBackend) -> Any:
+def _closer(listener: Listener, backend: PostgresBackend) -> Callable[[], None]:
     def close() -> None:
         try:
             listener.close()
@@ -170,10 +167,7 @@ def open_on_connection_stores(
     """
     if conn.closed:
         raise StoreError("the connection given to the postgres store is closed")
-    backend = PostgresBackend(
-        OwnedConnectionSource(conn),
-        location=f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}",
-    )
+    backend = on_connection(conn)
     listener: Listener | None = None
     try:
         schema = backend.query("SELECT current_schema()")[0][0]

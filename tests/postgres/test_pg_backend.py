@@ -166,7 +166,7 @@ def test_a_shared_application_connection(
     app = psycopg.connect(pg_url)  # not autocommit: the application's habit
     app.execute(f"SET search_path = {pg_schema}")
     app.commit()
-    backend = on_connection(app, pg_schema)
+    backend = on_connection(app)
     try:
         backend.exec("CREATE TABLE t (k TEXT PRIMARY KEY, v BIGINT)")
         errors: list[BaseException] = []

@@ -128,6 +128,9 @@ def test_close_stops_the_listener(
     started = {t.name for t in threading.enumerate()} - before
     assert any(name.startswith("agentstore-listen") for name in started)
     store.close()
+    deadline = time.monotonic() + 5  # the server ends a closed session's backend shortly after
+    while listeners() and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert listeners() == 0
     assert not any(t.name.startswith("agentstore-listen") for t in threading.enumerate())
 
