@@ -48,7 +48,11 @@ class Workers:
         return results
 
     def kill(self) -> None:
+        """Kill any worker still running and close every pipe."""
         for proc in self.procs:
             if proc.poll() is None:
                 proc.kill()
-                proc.wait()
+            proc.wait()
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()

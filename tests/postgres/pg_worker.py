@@ -35,6 +35,17 @@ def append(schema: str, stream: str, writer: str, count: str) -> None:
     print(json.dumps({"seqs": seqs}), flush=True)
 
 
+def trickle(schema: str, stream: str, writer: str, count: str) -> None:
+    """Append ``count`` entries, printing ``seq payload`` for each as soon as it returns."""
+    with open_store(schema) as store:
+        log = store.log(stream, writer=writer)
+        ready()
+        for i in range(int(count)):
+            payload = f"trickle-{i}"
+            print(log.append(payload.encode()).seq, payload, flush=True)
+    print(json.dumps({"done": True}), flush=True)
+
+
 def counters(schema: str, count: str) -> None:
     with open_store(schema) as store:
         gen = store.generation("shared")
@@ -66,4 +77,4 @@ def listen(schema: str, expected: str, timeout: str) -> None:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"append": append, "counters": counters, "listen": listen}[command](*args)
+    {"append": append, "counters": counters, "listen": listen, "trickle": trickle}[command](*args)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import threading
 from typing import Any
 
@@ -176,3 +179,47 @@ def test_threads_on_distinct_writers_all_land(pg_policy: StorePolicy, writers: i
         assert errors == []
         for n in range(writers):
             assert store.log("fan", writer=f"w{n}").verify() == 200
+
+
+def test_a_writer_killed_mid_append_loses_nothing_acknowledged(
+    pg_policy: StorePolicy, pg_schema: str
+) -> None:
+    with agentstore.open(pg_policy):
+        pass
+    victim = Workers(["trickle", pg_schema, "crash", "w", "100000"])
+    others = Workers(*[["append", pg_schema, "crash", "w", "300"] for _ in range(2)])
+    acknowledged: dict[int, bytes] = {}
+    try:
+        victim.wait_ready()
+        others.wait_ready()
+        proc = victim.procs[0]
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        for p in others.procs:  # start the others without waiting for their results
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        while len(acknowledged) < 200:
+            seq, payload = proc.stdout.readline().split()
+            acknowledged[int(seq)] = payload.encode()
+        os.kill(proc.pid, signal.SIGKILL)  # in the middle of its stream of appends
+        proc.wait(10)
+        results = [
+            json.loads(p.communicate(timeout=60)[0].strip().splitlines()[-1]) for p in others.procs
+        ]
+        assert all(p.returncode == 0 for p in others.procs)
+    finally:
+        victim.kill()
+        others.kill()
+    with agentstore.open(pg_policy) as store:
+        log = store.log("crash", writer="w")
+        total = log.verify()  # contiguous and chained, whatever the kill interrupted
+        stored = {e.seq: e.payload for e in log.entries()}
+    assert len(stored) == total
+    for seq, payload in acknowledged.items():  # every acknowledged append is there
+        assert stored[seq] == payload
+    survivors = [s for r in results for s in r["seqs"]]
+    assert len(survivors) == 600 and set(survivors) <= set(stored)
+    # The victim's appends beyond those it lived to report may or may not have committed.
+    assert total >= 600 + len(acknowledged)
