@@ -244,8 +244,29 @@ class StorePolicy:
         return {"store": store}
 
     def dumps(self) -> str:
-        """TOML text that :meth:`loads` reads back to an equal policy."""
-        return tomli_w.dumps(self.to_dict())
+        """TOML text that :meth:`loads` reads back to an equal policy.
+
+        Env references stay inline (``url = { env = "NAME" }``), as a reviewer expects.
+        """
+        refs: dict[str, str] = {}
+
+        def mark(value: Any) -> Any:
+            # tomli-w writes every mapping as a table; swap references for unique
+            # placeholders and put the inline form back after rendering.
+            if _is_env_ref(value):
+                token = f"agentstore-env-ref-{len(refs)}-{id(refs)}"
+                refs[token] = "{ env = " + tomli_w.dumps({"v": value["env"]})[4:].strip() + " }"
+                return token
+            if isinstance(value, dict):
+                return {k: mark(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [mark(v) for v in value]
+            return value
+
+        text = tomli_w.dumps(mark(self.to_dict()))
+        for token, inline in refs.items():
+            text = text.replace(f'"{token}"', inline)
+        return text
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StorePolicy):

@@ -62,6 +62,18 @@ def test_dumps_round_trips() -> None:
     assert hash(again) == hash(policy)
 
 
+def test_dumps_keeps_env_references_inline() -> None:
+    policy = StorePolicy(
+        "sqlite",
+        sections={"db": {"url": {"env": 'ODD"NAME'}, "hosts": [{"env": "H1"}, "literal"]}},
+    )
+    text = policy.dumps()
+    assert 'url = { env = "ODD\\"NAME" }' in text
+    assert "[store.db.url]" not in text
+    assert '{ env = "H1" }' in text
+    assert StorePolicy.loads(text) == policy
+
+
 def test_constructed_policy_round_trips() -> None:
     policy = StorePolicy(
         "memory", capabilities={"audit": "sqlite"}, sections={"sqlite": {"path": "a b.db"}}
