@@ -196,29 +196,18 @@ class SqliteFloorLog:
 def eventsourcing_sqlite(path: Path, synchronous: str | None) -> tuple[Any, Any]:
     """eventsourcing's SQLite aggregate recorder on ``path`` and its datastore.
 
-    ``synchronous`` None keeps eventsourcing's own setting (SQLite's default, FULL);
-    otherwise every pooled connection is set to it when created.
+    ``synchronous`` None keeps eventsourcing's own setting (SQLite's default, FULL).
     """
     try:
-        from eventsourcing.sqlite import (
-            SQLiteAggregateRecorder,
-            SQLiteConnection,
-            SQLiteConnectionPool,
-            SQLiteDatastore,
-        )
+        from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteDatastore
     except ImportError as exc:
         raise Unavailable("eventsourcing is not installed (uv run --group bench)") from exc
 
-    class Pool(SQLiteConnectionPool):
-        def _create_connection(self) -> SQLiteConnection:
-            conn = super()._create_connection()
-            if synchronous is not None:
-                conn.cursor().execute(f"PRAGMA synchronous={synchronous}")
-            return conn
-
-    datastore = SQLiteDatastore(str(path))
-    datastore.pool.close()
-    datastore.pool = Pool(db_name=str(path))
+    # One pooled connection, so the setting below is the one every insert runs at.
+    datastore = SQLiteDatastore(str(path), pool_size=1, max_overflow=0)
+    if synchronous is not None:
+        with datastore.get_connection(commit=True) as conn:
+            conn.cursor().execute(f"PRAGMA synchronous={synchronous}")
     recorder = SQLiteAggregateRecorder(datastore, events_table_name="es_events")
     recorder.create_table()
     with datastore.transaction(commit=False) as c:

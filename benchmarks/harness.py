@@ -118,7 +118,7 @@ class Row:
                 seen.setdefault(k, []).append(v)
         for k, vs in seen.items():
             if all(isinstance(v, int | float) and not isinstance(v, bool) for v in vs):
-                merged[k] = max(vs)  # type: ignore[type-var]
+                merged[k] = max(vs)
             else:
                 distinct = sorted({str(v) for v in vs})
                 merged[k] = vs[0] if len(distinct) == 1 else "/".join(distinct)
