@@ -10,11 +10,11 @@ uses another style translates it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, TypeAlias, runtime_checkable
 
-Value: TypeAlias = None | int | float | str | bytes
+Value: TypeAlias = int | float | str | bytes | None
 """A database-neutral value, for bind parameters and returned cells."""
 
 Row: TypeAlias = tuple[Value, ...]
@@ -31,36 +31,49 @@ class Dialect(enum.Enum):
 class Backend(Protocol):
     """A synchronous, thread-safe SQL connection source.
 
-    Statements run outside :meth:`transaction` commit on their own. Inside
-    ``with backend.transaction():`` every statement issued by the same thread runs in that
-    one transaction, committed when the block exits normally and rolled back when it raises.
+    A statement run outside :meth:`transaction` is committed by the time the call returns
+    (for :meth:`query`, once its rows are returned: an ``INSERT ... RETURNING`` is a write).
+    Inside ``with backend.transaction():`` every statement issued by the same thread runs
+    in that one transaction, committed when the block exits normally and rolled back when
+    it raises. Nested scopes join the outer one.
 
-    Errors: a unique-key violation raises :class:`~agentstore.errors.Conflict`; a lost
-    connection or unreachable server :class:`~agentstore.errors.BackendUnavailable`; any
-    other database failure :class:`~agentstore.errors.StoreError`. The client library's
-    exception is kept as ``__cause__``.
+    Errors: a unique-key violation raises :class:`~agentstore.errors.Conflict` (and, inside
+    a transaction, leaves it usable only for rollback: let it propagate); a lost
+    connection, an unreachable server or an unusable file
+    :class:`~agentstore.errors.BackendUnavailable`; any other database failure
+    :class:`~agentstore.errors.StoreError`. The client library's exception is kept as
+    ``__cause__``. Messages never contain bound parameter values.
+
     """
 
-    dialect: Dialect
+    @property
+    def dialect(self) -> Dialect:
+        """Which statements the core picks where dialects differ."""
+        ...
+
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages (a path, ``host:port/db``); never a password."""
+        ...
 
     def exec(self, sql: str, params: Sequence[Value] = ()) -> int:
         """Run one statement; return the number of rows it changed."""
         ...
 
     def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
-        """Run one statement once per parameter row, in one round trip where possible."""
+        """Run one statement once per parameter row; all rows take effect or none do."""
         ...
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
-        """Run a query and return all its rows."""
-        ...
-
-    def stream(self, sql: str, params: Sequence[Value] = (), batch: int = 1000) -> Iterator[Row]:
-        """Run a query and yield its rows without holding them all in memory."""
+        """Run a statement and return all the rows it yields."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:
-        """A write transaction scope for the calling thread (see the class docstring)."""
+        """A write transaction scope for the calling thread (see the class docstring).
+
+        Where the database allows it, the scope takes the write lock on entry, so a read
+        inside it sees the latest committed state and no other writer commits meanwhile.
+        """
         ...
 
     def close(self) -> None:

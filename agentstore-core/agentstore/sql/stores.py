@@ -1,0 +1,451 @@
+"""Every capability, written once over a :class:`~agentstore.sql.backend.Backend`.
+
+The statements are portable between SQLite (3.35 and later) and PostgreSQL: ``?``
+placeholders, ``INSERT ... ON CONFLICT ... DO UPDATE`` and ``RETURNING``. Atomicity comes
+from single statements or from the primary keys, never from a lock held in this process,
+so the guarantees hold across processes that share the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final, cast
+
+from blake3 import blake3
+
+from agentstore.capabilities import (
+    Clock,
+    CredentialStore,
+    GenerationStore,
+    LifecycleStore,
+    LogAuditSink,
+    PolicyStore,
+    RateLimitCounter,
+    SessionStore,
+    WriterLogStore,
+)
+from agentstore.chain import ChainRow
+from agentstore.errors import Conflict, NonMonotonicGeneration
+from agentstore.registry import DriverStores, OpenContext
+from agentstore.sql.backend import Backend, Row
+from agentstore.sql.schema import ensure_schema
+from agentstore.types import (
+    AgentId,
+    AgentInfo,
+    Entry,
+    JSONValue,
+    PolicyDocument,
+    SessionId,
+    SessionRecord,
+)
+
+PAGE_SIZE: Final = 2000
+"""Rows read per query when streaming entries: memory stays bounded by one page."""
+
+_new_tuple = tuple.__new__
+
+
+# -- generations ---------------------------------------------------------------------------
+
+
+class SqlGenerationStore(GenerationStore):
+    """Generations in ``agentstore_generations``; each bump is one atomic upsert."""
+
+    _GET = "SELECT value FROM agentstore_generations WHERE name = ?"
+    _BUMP = (
+        "INSERT INTO agentstore_generations (name, value) VALUES (?, 1) "
+        "ON CONFLICT (name) DO UPDATE SET value = agentstore_generations.value + 1 "
+        "RETURNING value"
+    )
+    _ADVANCE = (
+        "INSERT INTO agentstore_generations (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value "
+        "WHERE agentstore_generations.value <= excluded.value "
+        "RETURNING value"
+    )
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _current(self, name: str) -> int:
+        rows = self._backend.query(self._GET, (name,))
+        return cast(int, rows[0][0]) if rows else 0
+
+    def _bump(self, name: str) -> int:
+        return cast(int, self._backend.query(self._BUMP, (name,))[0][0])
+
+    def _advance_to(self, name: str, value: int) -> int:
+        if self._backend.query(self._ADVANCE, (name, value)):
+            return value
+        # The guarded update matched nothing: the stored value was above ``value``, and
+        # generations only grow, so reading it again gives a value that is still above.
+        raise NonMonotonicGeneration(name, self._current(name), value)
+
+
+# -- writer logs ---------------------------------------------------------------------------
+
+
+class SqlLogStore(WriterLogStore):
+    """Chained logs in ``agentstore_log``, one row per entry, keyed ``(stream, writer, seq)``.
+
+    The head ``(seq, content_hash)`` of each log this store has written or read is kept in
+    memory, so an append is one ``INSERT`` of the next row. When another connection has
+    appended meanwhile the primary key refuses that row; the append then re-reads the head
+    inside a write transaction and tries again, as often as it takes, so a race never
+    surfaces as an error. Entries are immutable once committed, which is what makes a
+    remembered head safe to build on.
+    """
+
+    INSERT: Final = (
+        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+        "VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    HEAD: Final = (
+        "SELECT seq, content_hash FROM agentstore_log WHERE stream = ? AND writer = ? "
+        "ORDER BY seq DESC LIMIT 1"
+    )
+    LAST: Final = (
+        "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+        "WHERE stream = ? AND writer = ? ORDER BY seq DESC LIMIT 1"
+    )
+    PAGE: Final = (
+        "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+        "WHERE stream = ? AND writer = ? AND seq > ? ORDER BY seq LIMIT ?"
+    )
+    FIRST_LOG: Final = "SELECT stream, writer FROM agentstore_log ORDER BY stream, writer LIMIT 1"
+    NEXT_LOG: Final = (
+        "SELECT stream, writer FROM agentstore_log WHERE (stream, writer) > (?, ?) "
+        "ORDER BY stream, writer LIMIT 1"
+    )
+    MAX_CACHED_HEADS: Final = 4096
+
+    def __init__(self, backend: Backend, *, page_size: int = PAGE_SIZE) -> None:
+        self._backend = backend
+        self._exec = backend.exec
+        self._page_size = page_size
+        self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+
+    # -- appends ---------------------------------------------------------------------------
+
+    def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
+        key = (stream, writer)
+        head = self._heads.get(key)
+        if head is not None:
+            seq, prev = head
+            seq += 1
+            digest = blake3(payload if prev is None else prev + payload).digest()
+            # A plain tuple binds faster than a NamedTuple in sqlite3.
+            row = (stream, writer, seq, payload, prev, digest)
+            try:
+                self._exec(self.INSERT, row)
+            except Conflict:
+                pass  # another connection appended: fall through to the locked path
+            else:
+                self._heads[key] = (seq, digest)
+                entry: Entry = _new_tuple(Entry, row)
+                return entry
+        return self._commit(stream, writer, (payload,), None)[0]
+
+    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        return self._commit(stream, writer, payloads, self._heads.get((stream, writer)))
+
+    def _commit(
+        self,
+        stream: str,
+        writer: str,
+        payloads: Sequence[bytes],
+        head: tuple[int, bytes | None] | None,
+    ) -> list[Entry]:
+        """Insert ``payloads`` after ``head`` (read inside the transaction when None)."""
+        backend = self._backend
+        while True:
+            try:
+                with backend.transaction():
+                    if head is None:
+                        head = self._read_head(stream, writer)
+                    rows = _chain(stream, writer, head, payloads)
+                    if len(rows) == 1:
+                        self._exec(self.INSERT, rows[0])
+                    else:
+                        backend.exec_many(self.INSERT, rows)
+            except Conflict:
+                head = None  # lost a race: re-read the head and build on it
+                continue
+            last = rows[-1]
+            self._remember(stream, writer, last[2], last[5])
+            return list(map(_as_entry, rows))
+
+    def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
+        heads = self._heads
+        if len(heads) >= self.MAX_CACHED_HEADS:
+            heads.clear()
+        heads[(stream, writer)] = (seq, digest)
+
+    def _read_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        rows = self._backend.query(self.HEAD, (stream, writer))
+        if not rows:
+            return 0, None
+        return cast(int, rows[0][0]), cast(bytes, rows[0][1])
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _head(self, stream: str, writer: str) -> Entry | None:
+        rows = self._backend.query(self.LAST, (stream, writer))
+        if not rows:
+            return None
+        entry: Entry = _new_tuple(Entry, (stream, writer, *rows[0]))
+        return entry
+
+    def _pages(self, stream: str, writer: str, after: int) -> Iterator[list[Row]]:
+        """Pages of stored rows with ``seq > after``; no database resource is held between."""
+        query, size = self._backend.query, self._page_size
+        while True:
+            rows = query(self.PAGE, (stream, writer, after, size))
+            if rows:
+                yield rows
+            if len(rows) < size:
+                return
+            after = cast(int, rows[-1][0])
+
+    def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
+        for rows in self._pages(stream, writer, after):
+            for seq, payload, prev, digest in rows:
+                yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest))
+
+    def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
+        for rows in self._pages(stream, writer, 0):
+            yield from cast(list[ChainRow], rows)
+
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        # A skip scan over the primary key: one indexed lookup per log, not per entry.
+        query = self._backend.query
+        rows = query(self.FIRST_LOG)
+        while rows:
+            stream, writer = cast(tuple[str, str], rows[0])
+            yield stream, writer
+            rows = query(self.NEXT_LOG, (stream, writer))
+
+
+_EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
+_as_entry: Callable[[_EntryRow], Entry] = functools.partial(_new_tuple, Entry)
+
+
+def _chain(
+    stream: str, writer: str, head: tuple[int, bytes | None], payloads: Sequence[bytes]
+) -> list[_EntryRow]:
+    """The INSERT rows (in :class:`Entry` field order) chaining ``payloads`` after ``head``."""
+    seq, prev = head
+    out: list[_EntryRow] = []
+    add = out.append
+    for payload in payloads:
+        seq += 1
+        digest = blake3(payload if prev is None else prev + payload).digest()
+        add((stream, writer, seq, payload, prev, digest))
+        prev = digest
+    return out
+
+
+# -- governance stores ---------------------------------------------------------------------
+
+
+class SqlPolicyStore(PolicyStore):
+    _PUT = (
+        "INSERT INTO agentstore_policies (agent_id, document) VALUES (?, ?) "
+        "ON CONFLICT (agent_id) DO UPDATE SET document = excluded.document"
+    )
+    _GET = "SELECT document FROM agentstore_policies WHERE agent_id = ?"
+    _DELETE = "DELETE FROM agentstore_policies WHERE agent_id = ?"
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
+        self._backend.exec(self._PUT, (str(agent_id), document.to_json().decode("utf-8")))
+
+    def _get(self, agent_id: AgentId) -> PolicyDocument | None:
+        rows = self._backend.query(self._GET, (str(agent_id),))
+        return PolicyDocument.from_json(cast(str, rows[0][0])) if rows else None
+
+    def _invalidate(self, agent_id: AgentId) -> None:
+        self._backend.exec(self._DELETE, (str(agent_id),))
+
+
+class SqlSessionStore(SessionStore):
+    _SAVE = (
+        "INSERT INTO agentstore_sessions (session_id, agent_id, data) VALUES (?, ?, ?) "
+        "ON CONFLICT (session_id) DO UPDATE SET agent_id = excluded.agent_id, "
+        "data = excluded.data"
+    )
+    _LOAD = "SELECT agent_id, data FROM agentstore_sessions WHERE session_id = ?"
+    _DELETE = "DELETE FROM agentstore_sessions WHERE session_id = ?"
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _save(self, record: SessionRecord) -> None:
+        self._backend.exec(
+            self._SAVE,
+            (str(record.session_id), str(record.agent_id), record.data_json().decode("utf-8")),
+        )
+
+    def _load(self, session_id: SessionId) -> SessionRecord | None:
+        rows = self._backend.query(self._LOAD, (str(session_id),))
+        if not rows:
+            return None
+        agent, data = rows[0]
+        return SessionRecord(
+            session_id, AgentId.parse(cast(str, agent)), _json_object(cast(str, data))
+        )
+
+    def _delete(self, session_id: SessionId) -> None:
+        self._backend.exec(self._DELETE, (str(session_id),))
+
+
+def _json_object(text: str) -> dict[str, JSONValue]:
+    loaded: dict[str, JSONValue] = json.loads(text)
+    return loaded
+
+
+class SqlCredentialStore(CredentialStore):
+    """Secrets as opaque bytes in ``agentstore_credentials``; never shown in a repr."""
+
+    _PUT = (
+        "INSERT INTO agentstore_credentials (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+    )
+    _GET = "SELECT value FROM agentstore_credentials WHERE name = ?"
+    _DELETE = "DELETE FROM agentstore_credentials WHERE name = ?"
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _put_secret(self, name: str, value: bytes) -> None:
+        self._backend.exec(self._PUT, (name, value))
+
+    def _get_secret(self, name: str) -> bytes | None:
+        rows = self._backend.query(self._GET, (name,))
+        return bytes(cast(bytes, rows[0][0])) if rows else None
+
+    def _delete_secret(self, name: str) -> None:
+        self._backend.exec(self._DELETE, (name,))
+
+    def __repr__(self) -> str:
+        return f"<SqlCredentialStore at {self._backend.location}>"
+
+
+class SqlRateLimitCounter(RateLimitCounter):
+    """Fixed windows in ``agentstore_rate_limits``; an increment is one atomic upsert."""
+
+    _INCREMENT = (
+        "INSERT INTO agentstore_rate_limits (key, window_end, count) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
+        "ELSE agentstore_rate_limits.count + excluded.count END, "
+        "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
+        "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
+        "RETURNING count"
+    )
+    _GET = "SELECT count, window_end FROM agentstore_rate_limits WHERE key = ?"
+    _DELETE = "DELETE FROM agentstore_rate_limits WHERE key = ?"
+
+    def __init__(self, backend: Backend, clock: Clock) -> None:
+        super().__init__(clock)
+        self._backend = backend
+
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        rows = self._backend.query(self._INCREMENT, (key, now + window_secs, amount, now, now))
+        return cast(int, rows[0][0])
+
+    def _current(self, key: str, now: float) -> int:
+        rows = self._backend.query(self._GET, (key,))
+        if not rows or now >= cast(float, rows[0][1]):
+            return 0
+        return cast(int, rows[0][0])
+
+    def _reset(self, key: str) -> None:
+        self._backend.exec(self._DELETE, (key,))
+
+
+class SqlLifecycleStore(LifecycleStore):
+    _REGISTER = (
+        "INSERT INTO agentstore_agents (agent_id, registered_at, last_heartbeat) "
+        "VALUES (?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+        "registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat"
+    )
+    _HEARTBEAT = "UPDATE agentstore_agents SET last_heartbeat = ? WHERE agent_id = ?"
+    _DELETE = "DELETE FROM agentstore_agents WHERE agent_id = ?"
+    _INFO = "SELECT registered_at, last_heartbeat FROM agentstore_agents WHERE agent_id = ?"
+    _LIVE = "SELECT agent_id FROM agentstore_agents WHERE last_heartbeat >= ?"
+
+    def __init__(self, backend: Backend, clock: Clock) -> None:
+        super().__init__(clock)
+        self._backend = backend
+
+    def _register(self, agent_id: AgentId, now: float) -> None:
+        self._backend.exec(self._REGISTER, (str(agent_id), now, now))
+
+    def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
+        return self._backend.exec(self._HEARTBEAT, (now, str(agent_id))) > 0
+
+    def _deregister(self, agent_id: AgentId) -> None:
+        self._backend.exec(self._DELETE, (str(agent_id),))
+
+    def _info(self, agent_id: AgentId) -> AgentInfo | None:
+        rows = self._backend.query(self._INFO, (str(agent_id),))
+        if not rows:
+            return None
+        registered, heartbeat = rows[0]
+        return AgentInfo(agent_id, cast(float, registered), cast(float, heartbeat))
+
+    def _live_since(self, cutoff: float) -> Iterable[AgentId]:
+        rows = self._backend.query(self._LIVE, (cutoff,))
+        return [AgentId.parse(cast(str, row[0])) for row in rows]
+
+
+# -- assembly ------------------------------------------------------------------------------
+
+
+def open_sql_stores(
+    backend: Backend,
+    context: OpenContext,
+    *,
+    log_store: Callable[[Backend], SqlLogStore] = SqlLogStore,
+) -> DriverStores:
+    """Ensure the schema and build the stores ``context`` asks for, all on ``backend``.
+
+    The returned ``close`` closes ``backend``. ``log_store`` builds the log store from the
+    backend, so a driver can substitute a subclass (a faster ``_verify``, say) without
+    touching any other capability.
+
+    Raises:
+        SchemaVersionError: the database's schema is newer than this code.
+    """
+    ensure_schema(backend)
+    caps = context.capabilities
+    logs = log_store(backend) if caps & {"logs", "audit"} else None
+    return DriverStores(
+        generations=SqlGenerationStore(backend) if "generations" in caps else None,
+        logs=logs if "logs" in caps else None,
+        policies=SqlPolicyStore(backend) if "policies" in caps else None,
+        audit=LogAuditSink(logs) if logs is not None and "audit" in caps else None,
+        sessions=SqlSessionStore(backend) if "sessions" in caps else None,
+        credentials=SqlCredentialStore(backend) if "credentials" in caps else None,
+        rate_limits=SqlRateLimitCounter(backend, context.clock) if "rate_limits" in caps else None,
+        lifecycle=SqlLifecycleStore(backend, context.clock) if "lifecycle" in caps else None,
+        close=backend.close,
+    )
+
+
+__all__ = [
+    "PAGE_SIZE",
+    "SqlCredentialStore",
+    "SqlGenerationStore",
+    "SqlLifecycleStore",
+    "SqlLogStore",
+    "SqlPolicyStore",
+    "SqlRateLimitCounter",
+    "SqlSessionStore",
+    "open_sql_stores",
+]

@@ -1,0 +1,397 @@
+"""The SQL substrate's :class:`~agentstore.sql.Backend` on one stdlib ``sqlite3`` connection.
+
+One connection per store, used under a re-entrant lock: calls from several threads take
+turns in this process, and SQLite's own file locks (with ``busy_timeout``) order them
+against other processes. Single statements run in autocommit mode; transactions are
+``BEGIN IMMEDIATE``, so a read inside one sees the latest commit and no other writer can
+commit before it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, Final, cast
+
+from agentstore.errors import BackendUnavailable, Conflict, StoreError
+from agentstore.sql.backend import Dialect, Row, Value
+
+MIN_SQLITE_VERSION: Final = (3, 35, 0)
+"""RETURNING and ON CONFLICT ... DO UPDATE, which the substrate uses, need 3.35."""
+
+SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+
+_UNIQUE: Final = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+_UNAVAILABLE: Final = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_NOTADB",
+    "SQLITE_CORRUPT",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+    "SQLITE_PERM",
+    "SQLITE_AUTH",
+    "SQLITE_PROTOCOL",
+)
+
+
+class SqliteBackend:
+    """A thread-safe :class:`~agentstore.sql.Backend` over one ``sqlite3.Connection``.
+
+    Attributes:
+        location: the database file, or ``:memory:``, for messages.
+        path: the database file, or None for an in-memory or wrapped connection whose
+            file other processes cannot be pointed at.
+        owned: whether :meth:`close` closes the connection (False for a connection the
+            application handed in).
+    """
+
+    dialect: Final = Dialect.SQLITE
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        location: str,
+        path: Path | None = None,
+        owned: bool = True,
+        busy_timeout: float | None = None,
+    ) -> None:
+        self.location = location
+        self.path = path
+        self.owned = owned
+        self.busy_timeout = busy_timeout
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0  # nesting of transaction() scopes; only the lock holder reads it
+        self._closed = False
+        # A connection the application owns may be in its own transaction, or in the
+        # legacy mode where sqlite3 opens transactions implicitly: there every store
+        # write runs in an explicit transaction of its own.
+        self._explicit = not owned
+        _live_backends.add(self)
+
+    # -- the Backend protocol --------------------------------------------------------------
+
+    def exec(self, sql: str, params: Sequence[Value] = ()) -> int:
+        with self._lock:
+            if self._explicit and not self._depth:
+                with self.transaction():
+                    return self.exec(sql, params)
+            try:
+                return self._conn.execute(sql, params).rowcount
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
+        with self._lock:
+            if not self._depth:
+                with self.transaction():
+                    self.exec_many(sql, rows)
+                return
+            try:
+                self._conn.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
+        with self._lock:
+            if self._explicit and not self._depth:
+                with self.transaction():
+                    return self.query(sql, params)
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            conn = self._conn
+            if self._explicit and conn.in_transaction:
+                raise StoreError(
+                    f"{self.location}: the wrapped sqlite3 connection has a transaction open; "
+                    "commit or roll it back before calling the store"
+                )
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error(exc) from exc
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._rollback()
+                raise
+            self._depth = 0
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._error(exc) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self.owned:
+                self._conn.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _rollback(self) -> None:
+        conn = self._conn
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (an I/O or disk-full error does that)
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        """The agentstore error for a sqlite3 error; never quotes a bound value."""
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        where = self.location
+        if name in _UNIQUE:
+            return Conflict(f"{where}: {exc}")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            waited = f" for more than busy_timeout ({self.busy_timeout:g} s)"
+            return BackendUnavailable(
+                f"{where}: the database stayed locked by another connection"
+                f"{waited if self.busy_timeout is not None else ''} ({exc})"
+            )
+        if name.startswith("SQLITE_READONLY"):
+            return BackendUnavailable(f"{where}: the database cannot be written ({exc})")
+        if name.startswith(_UNAVAILABLE):
+            return BackendUnavailable(f"{where}: {exc}")
+        if self._closed and isinstance(exc, sqlite3.ProgrammingError):
+            return StoreError(f"{where}: the store is closed")
+        return StoreError(f"{where}: {exc}")
+
+    def __repr__(self) -> str:
+        return f"<SqliteBackend {self.location}{' closed' if self._closed else ''}>"
+
+
+# -- fork safety ---------------------------------------------------------------------------
+# SQLite connections must not cross fork(): in the child, each backend's connection is
+# swapped for one that explains the problem. The real one is kept referenced (never
+# closed or collected there) so the child cannot disturb the parent's locks or WAL.
+
+_live_backends: weakref.WeakSet[SqliteBackend] = weakref.WeakSet()
+_inherited: list[object] = []
+
+
+class _ForkedConnection:
+    def __init__(self, location: str) -> None:
+        self._location = location
+        self.in_transaction = False
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise StoreError(
+            f"{self._location}: this store was opened in a parent process; a SQLite "
+            "connection cannot cross fork(), so open the store again in this process"
+        )
+
+    execute = executemany = _refuse
+
+    def close(self) -> None:
+        pass
+
+
+def _after_fork_in_child() -> None:
+    for backend in list(_live_backends):
+        _inherited.append(backend._conn)
+        backend._conn = cast(sqlite3.Connection, _ForkedConnection(backend.location))
+        backend._lock = threading.RLock()
+        backend._depth = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# -- opening -------------------------------------------------------------------------------
+
+
+def check_sqlite_version() -> None:
+    """Raise BackendUnavailable when the linked SQLite library is too old."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+        need = ".".join(map(str, MIN_SQLITE_VERSION))
+        raise BackendUnavailable(
+            f"agentstore-sqlite needs SQLite {need} or later; this Python links SQLite "
+            f"{sqlite3.sqlite_version}"
+        )
+
+
+def open_memory() -> SqliteBackend:
+    """A backend on a new private in-memory database."""
+    check_sqlite_version()
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    return SqliteBackend(conn, location=":memory:")
+
+
+def open_file(
+    path: Path,
+    *,
+    synchronous: str = "NORMAL",
+    journal_mode: str = "WAL",
+    busy_timeout: float = 10.0,
+) -> SqliteBackend:
+    """A backend on the database file ``path``, created (mode 0600) if it does not exist.
+
+    Raises:
+        BackendUnavailable: naming ``path`` when its folder does not exist, it is a folder
+            or not a regular file, it is read-only, or it holds something other than a
+            SQLite database. Nothing is created or changed in those cases.
+    """
+    check_sqlite_version()
+    path = path.absolute()
+    created = _prepare_file(path)
+    try:
+        try:
+            # mode=rw: never let SQLite create the file itself (it would not be 0600).
+            conn = sqlite3.connect(
+                f"{path.as_uri()}?mode=rw",
+                uri=True,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
+        backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
+        try:
+            _configure(backend, conn, journal_mode, synchronous, busy_timeout)
+        except BaseException:
+            backend.close()
+            raise
+    except BaseException:
+        if created:
+            _remove_created(path)
+        raise
+    return backend
+
+
+def _configure(
+    backend: SqliteBackend,
+    conn: sqlite3.Connection,
+    journal_mode: str,
+    synchronous: str,
+    busy_timeout: float,
+) -> None:
+    # Only literal settings validated by SqliteConfig reach these f-strings.
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).upper()
+            if mode == journal_mode:
+                break
+            try:
+                mode = str(conn.execute(f"PRAGMA journal_mode = {journal_mode}").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                # Switching the mode needs every other connection out of the way for a
+                # moment; the busy handler does not cover it.
+                if getattr(exc, "sqlite_errorname", "").startswith("SQLITE_BUSY") and (
+                    time.monotonic() < deadline
+                ):
+                    time.sleep(0.01)
+                    continue
+                raise
+            if mode.upper() != journal_mode:
+                raise BackendUnavailable(
+                    f"{backend.location}: SQLite cannot use journal_mode {journal_mode} "
+                    f"for this file (it stays {mode}); set journal_mode in [store.sqlite]"
+                )
+            break
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+    except sqlite3.Error as exc:
+        raise backend._error(exc) from exc
+
+
+def _prepare_file(path: Path) -> bool:
+    """Check ``path`` can hold our database; create it empty with mode 0600 if missing.
+
+    Returns whether the file was created here.
+    """
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise BackendUnavailable(f"cannot use {path} as a SQLite database: {exc.strerror}") from exc
+    if st is None:
+        parent = path.parent
+        if not parent.is_dir():
+            what = "is not a folder" if parent.exists() else "does not exist"
+            raise BackendUnavailable(
+                f"cannot create SQLite database {path}: the folder {parent} {what}; "
+                "create the folder first or fix the path"
+            )
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            return _prepare_file(path)  # another process created it just now
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"cannot create SQLite database {path}: {exc.strerror}"
+            ) from exc
+        os.close(fd)
+        return True
+    if stat.S_ISDIR(st.st_mode):
+        raise BackendUnavailable(
+            f"{path} is a folder, not a SQLite database file; name a file inside it"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise BackendUnavailable(f"{path} is not a regular file, so it cannot be a database")
+    # A file nobody may write is read-only by intent, even to a user (root) who could.
+    if not st.st_mode & 0o222 or not os.access(path, os.R_OK | os.W_OK):
+        raise BackendUnavailable(
+            f"SQLite database {path} is read-only; make it writable (chmod u+w) or use another path"
+        )
+    if st.st_size:
+        try:
+            with open(path, "rb") as f:
+                header = f.read(len(SQLITE_MAGIC))
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot read {path}: {exc.strerror}") from exc
+        if header != SQLITE_MAGIC:
+            raise BackendUnavailable(
+                f"{path} is not a SQLite database (it holds other data); nothing was "
+                "changed: point [store.sqlite] path at a new or SQLite file"
+            )
+    return False
+
+
+def _remove_created(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with suppress(OSError):
+            os.unlink(f"{path}{suffix}")
+
+
+__all__ = [
+    "MIN_SQLITE_VERSION",
+    "SqliteBackend",
+    "check_sqlite_version",
+    "open_file",
+    "open_memory",
+]

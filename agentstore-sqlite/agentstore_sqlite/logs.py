@@ -1,0 +1,123 @@
+"""The SQL log store, with a verify that checks a long chain in parallel worker processes."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import blake3
+from agentstore.errors import ChainBroken
+from agentstore.sql import SqlLogStore
+
+from agentstore_sqlite.backend import SqliteBackend
+
+log = logging.getLogger("agentstore.sqlite")
+
+_WORKER: Final = Path(__file__).with_name("_verify_worker.py")
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class SqliteLogStore(SqlLogStore):
+    """:class:`~agentstore.sql.SqlLogStore` whose ``verify`` uses several processes.
+
+    A chain of at least :attr:`PARALLEL_MIN_ENTRIES` entries in a database file is split
+    into seq ranges checked at once by worker processes, each reading its range from the
+    file in one pass (each row needs only the stored row before it). The result, the
+    first broken seq included, is the one a single pass gives. Entries appended while a
+    verify runs are not part of it. Any trouble starting or hearing from a worker falls
+    back to checking in this process.
+    """
+
+    PARALLEL_MIN_ENTRIES: Final = 200_000
+    MIN_ENTRIES_PER_WORKER: Final = 100_000
+
+    def __init__(self, backend: SqliteBackend, *, verify_workers: int = 0) -> None:
+        super().__init__(backend)
+        self._sqlite = backend
+        self._verify_workers = verify_workers
+
+    def _workers_for(self, entries: int) -> int:
+        if self._sqlite.path is None or entries < self.PARALLEL_MIN_ENTRIES:
+            return 1
+        wanted = self._verify_workers or _cpus()
+        return max(1, min(wanted, entries // self.MIN_ENTRIES_PER_WORKER))
+
+    def _verify(self, stream: str, writer: str) -> int:
+        last, _ = self._read_head(stream, writer)
+        workers = self._workers_for(last)
+        if workers > 1 and sys.executable:
+            try:
+                return self._verify_parallel(stream, writer, last, workers)
+            except _WorkerFailed as exc:
+                log.warning("parallel verify unavailable (%s); verifying in-process", exc)
+        return super()._verify(stream, writer)
+
+    def _verify_parallel(self, stream: str, writer: str, last: int, workers: int) -> int:
+        assert self._sqlite.path is not None
+        bounds = [1 + last * i // workers for i in range(workers + 1)]
+        env = dict(os.environ)
+        # -S keeps start-up quick; blake3's own folder is all the worker needs besides
+        # the standard library.
+        env["PYTHONPATH"] = str(Path(blake3.__file__).resolve().parent.parent)
+        procs: list[subprocess.Popen[str]] = []
+        try:
+            for first, nxt in itertools.pairwise(bounds):
+                job = {
+                    "path": str(self._sqlite.path),
+                    "stream": stream,
+                    "writer": writer,
+                    "first": first,
+                    "last": nxt - 1,
+                    "busy_timeout": self._sqlite.busy_timeout or 10.0,
+                }
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-S", str(_WORKER), json.dumps(job)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                        env=env,
+                        text=True,
+                    )
+                )
+            results = [_result(p) for p in procs]
+        except OSError as exc:
+            raise _WorkerFailed(str(exc)) from exc
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        broken = [r for r in results if "seq" in r]
+        if broken:
+            first_broken = min(broken, key=lambda r: int(r["seq"]))
+            raise ChainBroken(stream, writer, int(first_broken["seq"]), str(first_broken["detail"]))
+        return sum(int(r["count"]) for r in results)
+
+
+class _WorkerFailed(Exception):
+    pass
+
+
+def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        tail = (err.strip().splitlines() or ["no output"])[-1]
+        raise _WorkerFailed(f"worker exited with {proc.returncode}: {tail}")
+    try:
+        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError) as exc:
+        raise _WorkerFailed(f"unreadable worker output {out[-200:]!r}") from exc
+    return result

@@ -1,0 +1,27 @@
+"""Registers the ``sqlite`` driver. Importing this module does not import sqlite3."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agentstore import DriverSpec, DriverStores, OpenContext, hookimpl
+
+from agentstore_sqlite.config import SqliteConfig
+
+
+def _open(config: SqliteConfig, context: OpenContext) -> DriverStores:
+    from agentstore_sqlite.driver import open_stores
+
+    return open_stores(config, context)
+
+
+@hookimpl
+def register_drivers(register: Callable[[DriverSpec], None]) -> None:
+    register(
+        DriverSpec(
+            name="sqlite",
+            open=_open,
+            config_model=SqliteConfig,
+            description="a local SQLite file (the embedded default); safe across processes",
+        )
+    )
