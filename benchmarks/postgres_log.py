@@ -295,8 +295,8 @@ def _agentstore(pg: Pg, prefix: str, n: int, batch: int, threads: int) -> Runner
     section: dict[str, Any] = {"url": pg.url_in_schema(), "schema": pg.schema}
     if driver_accepts("postgres", "schema"):
         section["url"] = pg.url
-    for key in ("pool_size", "max_size", "min_size", "pool_max_size"):
-        section[key] = max(threads, 2)
+    # One pooled connection per thread, as every floor has (unknown keys are left out).
+    section["pool_min_size"] = section["pool_max_size"] = threads
     store = open_agentstore("postgres", section)
     logs = [store.log(STREAM, writer=f"{prefix}-{i}") for i in range(threads)]
     payloads = [PAYLOAD] * batch

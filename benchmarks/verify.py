@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from benchmarks.common import PAYLOAD, STREAM, Settings, SqliteFloorLog, open_agentstore
@@ -15,6 +17,51 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD_BATCH = 10_000
 
 
+MIB = 1024 * 1024
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+class TreeRss(threading.Thread):
+    """Samples the summed RSS of a process and its descendants every few milliseconds.
+
+    Each process's exact peak is reported by the process itself; this adds the peak of the
+    sum when a verify spreads over worker processes (a sample can miss a short spike).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak = 0
+        self._done = threading.Event()
+
+    def _tree(self, pid: int) -> list[int]:
+        pids, todo = [], [pid]
+        while todo:
+            p = todo.pop()
+            pids.append(p)
+            try:
+                with open(f"/proc/{p}/task/{p}/children", encoding="ascii") as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except OSError:
+                pass
+        return pids
+
+    def _rss(self, pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm", encoding="ascii") as f:
+                return int(f.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            return 0
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.peak = max(self.peak, sum(self._rss(p) for p in self._tree(self.pid)))
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
 class ChildRunner:
     """Runs ``python -m benchmarks._child MODE DB ENTRIES`` and reads its own measurements."""
 
@@ -22,14 +69,23 @@ class ChildRunner:
         self.cmd = [sys.executable, "-m", "benchmarks._child", mode, str(db), str(entries)]
 
     def run(self) -> Sample:
-        proc = subprocess.run(self.cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        sampler = TreeRss(proc.pid)
+        sampler.start()
+        try:
+            out, err = proc.communicate()
+        finally:
+            sampler.stop()
         if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            tail = (err.strip().splitlines() or ["(no output)"])[-1]
             raise RuntimeError(f"child exited {proc.returncode}: {tail}")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = json.loads(out.strip().splitlines()[-1])
         extra: dict[str, float] = {"peak RSS MiB": r["maxrss_kib"] / 1024}
         if r["children_maxrss_kib"]:
-            extra["largest worker RSS MiB"] = r["children_maxrss_kib"] / 1024
+            extra["largest worker peak MiB"] = r["children_maxrss_kib"] / 1024
+            extra["all processes, sampled MiB"] = sampler.peak / MIB
         return Sample(r["entries"], r["seconds"], extra)
 
     def close(self) -> None:
