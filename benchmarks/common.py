@@ -133,8 +133,9 @@ def chain(prev: bytes | None, payload: bytes) -> bytes:
 class SqliteFloorLog:
     """The hand-written floor: the same chained rows, the same guarantees, nothing else.
 
-    One append is ``BEGIN IMMEDIATE``; read the head; hash; ``INSERT``; ``COMMIT``.
-    A batch does the same with ``executemany`` for all its rows.
+    One append is ``BEGIN IMMEDIATE``; read the head; hash; ``INSERT``; ``COMMIT``
+    (:meth:`append`), or one ``INSERT`` after a cached head (:meth:`append_optimistic`).
+    A batch is the first with ``executemany`` for all its rows.
     """
 
     HEAD = (
@@ -149,6 +150,7 @@ class SqliteFloorLog:
     def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
         self.conn = sqlite_connect(path, synchronous)
         self.conn.execute(SQLITE_FLOOR_SCHEMA)
+        self.heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
         check_synchronous(self.conn.execute("PRAGMA synchronous").fetchone()[0], synchronous)
 
     def _head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
@@ -167,6 +169,28 @@ class SqliteFloorLog:
             c.execute("ROLLBACK")
             raise
         return seq
+
+    def append_optimistic(self, stream: str, writer: str, payload: bytes) -> int:
+        """One INSERT after a cached head, in its own implicit transaction.
+
+        The primary key refuses the row when another connection appended meanwhile; the
+        head is then read again and the append retried (entries never change, so a cached
+        head is only ever stale, never wrong).
+        """
+        key = (stream, writer)
+        while True:
+            head = self.heads.get(key)
+            if head is None:
+                head = self.heads[key] = self._head(stream, writer)
+            seq, prev = head
+            h = chain(prev, payload)
+            try:
+                self.conn.execute(self.INSERT, (stream, writer, seq + 1, payload, prev, h))
+            except sqlite3.IntegrityError:
+                del self.heads[key]
+                continue
+            self.heads[key] = (seq + 1, h)
+            return seq + 1
 
     def append_many(self, stream: str, writer: str, payloads: list[bytes]) -> int:
         c = self.conn

@@ -363,9 +363,9 @@ def scenarios(settings: Settings) -> list[Scenario]:
 
         progress(f"note: PostgreSQL scenarios skipped: {skipped}")
     dur = pg.durability
-    single = settings.n(1000, 150)
-    batches = settings.n(10, 2)
-    per_thread = settings.n(400, 60)
+    single = settings.n(1000, 200)
+    batches = settings.n(10, 3)
+    per_thread = settings.n(400, 80)
     es = "eventsourcing PostgresAggregateRecorder"
     where = f"PostgreSQL {pg.version} at {_where(pg.url)}"
     return [

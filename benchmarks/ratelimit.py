@@ -86,7 +86,7 @@ def _sqlite_floor(settings: Settings, n: int) -> Runner:
 
 def scenarios(settings: Settings) -> list[Scenario]:
     mem = settings.n(200_000, 30_000)
-    disk = settings.n(3000, 500)
+    disk = settings.n(3000, 800)
     return [
         Scenario(
             key="ratelimit-memory",

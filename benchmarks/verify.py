@@ -32,6 +32,7 @@ class TreeRss(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak = 0
+        self.processes = 1
         self._done = threading.Event()
 
     def _tree(self, pid: int) -> list[int]:
@@ -55,7 +56,9 @@ class TreeRss(threading.Thread):
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
-            self.peak = max(self.peak, sum(self._rss(p) for p in self._tree(self.pid)))
+            tree = self._tree(self.pid)
+            self.processes = max(self.processes, len(tree))
+            self.peak = max(self.peak, sum(self._rss(p) for p in tree))
 
     def stop(self) -> None:
         self._done.set()
@@ -83,9 +86,8 @@ class ChildRunner:
             raise RuntimeError(f"child exited {proc.returncode}: {tail}")
         r = json.loads(out.strip().splitlines()[-1])
         extra: dict[str, float] = {"peak RSS MiB": r["maxrss_kib"] / 1024}
-        if r["children_maxrss_kib"]:
-            extra["largest worker peak MiB"] = r["children_maxrss_kib"] / 1024
-            extra["all processes, sampled MiB"] = sampler.peak / MIB
+        if r["children_maxrss_kib"] or sampler.processes > 1:
+            extra["with workers (sampled) MiB"] = sampler.peak / MIB
         return Sample(r["entries"], r["seconds"], extra)
 
     def close(self) -> None:

@@ -32,11 +32,13 @@ def test_json_reports_every_row_with_samples_or_a_reason() -> None:
     assert keys == ["sqlite-append", "ratelimit-memory"]
     for scenario in doc["scenarios"]:
         rows = scenario["rows"]
-        floor = next(r for r in rows if r["role"] == "floor")
-        assert floor["status"] == "ok"
-        assert len(floor["seconds"]) == 1
-        assert floor["ratio_to_floor"] == 1.0
-        assert scenario["best_floor"] == floor["name"]
+        floors = [r for r in rows if r["role"] == "floor"]
+        assert floors
+        assert all(f["status"] == "ok" and len(f["seconds"]) == 1 for f in floors)
+        best = next(r for r in rows if r["name"] == scenario["best_floor"])
+        assert best["role"] == "floor"
+        assert best["ratio_to_floor"] == 1.0
+        assert all(f["ratio_to_floor"] >= 1.0 for f in floors)
         for row in rows:
             assert row["durability"]
             if row["status"] == "ok":
@@ -45,7 +47,8 @@ def test_json_reports_every_row_with_samples_or_a_reason() -> None:
             else:
                 assert row["reason"], row  # a missing driver or peer says why
     names = {r["name"] for s in doc["scenarios"] for r in s["rows"]}
-    assert {"agentstore sqlite", "agentstore memory", "raw sqlite3 (floor)"} <= names
+    expected = {"agentstore sqlite", "agentstore memory", "raw sqlite3 lock-then-insert (floor)"}
+    assert expected <= names
     assert any(t["target"].startswith("memory rate-limit") for t in doc["targets"])
 
 
