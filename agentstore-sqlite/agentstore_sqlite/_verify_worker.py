@@ -41,6 +41,8 @@ def check_range(
     cur = conn.execute(_ROWS, (stream, writer, first, last))
     for seq, payload, prev_hash, content_hash in cur:
         if seq != expected:
+            if type(seq) is not int:
+                return _broken(expected, "a stored column has the wrong type")
             if seq > expected:
                 return _broken(expected, f"expected seq {expected}, found {seq} (entry missing)")
             return _broken(
@@ -48,7 +50,10 @@ def check_range(
             )
         if prev_hash != prev:
             return _broken(seq, "prev_hash does not match the previous entry's hash")
-        digest = blake3(payload if prev is None else prev + payload).digest()
+        try:
+            digest = blake3(payload if prev is None else prev + payload).digest()
+        except TypeError:  # an edit stored text where bytes belong
+            return _broken(seq, "a stored column has the wrong type")
         if digest != content_hash:
             return _broken(seq, "content_hash does not match the payload")
         prev = content_hash
@@ -64,12 +69,17 @@ def _broken(seq: int, detail: str) -> dict[str, Any]:
     return {"seq": seq, "detail": detail}
 
 
+def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
+    """A read-only connection to ``path`` holding one read snapshot until closed."""
+    conn = sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True, timeout=busy_timeout)
+    conn.execute("BEGIN")
+    return conn
+
+
 def main(argv: list[str]) -> int:
     job = json.loads(argv[1])
-    uri = Path(job["path"]).as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=job.get("busy_timeout", 10.0))
+    conn = open_snapshot(job["path"], job.get("busy_timeout", 10.0))
     try:
-        conn.execute("BEGIN")  # one snapshot for the whole range
         result = check_range(conn, job["stream"], job["writer"], job["first"], job["last"])
     finally:
         conn.close()

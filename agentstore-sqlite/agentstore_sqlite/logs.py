@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import blake3
 from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
 
+from agentstore_sqlite._verify_worker import check_range, open_snapshot
 from agentstore_sqlite.backend import SqliteBackend
 
 log = logging.getLogger("agentstore.sqlite")
@@ -71,9 +73,11 @@ class SqliteLogStore(SqlLogStore):
         # -S keeps start-up quick; blake3's own folder is all the worker needs besides
         # the standard library.
         env["PYTHONPATH"] = str(Path(blake3.__file__).resolve().parent.parent)
+        ranges = list(itertools.pairwise(bounds))
         procs: list[subprocess.Popen[str]] = []
         try:
-            for first, nxt in itertools.pairwise(bounds):
+            # This process checks the first range itself while the workers do the rest.
+            for first, nxt in ranges[1:]:
                 job = {
                     "path": str(self._sqlite.path),
                     "stream": stream,
@@ -92,8 +96,9 @@ class SqliteLogStore(SqlLogStore):
                         text=True,
                     )
                 )
-            results = [_result(p) for p in procs]
-        except OSError as exc:
+            own = self._check_here(stream, writer, ranges[0][0], ranges[0][1] - 1)
+            results = [own, *(_result(p) for p in procs)]
+        except (OSError, sqlite3.Error) as exc:
             raise _WorkerFailed(str(exc)) from exc
         finally:
             for p in procs:
@@ -105,6 +110,14 @@ class SqliteLogStore(SqlLogStore):
             first_broken = min(broken, key=lambda r: int(r["seq"]))
             raise ChainBroken(stream, writer, int(first_broken["seq"]), str(first_broken["detail"]))
         return sum(int(r["count"]) for r in results)
+
+    def _check_here(self, stream: str, writer: str, first: int, last: int) -> dict[str, Any]:
+        assert self._sqlite.path is not None
+        conn = open_snapshot(self._sqlite.path, self._sqlite.busy_timeout or 10.0)
+        try:
+            return check_range(conn, stream, writer, first, last)
+        finally:
+            conn.close()
 
 
 class _WorkerFailed(Exception):

@@ -27,7 +27,7 @@ from agentstore.capabilities import (
     WriterLogStore,
 )
 from agentstore.chain import ChainRow
-from agentstore.errors import Conflict, NonMonotonicGeneration
+from agentstore.errors import ChainBroken, Conflict, NonMonotonicGeneration
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Row
 from agentstore.sql.schema import ensure_schema
@@ -215,8 +215,35 @@ class SqlLogStore(WriterLogStore):
                 yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest))
 
     def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
+        # Columns are checked for type too: SQL lets an edit store text where bytes were.
+        expected = 1
         for rows in self._pages(stream, writer, 0):
-            yield from cast(list[ChainRow], rows)
+            for row in rows:
+                seq, payload, prev, digest = row
+                if (
+                    type(seq) is not int
+                    or type(payload) is not bytes
+                    or type(digest) is not bytes
+                    or (prev is not None and type(prev) is not bytes)
+                ):
+                    raise ChainBroken(
+                        stream, writer, expected, "a stored column has the wrong type"
+                    )
+                expected = seq + 1
+                yield cast(ChainRow, row)
+
+    def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
+        """Overwrite the stored row at ``seq`` with ``entry``'s payload and hashes, or delete
+        it when ``entry`` is None, bypassing every check: for tamper-detection tests only."""
+        where = "WHERE stream = ? AND writer = ? AND seq = ?"
+        if entry is None:
+            self._exec(f"DELETE FROM agentstore_log {where}", (stream, writer, seq))
+        else:
+            self._exec(
+                f"UPDATE agentstore_log SET payload = ?, prev_hash = ?, content_hash = ? {where}",
+                (entry.payload, entry.prev_hash, entry.content_hash, stream, writer, seq),
+            )
+        self._heads.pop((stream, writer), None)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
         # A skip scan over the primary key: one indexed lookup per log, not per entry.

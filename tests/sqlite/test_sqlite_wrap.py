@@ -1,0 +1,112 @@
+"""wrap_connection: the store on a sqlite3 connection the application already owns."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from agentstore import InvalidInput, StoreError
+from agentstore_sqlite import wrap_connection
+from conftest import open_file_store
+
+
+def _other_connection_sees(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute("SELECT count(*) FROM agentstore_log").fetchall()
+    finally:
+        conn.close()
+    return int(rows[0][0])
+
+
+def test_store_and_application_share_one_file(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)")
+    conn.execute("INSERT INTO orders (item) VALUES ('tea')")
+    with wrap_connection(conn) as store:
+        log = store.log("orders", writer="api")
+        log.append(b"created 1")
+        store.generation("g").bump()
+        assert _other_connection_sees(db) == 1
+    # closing the store left the application's connection open and its data alone
+    assert conn.execute("SELECT item FROM orders").fetchall() == [("tea",)]
+    conn.close()
+    with open_file_store(db) as store:
+        assert store.log("orders", writer="api").verify() == 1
+        assert store.generation("g").current() == 1
+
+
+def test_legacy_transaction_mode_still_commits_each_call(tmp_path: Path) -> None:
+    db = tmp_path / "legacy.db"
+    conn = sqlite3.connect(db)  # isolation_level "": sqlite3 opens transactions itself
+    try:
+        store = wrap_connection(conn)
+        store.log("s", writer="w").append(b"one")
+        store.log("s", writer="w").append_many([b"two", b"three"])
+        store.rate_limits.increment("k")
+        assert not conn.in_transaction
+        assert _other_connection_sees(db) == 3
+        store.close()
+    finally:
+        conn.close()
+
+
+def test_an_open_application_transaction_is_not_committed_by_the_store(tmp_path: Path) -> None:
+    db = tmp_path / "tx.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        store = wrap_connection(conn)
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO notes VALUES ('draft')")
+        with pytest.raises(StoreError, match="transaction open"):
+            store.log("s", writer="w").append(b"x")
+        with pytest.raises(StoreError, match="transaction open"):
+            store.generation("g").bump()
+        conn.execute("ROLLBACK")
+        assert conn.execute("SELECT count(*) FROM notes").fetchall() == [(0,)]
+        assert store.log("s", writer="w").append(b"x").seq == 1
+        store.close()
+    finally:
+        conn.close()
+
+
+def test_wrapping_an_in_memory_connection(tmp_path: Path) -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        store = wrap_connection(conn)
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                for _ in range(50):
+                    store.log("s", writer="w").append(b"x")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.log("s", writer="w").verify() == 200
+        assert conn.execute("SELECT count(*) FROM agentstore_log").fetchall() == [(200,)]
+        store.close()
+    finally:
+        conn.close()
+
+
+def test_wrapping_something_else_is_refused() -> None:
+    with pytest.raises(InvalidInput, match=r"sqlite3\.Connection"):
+        wrap_connection("app.db")  # type: ignore[arg-type]
+
+
+def test_wrapping_a_closed_connection_is_refused() -> None:
+    conn = sqlite3.connect(":memory:")
+    conn.close()
+    with pytest.raises(InvalidInput, match="not usable"):
+        wrap_connection(conn)
