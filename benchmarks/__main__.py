@@ -52,6 +52,7 @@ def machine() -> dict[str, Any]:
         "cpus": cpu_count(),
         "platform": platform.platform(),
         "date": time.strftime("%Y-%m-%d"),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = os.environ.get("AGENTSTORE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     reps = args.reps or (3 if args.quick else 7)
     only = {k.strip() for k in args.only.split(",") if k.strip()}
+    info = machine()  # the load average before we add ours
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="agentstore-bench-") as tmp:
         settings = Settings(
@@ -80,7 +82,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             results: list[ScenarioResult] = [run_scenario(s, reps=reps) for s in chosen]
     elapsed = time.perf_counter() - started
     checks = targets.evaluate(results)
-    info = machine()
     if args.json:
         doc = {
             "machine": info,
@@ -94,10 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
     else:
         mode = "--quick" if args.quick else "full"
+        load = info["load_average"]
+        load_text = f"{load:.1f}" if load is not None else "unknown"
         print(
             f"## agentstore benchmarks ({mode}, {reps} samples per row after a warm-up)\n\n"
             f"Python {info['python']}, SQLite {info['sqlite']}, {info['cpus']} CPUs, "
-            f"{info['platform']}, {info['date']}. Whole run: {elapsed:.0f} s.\n"
+            f"{info['platform']}, {info['date']}; load average {load_text} "
+            f"when it started. Whole run: {elapsed:.0f} s.\n"
         )
         print(render(results))
         print(targets.render(checks))
