@@ -29,11 +29,12 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Final, Literal
+from types import TracebackType
+from typing import Final, Literal, TypeVar
 
 from agentstore.chain import ChainRow, verify_rows
 from agentstore.doorbell import Doorbell
-from agentstore.errors import InvalidInput, NotFound
+from agentstore.errors import InvalidInput, NotFound, StoreError
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -77,6 +78,43 @@ RESERVED_PREFIX: Final = "agentstore:"
 """Stream names with this prefix belong to the store itself (the audit chain lives there)."""
 AUDIT_STREAM: Final = RESERVED_PREFIX + "audit"
 AUDIT_WRITER: Final = "audit"
+
+
+# -- driver errors -------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+class driver_call:  # a class used like a function: `with driver_call("op"):`
+    """Turns an exception a driver hook raises into a StoreError (the original as cause).
+
+    The message names the call and the native type, not the native text: that text may
+    hold a password or a credential. A StoreError the driver raised passes unchanged.
+    """
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: str) -> None:
+        self.op = op
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(exc, StoreError) or not isinstance(exc, Exception):
+            return
+        native = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        raise StoreError(f"{self.op} failed in the driver: {native}") from exc
+
+    def stream(self, items: Iterator[T]) -> Iterator[T]:
+        """``items``, with errors raised while iterating translated too."""
+        with self:
+            yield from items
 
 
 # -- argument checks -----------------------------------------------------------------------
@@ -149,11 +187,15 @@ class GenerationStore(ABC):
 
     def current(self, name: str) -> int:
         """The current value of generation ``name`` (0 if never bumped)."""
-        return self._current(check_name(name, "generation name"))
+        key = check_name(name, "generation name")
+        with driver_call("Generation.current"):
+            return self._current(key)
 
     def bump(self, name: str) -> int:
         """Atomically add one and return the new value (the first bump returns 1)."""
-        return self._bump(check_name(name, "generation name"))
+        key = check_name(name, "generation name")
+        with driver_call("Generation.bump"):
+            return self._bump(key)
 
     def advance_to(self, name: str, value: int) -> int:
         """Move the generation forward to ``value`` and return it.
@@ -163,7 +205,9 @@ class GenerationStore(ABC):
         Raises:
             NonMonotonicGeneration: ``value`` is below the current value; nothing changes.
         """
-        return self._advance_to(check_name(name, "generation name"), check_int(value, "value", 0))
+        key, target = check_name(name, "generation name"), check_int(value, "value", 0)
+        with driver_call("Generation.advance_to"):
+            return self._advance_to(key, target)
 
     @abstractmethod
     def _current(self, name: str) -> int: ...
@@ -187,15 +231,19 @@ class Generation:
 
     def current(self) -> int:
         """The current value (0 if never bumped)."""
-        return self._store._current(self.name)
+        with driver_call("Generation.current"):
+            return self._store._current(self.name)
 
     def bump(self) -> int:
         """Atomically add one and return the new value."""
-        return self._store._bump(self.name)
+        with driver_call("Generation.bump"):
+            return self._store._bump(self.name)
 
     def advance_to(self, value: int) -> int:
         """Move forward to ``value``; refuses to move backward (NonMonotonicGeneration)."""
-        return self._store._advance_to(self.name, check_int(value, "value", 0))
+        target = check_int(value, "value", 0)
+        with driver_call("Generation.advance_to"):
+            return self._store._advance_to(self.name, target)
 
     def __repr__(self) -> str:
         return f"Generation({self.name!r})"
@@ -245,7 +293,8 @@ class WriterLogStore(ABC):
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` holding entries, the store's own audit chain included."""
-        return list(self._logs())
+        with driver_call("WriterLogStore.logs"):
+            return list(self._logs())
 
 
 class WriterLog:
@@ -266,7 +315,9 @@ class WriterLog:
 
     def append(self, payload: bytes) -> Entry:
         """Append ``payload`` and return the committed entry."""
-        entry = self._store._append(self.stream, self.writer, check_payload(payload))
+        checked = check_payload(payload)
+        with driver_call("WriterLog.append"):
+            entry = self._store._append(self.stream, self.writer, checked)
         if self._bell._subs:
             self._bell.ring(CommitEvent(entry.stream, entry.writer, entry.seq, entry.content_hash))
         return entry
@@ -279,7 +330,8 @@ class WriterLog:
         checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
         if not checked:
             return []
-        entries = self._store._append_many(self.stream, self.writer, checked)
+        with driver_call("WriterLog.append_many"):
+            entries = self._store._append_many(self.stream, self.writer, checked)
         if self._bell._subs:
             for e in entries:
                 self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
@@ -287,11 +339,15 @@ class WriterLog:
 
     def head(self) -> Entry | None:
         """The last committed entry, or None when the log is empty."""
-        return self._store._head(self.stream, self.writer)
+        with driver_call("WriterLog.head"):
+            return self._store._head(self.stream, self.writer)
 
     def entries(self, after: int = 0) -> Iterator[Entry]:
         """Entries with ``seq > after``, in seq order, streamed from the store."""
-        return self._store._entries(self.stream, self.writer, check_int(after, "after", 0))
+        start = check_int(after, "after", 0)
+        call = driver_call("WriterLog.entries")
+        with call:
+            return call.stream(self._store._entries(self.stream, self.writer, start))
 
     __iter__ = entries
 
@@ -302,7 +358,8 @@ class WriterLog:
             ChainBroken: naming the first seq at which the stored chain is not the one
                 appended (a gap, a reorder, an edited payload or hash, a broken link).
         """
-        return self._store._verify(self.stream, self.writer)
+        with driver_call("WriterLog.verify"):
+            return self._store._verify(self.stream, self.writer)
 
     def __repr__(self) -> str:
         return f"WriterLog(stream={self.stream!r}, writer={self.writer!r})"
@@ -318,18 +375,24 @@ class PolicyStore(ABC):
         """Store ``document`` as the agent's policy, replacing any previous one."""
         if not isinstance(document, PolicyDocument):
             raise InvalidInput(f"expected a PolicyDocument, not {type(document).__name__}")
-        self._put(_check_agent(agent_id), document)
+        agent = _check_agent(agent_id)
+        with driver_call("PolicyStore.put"):
+            self._put(agent, document)
 
     def get(self, agent_id: AgentId) -> PolicyDocument:
         """The agent's policy. Raises NotFound if none is stored (or it was invalidated)."""
-        doc = self._get(_check_agent(agent_id))
+        agent = _check_agent(agent_id)
+        with driver_call("PolicyStore.get"):
+            doc = self._get(agent)
         if doc is None:
             raise NotFound(f"no policy stored for agent {agent_id}")
         return doc
 
     def invalidate(self, agent_id: AgentId) -> None:
         """Forget the agent's policy. Idempotent: invalidating nothing is not an error."""
-        self._invalidate(_check_agent(agent_id))
+        agent = _check_agent(agent_id)
+        with driver_call("PolicyStore.invalidate"):
+            self._invalidate(agent)
 
     @abstractmethod
     def _put(self, agent_id: AgentId, document: PolicyDocument) -> None: ...
@@ -352,15 +415,20 @@ class AuditSink(ABC):
         """Append ``entry`` durably and return it with its place in the chain."""
         if not isinstance(entry, AuditEntry):
             raise InvalidInput(f"expected an AuditEntry, not {type(entry).__name__}")
-        return self._emit(entry)
+        with driver_call("AuditSink.emit"):
+            return self._emit(entry)
 
     def records(self, after: int = 0) -> Iterator[AuditRecord]:
         """Stored records with ``seq > after``, in order, streamed."""
-        return self._records(check_int(after, "after", 0))
+        start = check_int(after, "after", 0)
+        call = driver_call("AuditSink.records")
+        with call:
+            return call.stream(self._records(start))
 
     def verify(self) -> int:
         """Check the audit chain; return its length. Raises ChainBroken on tampering."""
-        return self._verify()
+        with driver_call("AuditSink.verify"):
+            return self._verify()
 
     @abstractmethod
     def _emit(self, entry: AuditEntry) -> AuditRecord: ...
@@ -397,13 +465,15 @@ class SessionStore(ABC):
         """Store ``record`` under its session id, overwriting any previous record."""
         if not isinstance(record, SessionRecord):
             raise InvalidInput(f"expected a SessionRecord, not {type(record).__name__}")
-        self._save(record)
+        with driver_call("SessionStore.save"):
+            self._save(record)
 
     def load(self, session_id: SessionId) -> SessionRecord:
         """The stored record. Raises NotFound if there is none."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        record = self._load(session_id)
+        with driver_call("SessionStore.load"):
+            record = self._load(session_id)
         if record is None:
             raise NotFound(f"no session {session_id}")
         return record
@@ -412,7 +482,8 @@ class SessionStore(ABC):
         """Remove the record. Idempotent."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        self._delete(session_id)
+        with driver_call("SessionStore.delete"):
+            self._delete(session_id)
 
     @abstractmethod
     def _save(self, record: SessionRecord) -> None: ...
@@ -437,19 +508,24 @@ class CredentialStore(ABC):
         if not isinstance(value, bytes | bytearray | memoryview):
             # Name the type only: the value itself may be the secret.
             raise InvalidInput(f"a secret value must be bytes, not {type(value).__name__}")
-        self._put_secret(key, check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES))
+        checked = check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES)
+        with driver_call("CredentialStore.put_secret"):
+            self._put_secret(key, checked)
 
     def get_secret(self, name: str) -> bytes:
         """The stored value. Raises NotFound (naming only ``name``) if absent."""
         key = check_name(name, "secret name")
-        value = self._get_secret(key)
+        with driver_call("CredentialStore.get_secret"):
+            value = self._get_secret(key)
         if value is None:
             raise NotFound(f"no secret named {key!r}")
         return value
 
     def delete_secret(self, name: str) -> None:
         """Remove the secret. Idempotent."""
-        self._delete_secret(check_name(name, "secret name"))
+        key = check_name(name, "secret name")
+        with driver_call("CredentialStore.delete_secret"):
+            self._delete_secret(key)
 
     @abstractmethod
     def _put_secret(self, name: str, value: bytes) -> None: ...
@@ -474,20 +550,25 @@ class RateLimitCounter(ABC):
 
     def increment(self, key: str, amount: int = 1, window_secs: float = 60.0) -> int:
         """Add ``amount`` (>= 1) to ``key`` and return the total in the current window."""
-        return self._increment(
-            check_name(key, "rate-limit key"),
-            check_int(amount, "amount", 1),
-            check_seconds(window_secs, "window_secs"),
-            self.clock(),
-        )
+        name = check_name(key, "rate-limit key")
+        count = check_int(amount, "amount", 1)
+        window = check_seconds(window_secs, "window_secs")
+        now = self.clock()
+        with driver_call("RateLimitCounter.increment"):
+            return self._increment(name, count, window, now)
 
     def current(self, key: str) -> int:
         """The total in the key's current window; 0 if it expired or never started."""
-        return self._current(check_name(key, "rate-limit key"), self.clock())
+        name = check_name(key, "rate-limit key")
+        now = self.clock()
+        with driver_call("RateLimitCounter.current"):
+            return self._current(name, now)
 
     def reset(self, key: str) -> None:
         """Forget the key's window and count. Idempotent."""
-        self._reset(check_name(key, "rate-limit key"))
+        name = check_name(key, "rate-limit key")
+        with driver_call("RateLimitCounter.reset"):
+            self._reset(name)
 
     @abstractmethod
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int: ...
@@ -507,20 +588,31 @@ class LifecycleStore(ABC):
 
     def register(self, agent_id: AgentId) -> None:
         """Record the agent as registered and alive now. Registering again refreshes it."""
-        self._register(_check_agent(agent_id), self.clock())
+        agent = _check_agent(agent_id)
+        now = self.clock()
+        with driver_call("LifecycleStore.register"):
+            self._register(agent, now)
 
     def heartbeat(self, agent_id: AgentId) -> None:
         """Mark a registered agent alive now. Raises NotFound unless it is registered."""
-        if not self._heartbeat(_check_agent(agent_id), self.clock()):
+        agent = _check_agent(agent_id)
+        now = self.clock()
+        with driver_call("LifecycleStore.heartbeat"):
+            alive = self._heartbeat(agent, now)
+        if not alive:
             raise NotFound(f"agent {agent_id} is not registered")
 
     def deregister(self, agent_id: AgentId) -> None:
         """Forget the agent. Idempotent."""
-        self._deregister(_check_agent(agent_id))
+        agent = _check_agent(agent_id)
+        with driver_call("LifecycleStore.deregister"):
+            self._deregister(agent)
 
     def info(self, agent_id: AgentId) -> AgentInfo:
         """What is known of a registered agent. Raises NotFound unless it is registered."""
-        found = self._info(_check_agent(agent_id))
+        agent = _check_agent(agent_id)
+        with driver_call("LifecycleStore.info"):
+            found = self._info(agent)
         if found is None:
             raise NotFound(f"agent {agent_id} is not registered")
         return found
@@ -531,7 +623,8 @@ class LifecycleStore(ABC):
         Sorted by id. An agent exactly ``ttl_secs`` old still counts as live.
         """
         cutoff = self.clock() - check_seconds(ttl_secs, "ttl_secs")
-        return sorted(self._live_since(cutoff))
+        with driver_call("LifecycleStore.live"):
+            return sorted(self._live_since(cutoff))
 
     @abstractmethod
     def _register(self, agent_id: AgentId, now: float) -> None: ...

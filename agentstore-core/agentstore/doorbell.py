@@ -42,7 +42,9 @@ class Doorbell:
 
     Guarantees:
       - :meth:`ring` is called by the store only after an append has committed, never for a
-        rolled-back one, once per entry and in seq order for each ``(stream, writer)``;
+        rolled-back one, exactly once per entry; the entries of one ``append_many``, and the
+        appends made by one thread, ring in seq order (appends racing on several threads
+        ring on each thread, so across threads a later seq may ring first);
       - subscribers run on the ringing thread with no store lock held, so one may read the
         entry it was told about;
       - a subscriber that raises is logged and skipped: the append still succeeds and the

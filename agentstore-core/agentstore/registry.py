@@ -106,6 +106,10 @@ class DriverSpec:
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
             fields all have defaults makes the section optional.
         description: one line for ``agentstore drivers``.
+        conformance: optional ``"package.module:attribute"`` naming an
+            :class:`agentstore.conformance.ConformanceSupport` (how the conformance suite
+            makes a fresh store, whether data persists, how to tamper with a chain). A
+            string, so discovery imports nothing; only the conformance suite loads it.
         distribution, version: filled in by the registry from the entry point.
     """
 
@@ -114,6 +118,7 @@ class DriverSpec:
     capabilities: frozenset[CapabilityName] = frozenset(CAPABILITIES)
     config_model: type[BaseModel] = NoConfig
     description: str = ""
+    conformance: str | None = None
     distribution: str | None = None
     version: str | None = None
 
@@ -162,15 +167,26 @@ class Registry:
         self._drivers: dict[str, DriverSpec] | None = None
         self._broken: list[BrokenPlugin] = []
         self._extra: list[DriverSpec] = []
+        self._more_dists: dict[int, tuple[str, str]] = {}
 
     # -- registration ------------------------------------------------------------------
 
     def register_plugin(self, plugin: object, name: str | None = None) -> None:
-        """Register a module or object implementing ``register_drivers`` in-process."""
+        """Register a module or object implementing ``register_drivers`` in-process.
+
+        Raises:
+            DuplicateDriver: it registers a name already taken; it is not kept.
+        """
         with self._lock:
             self._pm.register(plugin, name=name)
-            self._pm.check_pending()
             self._drivers = None
+            try:
+                self._pm.check_pending()
+                self._collect()
+            except Exception:
+                self._pm.unregister(plugin)
+                self._drivers = None
+                raise
 
     def unregister_plugin(self, plugin: object) -> None:
         with self._lock:
@@ -178,11 +194,17 @@ class Registry:
             self._drivers = None
 
     def register(self, spec: DriverSpec) -> None:
-        """Register one driver spec in-process (an application's private driver, a test)."""
+        """Register one driver spec in-process (an application's private driver, a test).
+
+        Raises:
+            DuplicateDriver: the name is taken; the registry is left unchanged.
+        """
         with self._lock:
+            first = self._collect().get(spec.name)
+            if first is not None:
+                raise _duplicate(first, spec)
             self._extra.append(spec)
             self._drivers = None
-            self._collect()
 
     def unregister(self, name: str) -> None:
         """Remove an in-process driver registered with :meth:`register`."""
@@ -245,6 +267,19 @@ class Registry:
                 dist = ep.dist.name if ep.dist is not None else None
                 self._broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
         self._pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+        # pluggy keys plugins by entry point name and skips a second distribution using
+        # the same name; register that one under its own name so a clash of driver names
+        # is reported (DuplicateDriver) rather than silently hidden.
+        loaded = {self._pm.get_name(p): d.project_name for p, d in self._pm.list_plugin_distinfo()}
+        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist is not None else ""
+            if ep.name not in loaded or loaded[ep.name] == dist or self._pm.is_blocked(ep.name):
+                continue
+            plugin = ep.load()
+            if not self._pm.is_registered(plugin):
+                self._pm.register(plugin, name=f"{ep.name}@{dist}")
+                version = ep.dist.version if ep.dist is not None else ""
+                self._more_dists[id(plugin)] = (dist, version)
         self._pm.check_pending()
 
     def _collect(self) -> dict[str, DriverSpec]:
@@ -252,20 +287,20 @@ class Registry:
             if self._drivers is not None:
                 return self._drivers
             self._load()
-            dists = {id(plugin): dist for plugin, dist in self._pm.list_plugin_distinfo()}
+            dists = {
+                id(plugin): (dist.project_name, dist.version)
+                for plugin, dist in self._pm.list_plugin_distinfo()
+            }
+            dists.update(self._more_dists)
             found: dict[str, DriverSpec] = {}
 
-            def add(spec: DriverSpec, dist: Any | None) -> None:
+            def add(spec: DriverSpec, dist: tuple[str, str] | None) -> None:
                 if not isinstance(spec, DriverSpec):
                     raise ConfigError(f"register() takes a DriverSpec, not {spec!r}")
                 if dist is not None and spec.distribution is None:
-                    spec = _with_dist(spec, dist.project_name, dist.version)
+                    spec = _with_dist(spec, *dist)
                 if spec.name in found:
-                    first = found[spec.name]
-                    raise DuplicateDriver(
-                        f"driver {spec.name!r} is registered twice: by "
-                        f"{_origin(first)} and by {_origin(spec)}; uninstall one of them"
-                    )
+                    raise _duplicate(found[spec.name], spec)
                 found[spec.name] = spec
 
             for impl in self._pm.hook.register_drivers.get_hookimpls():
@@ -286,7 +321,15 @@ def _with_dist(spec: DriverSpec, dist: str, version: str) -> DriverSpec:
 def _origin(spec: DriverSpec) -> str:
     if spec.distribution:
         return f"{spec.distribution} {spec.version or ''}".strip()
-    return "an in-process registration"
+    module = getattr(spec.open, "__module__", None)
+    return f"an in-process registration ({module})" if module else "an in-process registration"
+
+
+def _duplicate(first: DriverSpec, second: DriverSpec) -> DuplicateDriver:
+    return DuplicateDriver(
+        f"driver {second.name!r} is registered twice: by {_origin(first)} and by "
+        f"{_origin(second)}; uninstall one of them"
+    )
 
 
 _default: Registry | None = None

@@ -27,7 +27,7 @@ from agentstore.capabilities import (
     check_stream,
 )
 from agentstore.doorbell import Doorbell
-from agentstore.errors import MissingCapability, StoreError
+from agentstore.errors import BackendUnavailable, MissingCapability, StoreError
 from agentstore.policy import StorePolicy, find_policy
 from agentstore.registry import DriverStores, OpenContext, Registry
 
@@ -142,10 +142,18 @@ class Store:
 
 def _close_all(opened: dict[str, DriverStores]) -> None:
     first: BaseException | None = None
-    for stores in opened.values():
+    for name, stores in opened.items():
         try:
             stores.close()
-        except BaseException as exc:  # close the rest before reporting
+        except StoreError as exc:  # close the rest before reporting
+            first = first or exc
+        except Exception as exc:
+            # Name the native type only: its text may hold a password.
+            native = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            wrapped = StoreError(f"driver {name!r} failed to close: {native}")
+            wrapped.__cause__ = exc
+            first = first or wrapped
+        except BaseException as exc:
             first = first or exc
     if first is not None:
         raise first
@@ -188,7 +196,14 @@ def open(
                 clock=clock or time.time,
                 base_dir=resolved.base_dir,
             )
-            stores = spec.open(config, ctx)
+            try:
+                stores = spec.open(config, ctx)
+            except StoreError:
+                raise
+            except Exception as exc:
+                # Name the native type only: its text may hold a password.
+                native = f"{type(exc).__module__}.{type(exc).__qualname__}"
+                raise BackendUnavailable(f"driver {name!r} failed to open: {native}") from exc
             opened[name] = stores
             missing = sorted(c for c in caps if getattr(stores, c) is None)
             if missing:

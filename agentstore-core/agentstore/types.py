@@ -29,6 +29,7 @@ def canonical_json(value: Any, *, what: str) -> bytes:
         InvalidInput: ``value`` holds something JSON cannot represent exactly (NaN, a set,
             an object, a non-string key).
     """
+    _check_keys(value, what)
     try:
         text = json.dumps(
             value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -36,6 +37,19 @@ def canonical_json(value: Any, *, what: str) -> bytes:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{what} must be JSON-serializable: {exc}") from None
     return text.encode("utf-8")
+
+
+def _check_keys(value: Any, what: str) -> None:
+    # json.dumps would turn 1, True or None keys into strings: the stored value would not
+    # be the one given (and {1: ..., "1": ...} would lose an entry), so refuse them.
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{what} keys must be strings, not {type(key).__name__}")
+            _check_keys(item, what)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_keys(item, what)
 
 
 def _json_mapping(value: object, *, what: str) -> dict[str, JSONValue]:

@@ -22,5 +22,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             open=_open,
             config_model=NoConfig,
             description="in-process, not persisted; the reference semantics",
+            conformance="agentstore_memory.conformance:SUPPORT",
         )
     )

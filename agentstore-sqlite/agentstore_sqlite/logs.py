@@ -42,8 +42,8 @@ class SqliteLogStore(SqlLogStore):
     back to checking in this process.
     """
 
-    PARALLEL_MIN_ENTRIES: Final = 200_000
-    MIN_ENTRIES_PER_WORKER: Final = 100_000
+    PARALLEL_MIN_ENTRIES: Final = 100_000
+    MIN_ENTRIES_PER_WORKER: Final = 50_000
 
     def __init__(self, backend: SqliteBackend, *, verify_workers: int = 0) -> None:
         super().__init__(backend)

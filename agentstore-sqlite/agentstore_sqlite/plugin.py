@@ -23,5 +23,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             open=_open,
             config_model=SqliteConfig,
             description="a local SQLite file (the embedded default); safe across processes",
+            conformance="agentstore_sqlite.conformance:SUPPORT",
         )
     )

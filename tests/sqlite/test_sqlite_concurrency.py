@@ -10,7 +10,7 @@ from pathlib import Path
 import agentstore
 import pytest
 from agentstore import StoreError
-from conftest import Children, open_file_store
+from sqlite_helpers import Children, open_file_store
 
 
 def _assert_contiguous_chain(db: Path, expected: int) -> None:

@@ -17,7 +17,7 @@ from agentstore import BackendUnavailable, InvalidPolicy, SchemaVersionError, St
 from agentstore.sql import SCHEMA_VERSION
 from agentstore_sqlite import SqliteConfig
 from agentstore_sqlite.driver import open_backend
-from conftest import open_file_store, sqlite_policy
+from sqlite_helpers import open_file_store, sqlite_policy
 
 
 def _mode(path: Path) -> int:
@@ -43,6 +43,18 @@ def test_new_file_is_private_to_its_owner(tmp_path: Path) -> None:
         for side in ("new.db-wal", "new.db-shm"):
             assert _mode(tmp_path / side) == 0o600  # SQLite copies the database's mode
     assert _mode(db) == 0o600
+
+
+def test_unusual_characters_in_the_path(tmp_path: Path) -> None:
+    folder = tmp_path / "dir with spaces %20 é"
+    folder.mkdir()
+    db = folder / "my db #1?mode=ro&x.db"
+    with open_file_store(db) as store:
+        store.log("s", writer="w").append(b"x")
+    assert db.is_file()
+    assert sorted(p.name for p in folder.iterdir()) == [db.name]
+    with open_file_store(db) as store:
+        assert store.log("s", writer="w").verify() == 1
 
 
 def test_existing_file_keeps_its_mode(tmp_path: Path) -> None:

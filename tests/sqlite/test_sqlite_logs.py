@@ -8,7 +8,7 @@ from pathlib import Path
 import agentstore
 import pytest
 from agentstore import CommitEvent, InvalidInput, StoreError
-from conftest import open_file_store
+from sqlite_helpers import open_file_store
 
 
 def _refuse_payload(db: Path, payload: bytes) -> None:
@@ -37,6 +37,22 @@ def test_a_batch_that_fails_midway_leaves_nothing(store: agentstore.Store, db: P
     assert log.append(b"three").seq == 3
     assert [e.seq for e in events] == [3]
     assert log.verify() == 3
+
+
+def test_a_conflict_that_is_not_a_race_is_an_error_not_a_hang(
+    store: agentstore.Store, db: Path
+) -> None:
+    log = store.log("s", writer="w")
+    log.append(b"same")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE UNIQUE INDEX one_of_each ON agentstore_log (payload)")
+    conn.close()
+    with pytest.raises(StoreError, match="conflicts with something other than a newer entry"):
+        log.append(b"same")
+    with pytest.raises(StoreError, match="at seq 2"):
+        log.append_many([b"other", b"same"])
+    assert log.append(b"other").seq == 2
+    assert log.verify() == 2
 
 
 def test_bad_input_is_refused_before_anything_is_stored(store: agentstore.Store) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from agentstore import ChainBroken
 from agentstore_sqlite.logs import SqliteLogStore
-from conftest import open_file_store
+from sqlite_helpers import open_file_store
 
 LENGTH = 30
 Tamper = Callable[[sqlite3.Connection, int], None]

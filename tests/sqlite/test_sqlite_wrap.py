@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from agentstore import InvalidInput, StoreError
 from agentstore_sqlite import wrap_connection
-from conftest import open_file_store
+from sqlite_helpers import open_file_store
 
 
 def _other_connection_sees(db: Path) -> int:

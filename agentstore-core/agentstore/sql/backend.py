@@ -44,6 +44,8 @@ class Backend(Protocol):
     :class:`~agentstore.errors.StoreError`. The client library's exception is kept as
     ``__cause__``. Messages never contain bound parameter values.
 
+    Rows are read whole (:meth:`query`); the core streams long results by keyset pages, so
+    no cursor stays open between the pages it yields.
     """
 
     @property
@@ -61,7 +63,8 @@ class Backend(Protocol):
         ...
 
     def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
-        """Run one statement once per parameter row; all rows take effect or none do."""
+        """Run one statement once per parameter row, in one round trip where possible;
+        all rows take effect or none do (outside a transaction the backend opens one)."""
         ...
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:

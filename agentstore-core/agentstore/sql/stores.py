@@ -27,7 +27,7 @@ from agentstore.capabilities import (
     WriterLogStore,
 )
 from agentstore.chain import ChainRow
-from agentstore.errors import ChainBroken, Conflict, NonMonotonicGeneration
+from agentstore.errors import ChainBroken, Conflict, NonMonotonicGeneration, StoreError
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Row
 from agentstore.sql.schema import ensure_schema
@@ -161,17 +161,28 @@ class SqlLogStore(WriterLogStore):
         """Insert ``payloads`` after ``head`` (read inside the transaction when None)."""
         backend = self._backend
         while True:
+            tried = 0
             try:
                 with backend.transaction():
                     if head is None:
                         head = self._read_head(stream, writer)
+                    tried = head[0] + 1
                     rows = _chain(stream, writer, head, payloads)
                     if len(rows) == 1:
                         self._exec(self.INSERT, rows[0])
                     else:
                         backend.exec_many(self.INSERT, rows)
-            except Conflict:
-                head = None  # lost a race: re-read the head and build on it
+            except Conflict as exc:
+                # Lost a race: try again on the head read inside the next transaction. A
+                # conflict that did not come from another append (the head did not reach
+                # the seqs tried) is not a race, and retrying would never end.
+                head = None
+                if self._read_head(stream, writer)[0] < tried:
+                    raise StoreError(
+                        f"{backend.location}: appending to stream {stream!r}, writer "
+                        f"{writer!r} at seq {tried} conflicts with something other than a "
+                        "newer entry (an extra unique constraint on agentstore_log?)"
+                    ) from exc
                 continue
             last = rows[-1]
             self._remember(stream, writer, last[2], last[5])

@@ -1,0 +1,125 @@
+"""The agentstore conformance suite: the contract of DESIGN.md as pytest tests.
+
+Every driver, first-party or not, proves it keeps the contract by passing this suite. It
+ships in ``agentstore-core`` as a pytest plugin (entry point ``pytest11``), which does
+nothing at all in a pytest run that does not ask for it. There are two ways to use it.
+
+1. By name, against any installed driver
+----------------------------------------
+
+.. code-block:: sh
+
+    pytest --agentstore-driver memory
+    pytest --agentstore-driver mydriver --agentstore-config conformance.toml
+
+This collects the suite module from the installed package (in any folder, whatever the
+project's ``testpaths``), one test class per capability, and runs every contract test for
+each capability the driver declares; tests of a capability it does not declare are skipped
+with that reason. ``--agentstore-config FILE`` is a policy file: its ``[store.<driver>]``
+table configures the driver (``{ env = "NAME" }`` references work as usual) and its
+``[store.capabilities]`` routes the capabilities the driver lacks (by default they go to
+the ``memory`` driver, so the store can open). ``-k``, ``-x`` and the other pytest options
+work as usual.
+
+Each test gets a fresh, empty store. A driver says how in its
+:class:`ConformanceSupport`, named by a dotted string on its spec (a string, so driver
+discovery imports nothing)::
+
+    # mydriver/plugin.py
+    register(DriverSpec(name="mydriver", open=..., config_model=MyConfig,
+                        conformance="mydriver.conformance:SUPPORT"))
+
+    # mydriver/conformance.py (imported by the conformance suite only)
+    from agentstore.conformance import ConformanceSupport
+
+    def fresh(section, tmp_path):
+        yield {**section, "path": str(tmp_path / "store.db")}   # a new file per test
+        # code after the yield runs when the test ends (drop a schema, ...)
+
+    SUPPORT = ConformanceSupport(fresh_section=fresh)
+
+``fresh_section`` gets the section as written (env references unresolved) and the
+test's ``tmp_path``; it returns or yields the section of an empty store. A server-backed
+driver makes a new schema or database there and drops it after the ``yield``. Without a
+``fresh_section`` every test opens the section unchanged, which suits only a driver whose
+every ``open`` starts empty, like ``memory``: such a driver declares
+``persistent=False`` (a reopened store does not see earlier writes; the persistence tests
+are then skipped). A persistent driver (the default) without ``fresh_section`` is refused
+by the by-name run, since its tests would share one store and leave data behind. And
+``tamper`` lets the tamper-detection tests edit a stored chain (see
+:class:`ConformanceSupport`); without it they call ``tamper()`` on the driver's log store
+object if it has one (``MemoryLogStore.tamper``) and are skipped otherwise.
+
+2. Subclassed, in the driver's own test suite
+---------------------------------------------
+
+.. code-block:: python
+
+    # tests/test_conformance.py in the driver's repository
+    import pytest
+    from agentstore import StorePolicy
+    from agentstore.conformance import AllContracts
+
+    class TestMyDriver(AllContracts):
+        @pytest.fixture
+        def agentstore_policy(self, tmp_path):
+            return StorePolicy("mydriver", sections={"mydriver": {"path": str(tmp_path / "db")}})
+
+``agentstore_policy`` is the one fixture to supply: function-scoped, returning a
+:class:`~agentstore.StorePolicy` for a fresh, empty store (tests open it, some twice to
+check persistence or sharing between two open stores). It may live in the class, the test
+module or a ``conftest.py``. Pick single capabilities with ``GenerationContract``,
+``WriterLogContract``, ``DoorbellContract``, ``PolicyStoreContract``,
+``AuditSinkContract``, ``SessionStoreContract``, ``CredentialStoreContract``,
+``RateLimitContract`` and ``LifecycleContract``; each declares the capability it needs and
+skips, with the reason, when the driver (the policy's ``backend``) does not declare it.
+The classes are never collected on their own (their names do not start with ``Test``).
+
+A subclass may set ``conformance = ConformanceSupport(...)`` to override what the driver's
+spec names, ``registry = some_registry`` for a driver registered in-process on another
+:class:`~agentstore.Registry`, and may override any single test by defining a method of
+the same name. Inside a test, ``self.open_store()`` opens the policy with
+``self.clock``, a :class:`FakeClock` (``self.clock.advance(10)``), and closes it after
+the test.
+"""
+
+from agentstore.conformance.contracts import (
+    CONTRACTS,
+    HELLO_WORLD_HASH,
+    SECOND_HASH,
+    AllContracts,
+    AuditSinkContract,
+    ContractBase,
+    CredentialStoreContract,
+    DoorbellContract,
+    GenerationContract,
+    LifecycleContract,
+    PolicyStoreContract,
+    RateLimitContract,
+    SessionStoreContract,
+    WriterLogContract,
+    run_threads,
+)
+from agentstore.conformance.support import EPOCH, ConformanceSupport, FakeClock, load_support
+
+__all__ = [
+    "CONTRACTS",
+    "EPOCH",
+    "HELLO_WORLD_HASH",
+    "SECOND_HASH",
+    "AllContracts",
+    "AuditSinkContract",
+    "ConformanceSupport",
+    "ContractBase",
+    "CredentialStoreContract",
+    "DoorbellContract",
+    "FakeClock",
+    "GenerationContract",
+    "LifecycleContract",
+    "PolicyStoreContract",
+    "RateLimitContract",
+    "SessionStoreContract",
+    "WriterLogContract",
+    "load_support",
+    "run_threads",
+]

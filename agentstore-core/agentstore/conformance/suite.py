@@ -1,0 +1,55 @@
+"""The module ``pytest --agentstore-driver NAME`` collects: each contract once, by capability.
+
+Not a ``test_*.py`` file, so pytest collects it only when the plugin names it; its
+``agentstore_policy`` fixture comes from the plugin's by-name run.
+"""
+
+from __future__ import annotations
+
+from agentstore.conformance.contracts import (
+    AuditSinkContract,
+    CredentialStoreContract,
+    DoorbellContract,
+    GenerationContract,
+    LifecycleContract,
+    PolicyStoreContract,
+    RateLimitContract,
+    SessionStoreContract,
+    WriterLogContract,
+)
+
+
+class TestGeneration(GenerationContract):
+    pass
+
+
+class TestWriterLog(WriterLogContract):
+    pass
+
+
+class TestDoorbell(DoorbellContract):
+    pass
+
+
+class TestPolicyStore(PolicyStoreContract):
+    pass
+
+
+class TestAuditSink(AuditSinkContract):
+    pass
+
+
+class TestSessionStore(SessionStoreContract):
+    pass
+
+
+class TestCredentialStore(CredentialStoreContract):
+    pass
+
+
+class TestRateLimit(RateLimitContract):
+    pass
+
+
+class TestLifecycle(LifecycleContract):
+    pass

@@ -1,0 +1,119 @@
+"""What a driver tells the conformance suite about itself, and the suite's fake clock.
+
+A driver builds its :class:`ConformanceSupport` in a module of its own, named by
+``DriverSpec.conformance`` and imported only by the conformance suite.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from agentstore.errors import ConfigError
+from agentstore.registry import DriverSpec
+from agentstore.store import Store
+from agentstore.types import Entry
+
+Section: TypeAlias = Mapping[str, Any]
+FreshSection: TypeAlias = Callable[[Section, Path], Section | Iterator[Section]]
+Tamper: TypeAlias = Callable[[Store, str, str, int, Entry | None], None]
+
+EPOCH = 1_700_000_000.0
+"""Where every :class:`FakeClock` starts: a plausible wall-clock time, exact as a float."""
+
+
+@dataclass(frozen=True)
+class ConformanceSupport:
+    """How the conformance suite drives one driver. Every field has a safe default.
+
+    Attributes:
+        persistent: a store opened again from the same policy (after the first is closed,
+            or while it is still open) sees what the first one wrote. The persistence and
+            sharing tests run only for a persistent driver.
+        fresh_section: used by ``pytest --agentstore-driver NAME`` only. Called once per
+            test as ``fresh_section(section, tmp_path)`` with the driver's section as
+            written (``{}`` when there is none; ``{ env = "NAME" }`` references left
+            unresolved); returns the section of a fresh, empty store, or is a generator
+            that yields it and cleans up after the ``yield`` (drop a schema). Required
+            for a persistent driver; without it every test uses the section unchanged,
+            which suits only a driver whose every open starts empty (``memory``).
+        tamper: ``tamper(store, stream, writer, seq, entry)`` makes the stored entry at
+            ``seq`` hold ``entry``'s payload and hashes (``entry.seq == seq``), or deletes
+            it when ``entry`` is None, bypassing every check: the tamper-detection tests
+            use it. The audit chain is reached as stream ``agentstore:audit``, writer
+            ``audit``. Raise NotImplementedError for a chain it cannot reach. Without
+            it the suite calls ``tamper(stream, writer, seq, entry)`` on the driver's
+            log store object if it has that method, and skips the tamper tests otherwise.
+    """
+
+    persistent: bool = True
+    fresh_section: FreshSection | None = None
+    tamper: Tamper | None = None
+
+
+DEFAULT_SUPPORT = ConformanceSupport()
+
+
+def load_support(spec: DriverSpec) -> ConformanceSupport:
+    """The :class:`ConformanceSupport` a driver names in ``DriverSpec.conformance``.
+
+    Raises:
+        ConfigError: the dotted path cannot be imported or names something else.
+    """
+    target = spec.conformance
+    if target is None:
+        return DEFAULT_SUPPORT
+    module_name, _, attr = target.partition(":")
+    try:
+        found: object = importlib.import_module(module_name)
+        for part in attr.split(".") if attr else ():
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"driver {spec.name!r} names conformance support {target!r}, which cannot be "
+            f"loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(found, ConformanceSupport):
+        raise ConfigError(
+            f"driver {spec.name!r} names conformance support {target!r}, which is a "
+            f"{type(found).__name__}, not an agentstore.conformance.ConformanceSupport"
+        )
+    return found
+
+
+class FakeClock:
+    """A settable clock for ``agentstore.open(policy, clock=...)``; thread-safe.
+
+    Starts at :data:`EPOCH` and moves only when told to.
+    """
+
+    def __init__(self, start: float = EPOCH) -> None:
+        self._lock = threading.Lock()
+        self._now = float(start)
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by ``seconds`` (>= 0) and return the new time."""
+        if seconds < 0:
+            raise ValueError("a FakeClock only moves forward")
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def set(self, now: float) -> None:
+        """Jump to ``now`` (tests of clock skew may move it back)."""
+        with self._lock:
+            self._now = float(now)
+
+    def __repr__(self) -> str:
+        return f"FakeClock({self._now!r})"
+
+
+__all__ = ["EPOCH", "ConformanceSupport", "FakeClock", "load_support"]

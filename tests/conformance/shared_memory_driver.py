@@ -1,0 +1,64 @@
+"""A persistent in-process driver for testing the suite: memory state shared by ``key``.
+
+Every store opened with the same ``[store.shared] key`` sees the same data, as two
+connections to one database would, so the persistence and sharing contract tests run.
+The state keeps the clock of the first open of its key. Not a real driver: nothing
+leaves the process, so the multi-process tests skip.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from agentstore import CAPABILITIES, DriverSpec, DriverStores, OpenContext, hookimpl
+from agentstore.conformance import ConformanceSupport
+from agentstore_memory import open_memory
+from pydantic import BaseModel, ConfigDict
+
+_STATE: dict[str, DriverStores] = {}
+_LOCK = threading.Lock()
+
+
+class SharedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+
+
+def open_shared(config: SharedConfig, context: OpenContext) -> DriverStores:
+    with _LOCK:
+        state = _STATE.get(config.key)
+        if state is None:
+            full = OpenContext(capabilities=frozenset(CAPABILITIES), clock=context.clock)
+            state = _STATE[config.key] = open_memory(full)
+    picked = {c: getattr(state, c) if c in context.capabilities else None for c in CAPABILITIES}
+    return DriverStores(**picked)
+
+
+def drop(key: str) -> None:
+    with _LOCK:
+        _STATE.pop(key, None)
+
+
+def fresh(section: Mapping[str, Any], tmp_path: Path) -> Iterator[Mapping[str, Any]]:
+    key = str(tmp_path)
+    yield {**section, "key": key}
+    drop(key)
+
+
+SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh)
+
+SHARED = DriverSpec(
+    name="shared",
+    open=open_shared,
+    config_model=SharedConfig,
+    description="memory shared by key (tests only)",
+    conformance=f"{__name__}:SUPPORT",
+)
+
+
+@hookimpl
+def register_drivers(register: Callable[[DriverSpec], None]) -> None:
+    register(SHARED)

@@ -1,0 +1,71 @@
+"""Helpers for the sqlite driver tests: open a store on a file, run child processes.
+
+A module of its own (not conftest) so test modules can import it by a unique name.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import agentstore
+
+CHILD = Path(__file__).with_name("sqlite_child.py")
+
+
+def sqlite_policy(path: Path | str, **settings: Any) -> agentstore.StorePolicy:
+    return agentstore.StorePolicy("sqlite", sections={"sqlite": {"path": str(path), **settings}})
+
+
+def open_file_store(path: Path | str, **settings: Any) -> agentstore.Store:
+    return agentstore.open(sqlite_policy(path, **settings))
+
+
+class Children:
+    """Child processes started together: each opens the store, then all begin at once."""
+
+    def __init__(self, mode: str, db: Path, n: int, count: int) -> None:
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, str(CHILD), mode, str(db), str(n)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=db.parent,
+            )
+            for _ in range(count)
+        ]
+        for p in self.procs:
+            assert p.stdout is not None
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                self.kill()
+                _, err = p.communicate()
+                raise AssertionError(f"child did not start: {line!r} {err}")
+
+    def go(self) -> None:
+        for p in self.procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+
+    def wait(self, timeout: float = 120) -> None:
+        """Wait for all; each must exit 0 with nothing on stderr (no call raised)."""
+        for p in self.procs:
+            out, err = p.communicate(timeout=timeout)
+            assert p.returncode == 0, err
+            assert err == ""
+            assert out.strip() == "done"
+
+    def kill(self) -> None:
+        """Kill any still running and close every pipe. Idempotent."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            for f in (p.stdin, p.stdout, p.stderr):
+                if f is not None:
+                    f.close()
