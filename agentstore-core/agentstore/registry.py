@@ -104,7 +104,9 @@ class DriverSpec:
         open: ``open(config, context) -> DriverStores``; imports its client library lazily.
         capabilities: the capabilities the driver provides.
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
-            fields all have defaults makes the section optional.
+            fields all have defaults makes the section optional. It is validated with
+            ``context={"section": <the section as written>}``, env references unresolved,
+            so a validator can refuse a secret written inline.
         description: one line for ``agentstore drivers``.
         conformance: optional ``"package.module:attribute"`` naming an
             :class:`agentstore.conformance.ConformanceSupport` (how the conformance suite

@@ -1,0 +1,5 @@
+"""The ``agentstore`` command line (``agentstore --help``); built on click."""
+
+from agentstore.cli.app import cli, main
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,482 @@
+"""The ``agentstore`` command: drivers, init, validate, verify, demo.
+
+Exit codes: 0 success; 1 a failed check (a broken chain) or an operation that failed (a
+backend that cannot be reached); 2 a usage or policy error. Errors are one line on stderr;
+``--debug`` adds the traceback. Nothing printed ever holds a secret: policy values are
+never echoed, and messages come from errors that promise to carry none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER, CAPABILITIES
+from agentstore.errors import ChainBroken, ConfigError, InvalidInput, StoreError, UnknownDriver
+from agentstore.policy import (
+    CONFIG_FILENAME,
+    DEFAULT_BACKEND,
+    DEFAULT_SQLITE_PATH,
+    StorePolicy,
+    find_policy,
+)
+from agentstore.registry import FIRST_PARTY, Registry, default_registry
+from agentstore.store import Store
+from agentstore.store import open as open_store
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+PROGRESS_THRESHOLD = 10_000
+"""Entries to verify above which a progress bar is drawn (when stderr is a terminal)."""
+
+
+class CliError(click.ClickException):
+    """A usage or policy error: one line, exit code 2."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+
+class CliFailure(CliError):
+    """An operation that failed (a backend, a file): one line, exit code 1."""
+
+    exit_code = EXIT_FAILED
+
+
+@dataclass
+class Options:
+    """The global options, shared with every command through ``ctx.obj``."""
+
+    config: Path | None = None
+    debug: bool = False
+    registry: Registry = field(default_factory=default_registry)
+
+
+_URL_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]*@")
+
+
+def _redact(text: str) -> str:
+    """Drop ``user:password@`` from any URL in ``text``."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
+def _to_cli_error(exc: BaseException) -> CliError:
+    if isinstance(exc, ConfigError | InvalidInput):
+        return CliError(exc.message)
+    if isinstance(exc, StoreError):
+        return CliFailure(exc.message)
+    if isinstance(exc, OSError):
+        return CliFailure(_redact(str(exc)))
+    return CliFailure(
+        f"unexpected {type(exc).__name__}: {_redact(str(exc))} "
+        "(run `agentstore --debug ...` to see the traceback)"
+    )
+
+
+class _Group(click.Group):
+    """Turns any exception a command raises into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise  # click reports these itself (a closed pipe quietly, as `| head` expects)
+        except Exception as exc:
+            opts = ctx.obj if isinstance(ctx.obj, Options) else None
+            if opts is not None and opts.debug:
+                traceback.print_exc()
+            raise _to_cli_error(exc) from exc
+
+
+def _opts(ctx: click.Context) -> Options:
+    return ctx.ensure_object(Options)
+
+
+def _with_file(message: str, source: str | None) -> str:
+    if source is None or source in message:
+        return message
+    return f"{source}: {message}"
+
+
+def load_policy(opts: Options, path: Path | None = None) -> StorePolicy:
+    """The policy named by ``path``, else ``--config``, else found as ``agentstore.open()``."""
+    explicit = path or opts.config
+    try:
+        return find_policy(explicit)
+    except ConfigError as exc:
+        where = None if explicit is None else str(explicit)
+        raise CliError(_with_file(exc.message, where)) from None
+
+
+def _where(policy: StorePolicy) -> str:
+    if policy.source is not None:
+        return policy.source
+    return f"the default policy (no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG unset)"
+
+
+@contextmanager
+def opened(opts: Options, policy: StorePolicy) -> Iterator[Store]:
+    """The store ``policy`` describes, with errors naming the policy file."""
+    try:
+        store = open_store(policy, registry=opts.registry)
+    except ConfigError as exc:
+        raise CliError(_with_file(exc.message, _where(policy))) from exc
+    with store:
+        yield store
+
+
+# -- the group ------------------------------------------------------------------------------
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The policy file. Default: $AGENTSTORE_CONFIG, else ./agentstore.toml, "
+    "else the built-in default (SQLite file ./agentstore.db).",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.version_option(package_name="agentstore-core", prog_name="agentstore")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, debug: bool) -> None:
+    """agentstore: causal-ordered, pluggable storage for agent systems.
+
+    Exit codes: 0 success, 1 a failed check (a broken chain) or an unreachable backend,
+    2 a usage or policy error.
+    """
+    opts = _opts(ctx)
+    opts.config = config
+    opts.debug = debug
+
+
+# -- drivers --------------------------------------------------------------------------------
+
+
+def _caps_text(caps: frozenset[str]) -> str:
+    if set(caps) == set(CAPABILITIES):
+        return "all"
+    return ", ".join(c for c in CAPABILITIES if c in caps) or "none"
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+@cli.command(short_help="List the installed drivers: distribution, version, capabilities.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.pass_context
+def drivers(ctx: click.Context, as_json: bool) -> None:
+    """List the installed drivers: distribution, version and capabilities.
+
+    Plugins that are installed but fail to load are listed too, with their error.
+    """
+    reg = _opts(ctx).registry
+    specs = sorted(reg.drivers.values(), key=lambda s: s.name)
+    broken = reg.broken
+    if as_json:
+        doc = {
+            "drivers": [
+                {
+                    "name": s.name,
+                    "distribution": s.distribution,
+                    "version": s.version,
+                    "capabilities": [c for c in CAPABILITIES if c in s.capabilities],
+                    "description": s.description,
+                    "first_party": s.distribution is not None
+                    and FIRST_PARTY.get(s.name) == s.distribution,
+                }
+                for s in specs
+            ],
+            "broken": [
+                {"name": b.name, "distribution": b.distribution, "error": b.error} for b in broken
+            ],
+        }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if specs:
+        rows = [("NAME", "DISTRIBUTION", "VERSION", "CAPABILITIES")]
+        rows += [
+            (
+                s.name,
+                s.distribution or "(in-process)",
+                s.version or "-",
+                _caps_text(s.capabilities),
+            )
+            for s in specs
+        ]
+        click.echo(_table(rows))
+    else:
+        click.echo(
+            "no drivers installed; install one, e.g. `pip install agentstore-sqlite` "
+            "(the embedded default)"
+        )
+    if broken:
+        click.echo("")
+        click.echo("installed but failed to load:")
+        for b in broken:
+            click.echo(f"  {b.name} ({b.distribution or 'unknown distribution'}): {b.error}")
+
+
+# -- init -----------------------------------------------------------------------------------
+
+
+@cli.command(short_help="Write a commented starter policy.")
+@click.option(
+    "--backend",
+    default=DEFAULT_BACKEND,
+    show_default=True,
+    help="The driver serving every capability.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def init(ctx: click.Context, backend: str, force: bool, path: Path | None) -> None:
+    """Write a commented starter policy to PATH (default: --config, else ./agentstore.toml)."""
+    from agentstore.cli.starter import missing_capabilities, starter_policy
+
+    opts = _opts(ctx)
+    target = path or opts.config or Path(CONFIG_FILENAME)
+    spec = opts.registry.drivers.get(backend)
+    note = None
+    if spec is None:
+        if backend not in FIRST_PARTY:
+            try:
+                opts.registry.get(backend)
+            except UnknownDriver as exc:
+                raise CliError(f"--backend: {exc.message}") from None
+        note = (
+            f"note: driver {backend!r} is not installed yet; "
+            f"run `pip install {FIRST_PARTY[backend]}` before using this policy"
+        )
+    missing = missing_capabilities(spec)
+    if missing:
+        note = (
+            f"note: driver {backend!r} does not provide {', '.join(missing)}; route them to "
+            f"another driver under [store.capabilities] in {target} before using it"
+        )
+    text = starter_policy(backend, spec)
+    if not target.parent.is_dir():
+        raise CliError(f"cannot write {target}: folder {target.parent} does not exist")
+    try:
+        with target.open("w" if force else "x", encoding="utf-8") as fh:
+            fh.write(text)
+    except FileExistsError:
+        raise CliError(f"{target} already exists; pass --force to overwrite it") from None
+    except OSError as exc:
+        raise CliFailure(f"cannot write {target}: {exc.strerror}") from None
+    click.echo(f"wrote {target} (backend {backend}); check it with `agentstore validate {target}`")
+    if note:
+        click.echo(note, err=True)
+
+
+# -- validate -------------------------------------------------------------------------------
+
+
+@cli.command(short_help="Check a policy against the installed drivers.")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, path: Path | None) -> None:
+    """Check that a policy resolves against the installed drivers.
+
+    PATH defaults to --config, else the policy agentstore.open() would find. Environment
+    references are read (an unset variable is an error). No backend is contacted.
+    """
+    opts = _opts(ctx)
+    policy = load_policy(opts, path)
+    try:
+        resolved = policy.resolve(opts.registry)
+    except ConfigError as exc:
+        raise CliError(_with_file(exc.message, _where(policy))) from None
+    click.echo(f"ok: {_where(policy)}")
+    for name, (spec, _config) in resolved.drivers.items():
+        caps = [c for c in CAPABILITIES if resolved.routes[c] == name]
+        origin = f"{spec.distribution} {spec.version}" if spec.distribution else "in-process"
+        click.echo(f"  {name} ({origin}): {', '.join(caps)}")
+
+
+# -- verify ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ChainResult:
+    stream: str
+    writer: str
+    entries: int | None = None
+    broken: ChainBroken | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"stream": self.stream, "writer": self.writer}
+        if self.broken is None:
+            doc["ok"] = True
+            doc["entries"] = self.entries
+        else:
+            doc["ok"] = False
+            doc["seq"] = self.broken.seq
+            doc["detail"] = self.broken.detail
+        return doc
+
+
+def verify_store(
+    store: Store,
+    stream: str | None = None,
+    writer: str | None = None,
+    *,
+    progress: bool | None = None,
+) -> list[ChainResult]:
+    """Verify every chain matching the filters, the audit chain included; never raises
+    ChainBroken: each broken chain is reported in its result.
+
+    ``progress`` None draws a bar on stderr when it is a terminal and the work is long.
+    """
+    chains = [
+        (s, w)
+        for s, w in store.logs()
+        if s != AUDIT_STREAM and (stream is None or s == stream) and (writer is None or w == writer)
+    ]
+    with_audit = (stream is None or stream == AUDIT_STREAM) and writer in (None, AUDIT_WRITER)
+    lengths = []
+    for s, w in chains:
+        head = store.log(s, w).head()
+        lengths.append(0 if head is None else head.seq)
+    total = sum(lengths)
+    if progress is None:
+        progress = total >= PROGRESS_THRESHOLD and sys.stderr.isatty()
+    results: list[ChainResult] = []
+    with click.progressbar(
+        length=max(total, 1),
+        label="verifying",
+        file=sys.stderr,
+        hidden=not progress,
+        show_pos=True,
+    ) as bar:
+        for (s, w), n in zip(chains, lengths, strict=True):
+            result = ChainResult(s, w)
+            try:
+                result.entries = store.log(s, w).verify()
+            except ChainBroken as exc:
+                result.broken = exc
+            results.append(result)
+            bar.update(n)
+    if with_audit:
+        audit = ChainResult(AUDIT_STREAM, AUDIT_WRITER)
+        try:
+            audit.entries = store.audit.verify()
+        except ChainBroken as exc:
+            audit.broken = exc
+        if audit.broken is not None or audit.entries or stream == AUDIT_STREAM:
+            results.append(audit)
+    return results
+
+
+@cli.command(short_help="Verify every hash chain; exit 1 naming each broken one.")
+@click.option("--stream", help="Verify only the chains of this stream.")
+@click.option("--writer", help="Verify only the chains of this writer.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("-v", "--verbose", is_flag=True, help="List every chain, not only broken ones.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Draw a progress bar on stderr (default: on a terminal, for long work).",
+)
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    *,
+    stream: str | None,
+    writer: str | None,
+    as_json: bool,
+    verbose: bool,
+    progress: bool | None,
+) -> None:
+    """Verify every hash chain of the store (or those of --stream / --writer).
+
+    Exit 0 when all hold; exit 1 naming each broken (stream, writer, seq).
+    """
+    opts = _opts(ctx)
+    policy = load_policy(opts)
+    if policy.source is None and not Path(DEFAULT_SQLITE_PATH).exists():
+        # Opening the default policy would create ./agentstore.db just to find it empty.
+        raise CliError(
+            f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
+            f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
+        )
+    with opened(opts, policy) as store:
+        results = verify_store(store, stream, writer, progress=progress)
+    broken = [r for r in results if r.broken is not None]
+    if not results and (stream is not None or writer is not None):
+        named = " ".join(
+            f"--{k} {v!r}" for k, v in (("stream", stream), ("writer", writer)) if v is not None
+        )
+        raise CliError(f"no chain matches {named} in {_where(policy)}")
+    if as_json:
+        doc = {"ok": not broken, "chains": [r.to_json() for r in results]}
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        for r in results:
+            if r.broken is not None:
+                click.echo(
+                    f"broken: stream {r.stream!r}, writer {r.writer!r}, seq {r.broken.seq}: "
+                    f"{r.broken.detail}"
+                )
+            elif verbose:
+                click.echo(f"ok: stream {r.stream!r}, writer {r.writer!r}: {r.entries} entries")
+        entries = sum(r.entries or 0 for r in results)
+        if broken:
+            click.echo(f"{len(broken)} of {len(results)} chains broken")
+        elif results:
+            click.echo(f"ok: {len(results)} chains hold ({entries} entries)")
+        else:
+            click.echo("ok: no chains to verify (the store holds no log entries)")
+    if broken:
+        ctx.exit(EXIT_FAILED)
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@cli.command(short_help="The main job on the embedded default, then a flipped byte caught.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to keep the demo's database and policy (created if missing). "
+    "Default: a new temporary folder, left in place for you to inspect.",
+)
+@click.pass_context
+def demo(ctx: click.Context, directory: Path | None) -> None:
+    """Run the main job on the embedded default and show tampering being caught.
+
+    Two agents write turns to one stream, a generation stamps reports, the doorbell
+    prints each commit, every chain is verified, then one stored byte is flipped and
+    verify shows exactly where.
+    """
+    from agentstore.cli.demo import run_demo
+
+    opts = _opts(ctx)
+    if not run_demo(directory, registry=opts.registry, echo=click.echo):
+        ctx.exit(EXIT_FAILED)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """The console script."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="agentstore")
+    raise SystemExit(EXIT_OK)  # pragma: no cover - click's main always exits
+
+
+__all__ = ["CliError", "CliFailure", "cli", "load_policy", "main", "verify_store"]

@@ -1,0 +1,330 @@
+"""The six capabilities on Redis.
+
+Keys, all under the configured prefix ``P``:
+
+==================================  ======  =================================================
+``P gen``                           hash    generation name -> value
+``P log:<name>``                    list    one element per entry, in seq order (see _pack)
+``P logs``                          set     the ``<name>`` of every log written
+``P policies``                      hash    agent id -> policy document JSON
+``P sessions``                      hash    session id -> {"agent_id", "data"} JSON
+``P secrets``                       hash    secret name -> value bytes
+==================================  ======  =================================================
+
+A log's ``<name>`` is ``<length of stream>:<stream>:<writer>``: readable in redis-cli, and
+unambiguous whatever characters the names hold.
+
+Appends are compare-and-set: the client reads the head, hashes the new entries (BLAKE3
+cannot run inside Redis) and a Lua script pushes them only if the log still has the
+length the client saw; otherwise the client reads again and retries. Redis runs each
+script atomically, so appends from any number of threads and processes serialize.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Final, ParamSpec, TypeVar, cast
+
+import redis
+from agentstore import (
+    AgentId,
+    BackendUnavailable,
+    CredentialStore,
+    DriverStores,
+    Entry,
+    GenerationStore,
+    InvalidInput,
+    LogAuditSink,
+    NonMonotonicGeneration,
+    OpenContext,
+    PolicyDocument,
+    PolicyStore,
+    SessionId,
+    SessionRecord,
+    SessionStore,
+    StoreError,
+    WriterLogStore,
+    chain_hash,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agentstore_redis.config import RedisConfig
+
+MAX_GENERATION: Final = 2**63 - 1
+"""Redis integers are signed 64-bit."""
+BATCH: Final = 500
+_HEADER = struct.Struct(">QB")  # seq, length of prev_hash (0 for genesis, else 32)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Push ARGV[3..] if the log holds exactly ARGV[1] entries; else return its length.
+_APPEND_LUA: Final = """
+local n = redis.call('LLEN', KEYS[1])
+if n ~= tonumber(ARGV[1]) then return n end
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+redis.call('SADD', KEYS[2], ARGV[2])
+return -1
+"""
+
+# Set generation ARGV[1] to ARGV[2] unless that moves it back; return {moved, current}.
+# Values are compared as decimal strings: Lua numbers are doubles and lose precision.
+_ADVANCE_LUA: Final = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1]) or '0'
+local new = ARGV[2]
+if #new < #cur or (#new == #cur and new < cur) then return {0, cur} end
+redis.call('HSET', KEYS[1], ARGV[1], new)
+return {1, new}
+"""
+
+
+def log_name(stream: str, writer: str) -> str:
+    """The unambiguous name of a log in its key and in the index set."""
+    return f"{len(stream)}:{stream}:{writer}"
+
+
+def parse_log_name(name: str) -> tuple[str, str]:
+    length, _, rest = name.partition(":")
+    n = int(length)
+    return rest[:n], rest[n + 1 :]
+
+
+def pack_entry(entry: Entry) -> bytes:
+    """The stored form of ``entry`` (for the conformance suite's tamper hook)."""
+    return _pack(entry.seq, entry.prev_hash, entry.content_hash, entry.payload)
+
+
+def _pack(seq: int, prev: bytes | None, content: bytes, payload: bytes) -> bytes:
+    prev = prev or b""
+    return _HEADER.pack(seq, len(prev)) + prev + content + payload
+
+
+def _unpack(stream: str, writer: str, raw: bytes) -> Entry:
+    seq, prev_len = _HEADER.unpack_from(raw)
+    at = _HEADER.size
+    prev = raw[at : at + prev_len] if prev_len else None
+    at += prev_len
+    return Entry(stream, writer, seq, raw[at + 32 :], prev, raw[at : at + 32])
+
+
+class _Client:
+    """One redis client, its scripts, and the translation of its errors."""
+
+    def __init__(self, config: RedisConfig) -> None:
+        url = config.url.get_secret_value()
+        self.redis = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=config.connect_timeout,
+            socket_timeout=config.socket_timeout,
+        )
+        kwargs = self.redis.connection_pool.connection_kwargs
+        self.where = kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"
+        self.prefix = config.prefix.encode()
+        self.append_script = self.redis.register_script(_APPEND_LUA)
+        self.advance_script = self.redis.register_script(_ADVANCE_LUA)
+
+    def key(self, kind: str, name: str = "") -> bytes:
+        return self.prefix + (f"{kind}:{name}" if name else kind).encode()
+
+    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run one redis call, translating its errors (never quoting a value)."""
+        try:
+            return fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise BackendUnavailable(
+                f"redis at {self.where} is unavailable: {type(exc).__name__}: {exc}"
+            ) from exc
+        except RedisError as exc:
+            raise StoreError(f"redis at {self.where} refused a command: {exc}") from exc
+
+    def close(self) -> None:
+        self.redis.close()
+
+
+class RedisGenerationStore(GenerationStore):
+    def __init__(self, client: _Client) -> None:
+        self._c = client
+        self._key = client.key("gen")
+
+    def _current(self, name: str) -> int:
+        value = self._c.call(self._c.redis.hget, self._key, name)
+        return 0 if value is None else int(value)
+
+    def _bump(self, name: str) -> int:
+        return int(self._c.call(self._c.redis.hincrby, self._key, name, 1))
+
+    def _advance_to(self, name: str, value: int) -> int:
+        if value > MAX_GENERATION:
+            raise InvalidInput(f"value must be at most {MAX_GENERATION} (a signed 64-bit integer)")
+        moved, current = self._c.call(
+            self._c.advance_script, keys=[self._key], args=[name, str(value)]
+        )
+        if not moved:
+            raise NonMonotonicGeneration(name, int(current), value)
+        return value
+
+
+class RedisLogStore(WriterLogStore):
+    def __init__(self, client: _Client) -> None:
+        self._c = client
+        self._index = client.key("logs")
+
+    def log_key(self, stream: str, writer: str) -> bytes:
+        """The key of a log's list (for the conformance suite's tamper hook)."""
+        return self._log_key(stream, writer)
+
+    @property
+    def raw_client(self) -> redis.Redis:
+        """The redis client, bypassing every check (for the tamper hook only)."""
+        return self._c.redis
+
+    def _log_key(self, stream: str, writer: str) -> bytes:
+        return self._c.key("log", log_name(stream, writer))
+
+    def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
+        return self._append_many(stream, writer, [payload])[0]
+
+    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        key = self._log_key(stream, writer)
+        member = log_name(stream, writer).encode()
+        while True:
+            length, head = self._read_head(key)
+            seq = 0 if head is None else head.seq
+            prev = None if head is None else head.content_hash
+            entries: list[Entry] = []
+            for payload in payloads:
+                seq += 1
+                content = chain_hash(prev, payload)
+                entries.append(Entry(stream, writer, seq, payload, prev, content))
+                prev = content
+            packed = [_pack(e.seq, e.prev_hash, e.content_hash, e.payload) for e in entries]
+            result = self._c.call(
+                self._c.append_script, keys=[key, self._index], args=[length, member, *packed]
+            )
+            if int(result) == -1:
+                return entries
+            # another writer appended since we read the head: read it again
+
+    def _read_head(self, key: bytes) -> tuple[int, Entry | None]:
+        pipe = self._c.redis.pipeline(transaction=True)
+        pipe.llen(key)
+        pipe.lindex(key, -1)
+        length, raw = self._c.call(pipe.execute)
+        if raw is None:
+            return int(length), None
+        return int(length), _unpack("", "", raw)
+
+    def _head(self, stream: str, writer: str) -> Entry | None:
+        raw = self._c.call(self._c.redis.lindex, self._log_key(stream, writer), -1)
+        return None if raw is None else _unpack(stream, writer, cast(bytes, raw))
+
+    def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
+        key = self._log_key(stream, writer)
+        start = after
+        while True:
+            chunk = self._c.call(self._c.redis.lrange, key, start, start + BATCH - 1)
+            for raw in chunk:
+                yield _unpack(stream, writer, cast(bytes, raw))
+            if len(chunk) < BATCH:
+                return
+            start += BATCH
+
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        members = self._c.call(self._c.redis.smembers, self._index)
+        pairs = sorted(parse_log_name(cast(bytes, m).decode()) for m in members)
+        pipe = self._c.redis.pipeline(transaction=False)
+        for stream, writer in pairs:
+            pipe.llen(self._log_key(stream, writer))
+        lengths = self._c.call(pipe.execute) if pairs else []
+        for (stream, writer), n in zip(pairs, lengths, strict=True):
+            if n:
+                yield stream, writer
+
+    def __repr__(self) -> str:
+        return f"<RedisLogStore at {self._c.where}>"
+
+
+class RedisPolicyStore(PolicyStore):
+    def __init__(self, client: _Client) -> None:
+        self._c = client
+        self._key = client.key("policies")
+
+    def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
+        self._c.call(self._c.redis.hset, self._key, str(agent_id), document.to_json())
+
+    def _get(self, agent_id: AgentId) -> PolicyDocument | None:
+        raw = self._c.call(self._c.redis.hget, self._key, str(agent_id))
+        return None if raw is None else PolicyDocument.from_json(raw)
+
+    def _invalidate(self, agent_id: AgentId) -> None:
+        self._c.call(self._c.redis.hdel, self._key, str(agent_id))
+
+
+class RedisSessionStore(SessionStore):
+    def __init__(self, client: _Client) -> None:
+        self._c = client
+        self._key = client.key("sessions")
+
+    def _save(self, record: SessionRecord) -> None:
+        doc: dict[str, Any] = {"agent_id": str(record.agent_id), "data": record.data}
+        self._c.call(
+            self._c.redis.hset, self._key, str(record.session_id), json.dumps(doc, sort_keys=True)
+        )
+
+    def _load(self, session_id: SessionId) -> SessionRecord | None:
+        raw = self._c.call(self._c.redis.hget, self._key, str(session_id))
+        if raw is None:
+            return None
+        doc = json.loads(raw)
+        return SessionRecord(session_id, AgentId.parse(doc["agent_id"]), doc["data"])
+
+    def _delete(self, session_id: SessionId) -> None:
+        self._c.call(self._c.redis.hdel, self._key, str(session_id))
+
+
+class RedisCredentialStore(CredentialStore):
+    def __init__(self, client: _Client) -> None:
+        self._c = client
+        self._key = client.key("secrets")
+
+    def _put_secret(self, name: str, value: bytes) -> None:
+        self._c.call(self._c.redis.hset, self._key, name, value)
+
+    def _get_secret(self, name: str) -> bytes | None:
+        return cast(bytes | None, self._c.call(self._c.redis.hget, self._key, name))
+
+    def _delete_secret(self, name: str) -> None:
+        self._c.call(self._c.redis.hdel, self._key, name)
+
+    def __repr__(self) -> str:
+        return f"<RedisCredentialStore at {self._c.where}>"
+
+
+def open_redis(config: RedisConfig, context: OpenContext) -> DriverStores:
+    """Stores on the server ``config`` names, checked reachable before returning.
+
+    Raises:
+        BackendUnavailable: the server cannot be reached within ``connect_timeout``
+            (naming host and port, never the password).
+    """
+    client = _Client(config)
+    try:
+        client.call(client.redis.ping)
+    except BaseException:
+        client.close()
+        raise
+    caps = context.capabilities
+    logs = RedisLogStore(client)
+    return DriverStores(
+        generations=RedisGenerationStore(client) if "generations" in caps else None,
+        logs=logs if "logs" in caps else None,
+        audit=LogAuditSink(logs) if "audit" in caps else None,
+        policies=RedisPolicyStore(client) if "policies" in caps else None,
+        sessions=RedisSessionStore(client) if "sessions" in caps else None,
+        credentials=RedisCredentialStore(client) if "credentials" in caps else None,
+        close=client.close,
+    )

@@ -1,0 +1,139 @@
+"""``agentstore drivers``: what is installed, for people and for scripts."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import sys
+import types
+from collections.abc import Callable
+
+import agentstore.registry
+import pytest
+from agentstore import DriverSpec, Registry, hookimpl
+from agentstore.registry import NoConfig
+from click.testing import Result
+
+Run = Callable[..., Result]
+
+
+def _never(config: NoConfig, ctx: object) -> object:
+    raise AssertionError("never opened here")
+
+
+def test_table_lists_each_driver_with_distribution_version_and_capabilities(
+    run: Run, installed: Registry
+) -> None:
+    installed.register(
+        DriverSpec("partial", open=_never, capabilities=frozenset({"logs", "generations"}))
+    )
+    result = run("drivers", reg=installed)
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "CAPABILITIES"]
+    memory = next(line for line in lines if line.startswith("memory "))
+    version = importlib.metadata.version("agentstore-memory")
+    assert memory.split() == ["memory", "agentstore-memory", version, "all"]
+    partial = next(line for line in lines if line.startswith("partial "))
+    # canonical capability order; an in-process driver says so
+    assert partial.split() == ["partial", "(in-process)", "-", "generations,", "logs"]
+    names = [line.split()[0] for line in lines[1:]]
+    assert names == sorted(names)
+
+
+def test_json_is_complete_and_parseable(run: Run, installed: Registry) -> None:
+    installed.register(DriverSpec("partial", open=_never, capabilities=frozenset({"audit"})))
+    result = run("drivers", "--json", reg=installed)
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    by_name = {d["name"]: d for d in doc["drivers"]}
+    assert {"memory", "partial"} <= set(by_name)
+    assert by_name["memory"]["distribution"] == "agentstore-memory"
+    assert by_name["memory"]["version"] == importlib.metadata.version("agentstore-memory")
+    assert by_name["memory"]["first_party"] is True
+    assert len(by_name["memory"]["capabilities"]) == 8
+    assert by_name["partial"] == {
+        "name": "partial",
+        "distribution": None,
+        "version": None,
+        "capabilities": ["audit"],
+        "description": "",
+        "first_party": False,
+    }
+    assert doc["broken"] == []
+
+
+def test_nothing_installed_says_what_to_install(run: Run) -> None:
+    result = run("drivers", reg=Registry(load_entry_points=False))
+    assert result.exit_code == 0
+    assert "no drivers installed" in result.stdout
+    assert "pip install agentstore-sqlite" in result.stdout
+
+
+@pytest.fixture
+def broken_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """A registry whose entry points include one that cannot be imported."""
+    real = importlib.metadata.entry_points
+    bad = importlib.metadata.EntryPoint(
+        name="ghost", value="agentstore_ghost_driver_does_not_exist", group="agentstore.drivers"
+    )
+
+    def entry_points(**params: str) -> importlib.metadata.EntryPoints:
+        found = real(**params)
+        if params.get("group") == "agentstore.drivers":
+            return importlib.metadata.EntryPoints([*found, bad])
+        return found
+
+    monkeypatch.setattr(agentstore.registry.importlib.metadata, "entry_points", entry_points)
+    return Registry()
+
+
+def test_broken_plugin_is_listed_not_fatal(run: Run, broken_registry: Registry) -> None:
+    table = run("drivers", reg=broken_registry)
+    assert table.exit_code == 0, table.stdout
+    assert "installed but failed to load:" in table.stdout
+    assert "ghost (unknown distribution): ModuleNotFoundError" in table.stdout
+    assert "\nmemory " in table.stdout  # the healthy drivers are still listed
+
+    doc = json.loads(run("drivers", "--json", reg=broken_registry).stdout)
+    assert [b["name"] for b in doc["broken"]] == ["ghost"]
+    assert "agentstore_ghost_driver_does_not_exist" in doc["broken"][0]["error"]
+    assert "memory" in {d["name"] for d in doc["drivers"]}
+
+
+@pytest.fixture
+def clashing_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """Installed entry points plus a second plugin, from another distribution, that also
+    registers a driver named ``memory``."""
+    impostor = types.ModuleType("agentstore_impostor_plugin")
+
+    @hookimpl
+    def register_drivers(register: Callable[[DriverSpec], None]) -> None:
+        register(DriverSpec("memory", open=_never))
+
+    impostor.register_drivers = register_drivers  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, impostor.__name__, impostor)
+    real = importlib.metadata.entry_points
+    extra = importlib.metadata.EntryPoint(
+        name="memory", value=impostor.__name__, group="agentstore.drivers"
+    )
+
+    def entry_points(**params: str) -> importlib.metadata.EntryPoints:
+        found = real(**params)
+        if params.get("group") == "agentstore.drivers":
+            return importlib.metadata.EntryPoints([*found, extra])
+        return found
+
+    monkeypatch.setattr(agentstore.registry.importlib.metadata, "entry_points", entry_points)
+    return Registry()
+
+
+def test_two_drivers_with_one_name_fail_naming_both(
+    run: Run, clashing_registry: Registry, error_line: Callable[[Result], str]
+) -> None:
+    result = run("drivers", reg=clashing_registry)
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert "'memory' is registered twice" in line
+    assert "agentstore-memory" in line
+    assert "uninstall one of them" in line

@@ -1,0 +1,248 @@
+"""``agentstore verify``: every chain checked; exit 1 naming each broken (stream, writer, seq)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import agentstore
+import pytest
+from agentstore import (
+    AuditEntry,
+    BackendUnavailable,
+    DriverSpec,
+    DriverStores,
+    OpenContext,
+    Registry,
+    Store,
+    StorePolicy,
+)
+from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.registry import NoConfig
+from agentstore_memory import MemoryLogStore, open_memory
+from click.testing import Result
+
+SharedState = Any  # the ``shared`` fixture's state (tests/cli/conftest.py)
+
+Run = Callable[..., Result]
+ErrorLine = Callable[[Result], str]
+
+
+@pytest.fixture
+def policy_file(workdir: Path, shared: SharedState) -> Path:
+    path = workdir / "agentstore.toml"
+    path.write_text('[store]\nbackend = "shared"\n', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def store(policy_file: Path, registry: Registry) -> Store:
+    """A store with three chains and an audit chain: conv/alice (3), conv/bob (2), ops/cron (1)."""
+    s = agentstore.open(policy_file, registry=registry)
+    s.log("conv", "alice").append_many([b"a1", b"a2", b"a3"])
+    s.log("conv", "bob").append_many([b"b1", b"b2"])
+    s.log("ops", "cron").append(b"tick")
+    s.audit.emit(AuditEntry("policy.update"))
+    return s
+
+
+def test_empty_store(run: Run, policy_file: Path) -> None:
+    result = run("verify")
+    assert result.exit_code == 0
+    assert result.stdout == "ok: no chains to verify (the store holds no log entries)\n"
+
+
+def test_all_chains_hold(run: Run, store: Store) -> None:
+    result = run("verify")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == "ok: 4 chains hold (7 entries)\n"
+    verbose = run("verify", "-v")
+    assert verbose.stdout.splitlines() == [
+        "ok: stream 'conv', writer 'alice': 3 entries",
+        "ok: stream 'conv', writer 'bob': 2 entries",
+        "ok: stream 'ops', writer 'cron': 1 entries",
+        f"ok: stream '{AUDIT_STREAM}', writer '{AUDIT_WRITER}': 1 entries",
+        "ok: 4 chains hold (7 entries)",
+    ]
+
+
+def test_each_broken_chain_is_named_with_its_seq(
+    run: Run, store: Store, shared: SharedState
+) -> None:
+    # an edited payload in bob's log, a deleted entry in alice's
+    b2 = next(store.log("conv", "bob").entries(after=1))
+    shared.logs.tamper("conv", "bob", 2, b2._replace(payload=b"B2"))
+    shared.logs.tamper("conv", "alice", 2, None)
+    result = run("verify")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "broken: stream 'conv', writer 'alice', seq 2: expected seq 2, found 3 (entry missing)",
+        "broken: stream 'conv', writer 'bob', seq 2: content_hash does not match the payload",
+        "2 of 4 chains broken",
+    ]
+    doc = json.loads(run("verify", "--json").stdout)
+    assert doc["ok"] is False
+    assert [(c["stream"], c["writer"], c["ok"], c.get("seq")) for c in doc["chains"]] == [
+        ("conv", "alice", False, 2),
+        ("conv", "bob", False, 2),
+        ("ops", "cron", True, None),
+        (AUDIT_STREAM, AUDIT_WRITER, True, None),
+    ]
+
+
+def test_a_tampered_audit_chain_is_named(run: Run, store: Store, shared: SharedState) -> None:
+    store.audit.emit(AuditEntry("policy.update", detail={"n": 2}))
+    first = next(iter(store.audit.records()))
+    entries = list(shared.logs._entries(AUDIT_STREAM, AUDIT_WRITER, 0))
+    shared.logs.tamper(AUDIT_STREAM, AUDIT_WRITER, 1, entries[0]._replace(payload=b"{}"))
+    assert first.seq == 1
+    result = run("verify")
+    assert result.exit_code == 1
+    assert (
+        f"broken: stream '{AUDIT_STREAM}', writer '{AUDIT_WRITER}', seq 1: "
+        "content_hash does not match the payload"
+    ) in result.stdout.splitlines()
+
+
+def test_filters(run: Run, store: Store, shared: SharedState, error_line: ErrorLine) -> None:
+    tick = next(store.log("ops", "cron").entries())
+    shared.logs.tamper("ops", "cron", 1, tick._replace(payload=b"tock"))
+    assert run("verify").exit_code == 1
+    only_conv = run("verify", "--stream", "conv", "-v")
+    assert only_conv.exit_code == 0, only_conv.stdout
+    assert only_conv.stdout.splitlines()[-1] == "ok: 2 chains hold (5 entries)"
+    bob = run("verify", "--writer", "bob")
+    assert bob.stdout == "ok: 1 chains hold (2 entries)\n"
+    audit = run("verify", "--stream", AUDIT_STREAM)
+    assert audit.stdout == "ok: 1 chains hold (1 entries)\n"
+    nothing = run("verify", "--stream", "conv", "--writer", "cron")
+    assert nothing.exit_code == 2
+    assert (
+        error_line(nothing) == "no chain matches --stream 'conv' --writer 'cron' in agentstore.toml"
+    )
+
+
+def test_progress_bar_goes_to_stderr_only(run: Run, store: Store) -> None:
+    result = run("verify", "--progress")
+    assert result.exit_code == 0
+    assert "verifying" in result.stderr
+    assert result.stdout == "ok: 4 chains hold (7 entries)\n"
+    quiet = run("verify")
+    assert quiet.stderr == ""
+
+
+def _unreachable(config: NoConfig, ctx: object) -> object:
+    raise BackendUnavailable("cannot reach 127.0.0.1:1 within 2 s")
+
+
+def _failing_open(config: NoConfig, ctx: object) -> object:
+    raise RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379 while opening")
+
+
+class _BuggyLogs(MemoryLogStore):
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        raise RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379 while listing")
+
+
+def _buggy(config: NoConfig, ctx: OpenContext) -> DriverStores:
+    stores = open_memory(ctx)
+    stores.logs = _BuggyLogs()
+    return stores
+
+
+def test_unreachable_backend_is_one_line_exit_1(
+    run: Run, registry: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    registry.register(DriverSpec("down", open=_unreachable))
+    (workdir / "agentstore.toml").write_text('[store]\nbackend = "down"\n')
+    result = run("verify")
+    assert result.exit_code == 1
+    assert error_line(result) == "cannot reach 127.0.0.1:1 within 2 s"
+
+
+def test_a_driver_failing_to_open_is_one_line_exit_1(
+    run: Run, registry: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    registry.register(DriverSpec("failing", open=_failing_open))
+    (workdir / "agentstore.toml").write_text('[store]\nbackend = "failing"\n')
+    result = run("verify")
+    assert result.exit_code == 1
+    assert "failed to open" in error_line(result)
+    assert "hunter2" not in result.stderr
+
+
+def test_a_driver_failing_mid_command_is_one_line_and_debug_shows_traceback(
+    run: Run, registry: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    registry.register(DriverSpec("buggy", open=_buggy))
+    (workdir / "agentstore.toml").write_text('[store]\nbackend = "buggy"\n')
+    result = run("verify")
+    assert result.exit_code == 1
+    line = error_line(result)
+    assert "RuntimeError" in line
+    assert "hunter2" not in result.stderr
+
+    debug = run("--debug", "verify")
+    assert debug.exit_code == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert debug.stderr.strip().splitlines()[-1] == f"Error: {line}"
+
+
+def test_errors_from_outside_agentstore_lose_url_credentials() -> None:
+    from agentstore.cli.app import EXIT_FAILED, EXIT_USAGE, _to_cli_error
+
+    err = _to_cli_error(RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379\nwhile listing"))
+    assert err.exit_code == EXIT_FAILED
+    assert err.message == (
+        "unexpected RuntimeError: lost redis://***@10.0.0.1:6379 while listing "
+        "(run `agentstore --debug ...` to see the traceback)"
+    )
+    assert _to_cli_error(PermissionError(13, "Permission denied", "x.db")).exit_code == 1
+    assert _to_cli_error(agentstore.InvalidInput("bad")).exit_code == EXIT_USAGE
+
+
+def test_policy_errors_are_exit_2(run: Run, workdir: Path, error_line: ErrorLine) -> None:
+    (workdir / "agentstore.toml").write_text('[store]\nbackend = "postgres"\n')
+    result = run("verify")
+    assert result.exit_code == 2
+    assert "pip install agentstore-postgres" in error_line(result)
+
+
+def test_unknown_option_is_a_usage_error(run: Run) -> None:
+    result = run("verify", "--strem", "x")
+    assert result.exit_code == 2
+    assert "No such option '--strem'. Did you mean '--stream'?" in result.stderr
+
+
+def test_default_policy_store_is_used_without_config(
+    run: Run, registry: Registry, shared: SharedState, workdir: Path
+) -> None:
+    # the same policy through $AGENTSTORE_CONFIG, as agentstore.open() finds it
+    other = workdir / "elsewhere.toml"
+    other.write_text('[store]\nbackend = "shared"\n')
+    with agentstore.open(StorePolicy.load(other), registry=registry) as s:
+        s.log("x", "y").append(b"z")
+    result = run("--config", str(other), "verify")
+    assert result.stdout == "ok: 1 chains hold (1 entries)\n"
+
+
+def test_no_store_here_is_an_error_and_creates_nothing(
+    run: Run, installed: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    result = run("verify", reg=installed)
+    assert result.exit_code == 2
+    assert error_line(result).startswith("no store here: no ./agentstore.toml")
+    assert list(workdir.iterdir()) == []
+
+
+def test_the_default_store_in_the_working_folder_is_verified(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    with agentstore.open(registry=installed) as s:  # the default: ./agentstore.db
+        s.log("conv", "alice").append_many([b"1", b"2"])
+    assert (workdir / "agentstore.db").is_file()
+    result = run("verify", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ok: 1 chains hold (2 entries)\n"

@@ -1,0 +1,114 @@
+"""Every example script runs as a user would run it, and prints what it promises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run_example(name: str, folder: Path) -> list[str]:
+    """Run ``examples/NAME`` with FOLDER as its argument; return its stdout lines."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout.splitlines()
+
+
+def test_conversation_log(tmp_path: Path) -> None:
+    out = run_example("conversation_log.py", tmp_path)
+    rung = [line.split()[1:4] for line in out if line.startswith("rung:")]
+    assert rung == [
+        ["conv:standup", "alice", "#1"],
+        ["conv:standup", "bob", "#1"],
+        ["conv:standup", "alice", "#2"],
+        ["conv:standup", "bob", "#2"],
+    ]
+    assert out[0].endswith("'Morning. I shipped the chain verifier.'")
+    assert out[-2:] == [
+        "verified: conv:standup alice, 2 entries, chain intact",
+        "verified: conv:standup bob, 2 entries, chain intact",
+    ]
+    assert (tmp_path / "conversation.db").is_file()
+
+
+def test_report_clock(tmp_path: Path) -> None:
+    assert run_example("report_clock.py", tmp_path) == [
+        "run 1: report #1",
+        "run 2: report #2",
+        "a peer published report #10; catching up: now 10",
+        "refused: generation 'report' is at 10; refusing to move it back to 3",
+        "run 3: report #11",
+        "reports in order: [1, 2, 11]; chain of 3 entries intact",
+    ]
+
+
+def test_governance_stores(tmp_path: Path) -> None:
+    out = run_example("governance_stores.py", tmp_path)
+    routes = dict(line.removeprefix("route: ").split(" -> ") for line in out[:8])
+    assert routes == {
+        "generations": "sqlite",
+        "logs": "sqlite",
+        "policies": "sqlite",
+        "audit": "sqlite",
+        "sessions": "sqlite",
+        "credentials": "sqlite",
+        "rate_limits": "memory",
+        "lifecycle": "sqlite",
+    }
+    assert out[8:] == [
+        "policy: planner may use ['search', 'calc']",
+        "policy: invalidated, the next read must fetch a fresh one",
+        "audit: ['policy.update', 'policy.invalidate']; chain of 2 entries intact",
+        "session: resumed at step 3",
+        "credential: search-api-key holds 18 bytes (never printed)",
+        "rate limit: calls in this minute [1, 2, 3]",
+        "rate limit: a minute later 0",
+        "lifecycle: live within 30 s: ['planner']",
+    ]
+    assert "sk-live" not in "\n".join(out)
+    assert (tmp_path / "governance.db").is_file()
+
+
+def test_examples_run_without_arguments_in_a_temporary_folder(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "conversation_log.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing left behind
+
+
+def test_adopt_sqlite_connection(tmp_path: Path) -> None:
+    out = run_example("adopt_sqlite_connection.py", tmp_path)
+    assert out[:3] == [
+        "ticket 1 created; event #1 chained",
+        "ticket 2 created; event #2 chained",
+        "events verified: 2 entries",
+    ]
+    assert out[3] == "application tables: ['tickets']"
+    assert int(out[4].rsplit(": ", 1)[1]) >= 2  # the store's own tables, in the same file
+    assert out[5] == "tickets: 2"
+    # one file holds both: the chained events are readable beside the tickets
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "app.db")
+    try:
+        rows = conn.execute(
+            "SELECT seq FROM agentstore_log WHERE stream = 'tickets' ORDER BY seq"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert rows == [(1,), (2,)]

@@ -1,0 +1,332 @@
+"""The example third-party driver, agentstore-redis, against the real Redis server.
+
+The conformance suite checks it by name (``pytest --agentstore-driver redis``); these
+tests add what is particular to it: keys, prefixes, the compare-and-set append under
+threads, processes and a SIGKILL, and what the error messages hold.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import agentstore
+import pytest
+import redis
+from agentstore import (
+    AgentId,
+    BackendUnavailable,
+    ChainBroken,
+    InvalidInput,
+    InvalidPolicy,
+    MissingCapability,
+    NonMonotonicGeneration,
+    NotFound,
+    PolicyDocument,
+    SessionId,
+    SessionRecord,
+    StorePolicy,
+    chain_hash,
+)
+from agentstore_redis.stores import log_name, parse_log_name
+
+
+def _client(url: str = "redis://127.0.0.1:6379/0") -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+def test_it_is_discovered_through_its_entry_point() -> None:
+    spec = agentstore.Registry().get("redis")
+    assert spec.distribution == "agentstore-redis"
+    assert set(spec.capabilities) == {
+        "generations",
+        "logs",
+        "audit",
+        "policies",
+        "sessions",
+        "credentials",
+    }
+
+
+def test_discovery_imports_no_redis_client() -> None:
+    code = (
+        "import sys, agentstore; reg = agentstore.Registry(); assert 'redis' in reg.drivers; "
+        "print(sorted(m for m in sys.modules if m == 'redis' or m.startswith('redis.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_chain_is_byte_compatible_and_persistent(redis_policy: StorePolicy) -> None:
+    with agentstore.open(redis_policy) as store:
+        log = store.log("conv:demo", "alice")
+        first = log.append(b"hello world")
+        rest = log.append_many([b"two", b"three"])
+        assert log.append_many([]) == []
+        assert first.prev_hash is None
+        assert first.content_hash == chain_hash(None, b"hello world")
+        assert [e.seq for e in rest] == [2, 3]
+        assert rest[0].prev_hash == first.content_hash
+        assert rest[1].content_hash == chain_hash(rest[0].content_hash, b"three")
+        assert store.generation("report").bump() == 1
+    with agentstore.open(redis_policy) as again:
+        log = again.log("conv:demo", "alice")
+        assert [e.payload for e in log.entries()] == [b"hello world", b"two", b"three"]
+        assert [e.seq for e in log.entries(after=2)] == [3]
+        assert log.head() == rest[1]
+        assert log.verify() == 3
+        assert again.generation("report").current() == 1
+        assert again.logs() == [("conv:demo", "alice")]
+
+
+def test_entries_stream_in_batches(redis_policy: StorePolicy) -> None:
+    with agentstore.open(redis_policy) as store:
+        log = store.log("s", "w")
+        log.append_many([b"%d" % i for i in range(1234)])
+        assert [e.seq for e in log.entries(after=499)] == list(range(500, 1235))
+        assert log.verify() == 1234
+
+
+def test_prefixes_are_separate_stores(redis_policy: StorePolicy, redis_prefix: str) -> None:
+    other = StorePolicy(
+        "memory",
+        capabilities={"logs": "redis"},
+        sections={"redis": {"prefix": redis_prefix + "other:"}},
+    )
+    with agentstore.open(redis_policy) as a, agentstore.open(other) as b:
+        a.log("s", "w").append(b"in a")
+        assert b.logs() == []
+        assert b.log("s", "w").head() is None
+
+
+def test_odd_names_round_trip(redis_policy: StorePolicy) -> None:
+    names = [("a:b", "c"), ("a", "b:c"), ("ünï:c0de", "w r i t e r"), ("1:x", "")]
+    for stream, writer in names:
+        assert parse_log_name(log_name(stream, writer)) == (stream, writer)
+    with agentstore.open(redis_policy) as store:
+        for stream, writer in names[:3]:
+            store.log(stream, writer).append(stream.encode())
+        assert store.logs() == sorted(names[:3])
+        assert next(store.log("a:b", "c").entries()).payload == b"a:b"
+
+
+def test_concurrent_appends_from_threads_serialize(redis_policy: StorePolicy) -> None:
+    threads_n, each = 8, 40
+    with agentstore.open(redis_policy) as store:
+        log = store.log("race", "shared")
+        errors: list[BaseException] = []
+
+        def work(t: int) -> None:
+            try:
+                for i in range(each):
+                    log.append(b"t%d-%d" % (t, i))
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(threads_n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        entries = list(log.entries())
+        assert [e.seq for e in entries] == list(range(1, threads_n * each + 1))
+        assert len({e.payload for e in entries}) == threads_n * each
+        assert log.verify() == threads_n * each
+
+
+_WORKER = """
+import sys, agentstore
+from agentstore import StorePolicy
+prefix, tag, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+redis = {"redis": {"prefix": prefix}}
+policy = StorePolicy("memory", capabilities={"logs": "redis"}, sections=redis)
+with agentstore.open(policy) as store:
+    log = store.log("race", "shared")
+    for i in range(count):
+        entry = log.append(f"{tag}-{i}".encode())
+        print(entry.seq, flush=True)
+"""
+
+
+def test_concurrent_appends_from_processes_serialize(
+    redis_policy: StorePolicy, redis_prefix: str
+) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, redis_prefix, f"p{n}", "60"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(3)
+    ]
+    acked: list[int] = []
+    for p in procs:
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0
+        acked += [int(line) for line in out.split()]
+    assert sorted(acked) == list(range(1, 181))
+    with agentstore.open(redis_policy) as store:
+        assert store.log("race", "shared").verify() == 180
+
+
+def test_sigkill_loses_nothing_acknowledged(redis_policy: StorePolicy, redis_prefix: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WORKER, redis_prefix, "k", "1000000"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    acked = []
+    for line in proc.stdout:
+        acked.append(int(line))
+        if len(acked) == 200:
+            break
+    proc.send_signal(signal.SIGKILL)
+    rest, _ = proc.communicate(timeout=30)
+    acked += [int(line) for line in rest.split()]
+    assert proc.returncode == -signal.SIGKILL
+    with agentstore.open(redis_policy) as store:
+        log = store.log("race", "shared")
+        count = log.verify()  # whole and unbroken after the kill
+        assert count >= len(acked) == acked[-1]
+        stored = {e.seq: e.payload for e in log.entries()}
+        assert all(stored[seq] == f"k-{seq - 1}".encode() for seq in acked)
+
+
+def test_generations(redis_policy: StorePolicy) -> None:
+    with agentstore.open(redis_policy) as store:
+        gen = store.generation("clock")
+        assert gen.current() == 0
+        threads = [
+            threading.Thread(target=lambda: [gen.bump() for _ in range(25)]) for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert gen.current() == 100
+        assert gen.advance_to(100) == 100
+        # beyond double precision: compared exactly, not as Lua numbers
+        assert gen.advance_to(2**53 + 1) == 2**53 + 1
+        with pytest.raises(NonMonotonicGeneration):
+            gen.advance_to(2**53)
+        assert gen.current() == 2**53 + 1
+        with pytest.raises(NonMonotonicGeneration):
+            gen.advance_to(99)
+        with pytest.raises(InvalidInput, match="64-bit"):
+            gen.advance_to(2**63)
+        assert gen.bump() == 2**53 + 2
+
+
+def _tamper(prefix: str, stream: str, writer: str, index: int, value: bytes | None) -> None:
+    client = _client()
+    key = f"{prefix}log:{log_name(stream, writer)}"
+    try:
+        if value is None:
+            client.lset(key, index, b"__deleted__")
+            client.lrem(key, 1, b"__deleted__")
+        else:
+            client.lset(key, index, value)
+    finally:
+        client.close()
+
+
+def test_tampering_on_the_server_is_caught_at_its_seq(
+    redis_policy: StorePolicy, redis_prefix: str
+) -> None:
+    with agentstore.open(redis_policy) as store:
+        log = store.log("conv", "bob")
+        log.append_many([b"one", b"two", b"three", b"four"])
+        raw = _client().lindex(f"{redis_prefix}log:{log_name('conv', 'bob')}", 1)
+        assert isinstance(raw, bytes)
+        flipped = raw[:-1] + bytes([raw[-1] ^ 1])
+        _tamper(redis_prefix, "conv", "bob", 1, flipped)
+        with pytest.raises(ChainBroken) as broken:
+            log.verify()
+        assert (broken.value.stream, broken.value.writer, broken.value.seq) == ("conv", "bob", 2)
+        assert "content_hash" in broken.value.detail
+
+        _tamper(redis_prefix, "conv", "bob", 1, raw)  # restore, then delete seq 3
+        assert log.verify() == 4
+        _tamper(redis_prefix, "conv", "bob", 2, None)
+        with pytest.raises(ChainBroken) as gap:
+            log.verify()
+        assert gap.value.seq == 3
+
+
+def test_governance_stores(redis_policy: StorePolicy) -> None:
+    agent = AgentId.new()
+    session = SessionId.new()
+    with agentstore.open(redis_policy) as store:
+        with pytest.raises(NotFound):
+            store.policies.get(agent)
+        store.policies.put(agent, PolicyDocument({"allow": ["read"], "n": 1}))
+        assert store.policies.get(agent).body == {"allow": ["read"], "n": 1}
+        store.policies.invalidate(agent)
+        store.policies.invalidate(agent)
+        with pytest.raises(NotFound):
+            store.policies.get(agent)
+
+        record = SessionRecord(session, agent, {"step": 3, "tools": ["search"]})
+        store.sessions.save(record)
+        assert store.sessions.load(session) == record
+        store.sessions.delete(session)
+        store.sessions.delete(session)
+        with pytest.raises(NotFound):
+            store.sessions.load(session)
+
+        secret = b"\x00\xffhunter2"
+        store.credentials.put_secret("api-key", secret)
+        assert store.credentials.get_secret("api-key") == secret
+        assert "hunter2" not in repr(store.credentials)
+        store.credentials.delete_secret("api-key")
+        with pytest.raises(NotFound) as missing:
+            store.credentials.get_secret("api-key")
+        assert "hunter2" not in str(missing.value)
+
+        record_ = store.audit.emit(agentstore.AuditEntry("policy.update", agent_id=agent))
+        assert record_.seq == 1
+        assert store.audit.verify() == 1
+
+
+def test_unreachable_server_fails_fast_naming_host_and_port_only() -> None:
+    policy = StorePolicy(
+        "memory",
+        capabilities={"logs": "redis"},
+        sections={"redis": {"url": "redis://app:hunter2@127.0.0.1:1/0", "connect_timeout": 1.0}},
+    )
+    start = time.monotonic()
+    with pytest.raises(BackendUnavailable) as exc:
+        agentstore.open(policy)
+    assert time.monotonic() - start < 5
+    assert "127.0.0.1:1" in str(exc.value)
+    assert "hunter2" not in str(exc.value)
+    assert "hunter2" not in repr(policy)
+
+
+def test_config_is_checked_and_the_url_is_secret() -> None:
+    from agentstore_redis import RedisConfig
+
+    config = RedisConfig.model_validate({"url": "redis://app:hunter2@db.internal:6379/2"})
+    assert "hunter2" not in repr(config)
+    with pytest.raises(InvalidPolicy, match=r"store\.redis\.prefx"):
+        StorePolicy(
+            "memory", capabilities={"logs": "redis"}, sections={"redis": {"prefx": "x:"}}
+        ).resolve()
+    with pytest.raises(InvalidPolicy, match=r"store\.redis\.url"):
+        StorePolicy(
+            "memory", capabilities={"logs": "redis"}, sections={"redis": {"url": "http://x"}}
+        ).resolve()
+
+
+def test_backend_redis_alone_says_which_capabilities_to_route_elsewhere(tmp_path: Path) -> None:
+    with pytest.raises(MissingCapability) as exc:
+        StorePolicy("redis").resolve()
+    assert exc.value.path == "store.backend"
+    assert "does not provide capability 'rate_limits'" in exc.value.message
+    assert "[store.capabilities]" in exc.value.message
