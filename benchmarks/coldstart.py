@@ -67,7 +67,7 @@ def _agentstore_start(settings: Settings, name: str, code: str, fresh: bool, sta
         try:
             agentstore.default_registry().get("sqlite")
         except agentstore.UnknownDriver as exc:
-            raise Unavailable("agentstore driver 'sqlite' is not installed yet") from exc
+            raise Unavailable("agentstore driver 'sqlite' is not installed") from exc
     return StartRunner(code, starts, settings.path(name), fresh_dir=fresh, psycopg=True)
 
 

@@ -57,7 +57,7 @@ def open_agentstore(backend: str, section: Mapping[str, Any] | None = None) -> a
     try:
         spec = agentstore.default_registry().get(backend)
     except agentstore.UnknownDriver as exc:
-        raise Unavailable(f"agentstore driver {backend!r} is not installed yet") from exc
+        raise Unavailable(f"agentstore driver {backend!r} is not installed") from exc
     fields = spec.config_model.model_fields
     values = {k: v for k, v in (section or {}).items() if k in fields}
     sections = {backend: values} if values or spec.needs_section else {}
