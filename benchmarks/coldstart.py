@@ -29,7 +29,10 @@ class StartRunner:
     ) -> None:
         self.code, self.starts, self.cwd = code, starts, cwd
         self.fresh_dir, self.psycopg = fresh_dir, psycopg
-        self.env = {k: v for k, v in os.environ.items() if k != "AGENTSTORE_CONFIG"}
+        # A user's interpreter caches bytecode; with PYTHONDONTWRITEBYTECODE set (as some
+        # shells and CI images do) every start would recompile every module it imports.
+        dropped = ("AGENTSTORE_CONFIG", "PYTHONDONTWRITEBYTECODE")
+        self.env = {k: v for k, v in os.environ.items() if k not in dropped}
         self.count = 0
 
     def run(self) -> Sample:
