@@ -100,7 +100,13 @@ from agentstore.conformance.contracts import (
     WriterLogContract,
     run_threads,
 )
-from agentstore.conformance.support import EPOCH, ConformanceSupport, FakeClock, load_support
+from agentstore.conformance.support import (
+    EPOCH,
+    ConformanceSupport,
+    FakeClock,
+    TamperRefused,
+    load_support,
+)
 
 __all__ = [
     "CONTRACTS",
@@ -119,6 +125,7 @@ __all__ = [
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "TamperRefused",
     "WriterLogContract",
     "load_support",
     "run_threads",

@@ -30,7 +30,13 @@ from agentstore.capabilities import (
     CapabilityName,
     LogAuditSink,
 )
-from agentstore.conformance.support import EPOCH, ConformanceSupport, FakeClock, load_support
+from agentstore.conformance.support import (
+    EPOCH,
+    ConformanceSupport,
+    FakeClock,
+    TamperRefused,
+    load_support,
+)
 from agentstore.errors import ChainBroken, InvalidInput, NonMonotonicGeneration, NotFound
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverSpec, Registry, default_registry
@@ -128,6 +134,7 @@ class ContractBase:
     spec: DriverSpec
     support: ConformanceSupport
     _stores: list[Store]
+    _refused: list[str]
 
     @pytest.fixture(autouse=True)
     def _agentstore_contract(
@@ -150,6 +157,7 @@ class ContractBase:
                 pytest.skip(f"the policy routes capability {cap!r} to {routed!r}")
         self.clock = FakeClock()
         self._stores = []
+        self._refused = []
         try:
             yield
         finally:
@@ -176,12 +184,16 @@ class ContractBase:
         """Overwrite (``entry``) or delete (None) the stored entry at ``seq``, unchecked.
 
         Skips the test when the driver offers no way to tamper (see ConformanceSupport).
+        An edit the database refuses (:class:`TamperRefused`) is recorded in
+        ``self._refused``: the chain must then verify unchanged.
         """
         if self.support.tamper is not None:
             try:
                 self.support.tamper(store, stream, writer, seq, entry)
             except NotImplementedError as exc:
                 pytest.skip(f"driver {self.spec.name!r} cannot tamper with this chain: {exc}")
+            except TamperRefused as exc:
+                self._refused.append(str(exc))
             return
         target: object = None
         if (stream, writer) == (AUDIT_STREAM, AUDIT_WRITER):
@@ -196,7 +208,12 @@ class ContractBase:
                 f"driver {self.spec.name!r} offers no tamper hook "
                 "(ConformanceSupport.tamper or a tamper() method on its log store)"
             )
-        fn(stream, writer, seq, entry)
+        try:
+            fn(stream, writer, seq, entry)
+        except NotImplementedError as exc:
+            pytest.skip(f"driver {self.spec.name!r} cannot tamper with this chain: {exc}")
+        except TamperRefused as exc:
+            self._refused.append(str(exc))
 
     def child_appends(self, stream: str, writer: str, processes: int, each: int) -> None:
         """Append from ``processes`` separate Python processes at once, ``each`` per process.
@@ -604,10 +621,17 @@ class WriterLogContract(ContractBase):
         store.log("conv", writer="bob").append(b"untouched")
         return store, entries
 
-    def _assert_broken_at(self, store: Store, seq: int) -> None:
-        with pytest.raises(ChainBroken) as info:
-            store.log("conv", writer="alice").verify()
-        assert (info.value.stream, info.value.writer, info.value.seq) == ("conv", "alice", seq)
+    def _assert_broken_at(self, store: Store, seq: int, *, length: int = 5) -> None:
+        if self._refused:  # the database prevented the edit: nothing may have changed
+            assert store.log("conv", writer="alice").verify() == length
+        else:
+            with pytest.raises(ChainBroken) as info:
+                store.log("conv", writer="alice").verify()
+            assert (info.value.stream, info.value.writer, info.value.seq) == (
+                "conv",
+                "alice",
+                seq,
+            )
         assert store.log("conv", writer="bob").verify() == 1
 
     def test_log_tamper_edited_payload(self) -> None:
@@ -645,6 +669,27 @@ class WriterLogContract(ContractBase):
     def test_log_tamper_edited_last_content_hash(self) -> None:
         store, e = self._tamper_setup()
         self.tamper(store, "conv", "alice", 5, e[4]._replace(content_hash=b3(b"other")))
+        self._assert_broken_at(store, 5)
+
+    def test_log_tamper_deleted_last_entry(self) -> None:
+        # The chain left behind is valid; only the recorded head shows one is missing.
+        store, _ = self._tamper_setup()
+        self.tamper(store, "conv", "alice", 5, None)
+        self._assert_broken_at(store, 5)
+        with pytest.raises(ChainBroken) as info:
+            store.log("conv", writer="alice").verify()
+        assert "missing" in info.value.detail
+
+    def test_log_tamper_deleted_last_entry_then_appended(self) -> None:
+        # An append after the deletion must not hide it: it is refused, or verify still
+        # names the deleted entry.
+        store, _ = self._tamper_setup()
+        self.tamper(store, "conv", "alice", 5, None)
+        log = store.log("conv", writer="alice")
+        try:
+            log.append(b"after")
+        except ChainBroken as exc:
+            assert exc.seq == 5
         self._assert_broken_at(store, 5)
 
     def test_log_tamper_rehashed_entry_breaks_the_next_link(self) -> None:

@@ -45,7 +45,9 @@ class ConformanceSupport:
             ``seq`` hold ``entry``'s payload and hashes (``entry.seq == seq``), or deletes
             it when ``entry`` is None, bypassing every check: the tamper-detection tests
             use it. The audit chain is reached as stream ``agentstore:audit``, writer
-            ``audit``. Raise NotImplementedError for a chain it cannot reach. Without
+            ``audit``. Raise NotImplementedError for a chain it cannot reach, and
+            :class:`TamperRefused` when the database itself refuses the edit (a CHECK
+            constraint): the tests then require the chain to verify unchanged. Without
             it the suite calls ``tamper(stream, writer, seq, entry)`` on the driver's
             log store object if it has that method, and skips the tamper tests otherwise.
     """
@@ -53,6 +55,14 @@ class ConformanceSupport:
     persistent: bool = True
     fresh_section: FreshSection | None = None
     tamper: Tamper | None = None
+
+
+class TamperRefused(Exception):
+    """Raised by a tamper hook when the database itself refuses the edit.
+
+    The tamper-detection tests count a refused edit as prevented, and then require the
+    untouched chain to verify in full.
+    """
 
 
 DEFAULT_SUPPORT = ConformanceSupport()
@@ -116,4 +126,4 @@ class FakeClock:
         return f"FakeClock({self._now!r})"
 
 
-__all__ = ["EPOCH", "ConformanceSupport", "FakeClock", "load_support"]
+__all__ = ["EPOCH", "ConformanceSupport", "FakeClock", "TamperRefused", "load_support"]

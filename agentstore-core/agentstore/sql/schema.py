@@ -4,6 +4,15 @@ Every table is prefixed ``agentstore_`` so the store can share a database with a
 application's own tables. The version lives in ``agentstore_meta`` (key
 ``schema_version``). :func:`ensure_schema` creates or upgrades the tables and is
 idempotent; a database whose schema is newer than this code is refused, never used.
+
+Version 2 makes the log's shape a database rule and records each log's head:
+``agentstore_log`` refuses a ``seq`` below 1, a hash that is not 32 bytes, and a
+``prev_hash`` present at seq 1 or missing after it; ``agentstore_log_heads`` holds the
+``(seq, content_hash)`` of every log's last appended entry, moved forward by a trigger in
+the same statement as every insert into ``agentstore_log`` (so no writer can forget it and
+it never moves back). Upgrading a version 1 database keeps its rows exactly as stored,
+even ones the new rules would refuse (``verify`` judges those), and records as each
+log's head its last stored entry.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ from typing import Final
 from agentstore.errors import SchemaVersionError
 from agentstore.sql.backend import Backend, Dialect
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 """The schema version this code writes and understands."""
 
 META_TABLE: Final = "agentstore_meta"
@@ -28,6 +37,7 @@ _TYPES: Final[Mapping[Dialect, Mapping[str, str]]] = {
         "real": "REAL",
         "text": "TEXT",
         "name": "TEXT",
+        "octets": "length",
     },
     Dialect.POSTGRES: {
         "int": "BIGINT",
@@ -35,6 +45,7 @@ _TYPES: Final[Mapping[Dialect, Mapping[str, str]]] = {
         "real": "DOUBLE PRECISION",
         "text": "TEXT",
         "name": 'TEXT COLLATE "C"',
+        "octets": "octet_length",
     },
 }
 
@@ -58,25 +69,96 @@ _CREATE_META: Final = (
     f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key {{text}} PRIMARY KEY, value {{text}} NOT NULL)"
 )
 
-# MIGRATIONS[n] takes a database from version n - 1 to n; version 0 is an empty database.
-MIGRATIONS: Final[Mapping[int, Sequence[str]]] = {
-    1: (
-        "CREATE TABLE agentstore_generations (name {name} PRIMARY KEY, value {int} NOT NULL)",
-        "CREATE TABLE agentstore_log ("
-        "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
-        "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
-        "PRIMARY KEY (stream, writer, seq))",
-        "CREATE TABLE agentstore_policies (agent_id {text} PRIMARY KEY, document {text} NOT NULL)",
-        "CREATE TABLE agentstore_sessions ("
-        "session_id {text} PRIMARY KEY, agent_id {text} NOT NULL, data {text} NOT NULL)",
-        "CREATE TABLE agentstore_credentials (name {name} PRIMARY KEY, value {blob} NOT NULL)",
-        "CREATE TABLE agentstore_rate_limits ("
-        "key {name} PRIMARY KEY, window_end {real} NOT NULL, count {int} NOT NULL)",
-        "CREATE TABLE agentstore_agents ("
-        "agent_id {text} PRIMARY KEY, registered_at {real} NOT NULL, "
-        "last_heartbeat {real} NOT NULL)",
-        "CREATE INDEX agentstore_agents_heartbeat ON agentstore_agents (last_heartbeat)",
-    ),
+_V1: Final = (
+    "CREATE TABLE agentstore_generations (name {name} PRIMARY KEY, value {int} NOT NULL)",
+    "CREATE TABLE agentstore_log ("
+    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
+    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
+    "PRIMARY KEY (stream, writer, seq))",
+    "CREATE TABLE agentstore_policies (agent_id {text} PRIMARY KEY, document {text} NOT NULL)",
+    "CREATE TABLE agentstore_sessions ("
+    "session_id {text} PRIMARY KEY, agent_id {text} NOT NULL, data {text} NOT NULL)",
+    "CREATE TABLE agentstore_credentials (name {name} PRIMARY KEY, value {blob} NOT NULL)",
+    "CREATE TABLE agentstore_rate_limits ("
+    "key {name} PRIMARY KEY, window_end {real} NOT NULL, count {int} NOT NULL)",
+    "CREATE TABLE agentstore_agents ("
+    "agent_id {text} PRIMARY KEY, registered_at {real} NOT NULL, "
+    "last_heartbeat {real} NOT NULL)",
+    "CREATE INDEX agentstore_agents_heartbeat ON agentstore_agents (last_heartbeat)",
+)
+
+# The rules every log row written from version 2 on must keep.
+_LOG_CHECKS: Final = (
+    "CONSTRAINT agentstore_log_seq_positive CHECK (seq >= 1)",
+    "CONSTRAINT agentstore_log_hash_size CHECK ({octets}(content_hash) = 32 "
+    "AND (prev_hash IS NULL OR {octets}(prev_hash) = 32))",
+    "CONSTRAINT agentstore_log_genesis CHECK ((seq = 1) = (prev_hash IS NULL))",
+)
+
+_CREATE_HEADS: Final = (
+    "CREATE TABLE agentstore_log_heads ("
+    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
+    "content_hash {blob} NOT NULL, PRIMARY KEY (stream, writer), "
+    "CONSTRAINT agentstore_log_heads_seq_positive CHECK (seq >= 1), "
+    "CONSTRAINT agentstore_log_heads_hash_size CHECK ({octets}(content_hash) = 32))"
+)
+
+# Each existing log's head is its last stored row (the best a version 1 database knows).
+_FILL_HEADS: Final = (
+    "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
+    "SELECT l.stream, l.writer, l.seq, l.content_hash FROM agentstore_log l "
+    "WHERE l.seq >= 1 AND {octets}(l.content_hash) = 32 AND l.seq = ("
+    "SELECT max(m.seq) FROM agentstore_log m "
+    "WHERE m.stream = l.stream AND m.writer = l.writer)"
+)
+
+_V2_SQLITE: Final = (
+    # SQLite adds a CHECK only by rebuilding the table; the copy keeps every row as it is.
+    "CREATE TABLE agentstore_log_v2 ("
+    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
+    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
+    "PRIMARY KEY (stream, writer, seq), " + ", ".join(_LOG_CHECKS) + ")",
+    "PRAGMA ignore_check_constraints = ON",
+    "INSERT INTO agentstore_log_v2 (stream, writer, seq, payload, prev_hash, content_hash) "
+    "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
+    "PRAGMA ignore_check_constraints = OFF",
+    "DROP TABLE agentstore_log",
+    "ALTER TABLE agentstore_log_v2 RENAME TO agentstore_log",
+    _CREATE_HEADS,
+    _FILL_HEADS,
+    "CREATE TRIGGER agentstore_log_record_head AFTER INSERT ON agentstore_log BEGIN "
+    "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
+    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.content_hash) "
+    "ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
+    "content_hash = excluded.content_hash WHERE excluded.seq > agentstore_log_heads.seq; "
+    "END",
+)
+
+_V2_POSTGRES: Final = (
+    # NOT VALID: rows already stored stay as they are (verify judges them); every row
+    # inserted or updated from now on is checked.
+    *(f"ALTER TABLE agentstore_log ADD {check} NOT VALID" for check in _LOG_CHECKS),
+    _CREATE_HEADS,
+    _FILL_HEADS,
+    # One statement-level trigger: a batch (COPY) moves the head once, not once per row.
+    # The search_path is pinned so the function finds the heads table of its own schema.
+    "CREATE FUNCTION agentstore_log_record_head() RETURNS trigger LANGUAGE plpgsql "
+    "SET search_path FROM CURRENT AS $$ BEGIN "
+    "INSERT INTO agentstore_log_heads AS h (stream, writer, seq, content_hash) "
+    "SELECT DISTINCT ON (stream, writer) stream, writer, seq, content_hash FROM added "
+    "ORDER BY stream, writer, seq DESC "
+    "ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
+    "content_hash = excluded.content_hash WHERE excluded.seq > h.seq; "
+    "RETURN NULL; END $$",
+    "CREATE TRIGGER agentstore_log_record_head AFTER INSERT ON agentstore_log "
+    "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
+    "EXECUTE FUNCTION agentstore_log_record_head()",
+)
+
+# MIGRATIONS[n][dialect] takes a database from version n - 1 to n; version 0 is empty.
+MIGRATIONS: Final[Mapping[int, Mapping[Dialect, Sequence[str]]]] = {
+    1: {Dialect.SQLITE: _V1, Dialect.POSTGRES: _V1},
+    2: {Dialect.SQLITE: _V2_SQLITE, Dialect.POSTGRES: _V2_POSTGRES},
 }
 
 _READ_VERSION: Final = f"SELECT value FROM {META_TABLE} WHERE key = ?"
@@ -143,9 +225,13 @@ def ensure_schema(backend: Backend) -> int:
         backend.exec(_sql(_CREATE_META, dialect))
         found = schema_version(backend)
         _refuse_newer(backend, found)
-        for version in range(found + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[version]:
-                backend.exec(_sql(statement, dialect))
+        try:
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version][dialect]:
+                    backend.exec(_sql(statement, dialect))
+        finally:
+            if dialect is Dialect.SQLITE:  # a failed upgrade must not leave checks off
+                backend.exec("PRAGMA ignore_check_constraints = OFF")
         if found != SCHEMA_VERSION:
             backend.exec(_WRITE_VERSION, (VERSION_KEY, str(SCHEMA_VERSION)))
     return SCHEMA_VERSION

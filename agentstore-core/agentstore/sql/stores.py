@@ -26,8 +26,14 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
-from agentstore.chain import ChainRow
-from agentstore.errors import ChainBroken, Conflict, NonMonotonicGeneration, StoreError
+from agentstore.chain import ChainRow, verify_rows
+from agentstore.errors import (
+    BackendUnavailable,
+    ChainBroken,
+    Conflict,
+    NonMonotonicGeneration,
+    StoreError,
+)
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Row
 from agentstore.sql.schema import ensure_schema
@@ -90,12 +96,19 @@ class SqlGenerationStore(GenerationStore):
 class SqlLogStore(WriterLogStore):
     """Chained logs in ``agentstore_log``, one row per entry, keyed ``(stream, writer, seq)``.
 
-    The head ``(seq, content_hash)`` of each log this store has written or read is kept in
-    memory, so an append is one ``INSERT`` of the next row. When another connection has
-    appended meanwhile the primary key refuses that row; the append then re-reads the head
-    inside a write transaction and tries again, as often as it takes, so a race never
-    surfaces as an error. Entries are immutable once committed, which is what makes a
-    remembered head safe to build on.
+    The database records each log's head in ``agentstore_log_heads``, moved forward by a
+    trigger in the same statement as every insert (see :mod:`agentstore.sql.schema`).
+    The head of each log this store has written or read is also kept in memory, so an
+    append is one ``INSERT`` of the next row. When another connection has appended
+    meanwhile the primary key refuses that row; the append then re-reads the recorded
+    head inside a write transaction and tries again, as often as it takes, so a race
+    never surfaces as an error.
+
+    Appends build on the recorded head, never on the last stored row: entries deleted
+    behind the store's back are not silently replaced. Here a later append lands after
+    the recorded head and :meth:`verify <agentstore.capabilities.WriterLog.verify>`
+    reports the missing entries; a driver whose insert is guarded by the previous entry
+    (``agentstore-postgres``) refuses the append with :class:`ChainBroken` instead.
     """
 
     INSERT: Final = (
@@ -103,8 +116,7 @@ class SqlLogStore(WriterLogStore):
         "VALUES (?, ?, ?, ?, ?, ?)"
     )
     HEAD: Final = (
-        "SELECT seq, content_hash FROM agentstore_log WHERE stream = ? AND writer = ? "
-        "ORDER BY seq DESC LIMIT 1"
+        "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = ? AND writer = ?"
     )
     LAST: Final = (
         "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
@@ -114,9 +126,20 @@ class SqlLogStore(WriterLogStore):
         "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
         "WHERE stream = ? AND writer = ? AND seq > ? ORDER BY seq LIMIT ?"
     )
-    FIRST_LOG: Final = "SELECT stream, writer FROM agentstore_log ORDER BY stream, writer LIMIT 1"
+    FIRST_PAGE: Final = (
+        "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+        "WHERE stream = ? AND writer = ? ORDER BY seq LIMIT ?"
+    )
+    SPAN: Final = "SELECT min(seq), max(seq) FROM agentstore_log WHERE stream = ? AND writer = ?"
+    # The next log after a key, in the entries or in the recorded heads: a log whose every
+    # entry was deleted is still listed, and so still verified.
     NEXT_LOG: Final = (
+        "SELECT stream, writer FROM ("
         "SELECT stream, writer FROM agentstore_log WHERE (stream, writer) > (?, ?) "
+        "ORDER BY stream, writer LIMIT 1) AS e UNION "
+        "SELECT stream, writer FROM ("
+        "SELECT stream, writer FROM agentstore_log_heads WHERE (stream, writer) > (?, ?) "
+        "ORDER BY stream, writer LIMIT 1) AS h "
         "ORDER BY stream, writer LIMIT 1"
     )
     MAX_CACHED_HEADS: Final = 4096
@@ -180,6 +203,9 @@ class SqlLogStore(WriterLogStore):
                 # the seqs tried) is not a race, and retrying would never end.
                 head = None
                 if not remembered and self._read_head(stream, writer)[0] < tried:
+                    # Not a race: the log around the recorded head is not what was
+                    # appended. Name where, as verify does.
+                    self._verify(stream, writer)
                     raise StoreError(
                         f"{backend.location}: appending to stream {stream!r}, writer "
                         f"{writer!r} at seq {tried} conflicts with something other than a "
@@ -223,11 +249,15 @@ class SqlLogStore(WriterLogStore):
         entry: Entry = _new_tuple(Entry, (stream, writer, *rows[0]))
         return entry
 
-    def _pages(self, stream: str, writer: str, after: int) -> Iterator[list[Row]]:
-        """Pages of stored rows with ``seq > after``; no database resource is held between."""
+    def _pages(self, stream: str, writer: str, after: int | None) -> Iterator[list[Row]]:
+        """Pages of stored rows with ``seq > after`` (every row when None); no database
+        resource is held between them."""
         query, size = self._backend.query, self._page_size
         while True:
-            rows = query(self.PAGE, (stream, writer, after, size))
+            if after is None:
+                rows = query(self.FIRST_PAGE, (stream, writer, size))
+            else:
+                rows = query(self.PAGE, (stream, writer, after, size))
             if rows:
                 yield rows
             if len(rows) < size:
@@ -242,7 +272,7 @@ class SqlLogStore(WriterLogStore):
     def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
         # Columns are checked for type too: SQL lets an edit store text where bytes were.
         expected = 1
-        for rows in self._pages(stream, writer, 0):
+        for rows in self._pages(stream, writer, None):
             for row in rows:
                 seq, payload, prev, digest = row
                 if (
@@ -257,27 +287,116 @@ class SqlLogStore(WriterLogStore):
                 expected = seq + 1
                 yield cast(ChainRow, row)
 
+    def _verify(self, stream: str, writer: str) -> int:
+        # The head is read before the entries and again after: entries committed before
+        # the first read must all be there, and no stored entry may lie past the second.
+        first = self._read_head(stream, writer)
+        at_first: list[bytes] = []
+
+        def rows() -> Iterator[ChainRow]:
+            for row in self._chain_rows(stream, writer):
+                yield row
+                if row[0] == first[0]:
+                    at_first.append(row[3])  # reached only once verify_rows accepted it
+
+        count, last_hash = verify_rows(stream, writer, rows())
+        check_head(
+            stream,
+            writer,
+            count,
+            last_hash,
+            first=first,
+            at_first=at_first,
+            read_head=self._read_head,
+        )
+        return count
+
     def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
         """Overwrite the stored row at ``seq`` with ``entry``'s payload and hashes, or delete
-        it when ``entry`` is None, bypassing every check: for tamper-detection tests only."""
+        it when ``entry`` is None, bypassing every check but the database's own: for
+        tamper-detection tests only.
+
+        Raises:
+            agentstore.conformance.TamperRefused: the database's constraints refuse the edit.
+        """
         where = "WHERE stream = ? AND writer = ? AND seq = ?"
-        if entry is None:
-            self._exec(f"DELETE FROM agentstore_log {where}", (stream, writer, seq))
-        else:
-            self._exec(
-                f"UPDATE agentstore_log SET payload = ?, prev_hash = ?, content_hash = ? {where}",
-                (entry.payload, entry.prev_hash, entry.content_hash, stream, writer, seq),
-            )
-        self._heads.pop((stream, writer), None)
+        try:
+            if entry is None:
+                self._exec(f"DELETE FROM agentstore_log {where}", (stream, writer, seq))
+            else:
+                self._exec(
+                    "UPDATE agentstore_log SET payload = ?, prev_hash = ?, content_hash = ? "
+                    + where,
+                    (entry.payload, entry.prev_hash, entry.content_hash, stream, writer, seq),
+                )
+        except StoreError as exc:
+            if isinstance(exc, Conflict | BackendUnavailable):
+                raise
+            from agentstore.conformance.support import TamperRefused
+
+            raise TamperRefused(str(exc)) from exc
+        finally:
+            self._heads.pop((stream, writer), None)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
-        # A skip scan over the primary key: one indexed lookup per log, not per entry.
+        # A skip scan over the primary keys: one indexed lookup per log, not per entry.
         query = self._backend.query
-        rows = query(self.FIRST_LOG)
+        rows = query(self.NEXT_LOG, ("", "", "", ""))
         while rows:
             stream, writer = cast(tuple[str, str], rows[0])
             yield stream, writer
-            rows = query(self.NEXT_LOG, (stream, writer))
+            rows = query(self.NEXT_LOG, (stream, writer, stream, writer))
+
+
+Head = tuple[int, bytes | None]
+"""A log's recorded head ``(seq, content_hash)``; ``(0, None)`` when none is recorded."""
+
+
+def check_head(
+    stream: str,
+    writer: str,
+    count: int,
+    last_hash: bytes | None,
+    *,
+    first: Head,
+    at_first: Sequence[bytes],
+    read_head: Callable[[str, str], Head],
+) -> None:
+    """Check a verified chain of ``count`` entries (ending in ``last_hash``) against the
+    recorded head: ``first``, read before the entries, and one read now.
+
+    ``at_first`` holds the stored hash of entry ``first[0]`` when the chain reached it.
+    Entries appended while the chain was read may follow ``first``; none may be missing
+    before it, and none may lie past the head recorded after the read.
+
+    Raises:
+        ChainBroken: the log was truncated (naming the first missing seq), holds entries
+            past its recorded head, or its entry at the head's seq is not the one recorded.
+    """
+    head_seq, head_hash = first
+    if count < head_seq:
+        missing = (
+            f"entry {head_seq}" if count + 1 == head_seq else f"entries {count + 1}..{head_seq}"
+        )
+        raise ChainBroken(stream, writer, count + 1, f"{missing} missing: the log was truncated")
+    if head_seq and at_first and at_first[0] != head_hash:
+        raise ChainBroken(
+            stream, writer, head_seq, "the entry's content_hash is not the recorded head's"
+        )
+    if count > head_seq:
+        now_seq, now_hash = read_head(stream, writer)
+        if count > now_seq:
+            recorded = f"seq {now_seq}" if now_seq else "none is recorded"
+            raise ChainBroken(
+                stream,
+                writer,
+                now_seq + 1,
+                f"entries {now_seq + 1}..{count} lie past the log's recorded head ({recorded})",
+            )
+        if count == now_seq and last_hash != now_hash:
+            raise ChainBroken(
+                stream, writer, count, "the entry's content_hash is not the recorded head's"
+            )
 
 
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
