@@ -1,9 +1,10 @@
 """Checks one seq range of one chain; run as a script by :mod:`agentstore_sqlite.logs`.
 
 Usage: ``python -S _verify_worker.py JSON`` where JSON holds ``path``, ``stream``,
-``writer``, ``first``, ``last``. Prints one JSON line: ``{"count": n}`` when rows
-``first..last`` form a valid chain continuing the stored row ``first - 1``, else
-``{"seq": k, "detail": "..."}`` for the first row ``k`` in the range that breaks it.
+``writer``, ``first``, ``last`` and ``head`` (the recorded head's seq). Prints one JSON
+line: ``{"count": n}`` when rows ``first..last`` form a valid chain continuing the
+stored row ``first - 1``, else ``{"seq": k, "detail": "..."}`` for the first row ``k``
+in the range that breaks it.
 
 Each row is checked against the stored row before it only, so ranges can be checked in
 any order and the first broken seq of the whole chain is the least one reported. It
@@ -29,9 +30,10 @@ _NEXT_SEQ = "SELECT MIN(seq) FROM agentstore_log WHERE stream = ? AND writer = ?
 
 
 def check_range(
-    conn: sqlite3.Connection, stream: str, writer: str, first: int, last: int
+    conn: sqlite3.Connection, stream: str, writer: str, first: int, last: int, *, head: int
 ) -> dict[str, Any]:
-    """Check rows ``first..last``; the verdict as the JSON line describes it."""
+    """Check rows ``first..last`` of a log whose recorded head is ``head``; the verdict as
+    the JSON line describes it."""
     prev: bytes | None = None
     if first > 1:
         row = conn.execute(_HASH_AT, (stream, writer, first - 1)).fetchone()
@@ -60,8 +62,10 @@ def check_range(
         expected += 1
     if expected <= last:
         found = conn.execute(_NEXT_SEQ, (stream, writer, last)).fetchone()[0]
-        where = f"found {found}" if found is not None else "found no later entry"
-        return _broken(expected, f"expected seq {expected}, {where} (entry missing)")
+        if found is None:  # nothing stored from here up to the head
+            missing = f"entry {head}" if expected == head else f"entries {expected}..{head}"
+            return _broken(expected, f"{missing} missing: the log was truncated")
+        return _broken(expected, f"expected seq {expected}, found {found} (entry missing)")
     return {"count": expected - first}
 
 
@@ -80,7 +84,9 @@ def main(argv: list[str]) -> int:
     job = json.loads(argv[1])
     conn = open_snapshot(job["path"], job.get("busy_timeout", 10.0))
     try:
-        result = check_range(conn, job["stream"], job["writer"], job["first"], job["last"])
+        result = check_range(
+            conn, job["stream"], job["writer"], job["first"], job["last"], head=job["head"]
+        )
     finally:
         conn.close()
     sys.stdout.write(json.dumps(result) + "\n")

@@ -10,11 +10,12 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import blake3
 from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
+from agentstore.sql.stores import Head, check_head
 
 from agentstore_sqlite._verify_worker import check_range, open_snapshot
 from agentstore_sqlite.backend import SqliteBackend
@@ -22,6 +23,9 @@ from agentstore_sqlite.backend import SqliteBackend
 log = logging.getLogger("agentstore.sqlite")
 
 _WORKER: Final = Path(__file__).with_name("_verify_worker.py")
+_HASH_AT: Final = (
+    "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
+)
 
 
 def _cpus() -> int:
@@ -37,9 +41,9 @@ class SqliteLogStore(SqlLogStore):
     A chain of at least :attr:`PARALLEL_MIN_ENTRIES` entries in a database file is split
     into seq ranges checked at once by worker processes, each reading its range from the
     file in one pass (each row needs only the stored row before it). The result, the
-    first broken seq included, is the one a single pass gives. Entries appended while a
-    verify runs are not part of it. Any trouble starting or hearing from a worker falls
-    back to checking in this process.
+    first broken seq included, is the one a single pass gives, the checks against the
+    recorded head included. Entries appended while a verify runs are not part of it. Any
+    trouble starting or hearing from a worker falls back to checking in this process.
     """
 
     PARALLEL_MIN_ENTRIES: Final = 100_000
@@ -57,14 +61,32 @@ class SqliteLogStore(SqlLogStore):
         return max(1, min(wanted, entries // self.MIN_ENTRIES_PER_WORKER))
 
     def _verify(self, stream: str, writer: str) -> int:
-        last, _ = self._read_head(stream, writer)
-        workers = self._workers_for(last)
+        head = self._read_head(stream, writer)
+        workers = self._workers_for(head[0])
         if workers > 1 and sys.executable:
             try:
-                return self._verify_parallel(stream, writer, last, workers)
+                count = self._verify_parallel(stream, writer, head[0], workers)
             except _WorkerFailed as exc:
                 log.warning("parallel verify unavailable (%s); verifying in-process", exc)
+            else:
+                self._check_ends(stream, writer, head)
+                return count
         return super()._verify(stream, writer)
+
+    def _check_ends(self, stream: str, writer: str, head: Head) -> None:
+        """After rows ``1..head`` proved a chain: nothing is stored below it, its last
+        entry is the recorded head, and nothing lies past the head recorded now."""
+        query = self._backend.query
+        low, high = cast(tuple[int | None, int | None], query(self.SPAN, (stream, writer))[0])
+        if low is not None and low < 1:
+            raise ChainBroken(stream, writer, 1, f"expected seq 1, found {low} (out of order)")
+        seq, digest = head
+        stored = query(_HASH_AT, (stream, writer, seq))
+        at_head = [cast(bytes, stored[0][0])] if stored else []
+        check_head(stream, writer, seq, digest, first=head, at_first=at_head, read_head=None)
+        if high is not None and high > seq:
+            now = self._read_head(stream, writer)
+            check_head(stream, writer, high, None, first=now, at_first=[], read_head=None)
 
     def _verify_parallel(self, stream: str, writer: str, last: int, workers: int) -> int:
         assert self._sqlite.path is not None
@@ -84,6 +106,7 @@ class SqliteLogStore(SqlLogStore):
                     "writer": writer,
                     "first": first,
                     "last": nxt - 1,
+                    "head": last,
                     "busy_timeout": self._sqlite.busy_timeout or 10.0,
                 }
                 procs.append(
@@ -96,7 +119,7 @@ class SqliteLogStore(SqlLogStore):
                         text=True,
                     )
                 )
-            own = self._check_here(stream, writer, ranges[0][0], ranges[0][1] - 1)
+            own = self._check_here(stream, writer, ranges[0][0], ranges[0][1] - 1, head=last)
             results = [own, *(_result(p) for p in procs)]
         except (OSError, sqlite3.Error) as exc:
             raise _WorkerFailed(str(exc)) from exc
@@ -111,11 +134,13 @@ class SqliteLogStore(SqlLogStore):
             raise ChainBroken(stream, writer, int(first_broken["seq"]), str(first_broken["detail"]))
         return sum(int(r["count"]) for r in results)
 
-    def _check_here(self, stream: str, writer: str, first: int, last: int) -> dict[str, Any]:
+    def _check_here(
+        self, stream: str, writer: str, first: int, last: int, *, head: int
+    ) -> dict[str, Any]:
         assert self._sqlite.path is not None
         conn = open_snapshot(self._sqlite.path, self._sqlite.busy_timeout or 10.0)
         try:
-            return check_range(conn, stream, writer, first, last)
+            return check_range(conn, stream, writer, first, last, head=head)
         finally:
             conn.close()
 

@@ -40,7 +40,8 @@ def delete_row(conn: sqlite3.Connection, seq: int) -> None:
 
 def swap_rows(conn: sqlite3.Connection, seq: int) -> None:
     """Swap the rows at ``seq`` and ``seq + 1`` by exchanging their seq numbers."""
-    for old, new in [(seq, -1), (seq + 1, seq), (-1, seq + 1)]:
+    parked = 10**9  # a seq no row has (the schema refuses any below 1)
+    for old, new in [(seq, parked), (seq + 1, seq), (parked, seq + 1)]:
         conn.execute(f"UPDATE agentstore_log SET seq = ? WHERE {WHERE} AND seq = ?", (new, old))
 
 
@@ -97,13 +98,24 @@ def _build(db: Path) -> None:
         assert log.verify() == LENGTH
 
 
-def _tamper(db: Path, how: Tamper, seq: int) -> None:
+def _tamper(db: Path, how: Tamper, seq: int) -> bool:
+    """Apply ``how``; False when the schema's CHECK constraints refuse it (nothing changed)."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         how(conn, seq)
+    except sqlite3.IntegrityError as exc:
+        assert "CHECK constraint failed" in str(exc)
+        return False
+    else:
         assert conn.total_changes > 0
+        return True
     finally:
         conn.close()
+
+
+def _intact(db: Path) -> int:
+    with open_file_store(db, verify_workers=3) as store:
+        return store.log("shared", writer="w").verify()
 
 
 def _broken_seq(db: Path) -> int:
@@ -129,8 +141,11 @@ def test_verify_names_the_first_broken_seq(
 ) -> None:
     db = tmp_path / "chain.db"
     _build(db)
-    _tamper(db, TAMPERS[how], seq)
-    assert _broken_seq(db) == seq
+    if _tamper(db, TAMPERS[how], seq):
+        assert _broken_seq(db) == seq
+    else:  # refused: the genesis row may not get a prev_hash, nor leave seq 1
+        assert (how, seq) in {("edit prev_hash", 1), ("swap rows", 1)}
+        assert _intact(db) == LENGTH
 
 
 def test_the_earliest_of_several_breaks_is_named(tmp_path: Path, verify_mode: list[int]) -> None:
@@ -150,3 +165,140 @@ def test_an_intact_chain_verifies_the_same_either_way(
     with open_file_store(db, verify_workers=3) as store:
         assert store.log("shared", writer="w").verify() == LENGTH
         assert store.audit.verify() == 0
+
+
+# -- truncation, stray rows and the recorded head -----------------------------------------
+
+
+def delete_from(conn: sqlite3.Connection, seq: int) -> None:
+    """Delete every row from ``seq`` on: the chain left is valid, only shorter."""
+    conn.execute(f"DELETE FROM agentstore_log WHERE {WHERE} AND seq >= ?", (seq,))
+
+
+def stray_row(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute(
+        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+        "VALUES ('shared', 'w', ?, x'00', CASE WHEN ? = 1 THEN NULL ELSE zeroblob(32) END, "
+        "zeroblob(32))",
+        (seq, seq),
+    )
+
+
+def set_head_seq(conn: sqlite3.Connection, seq: int) -> None:
+    """Point the recorded head at ``seq``, with that entry's own hash when it is stored."""
+    conn.execute(
+        "UPDATE agentstore_log_heads SET seq = ?, content_hash = coalesce(("
+        f"SELECT content_hash FROM agentstore_log WHERE {WHERE} AND seq = ?), content_hash) "
+        f"WHERE {WHERE}",
+        (seq, seq),
+    )
+
+
+def edit_head_hash(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute(f"UPDATE agentstore_log_heads SET content_hash = zeroblob(32) WHERE {WHERE}")
+
+
+def delete_head(conn: sqlite3.Connection, seq: int) -> None:
+    conn.execute(f"DELETE FROM agentstore_log_heads WHERE {WHERE}")
+
+
+# (tamper, its seq argument, the seq verify must name)
+HEAD_CASES: dict[str, tuple[Tamper, int, int]] = {
+    "delete the last row": (delete_from, LENGTH, LENGTH),
+    "delete the last two rows": (delete_from, LENGTH - 1, LENGTH - 1),
+    "delete all rows": (delete_from, 1, 1),
+    "stray row past the head": (stray_row, LENGTH + 1, LENGTH + 1),
+    "head moved back": (set_head_seq, LENGTH - 2, LENGTH - 1),
+    "head moved forward": (set_head_seq, LENGTH + 3, LENGTH + 1),
+    "head hash edited": (edit_head_hash, 0, LENGTH),
+    "head deleted": (delete_head, 0, 1),
+}
+# The parallel path runs only for a head of at least 2 entries.
+PARALLEL_HEAD_CASES = [c for c in HEAD_CASES if c != "head deleted"]
+
+
+@pytest.mark.parametrize(
+    ("verify_mode", "case"),
+    [("in-process", c) for c in HEAD_CASES] + [("parallel", c) for c in PARALLEL_HEAD_CASES],
+    indirect=["verify_mode"],
+)
+def test_verify_checks_the_chain_against_the_recorded_head(
+    tmp_path: Path, verify_mode: list[int], case: str
+) -> None:
+    how, arg, expected = HEAD_CASES[case]
+    db = tmp_path / "chain.db"
+    _build(db)
+    assert _tamper(db, how, arg)
+    assert _broken_seq(db) == expected
+
+
+def test_truncation_is_reported_as_such(tmp_path: Path, verify_mode: list[int]) -> None:
+    db = tmp_path / "chain.db"
+    _build(db)
+    _tamper(db, delete_from, LENGTH - 1)
+    with open_file_store(db, verify_workers=3) as store, pytest.raises(ChainBroken) as info:
+        store.log("shared", writer="w").verify()
+    assert info.value.detail == f"entries {LENGTH - 1}..{LENGTH} missing: the log was truncated"
+
+
+@pytest.mark.parametrize("seq", [0, -5])
+def test_the_database_refuses_a_row_below_seq_1(tmp_path: Path, seq: int) -> None:
+    db = tmp_path / "chain.db"
+    _build(db)
+    assert not _tamper(db, stray_row, seq)
+    assert _intact(db) == LENGTH
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE agentstore_log SET content_hash = x'00' WHERE seq = 3",
+        "UPDATE agentstore_log SET prev_hash = NULL WHERE seq = 3",
+        "UPDATE agentstore_log SET prev_hash = x'0000' WHERE seq = 3",
+        "UPDATE agentstore_log SET seq = 0 WHERE seq = 1",
+        "UPDATE agentstore_log_heads SET seq = 0",
+        "UPDATE agentstore_log_heads SET content_hash = x'00'",
+    ],
+)
+def test_the_database_refuses_malformed_rows(tmp_path: Path, sql: str) -> None:
+    db = tmp_path / "chain.db"
+    _build(db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            conn.execute(sql)
+    finally:
+        conn.close()
+    assert _intact(db) == LENGTH
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_an_append_after_truncation_does_not_hide_it(tmp_path: Path, cached: bool) -> None:
+    # SQLite appends after the recorded head, not after the last stored row: the new
+    # entry lands at LENGTH + 1 and verify still names the deleted entry.
+    db = tmp_path / "chain.db"
+    _build(db)
+    with open_file_store(db) as store:
+        log = store.log("shared", writer="w")
+        if cached:
+            log.append(b"warm the cached head")
+        expected = LENGTH + 1 if cached else LENGTH
+        _tamper(db, delete_from, expected)
+        entry = log.append(b"after the deletion")
+        assert entry.seq == expected + 1
+        with pytest.raises(ChainBroken) as info:
+            log.verify()
+        assert info.value.seq == expected
+        assert "missing" in info.value.detail
+
+
+def test_a_fully_deleted_log_is_still_listed_and_verified(tmp_path: Path) -> None:
+    db = tmp_path / "chain.db"
+    _build(db)
+    _tamper(db, delete_from, 1)
+    with open_file_store(db) as store:
+        assert ("shared", "w") in store.logs()
+        with pytest.raises(ChainBroken) as info:
+            store.log("shared", writer="w").verify()
+        assert info.value.seq == 1
+        assert info.value.detail == f"entries 1..{LENGTH} missing: the log was truncated"

@@ -360,10 +360,11 @@ def check_head(
     *,
     first: Head,
     at_first: Sequence[bytes],
-    read_head: Callable[[str, str], Head],
+    read_head: Callable[[str, str], Head] | None,
 ) -> None:
     """Check a verified chain of ``count`` entries (ending in ``last_hash``) against the
-    recorded head: ``first``, read before the entries, and one read now.
+    recorded head: ``first``, read before the entries, and one read now by ``read_head``
+    (when None, ``first`` stands for both).
 
     ``at_first`` holds the stored hash of entry ``first[0]`` when the chain reached it.
     Entries appended while the chain was read may follow ``first``; none may be missing
@@ -384,7 +385,7 @@ def check_head(
             stream, writer, head_seq, "the entry's content_hash is not the recorded head's"
         )
     if count > head_seq:
-        now_seq, now_hash = read_head(stream, writer)
+        now_seq, now_hash = first if read_head is None else read_head(stream, writer)
         if count > now_seq:
             recorded = f"seq {now_seq}" if now_seq else "none is recorded"
             raise ChainBroken(
