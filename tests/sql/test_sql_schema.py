@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from agentstore import SchemaVersionError
+from agentstore import SchemaVersionError, StoreError
 from agentstore.sql import SCHEMA_VERSION, Backend, Dialect, ensure_schema, schema_version
 from agentstore.sql.schema import META_TABLE, VERSION_KEY
 
@@ -90,3 +90,106 @@ def test_a_second_connection_sees_the_schema(shared_factory: Callable[[], Backen
     ensure_schema(first)
     assert schema_version(second) == SCHEMA_VERSION
     assert ensure_schema(second) == SCHEMA_VERSION
+
+
+# -- upgrading a version 1 database ---------------------------------------------------------
+
+
+def _make_v1(backend: Backend) -> None:
+    """A database exactly as version 1 of this code left it."""
+    from agentstore.sql.schema import _CREATE_META, MIGRATIONS, _sql
+
+    with backend.transaction():
+        backend.exec(_sql(_CREATE_META, backend.dialect))
+        for statement in MIGRATIONS[1][backend.dialect]:
+            backend.exec(_sql(statement, backend.dialect))
+        backend.exec(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, '1')", (VERSION_KEY,))
+
+
+def _v1_rows(backend: Backend, stream: str, payloads: list[bytes]) -> list[bytes]:
+    from agentstore.chain import chain_hash
+
+    prev: bytes | None = None
+    hashes = []
+    for seq, payload in enumerate(payloads, 1):
+        digest = chain_hash(prev, payload)
+        backend.exec(
+            "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+            "VALUES (?, 'w', ?, ?, ?, ?)",
+            (stream, seq, payload, prev, digest),
+        )
+        hashes.append(digest)
+        prev = digest
+    return hashes
+
+
+def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
+    from agentstore.errors import ChainBroken
+    from agentstore.sql import SqlLogStore
+
+    _make_v1(backend)
+    assert schema_version(backend) == 1
+    hashes = _v1_rows(backend, "kept", [b"a", b"b", b"c"])
+    _v1_rows(backend, "other", [b"x"])
+    # A row version 2 would refuse, stored while nothing stopped it: kept, and reported.
+    _v1_rows(backend, "odd", [b"x"])
+    backend.exec(
+        "UPDATE agentstore_log SET seq = 0 WHERE stream = 'odd' AND writer = 'w' AND seq = 1"
+    )
+
+    assert ensure_schema(backend) == 2
+    assert ensure_schema(backend) == 2  # idempotent
+    assert schema_version(backend) == 2
+    assert "agentstore_log_heads" in _tables(backend)
+    heads = backend.query(
+        "SELECT stream, seq, content_hash FROM agentstore_log_heads ORDER BY stream"
+    )
+    assert [(r[0], r[1], bytes(r[2])) for r in heads] == [  # type: ignore[arg-type]
+        ("kept", 3, hashes[-1]),
+        ("other", 1, heads[1][2]),
+    ]
+    logs = SqlLogStore(backend)
+    assert list(logs._logs()) == [("kept", "w"), ("odd", "w"), ("other", "w")]
+    assert logs._verify("kept", "w") == 3
+    assert logs._verify("other", "w") == 1
+    with pytest.raises(ChainBroken) as info:
+        logs._verify("odd", "w")
+    assert info.value.seq == 1
+    # The upgraded log takes appends, moves its head, and refuses malformed rows.
+    assert logs._append("kept", "w", b"d").seq == 4
+    assert logs._verify("kept", "w") == 4
+    assert backend.query(
+        "SELECT seq FROM agentstore_log_heads WHERE stream = 'kept' AND writer = 'w'"
+    ) == [(4,)]
+    with pytest.raises(StoreError):
+        backend.exec(
+            "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+            "VALUES ('kept', 'w', -1, ?, NULL, ?)",
+            (b"p", bytes(32)),
+        )
+
+
+def test_a_failed_upgrade_changes_nothing(backend: Backend) -> None:
+    _make_v1(backend)
+    _v1_rows(backend, "kept", [b"a", b"b"])
+    # Something in the way of the upgrade: a table of the name version 2 creates.
+    backend.exec("CREATE TABLE agentstore_log_heads (x INTEGER)")
+    with pytest.raises(StoreError):
+        ensure_schema(backend)
+    assert schema_version(backend) == 1
+    assert backend.query("SELECT count(*) FROM agentstore_log") == [(2,)]
+    # Still version 1's table: no CHECK refuses a seq of 0 (and no checks were left off).
+    backend.exec(
+        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+        "VALUES ('kept', 'w', 0, ?, NULL, ?)",
+        (b"p", bytes(32)),
+    )
+    backend.exec("DROP TABLE agentstore_log_heads")
+    backend.exec("DELETE FROM agentstore_log WHERE seq = 0")
+    assert ensure_schema(backend) == 2
+    with pytest.raises(StoreError):
+        backend.exec(
+            "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+            "VALUES ('kept', 'w', 0, ?, NULL, ?)",
+            (b"p", bytes(32)),
+        )
