@@ -26,6 +26,8 @@ from agentstore import (
     chain_hash,
 )
 from agentstore.capabilities import Clock
+from agentstore.chain import verify_rows
+from agentstore.errors import ChainBroken
 
 
 class MemoryGenerationStore(GenerationStore):
@@ -52,25 +54,25 @@ class MemoryGenerationStore(GenerationStore):
 
 
 class MemoryLogStore(WriterLogStore):
+    """Logs as lists, with each log's head recorded apart from its entries.
+
+    Appends build on the recorded head, and verify checks the stored entries against it,
+    so an entry deleted behind the store's back (``tamper``) is reported, never replaced.
+    """
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._data: dict[tuple[str, str], list[Entry]] = {}
+        self._heads: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
-        with self._lock:
-            log = self._data.get((stream, writer))
-            if log is None:
-                log = self._data[(stream, writer)] = []
-            prev = log[-1].content_hash if log else None
-            entry = Entry(stream, writer, len(log) + 1, payload, prev, chain_hash(prev, payload))
-            log.append(entry)
-            return entry
+        return self._append_many(stream, writer, (payload,))[0]
 
     def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
         with self._lock:
-            log = self._data.setdefault((stream, writer), [])
-            prev = log[-1].content_hash if log else None
-            seq = len(log)
+            key = (stream, writer)
+            log = self._data.setdefault(key, [])
+            seq, prev = self._heads.get(key, (0, None))
             out: list[Entry] = []
             for payload in payloads:
                 seq += 1
@@ -78,7 +80,27 @@ class MemoryLogStore(WriterLogStore):
                 out.append(Entry(stream, writer, seq, payload, prev, h))
                 prev = h
             log.extend(out)
+            self._heads[key] = (seq, out[-1].content_hash)
             return out
+
+    def _verify(self, stream: str, writer: str) -> int:
+        with self._lock:
+            stored = list(self._data.get((stream, writer), ()))  # a shallow snapshot
+            head = self._heads.get((stream, writer), (0, None))
+        rows = ((e.seq, e.payload, e.prev_hash, e.content_hash) for e in stored)
+        count, last = verify_rows(stream, writer, rows)
+        seq, digest = head
+        if count < seq:
+            missing = f"entry {seq}" if count + 1 == seq else f"entries {count + 1}..{seq}"
+            detail = f"{missing} missing: the log was truncated"
+            raise ChainBroken(stream, writer, count + 1, detail)
+        if count > seq:
+            detail = f"entries {seq + 1}..{count} lie past the log's recorded head"
+            raise ChainBroken(stream, writer, seq + 1, detail)
+        if last != digest:
+            detail = "the entry's content_hash is not the recorded head's"
+            raise ChainBroken(stream, writer, count, detail)
+        return count
 
     def _head(self, stream: str, writer: str) -> Entry | None:
         log = self._data.get((stream, writer))
@@ -93,8 +115,8 @@ class MemoryLogStore(WriterLogStore):
             i += 1
 
     def _logs(self) -> Iterator[tuple[str, str]]:
-        with self._lock:
-            keys = sorted(k for k, v in self._data.items() if v)
+        with self._lock:  # a log whose entries were all deleted is still listed
+            keys = sorted(k for k, v in self._data.items() if v or k in self._heads)
         yield from keys
 
     def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
