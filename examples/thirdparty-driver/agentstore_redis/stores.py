@@ -6,6 +6,7 @@ Keys, all under the configured prefix ``P``:
 ``P gen``                           hash    generation name -> value
 ``P log:<name>``                    list    one element per entry, in seq order (see _pack)
 ``P logs``                          set     the ``<name>`` of every log written
+``P heads``                         hash    ``<name>`` -> the log's head (seq, content hash)
 ``P policies``                      hash    agent id -> policy document JSON
 ``P sessions``                      hash    session id -> {"agent_id", "data"} JSON
 ``P secrets``                       hash    secret name -> value bytes
@@ -14,10 +15,13 @@ Keys, all under the configured prefix ``P``:
 A log's ``<name>`` is ``<length of stream>:<stream>:<writer>``: readable in redis-cli, and
 unambiguous whatever characters the names hold.
 
-Appends are compare-and-set: the client reads the head, hashes the new entries (BLAKE3
-cannot run inside Redis) and a Lua script pushes them only if the log still has the
-length the client saw; otherwise the client reads again and retries. Redis runs each
-script atomically, so appends from any number of threads and processes serialize.
+Appends are compare-and-set: the client reads the recorded head, hashes the new entries
+(BLAKE3 cannot run inside Redis) and a Lua script pushes them, and records their last as
+the head, only if the log still has the length and head the client saw; otherwise the
+client reads again and retries. Redis runs each script atomically, so appends from any
+number of threads and processes serialize. Appends build on the recorded head, and
+verify checks the stored entries against it, so a deleted last entry is reported, never
+silently replaced.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import redis
 from agentstore import (
     AgentId,
     BackendUnavailable,
+    ChainBroken,
     CredentialStore,
     DriverStores,
     Entry,
@@ -47,6 +52,7 @@ from agentstore import (
     StoreError,
     WriterLogStore,
     chain_hash,
+    verify_rows,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -62,14 +68,18 @@ _HEADER = struct.Struct(">QB")  # seq, length of prev_hash (0 for genesis, else 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Push ARGV[3..] if the log holds exactly ARGV[1] entries; else return its length.
+# Push ARGV[5..] if the log holds exactly ARGV[1] entries and its recorded head is ARGV[3]
+# ('' for none), recording ARGV[4] as its head; else return its length.
 _APPEND_LUA: Final = """
 local n = redis.call('LLEN', KEYS[1])
-if n ~= tonumber(ARGV[1]) then return n end
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+local head = redis.call('HGET', KEYS[3], ARGV[2]) or ''
+if n ~= tonumber(ARGV[1]) or head ~= ARGV[3] then return n end
+redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
 redis.call('SADD', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 return -1
 """
+_HEAD = struct.Struct(">Q32s")  # a recorded head: seq, content hash
 
 # Set generation ARGV[1] to ARGV[2] unless that moves it back; return {moved, current}.
 # Values are compared as decimal strings: Lua numbers are doubles and lose precision.
@@ -172,6 +182,7 @@ class RedisLogStore(WriterLogStore):
     def __init__(self, client: _Client) -> None:
         self._c = client
         self._index = client.key("logs")
+        self._heads = client.key("heads")
 
     def log_key(self, stream: str, writer: str) -> bytes:
         """The key of a log's list (for the conformance suite's tamper hook)."""
@@ -192,9 +203,7 @@ class RedisLogStore(WriterLogStore):
         key = self._log_key(stream, writer)
         member = log_name(stream, writer).encode()
         while True:
-            length, head = self._read_head(key)
-            seq = 0 if head is None else head.seq
-            prev = None if head is None else head.content_hash
+            length, recorded, (seq, prev) = self._read_head(key, member)
             entries: list[Entry] = []
             for payload in payloads:
                 seq += 1
@@ -202,21 +211,69 @@ class RedisLogStore(WriterLogStore):
                 entries.append(Entry(stream, writer, seq, payload, prev, content))
                 prev = content
             packed = [_pack(e.seq, e.prev_hash, e.content_hash, e.payload) for e in entries]
+            head = _HEAD.pack(seq, entries[-1].content_hash)
             result = self._c.call(
-                self._c.append_script, keys=[key, self._index], args=[length, member, *packed]
+                self._c.append_script,
+                keys=[key, self._index, self._heads],
+                args=[length, member, recorded, head, *packed],
             )
             if int(result) == -1:
                 return entries
             # another writer appended since we read the head: read it again
 
-    def _read_head(self, key: bytes) -> tuple[int, Entry | None]:
+    def _read_head(self, key: bytes, member: bytes) -> tuple[int, bytes, tuple[int, bytes | None]]:
+        """The log's length, its recorded head as stored (b"" for none), and the head to
+        build on: the recorded one, or for a log written before heads were recorded, its
+        last entry."""
         pipe = self._c.redis.pipeline(transaction=True)
         pipe.llen(key)
+        pipe.hget(self._heads, member)
         pipe.lindex(key, -1)
-        length, raw = self._c.call(pipe.execute)
+        length, recorded, raw = self._c.call(pipe.execute)
+        if recorded is not None:
+            seq, digest = _HEAD.unpack(recorded)
+            return int(length), bytes(recorded), (seq, digest)
         if raw is None:
-            return int(length), None
-        return int(length), _unpack("", "", raw)
+            return int(length), b"", (0, None)
+        last = _unpack("", "", raw)
+        return int(length), b"", (last.seq, last.content_hash)
+
+    def _recorded_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        raw = self._c.call(self._c.redis.hget, self._heads, log_name(stream, writer))
+        if raw is None:
+            return 0, None
+        seq, digest = _HEAD.unpack(cast(bytes, raw))
+        return seq, digest
+
+    def _verify(self, stream: str, writer: str) -> int:
+        # The head is read before the entries and again after: entries appended before
+        # the first read must all be there, and none may lie past the second.
+        seq, digest = self._recorded_head(stream, writer)
+        at_head: list[bytes] = []
+
+        def rows() -> Iterator[tuple[int, bytes, bytes | None, bytes]]:
+            for e in self._entries(stream, writer, 0):
+                yield e.seq, e.payload, e.prev_hash, e.content_hash
+                if e.seq == seq:
+                    at_head.append(e.content_hash)
+
+        count, last = verify_rows(stream, writer, rows())
+        if count < seq:
+            missing = f"entry {seq}" if count + 1 == seq else f"entries {count + 1}..{seq}"
+            detail = f"{missing} missing: the log was truncated"
+            raise ChainBroken(stream, writer, count + 1, detail)
+        if seq and at_head[0] != digest:
+            detail = "the entry's content_hash is not the recorded head's"
+            raise ChainBroken(stream, writer, seq, detail)
+        if count > seq:
+            now, now_digest = self._recorded_head(stream, writer)
+            if count > now:
+                detail = f"entries {now + 1}..{count} lie past the log's recorded head"
+                raise ChainBroken(stream, writer, now + 1, detail)
+            if count == now and last != now_digest:
+                detail = "the entry's content_hash is not the recorded head's"
+                raise ChainBroken(stream, writer, count, detail)
+        return count
 
     def _head(self, stream: str, writer: str) -> Entry | None:
         raw = self._c.call(self._c.redis.lindex, self._log_key(stream, writer), -1)
@@ -240,8 +297,10 @@ class RedisLogStore(WriterLogStore):
         for stream, writer in pairs:
             pipe.llen(self._log_key(stream, writer))
         lengths = self._c.call(pipe.execute) if pairs else []
+        recorded = self._c.call(self._c.redis.hkeys, self._heads)
+        with_head = {parse_log_name(cast(bytes, m).decode()) for m in recorded}
         for (stream, writer), n in zip(pairs, lengths, strict=True):
-            if n:
+            if n or (stream, writer) in with_head:  # a log emptied behind our back too
                 yield stream, writer
 
     def __repr__(self) -> str:
