@@ -376,9 +376,18 @@ class WriterLog:
     def verify(self) -> int:
         """Check the whole chain in constant memory and return the number of entries.
 
+        What it proves: the stored entries are exactly a complete chain from seq 1 up to
+        the log's recorded head (every link and content hash intact, nothing missing,
+        nothing stored past the head), so an edit, a gap, a reorder or a truncation (the
+        last entries, or the whole log, deleted) made without also rewriting the recorded
+        head is caught. Entries appended while it runs may or may not be included. It does
+        not prove who wrote an entry: anyone able to write the store can append a valid
+        entry or rewrite the chain and its head consistently; authorship needs signatures.
+
         Raises:
             ChainBroken: naming the first seq at which the stored chain is not the one
-                appended (a gap, a reorder, an edited payload or hash, a broken link).
+                appended (a gap, a reorder, an edited payload or hash, a broken link, a
+                truncated log: the first missing seq).
         """
         with driver_call("WriterLog.verify"):
             return self._store._verify(self.stream, self.writer)
