@@ -65,12 +65,16 @@ class OpenContext:
         clock: the store's clock, for expiry and liveness (never for ordering).
         base_dir: the folder relative paths in the driver's section are relative to (the
             policy file's folder, or the working directory).
+        create: whether the driver may create the database it is pointed at. When False,
+            a driver that would create one (a local file) raises BackendUnavailable
+            naming it and creates nothing; drivers that never create storage ignore it.
     """
 
     capabilities: frozenset[CapabilityName]
     doorbell: Doorbell = field(default_factory=Doorbell)
     clock: Clock = time.time
     base_dir: Path = field(default_factory=Path.cwd)
+    create: bool = True
 
 
 @dataclass

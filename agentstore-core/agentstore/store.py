@@ -164,6 +164,7 @@ def open(
     *,
     registry: Registry | None = None,
     clock: Clock | None = None,
+    create: bool = True,
 ) -> Store:
     """Open the store a policy describes.
 
@@ -173,6 +174,8 @@ def open(
             (every capability on a local SQLite file, ``./agentstore.db``).
         registry: the driver registry to resolve names against (default: installed drivers).
         clock: seconds since the epoch for expiry and liveness (default ``time.time``).
+        create: False to open existing storage only: a driver that would create a new
+            database (a SQLite file) raises BackendUnavailable instead, creating nothing.
 
     Raises:
         ConfigError: the policy is invalid or names drivers or capabilities not installed.
@@ -195,6 +198,7 @@ def open(
                 doorbell=doorbell,
                 clock=clock or time.time,
                 base_dir=resolved.base_dir,
+                create=create,
             )
             try:
                 stores = spec.open(config, ctx)

@@ -254,17 +254,19 @@ def open_file(
     synchronous: str = "NORMAL",
     journal_mode: str = "WAL",
     busy_timeout: float = 10.0,
+    create: bool = True,
 ) -> SqliteBackend:
     """A backend on the database file ``path``, created (mode 0600) if it does not exist.
 
     Raises:
-        BackendUnavailable: naming ``path`` when its folder does not exist, it is a folder
+        BackendUnavailable: naming ``path`` when it does not exist and ``create`` is False,
+            its folder does not exist, it is a folder
             or not a regular file, it is read-only, or it holds something other than a
             SQLite database. Nothing is created or changed in those cases.
     """
     check_sqlite_version()
     path = path.absolute()
-    created = _prepare_file(path)
+    created = _prepare_file(path, create=create)
     try:
         try:
             # mode=rw: never let SQLite create the file itself (it would not be 0600).
@@ -328,8 +330,9 @@ def _configure(
         raise backend._error(exc) from exc
 
 
-def _prepare_file(path: Path) -> bool:
-    """Check ``path`` can hold our database; create it empty with mode 0600 if missing.
+def _prepare_file(path: Path, *, create: bool = True) -> bool:
+    """Check ``path`` can hold our database; create it empty with mode 0600 if missing
+    (or refuse when ``create`` is False).
 
     Returns whether the file was created here.
     """
@@ -340,6 +343,11 @@ def _prepare_file(path: Path) -> bool:
     except OSError as exc:
         raise BackendUnavailable(f"cannot use {path} as a SQLite database: {exc.strerror}") from exc
     if st is None:
+        if not create:
+            raise BackendUnavailable(
+                f"SQLite database {path} does not exist (opened without creating it); "
+                "check the path"
+            )
         parent = path.parent
         if not parent.is_dir():
             what = "is not a folder" if parent.exists() else "does not exist"
@@ -350,7 +358,7 @@ def _prepare_file(path: Path) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         except FileExistsError:
-            return _prepare_file(path)  # another process created it just now
+            return _prepare_file(path, create=create)  # another process created it just now
         except OSError as exc:
             raise BackendUnavailable(
                 f"cannot create SQLite database {path}: {exc.strerror}"

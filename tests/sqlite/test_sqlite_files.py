@@ -194,6 +194,19 @@ def test_missing_folder_is_an_error_and_nothing_is_created(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
+def test_create_false_refuses_a_missing_file_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    with pytest.raises(BackendUnavailable) as info:
+        agentstore.open(sqlite_policy(db), create=False)
+    assert str(db) in str(info.value)
+    assert "does not exist" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    with open_file_store(db) as store:  # create=True (the default) makes it
+        store.log("s", writer="w").append(b"x")
+    with agentstore.open(sqlite_policy(db), create=False) as store:  # and now it exists
+        assert store.log("s", writer="w").verify() == 1
+
+
 def test_a_folder_is_not_a_database(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()

@@ -128,10 +128,10 @@ def _where(policy: StorePolicy) -> str:
 
 
 @contextmanager
-def opened(opts: Options, policy: StorePolicy) -> Iterator[Store]:
+def opened(opts: Options, policy: StorePolicy, *, create: bool = True) -> Iterator[Store]:
     """The store ``policy`` describes, with errors naming the policy file."""
     try:
-        store = open_store(policy, registry=opts.registry)
+        store = open_store(policy, registry=opts.registry, create=create)
     except ConfigError as exc:
         raise CliError(_with_file(exc.message, _where(policy))) from exc
     with store:
@@ -416,7 +416,8 @@ def verify(
             f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
             f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
         )
-    with opened(opts, policy) as store:
+    # A mistyped path must fail, not verify a new empty database.
+    with opened(opts, policy, create=False) as store:
         results = verify_store(store, stream, writer, progress=progress)
     broken = [r for r in results if r.broken is not None]
     if not results and (stream is not None or writer is not None):
