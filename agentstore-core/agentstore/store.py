@@ -37,7 +37,8 @@ class Store:
 
     Obtain one with :func:`agentstore.open`. Safe to share between threads. Use it as a
     context manager, or call :meth:`close`; after closing, drivers release connections and
-    files.
+    files, and every capability (``generation``, ``log``, ``policies``, ...) raises
+    StoreError saying the store is closed.
     """
 
     def __init__(
@@ -55,6 +56,11 @@ class Store:
         self._lock = threading.Lock()
 
     def _cap(self, capability: CapabilityName) -> Any:
+        if self._closed:
+            raise StoreError(
+                f"cannot use capability {capability!r}: the store is closed; "
+                "open it again with agentstore.open()"
+            )
         obj = getattr(self._opened[self._routes[capability]], capability)
         if obj is None:  # open() checked this; only a driver mutating its stores gets here
             raise MissingCapability(f"no driver serves capability {capability!r}")

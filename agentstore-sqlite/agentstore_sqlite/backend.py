@@ -81,6 +81,7 @@ class SqliteBackend:
 
     def exec(self, sql: str, params: Sequence[Value] = ()) -> int:
         with self._lock:
+            self._check_open()
             if self._explicit and not self._depth:
                 with self.transaction():
                     return self.exec(sql, params)
@@ -91,6 +92,7 @@ class SqliteBackend:
 
     def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
         with self._lock:
+            self._check_open()
             if not self._depth:
                 with self.transaction():
                     self.exec_many(sql, rows)
@@ -102,6 +104,7 @@ class SqliteBackend:
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
         with self._lock:
+            self._check_open()
             if self._explicit and not self._depth:
                 with self.transaction():
                     return self.query(sql, params)
@@ -113,6 +116,7 @@ class SqliteBackend:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
+            self._check_open()
             if self._depth:
                 self._depth += 1
                 try:
@@ -145,6 +149,8 @@ class SqliteBackend:
                 raise self._error(exc) from exc
 
     def close(self) -> None:
+        """Stop serving: every later call raises StoreError. Closes the connection only if
+        the backend owns it (a wrapped connection stays the application's, open)."""
         with self._lock:
             if self._closed:
                 return
@@ -157,6 +163,12 @@ class SqliteBackend:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def _check_open(self) -> None:
+        # A wrapped connection stays open after close, so refuse here rather than rely on
+        # sqlite3 refusing a closed connection.
+        if self._closed:
+            raise StoreError(f"{self.location}: the store is closed")
 
     def _rollback(self) -> None:
         conn = self._conn
@@ -182,8 +194,6 @@ class SqliteBackend:
             return BackendUnavailable(f"{where}: the database cannot be written ({exc})")
         if name.startswith(_UNAVAILABLE):
             return BackendUnavailable(f"{where}: {exc}")
-        if self._closed and isinstance(exc, sqlite3.ProgrammingError):
-            return StoreError(f"{where}: the store is closed")
         return StoreError(f"{where}: {exc}")
 
     def __repr__(self) -> str:

@@ -73,6 +73,8 @@ module or a ``conftest.py``. Pick single capabilities with ``GenerationContract`
 ``AuditSinkContract``, ``SessionStoreContract``, ``CredentialStoreContract``,
 ``RateLimitContract`` and ``LifecycleContract``; each declares the capability it needs and
 skips, with the reason, when the driver (the policy's ``backend``) does not declare it.
+``StoreContract`` (the store's lifetime: nothing works after ``close``) runs for every
+driver.
 The classes are never collected on their own (their names do not start with ``Test``).
 
 A subclass may set ``conformance = ConformanceSupport(...)`` to override what the driver's
@@ -97,6 +99,7 @@ from agentstore.conformance.contracts import (
     PolicyStoreContract,
     RateLimitContract,
     SessionStoreContract,
+    StoreContract,
     WriterLogContract,
     run_threads,
 )
@@ -119,6 +122,7 @@ __all__ = [
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "StoreContract",
     "WriterLogContract",
     "load_support",
     "run_threads",

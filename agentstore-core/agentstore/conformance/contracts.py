@@ -31,7 +31,13 @@ from agentstore.capabilities import (
     LogAuditSink,
 )
 from agentstore.conformance.support import EPOCH, ConformanceSupport, FakeClock, load_support
-from agentstore.errors import ChainBroken, InvalidInput, NonMonotonicGeneration, NotFound
+from agentstore.errors import (
+    ChainBroken,
+    InvalidInput,
+    NonMonotonicGeneration,
+    NotFound,
+    StoreError,
+)
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverSpec, Registry, default_registry
 from agentstore.store import Store
@@ -1403,7 +1409,39 @@ class LifecycleContract(ContractBase):
         assert again.lifecycle.live(5) == [agent]
 
 
+# -- the store as a whole -------------------------------------------------------------------
+
+
+class StoreContract(ContractBase):
+    """The store's lifetime, whatever capabilities the driver declares."""
+
+    capability: ClassVar[CapabilityName | None] = None
+
+    def test_use_after_close_raises(self) -> None:
+        store = self.open_store()
+        uses: dict[str, Callable[[], object]] = {
+            "generation": lambda: store.generation("g"),
+            "log": lambda: store.log("s", writer="w"),
+            "logs": store.logs,
+            "policies": lambda: store.policies,
+            "audit": lambda: store.audit,
+            "sessions": lambda: store.sessions,
+            "credentials": lambda: store.credentials,
+            "rate_limits": lambda: store.rate_limits,
+            "lifecycle": lambda: store.lifecycle,
+        }
+        for use in uses.values():
+            use()
+        store.close()
+        for name, use in uses.items():
+            with pytest.raises(StoreError, match="store is closed"):
+                use()
+                pytest.fail(f"store.{name} worked on a closed store")
+        store.close()  # closing again is harmless
+
+
 class AllContracts(
+    StoreContract,
     GenerationContract,
     WriterLogContract,
     DoorbellContract,
@@ -1418,6 +1456,7 @@ class AllContracts(
 
 
 CONTRACTS: tuple[type[ContractBase], ...] = (
+    StoreContract,
     GenerationContract,
     WriterLogContract,
     DoorbellContract,
@@ -1445,6 +1484,7 @@ __all__ = [
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "StoreContract",
     "WriterLogContract",
     "capability_of",
     "run_threads",
