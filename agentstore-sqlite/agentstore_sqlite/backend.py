@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -272,33 +272,33 @@ def open_file(
         BackendUnavailable: naming ``path`` when it does not exist and ``create`` is False,
             its folder does not exist, it is a folder
             or not a regular file, it is read-only, or it holds something other than a
-            SQLite database. Nothing is created or changed in those cases.
+            SQLite database. Nothing is created or changed in those cases. If opening a
+            file created here fails later, the (empty, 0600) file is left in place: another
+            process may already be using it.
     """
     check_sqlite_version()
     path = path.absolute()
-    created = _prepare_file(path, create=create)
+    _prepare_file(path, create=create)
+    # A file created here is never removed on a later failure: another process may have
+    # opened it at once and had writes acknowledged. At worst an empty 0600 file is left,
+    # which is an empty database the next open uses.
     try:
-        try:
-            # mode=rw: never let SQLite create the file itself (it would not be 0600).
-            conn = sqlite3.connect(
-                f"{path.as_uri()}?mode=rw",
-                uri=True,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=256,
-            )
-        except sqlite3.Error as exc:
-            raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
-        backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
-        try:
-            _configure(backend, conn, journal_mode, synchronous, busy_timeout)
-        except BaseException:
-            backend.close()
-            raise
+        # mode=rw: never let SQLite create the file itself (it would not be 0600).
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=rw",
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+    except sqlite3.Error as exc:
+        raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
+    backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
+    try:
+        _configure(backend, conn, journal_mode, synchronous, busy_timeout)
     except BaseException:
-        if created:
-            _remove_created(path)
+        backend.close()  # closes our connection only; the file and its data stay
         raise
     return backend
 
@@ -340,12 +340,9 @@ def _configure(
         raise backend._error(exc) from exc
 
 
-def _prepare_file(path: Path, *, create: bool = True) -> bool:
-    """Check ``path`` can hold our database; create it empty with mode 0600 if missing
-    (or refuse when ``create`` is False).
-
-    Returns whether the file was created here.
-    """
+def _prepare_file(path: Path, *, create: bool = True) -> None:
+    """Check ``path`` can hold our database; create it empty (mode 0600) if missing,
+    or refuse when ``create`` is False."""
     try:
         st: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
@@ -368,13 +365,14 @@ def _prepare_file(path: Path, *, create: bool = True) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         except FileExistsError:
-            return _prepare_file(path, create=create)  # another process created it just now
+            _prepare_file(path, create=create)  # another process created it just now
+            return
         except OSError as exc:
             raise BackendUnavailable(
                 f"cannot create SQLite database {path}: {exc.strerror}"
             ) from exc
         os.close(fd)
-        return True
+        return
     if stat.S_ISDIR(st.st_mode):
         raise BackendUnavailable(
             f"{path} is a folder, not a SQLite database file; name a file inside it"
@@ -397,13 +395,6 @@ def _prepare_file(path: Path, *, create: bool = True) -> bool:
                 f"{path} is not a SQLite database (it holds other data); nothing was "
                 "changed: point [store.sqlite] path at a new or SQLite file"
             )
-    return False
-
-
-def _remove_created(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with suppress(OSError):
-            os.unlink(f"{path}{suffix}")
 
 
 __all__ = [

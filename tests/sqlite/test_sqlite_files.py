@@ -207,6 +207,55 @@ def test_create_false_refuses_a_missing_file_and_creates_nothing(tmp_path: Path)
         assert store.log("s", writer="w").verify() == 1
 
 
+def test_a_failed_configure_never_deletes_a_new_file_another_process_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentstore_sqlite.backend as backend_module
+
+    db = tmp_path / "raced.db"
+
+    def other_process_writes_then_configure_fails(*args: object) -> None:
+        # Between our creating the file and configuring it, another process opened it
+        # and committed; its write was acknowledged, so it must survive our failure.
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("PRAGMA journal_mode = WAL")
+            other.execute("CREATE TABLE theirs (v TEXT)")
+            other.execute("INSERT INTO theirs VALUES ('acknowledged')")
+        finally:
+            other.close()
+        raise BackendUnavailable(f"{db}: cannot configure")
+
+    monkeypatch.setattr(backend_module, "_configure", other_process_writes_then_configure_fails)
+    with pytest.raises(BackendUnavailable):
+        open_file_store(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT v FROM theirs").fetchall() == [("acknowledged",)]
+    conn.close()
+
+
+def test_a_failed_connect_leaves_at_most_an_empty_private_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentstore_sqlite.backend as backend_module
+
+    db = tmp_path / "noconnect.db"
+
+    def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(backend_module.sqlite3, "connect", refuse)
+    with pytest.raises(BackendUnavailable) as info:
+        open_file_store(db)
+    assert str(db) in str(info.value)
+    monkeypatch.undo()
+    assert _siblings(db) == ["noconnect.db"]
+    assert db.stat().st_size == 0
+    assert _mode(db) == 0o600
+    with open_file_store(db) as store:  # an empty file is an empty database: usable
+        assert store.log("s", writer="w").append(b"x").seq == 1
+
+
 def test_a_folder_is_not_a_database(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
