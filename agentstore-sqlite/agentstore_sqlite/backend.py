@@ -261,7 +261,7 @@ def open_memory() -> SqliteBackend:
 def open_file(
     path: Path,
     *,
-    synchronous: str = "NORMAL",
+    synchronous: str = "FULL",
     journal_mode: str = "WAL",
     busy_timeout: float = 10.0,
     create: bool = True,

@@ -66,11 +66,12 @@ def test_existing_file_keeps_its_mode(tmp_path: Path) -> None:
     assert _mode(db) == 0o640
 
 
-def test_default_settings_wal_normal_busy_timeout(tmp_path: Path) -> None:
+def test_default_settings_wal_full_busy_timeout(tmp_path: Path) -> None:
+    # FULL: an acknowledged commit survives power loss, as DESIGN promises.
     backend = open_backend(SqliteConfig(path=str(tmp_path / "d.db")))
     try:
         assert backend.query("PRAGMA journal_mode") == [("wal",)]
-        assert backend.query("PRAGMA synchronous") == [(1,)]  # NORMAL
+        assert backend.query("PRAGMA synchronous") == [(2,)]  # FULL
         assert backend.query("PRAGMA busy_timeout") == [(10_000,)]
     finally:
         backend.close()
@@ -78,12 +79,12 @@ def test_default_settings_wal_normal_busy_timeout(tmp_path: Path) -> None:
 
 def test_settings_are_applied(tmp_path: Path) -> None:
     config = SqliteConfig(
-        path=str(tmp_path / "d.db"), synchronous="full", busy_timeout=2.5, journal_mode="delete"
+        path=str(tmp_path / "d.db"), synchronous="normal", busy_timeout=2.5, journal_mode="delete"
     )
     backend = open_backend(config)
     try:
         assert backend.query("PRAGMA journal_mode") == [("delete",)]
-        assert backend.query("PRAGMA synchronous") == [(2,)]  # FULL
+        assert backend.query("PRAGMA synchronous") == [(1,)]  # NORMAL
         assert backend.query("PRAGMA busy_timeout") == [(2500,)]
     finally:
         backend.close()
@@ -93,9 +94,10 @@ def test_config_defaults_and_validation() -> None:
     config = SqliteConfig()
     assert (config.path, config.synchronous, config.journal_mode) == (
         "agentstore.db",
-        "NORMAL",
+        "FULL",
         "WAL",
     )
+    assert SqliteConfig(synchronous="normal").synchronous == "NORMAL"  # still selectable
     assert config.busy_timeout > 0
     with pytest.raises(ValueError):
         SqliteConfig(synchronous="SOMETIMES")  # type: ignore[arg-type]
