@@ -65,12 +65,21 @@ class Options:
     registry: Registry = field(default_factory=default_registry)
 
 
-_URL_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]*@")
+# The user info runs to the *last* ``@`` of the URL: a password holding an unescaped ``@``
+# or ``/`` is still masked whole (masking a host too is the safe way to be wrong).
+_URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
+# libpq key/value (``password=x``, quoted values with escapes) and URL query parameters;
+# an unquoted value runs to the next blank, so a password holding ``&`` is masked whole.
+_KEY_VALUE_PASSWORD = re.compile(
+    r"""(\w*(?:pass(?:word)?|passwd|pwd))\s*=\s*('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S*)""",
+    re.IGNORECASE,
+)
 
 
 def _redact(text: str) -> str:
-    """Drop ``user:password@`` from any URL in ``text``."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
+    """Mask the user info of any URL and any ``password=`` value in ``text``."""
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    return _KEY_VALUE_PASSWORD.sub(r"\1=***", text)
 
 
 def _to_cli_error(exc: BaseException) -> CliError:
