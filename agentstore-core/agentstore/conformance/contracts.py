@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -128,6 +129,8 @@ class ContractBase:
     capability: ClassVar[CapabilityName | None] = None
     registry: ClassVar[Registry | None] = None
     conformance: ClassVar[ConformanceSupport | None] = None
+    CHILD_TIMEOUT: ClassVar[float] = 120.0
+    """Seconds :meth:`child_appends` waits for each child process."""
 
     policy: StorePolicy
     clock: FakeClock
@@ -212,27 +215,41 @@ class ContractBase:
         if self.spec.distribution is None:
             pytest.skip("a driver registered in-process cannot be opened by another process")
         script = (
-            "import sys, agentstore\n"
-            "text, source, stream, writer, tag, each = sys.argv[1:7]\n"
+            "import pathlib, sys, agentstore\n"
+            "policy_file, source, stream, writer, tag, each = sys.argv[1:7]\n"
+            "text = pathlib.Path(policy_file).read_text(encoding='utf-8')\n"
             "policy = agentstore.StorePolicy.loads(text, source=source or None)\n"
             "with agentstore.open(policy) as store:\n"
             "    log = store.log(stream, writer=writer)\n"
             "    for i in range(int(each)):\n"
             "        log.append(f'p{tag}-{i}'.encode())\n"
         )
-        args = [self.policy.dumps(), self.policy.source or "", stream, writer]
-        children = [
-            subprocess.Popen(
-                [sys.executable, "-c", script, *args, str(p), str(each)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=os.environ.copy(),
-            )
-            for p in range(processes)
-        ]
-        for child in children:
-            out, _ = child.communicate(timeout=120)
-            assert child.returncode == 0, out.decode(errors="replace")
+        # The policy may hold secrets: hand it over in a file only its owner can read
+        # (mkstemp makes it 0600), never on argv, where `ps` shows it to every user.
+        fd, policy_file = tempfile.mkstemp(prefix="agentstore-policy-", suffix=".toml")
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.policy.dumps())
+            args = [policy_file, self.policy.source or "", stream, writer]
+            for p in range(processes):
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", script, *args, str(p), str(each)],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        env=os.environ.copy(),
+                    )
+                )
+            for child in children:
+                out, _ = child.communicate(timeout=self.CHILD_TIMEOUT)
+                assert child.returncode == 0, out.decode(errors="replace")
+        finally:
+            for child in children:  # after a timeout or failure, leave none running
+                if child.poll() is None:
+                    child.kill()
+                child.communicate()
+            os.unlink(policy_file)
 
 
 # -- causal primitives ----------------------------------------------------------------------
