@@ -101,10 +101,12 @@ class SqliteLogStore(SqlLogStore):
         except (OSError, sqlite3.Error) as exc:
             raise _WorkerFailed(str(exc)) from exc
         finally:
+            # Every path, a failure included, leaves no worker running and no pipe open.
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-                    p.wait()
+                with p:  # closes the pipes and reaps the process
+                    pass
         broken = [r for r in results if "seq" in r]
         if broken:
             first_broken = min(broken, key=lambda r: int(r["seq"]))
