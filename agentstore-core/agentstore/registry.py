@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import re
 import sys
 import threading
 import time
@@ -97,14 +98,16 @@ class DriverStores:
 
 Opener = Callable[[Any, OpenContext], DriverStores]
 
+_DRIVER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
 
 @dataclass(frozen=True)
 class DriverSpec:
     """A driver as a plugin registers it.
 
     Attributes:
-        name: what a policy writes (``backend = "sqlite"``); lowercase letters, digits, ``-``
-            and ``_``.
+        name: what a policy writes (``backend = "sqlite"``): lowercase ASCII letters,
+            digits, ``-`` and ``_``, starting with a letter or digit.
         open: ``open(config, context) -> DriverStores``; imports its client library lazily.
         capabilities: the capabilities the driver provides.
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
@@ -127,8 +130,11 @@ class DriverSpec:
     version: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
-            raise ConfigError(f"invalid driver name {self.name!r}")
+        if not isinstance(self.name, str) or not _DRIVER_NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"invalid driver name {self.name!r}: use lowercase letters, digits, - and _, "
+                "starting with a letter or digit"
+            )
         unknown = set(self.capabilities) - set(CAPABILITIES)
         if unknown:
             raise ConfigError(

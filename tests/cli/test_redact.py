@@ -21,7 +21,7 @@ from click.testing import Result
         ("connect 'postgres://a:b@c@h/d' refused", "b@c", "'postgres://***@h/d' refused"),
         ("host=h password=secret dbname=d", "secret", "host=h password=*** dbname=d"),
         ("host=h password = 'se cr\\'et' dbname=d", "cr\\'et", "password=*** dbname=d"),
-        ("password=\"a b\" port=5", "a b", "password=*** port=5"),
+        ('password="a b" port=5', "a b", "password=*** port=5"),
         ("PASSWORD=Secret", "Secret", "PASSWORD=***"),
         ("user=u sslpassword=hunter2", "hunter2", "sslpassword=***"),
         ("DB_PASSWORD=hunter3 next", "hunter3", "DB_PASSWORD=*** next"),

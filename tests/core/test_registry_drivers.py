@@ -88,9 +88,11 @@ def test_duplicate_names_both_distributions() -> None:
 
 def test_invalid_driver_names_are_refused() -> None:
     spec = recording_spec("ok", Recorder())
-    for bad in ["", "has space", "dot.ted", "slash/y"]:
+    for bad in ["", "has space", "dot.ted", "slash/y", "Upper", "-lead", "_lead", "é", "x²", "a\n"]:
         with pytest.raises(agentstore.ConfigError, match="invalid driver name"):
             DriverSpec(name=bad, open=spec.open)
+    for good in ["a", "0", "my-driver_2", "redis"]:
+        assert DriverSpec(name=good, open=spec.open).name == good
 
 
 def test_installed_first_party_memory_is_discovered() -> None:

@@ -299,14 +299,14 @@ def test_a_read_only_database_is_refused_untouched(tmp_path: Path) -> None:
     assert _siblings(db) == ["ro.db"]
 
 
-def test_a_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
+def test_a_corrupt_database_is_backend_unavailable(tmp_path: Path) -> None:
     db = tmp_path / "bad.db"
     with open_file_store(db) as store:
         store.log("s", writer="w").append_many([b"x" * 1000] * 50)
     raw = bytearray(db.read_bytes())
     raw[100:4096] = b"\xff" * (4096 - 100)  # wreck the first page's b-tree
     db.write_bytes(bytes(raw))
-    with pytest.raises(StoreError) as info, open_file_store(db) as store:
+    with pytest.raises(BackendUnavailable) as info, open_file_store(db) as store:
         store.log("s", writer="w").verify()
     assert str(db) in str(info.value)
 

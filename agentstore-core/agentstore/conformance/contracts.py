@@ -752,11 +752,22 @@ class DoorbellContract(ContractBase):
         store.doorbell.subscribe(broken)
         store.doorbell.subscribe(lambda e: after.append(e.seq))
         log = store.log("conv", writer="alice")
-        with caplog.at_level(logging.ERROR):
+        with caplog.at_level(logging.ERROR, logger="agentstore.doorbell"):
             assert log.append(b"one").seq == 1
             assert [e.seq for e in log.append_many([b"two", b"three"])] == [2, 3]
         assert before == after == [1, 2, 3]
         assert log.verify() == 3
+        # each failure is logged with its traceback, not swallowed
+        failures = [
+            r
+            for r in caplog.records
+            if r.name == "agentstore.doorbell"
+            and r.levelno >= logging.ERROR
+            and r.exc_info is not None
+            and isinstance(r.exc_info[1], RuntimeError)
+            and str(r.exc_info[1]) == "subscriber bug"
+        ]
+        assert len(failures) == 3, caplog.text
 
     def test_doorbell_unsubscribe(self) -> None:
         store = self.open_store()
