@@ -177,7 +177,7 @@ class Registry:
         self._drivers: dict[str, DriverSpec] | None = None
         self._broken: list[BrokenPlugin] = []
         self._extra: list[DriverSpec] = []
-        self._more_dists: dict[int, tuple[str, str]] = {}
+        self._dists: dict[int, tuple[str, str]] = {}  # id(plugin) -> its distribution
 
     # -- registration ------------------------------------------------------------------
 
@@ -266,30 +266,24 @@ class Registry:
             self._loaded = True
             return
         self._loaded = True
+        # One pass of our own rather than pluggy's loader: that one keys plugins by entry
+        # point name, so a second distribution using the same name was silently skipped,
+        # and blocking a broken one by name blocked a good one too. Each entry point is
+        # kept or listed as broken on its own; a second distribution's plugin is
+        # registered under "name@dist" so a clash of driver names is reported.
         for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-            if self._pm.is_blocked(ep.name) or self._pm.get_plugin(ep.name) is not None:
-                continue
+            dist = ep.dist.name if ep.dist is not None else None
             try:
-                ep.load()
+                plugin = ep.load()
+                if self._pm.is_registered(plugin):
+                    continue  # the same module named by two entry points
+                taken = self._pm.has_plugin(ep.name) or self._pm.is_blocked(ep.name)
+                self._pm.register(plugin, name=f"{ep.name}@{dist}" if taken else ep.name)
             except Exception as exc:
-                # Block it so pluggy's loader skips it; list it rather than fail everything.
-                self._pm.set_blocked(ep.name)
-                dist = ep.dist.name if ep.dist is not None else None
                 self._broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
-        self._pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-        # pluggy keys plugins by entry point name and skips a second distribution using
-        # the same name; register that one under its own name so a clash of driver names
-        # is reported (DuplicateDriver) rather than silently hidden.
-        loaded = {self._pm.get_name(p): d.project_name for p, d in self._pm.list_plugin_distinfo()}
-        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else ""
-            if ep.name not in loaded or loaded[ep.name] == dist or self._pm.is_blocked(ep.name):
                 continue
-            plugin = ep.load()
-            if not self._pm.is_registered(plugin):
-                self._pm.register(plugin, name=f"{ep.name}@{dist}")
-                version = ep.dist.version if ep.dist is not None else ""
-                self._more_dists[id(plugin)] = (dist, version)
+            if ep.dist is not None:
+                self._dists[id(plugin)] = (ep.dist.name, ep.dist.version)
         self._pm.check_pending()
 
     def _collect(self) -> dict[str, DriverSpec]:
@@ -297,11 +291,7 @@ class Registry:
             if self._drivers is not None:
                 return self._drivers
             self._load()
-            dists = {
-                id(plugin): (dist.project_name, dist.version)
-                for plugin, dist in self._pm.list_plugin_distinfo()
-            }
-            dists.update(self._more_dists)
+            dists = self._dists
             found: dict[str, DriverSpec] = {}
 
             def add(spec: DriverSpec, dist: tuple[str, str] | None) -> None:
