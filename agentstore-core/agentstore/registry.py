@@ -10,12 +10,11 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import re
-import sys
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -313,8 +312,6 @@ class Registry:
 
 
 def _with_dist(spec: DriverSpec, dist: str, version: str) -> DriverSpec:
-    from dataclasses import replace
-
     return replace(spec, distribution=dist, version=version)
 
 
@@ -343,11 +340,6 @@ def default_registry() -> Registry:
         if _default is None:
             _default = Registry()
         return _default
-
-
-def loaded_modules(prefixes: Iterable[str]) -> list[str]:
-    """Names of imported modules starting with any of ``prefixes`` (for import checks)."""
-    return sorted(m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in prefixes))
 
 
 __all__ = [
