@@ -1,5 +1,9 @@
 """The agentstore conformance suite: the contract of DESIGN.md as pytest tests.
 
+It needs pytest, an optional dependency of agentstore-core::
+
+    pip install agentstore-core[conformance]
+
 Every driver, first-party or not, proves it keeps the contract by passing this suite. It
 ships in ``agentstore-core`` as a pytest plugin (entry point ``pytest11``), which does
 nothing at all in a pytest run that does not ask for it. There are two ways to use it.
