@@ -63,7 +63,7 @@ def test_every_imported_distribution_is_declared(dist: str) -> None:
     providers.update({p.name: [d] for d, p in PROJECTS.items()})
     undeclared = []
     for top, files in sorted(_imports(package_dir).items()):
-        if top in sys.stdlib_module_names or top == package_dir.name or top == "__future__":
+        if top in sys.stdlib_module_names or top in (package_dir.name, "__future__"):
             continue
         owners = {_norm(d) for d in providers.get(top, [])}
         assert owners, f"{dist}: no installed distribution provides {top!r}"
