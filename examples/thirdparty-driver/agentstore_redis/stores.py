@@ -63,10 +63,13 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 # Push ARGV[3..] if the log holds exactly ARGV[1] entries; else return its length.
+# Pushed in chunks: unpack() of the whole batch overflows Lua's stack (about 8,000 values).
 _APPEND_LUA: Final = """
 local n = redis.call('LLEN', KEYS[1])
 if n ~= tonumber(ARGV[1]) then return n end
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 3))
+for i = 3, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 redis.call('SADD', KEYS[2], ARGV[2])
 return -1
 """
