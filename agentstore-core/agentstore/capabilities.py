@@ -34,7 +34,7 @@ from typing import Final, Literal, TypeVar
 
 from agentstore.chain import ChainRow, verify_rows
 from agentstore.doorbell import Doorbell
-from agentstore.errors import InvalidInput, NotFound, StoreError
+from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -74,6 +74,8 @@ Clock = Callable[[], float]
 MAX_NAME_LENGTH: Final = 255
 MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
 MAX_SECRET_BYTES: Final = 1024 * 1024
+MAX_INT: Final = 2**63 - 1
+"""Counters and seqs are signed 64-bit integers in every backend."""
 RESERVED_PREFIX: Final = "agentstore:"
 """Stream names with this prefix belong to the store itself (the audit chain lives there)."""
 AUDIT_STREAM: Final = RESERVED_PREFIX + "audit"
@@ -108,8 +110,7 @@ class driver_call:  # a class used like a function: `with driver_call("op"):`
     ) -> None:
         if exc is None or isinstance(exc, StoreError) or not isinstance(exc, Exception):
             return
-        native = f"{type(exc).__module__}.{type(exc).__qualname__}"
-        raise StoreError(f"{self.op} failed in the driver: {native}") from exc
+        raise native_error(f"{self.op} failed in the driver", exc) from exc
 
     def stream(self, items: Iterator[T]) -> Iterator[T]:
         """``items``, with errors raised while iterating translated too."""
@@ -130,6 +131,11 @@ def check_name(value: object, what: str) -> str:
         raise InvalidInput(f"{what} is {len(value)} characters; the limit is {MAX_NAME_LENGTH}")
     if "\x00" in value:
         raise InvalidInput(f"{what} must not contain a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{what} is not valid Unicode text (a lone surrogate)") from None
     return value
 
 
@@ -153,10 +159,13 @@ def check_payload(value: object, what: str = "payload", limit: int = MAX_PAYLOAD
 
 
 def check_int(value: object, what: str, minimum: int) -> int:
+    """Return ``value`` if it is an int (not a bool) in ``minimum .. MAX_INT``."""
     if type(value) is not int:
         raise InvalidInput(f"{what} must be an int, not {type(value).__name__}")
     if value < minimum:
         raise InvalidInput(f"{what} must be at least {minimum}, not {value}")
+    if value > MAX_INT:
+        raise InvalidInput(f"{what} must be at most {MAX_INT} (a signed 64-bit integer)")
     return value
 
 
@@ -231,13 +240,21 @@ class Generation:
 
     def current(self) -> int:
         """The current value (0 if never bumped)."""
-        with driver_call("Generation.current"):
+        try:
             return self._store._current(self.name)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise native_error("Generation.current failed in the driver", exc) from exc
 
     def bump(self) -> int:
         """Atomically add one and return the new value."""
-        with driver_call("Generation.bump"):
+        try:
             return self._store._bump(self.name)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise native_error("Generation.bump failed in the driver", exc) from exc
 
     def advance_to(self, value: int) -> int:
         """Move forward to ``value``; refuses to move backward (NonMonotonicGeneration)."""
@@ -310,14 +327,19 @@ class WriterLog:
     def __init__(self, store: WriterLogStore, doorbell: Doorbell, stream: str, writer: str) -> None:
         self._store = store
         self._bell = doorbell
-        self.stream = check_name(stream, "stream")
+        self.stream = check_stream(stream)
         self.writer = check_name(writer, "writer")
 
     def append(self, payload: bytes) -> Entry:
         """Append ``payload`` and return the committed entry."""
-        checked = check_payload(payload)
-        with driver_call("WriterLog.append"):
-            entry = self._store._append(self.stream, self.writer, checked)
+        if type(payload) is not bytes or len(payload) > MAX_PAYLOAD_BYTES:
+            payload = check_payload(payload)
+        try:
+            entry = self._store._append(self.stream, self.writer, payload)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise native_error("WriterLog.append failed in the driver", exc) from exc
         if self._bell._subs:
             self._bell.ring(CommitEvent(entry.stream, entry.writer, entry.seq, entry.content_hash))
         return entry
@@ -550,19 +572,36 @@ class RateLimitCounter(ABC):
 
     def increment(self, key: str, amount: int = 1, window_secs: float = 60.0) -> int:
         """Add ``amount`` (>= 1) to ``key`` and return the total in the current window."""
-        name = check_name(key, "rate-limit key")
-        count = check_int(amount, "amount", 1)
-        window = check_seconds(window_secs, "window_secs")
+        # The common case is checked inline: this is a per-request hot path.
+        if not (
+            type(key) is str
+            and key.isascii()
+            and 0 < len(key) <= MAX_NAME_LENGTH
+            and "\x00" not in key
+        ):
+            key = check_name(key, "rate-limit key")
+        if not (type(amount) is int and 1 <= amount <= MAX_INT):
+            amount = check_int(amount, "amount", 1)
+        if type(window_secs) is not float or not 0.0 < window_secs < math.inf:
+            window_secs = check_seconds(window_secs, "window_secs")
         now = self.clock()
-        with driver_call("RateLimitCounter.increment"):
-            return self._increment(name, count, window, now)
+        try:
+            return self._increment(key, amount, window_secs, now)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise native_error("RateLimitCounter.increment failed in the driver", exc) from exc
 
     def current(self, key: str) -> int:
         """The total in the key's current window; 0 if it expired or never started."""
         name = check_name(key, "rate-limit key")
         now = self.clock()
-        with driver_call("RateLimitCounter.current"):
+        try:
             return self._current(name, now)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise native_error("RateLimitCounter.current failed in the driver", exc) from exc
 
     def reset(self, key: str) -> None:
         """Forget the key's window and count. Idempotent."""

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from agentstore.errors import InvalidInput
 from agentstore.types import CommitEvent
-
-log = logging.getLogger("agentstore.doorbell")
 
 Subscriber = Callable[[CommitEvent], object]
 
@@ -83,7 +80,9 @@ class Doorbell:
             try:
                 sub._fn(event)
             except Exception:
-                log.exception(
+                import logging  # deferred: only a failing subscriber needs it
+
+                logging.getLogger("agentstore.doorbell").exception(
                     "doorbell subscriber %r failed for %s/%s seq %d",
                     sub._fn,
                     event.stream,

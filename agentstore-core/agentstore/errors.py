@@ -20,6 +20,16 @@ class StoreError(Exception):
         self.message = message
 
 
+def native_error(what: str, exc: BaseException, kind: type[StoreError] | None = None) -> StoreError:
+    """A StoreError for a driver's native exception ``exc``, kept as ``__cause__``.
+
+    The message is ``what`` and the native type only: the native text may hold a password.
+    """
+    err = (kind or StoreError)(f"{what}: {type(exc).__module__}.{type(exc).__qualname__}")
+    err.__cause__ = exc
+    return err
+
+
 class NotFound(StoreError, KeyError):
     """The record asked for does not exist (a policy, a session, a secret, an agent)."""
 

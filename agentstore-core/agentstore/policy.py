@@ -332,7 +332,9 @@ class StorePolicy:
                 )
             values = resolve_env(raw or {}, f"store.{name}")
             try:
-                config = spec.config_model.model_validate(values)
+                # The section as written rides along so a model can insist that a secret
+                # be given as an env reference rather than typed into a reviewed file.
+                config = spec.config_model.model_validate(values, context={"section": raw or {}})
             except ValidationError as exc:
                 raise _validation_message(exc, f"store.{name}") from None
             drivers[name] = (spec, config)

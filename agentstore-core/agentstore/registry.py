@@ -7,7 +7,6 @@ client is imported until a store using that driver is opened.
 
 from __future__ import annotations
 
-import difflib
 import importlib.metadata
 import re
 import threading
@@ -110,7 +109,9 @@ class DriverSpec:
         open: ``open(config, context) -> DriverStores``; imports its client library lazily.
         capabilities: the capabilities the driver provides.
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
-            fields all have defaults makes the section optional.
+            fields all have defaults makes the section optional. It is validated with
+            ``context={"section": <the section as written>}``, env references unresolved,
+            so a validator can refuse a secret written inline.
         description: one line for ``agentstore drivers``.
         conformance: optional ``"package.module:attribute"`` naming an
             :class:`agentstore.conformance.ConformanceSupport` (how the conformance suite
@@ -254,6 +255,8 @@ class Registry:
                 f"driver {name!r} is not installed; it is provided by {dist}: "
                 f"run `pip install {dist}` (installed drivers: {installed})"
             )
+        import difflib  # only on this error path: it is slow to import
+
         hint = difflib.get_close_matches(name, list(drivers) + list(FIRST_PARTY), n=1)
         again = f"; did you mean {hint[0]!r}?" if hint else ""
         raise UnknownDriver(f"unknown driver {name!r} (installed drivers: {installed}){again}")

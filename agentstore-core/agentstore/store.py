@@ -23,11 +23,9 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLog,
     WriterLogStore,
-    check_name,
-    check_stream,
 )
 from agentstore.doorbell import Doorbell
-from agentstore.errors import BackendUnavailable, MissingCapability, StoreError
+from agentstore.errors import BackendUnavailable, MissingCapability, StoreError, native_error
 from agentstore.policy import StorePolicy, find_policy
 from agentstore.registry import DriverStores, OpenContext, Registry
 
@@ -79,12 +77,7 @@ class Store:
 
     def log(self, stream: str, writer: str) -> WriterLog:
         """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return WriterLog(
-            cast(WriterLogStore, self._cap("logs")),
-            self.doorbell,
-            check_stream(stream),
-            check_name(writer, "writer"),
-        )
+        return WriterLog(cast(WriterLogStore, self._cap("logs")), self.doorbell, stream, writer)
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
@@ -154,11 +147,7 @@ def _close_all(opened: dict[str, DriverStores]) -> None:
         except StoreError as exc:  # close the rest before reporting
             first = first or exc
         except Exception as exc:
-            # Name the native type only: its text may hold a password.
-            native = f"{type(exc).__module__}.{type(exc).__qualname__}"
-            wrapped = StoreError(f"driver {name!r} failed to close: {native}")
-            wrapped.__cause__ = exc
-            first = first or wrapped
+            first = first or native_error(f"driver {name!r} failed to close", exc)
         except BaseException as exc:
             first = first or exc
     if first is not None:
@@ -211,9 +200,9 @@ def open(
             except StoreError:
                 raise
             except Exception as exc:
-                # Name the native type only: its text may hold a password.
-                native = f"{type(exc).__module__}.{type(exc).__qualname__}"
-                raise BackendUnavailable(f"driver {name!r} failed to open: {native}") from exc
+                raise native_error(
+                    f"driver {name!r} failed to open", exc, BackendUnavailable
+                ) from exc
             opened[name] = stores
             missing = sorted(c for c in caps if getattr(stores, c) is None)
             if missing:

@@ -58,7 +58,9 @@ class MemoryLogStore(WriterLogStore):
 
     def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
         with self._lock:
-            log = self._data.setdefault((stream, writer), [])
+            log = self._data.get((stream, writer))
+            if log is None:
+                log = self._data[(stream, writer)] = []
             prev = log[-1].content_hash if log else None
             entry = Entry(stream, writer, len(log) + 1, payload, prev, chain_hash(prev, payload))
             log.append(entry)

@@ -28,11 +28,18 @@ def _sqlite_memory(tmp: Path) -> Backend:
     return open_memory()
 
 
+def _postgres(tmp: Path) -> Backend:
+    from pg_substrate import postgres_backend
+
+    return postgres_backend(tmp)
+
+
 BACKENDS: dict[str, BackendFactory] = {
     "sqlite-file": _sqlite_file,
     "sqlite-memory": _sqlite_memory,
+    "postgres": _postgres,
 }
-SHARED: set[str] = {"sqlite-file"}
+SHARED: set[str] = {"sqlite-file", "postgres"}
 """Backends where a second factory call opens the same database (another connection)."""
 
 

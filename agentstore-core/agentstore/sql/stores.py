@@ -139,7 +139,7 @@ class SqlLogStore(WriterLogStore):
             # A plain tuple binds faster than a NamedTuple in sqlite3.
             row = (stream, writer, seq, payload, prev, digest)
             try:
-                self._exec(self.INSERT, row)
+                self._insert_one(row)
             except Conflict:
                 pass  # another connection appended: fall through to the locked path
             else:
@@ -162,6 +162,7 @@ class SqlLogStore(WriterLogStore):
         backend = self._backend
         while True:
             tried = 0
+            remembered = head is not None
             try:
                 with backend.transaction():
                     if head is None:
@@ -169,15 +170,16 @@ class SqlLogStore(WriterLogStore):
                     tried = head[0] + 1
                     rows = _chain(stream, writer, head, payloads)
                     if len(rows) == 1:
-                        self._exec(self.INSERT, rows[0])
+                        self._insert_one(rows[0])
                     else:
-                        backend.exec_many(self.INSERT, rows)
+                        self._insert_many(rows)
             except Conflict as exc:
-                # Lost a race: try again on the head read inside the next transaction. A
+                # Lost a race, or built on a remembered head that is stale: try again on the
+                # head read inside the next transaction. With a head read in this one, a
                 # conflict that did not come from another append (the head did not reach
                 # the seqs tried) is not a race, and retrying would never end.
                 head = None
-                if self._read_head(stream, writer)[0] < tried:
+                if not remembered and self._read_head(stream, writer)[0] < tried:
                     raise StoreError(
                         f"{backend.location}: appending to stream {stream!r}, writer "
                         f"{writer!r} at seq {tried} conflicts with something other than a "
@@ -187,6 +189,18 @@ class SqlLogStore(WriterLogStore):
             last = rows[-1]
             self._remember(stream, writer, last[2], last[5])
             return list(map(_as_entry, rows))
+
+    # The two statements that write entries; a driver may substitute its dialect's faster
+    # or safer ones (a bulk copy, a guarded insert). Each runs in the caller's transaction
+    # when there is one, and raises Conflict when a seq is taken.
+
+    def _insert_one(self, row: _EntryRow) -> None:
+        """Write one chained row (in :class:`Entry` field order)."""
+        self._exec(self.INSERT, row)
+
+    def _insert_many(self, rows: Sequence[_EntryRow]) -> None:
+        """Write chained rows (in :class:`Entry` field order), all or none."""
+        self._backend.exec_many(self.INSERT, rows)
 
     def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
         heads = self._heads

@@ -1,0 +1,168 @@
+"""Opening connections and the pool from a :class:`PostgresConfig`. Imports psycopg."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from agentstore.errors import BackendUnavailable, StoreError
+from psycopg import sql
+
+from agentstore_postgres.backend import (
+    ErrorTranslator,
+    OwnedConnectionSource,
+    PoolSource,
+    PostgresBackend,
+    Scrubber,
+)
+from agentstore_postgres.config import PostgresConfig
+
+log = logging.getLogger("agentstore.postgres")
+
+
+def conninfo(config: PostgresConfig, *, schema: bool = True) -> str:
+    """The libpq connection string of ``config`` (holds the password: never show it).
+
+    With ``schema``, sessions start with the store's schema first on their search_path.
+    """
+    base = config.url.get_secret_value() if config.url is not None else ""
+    kwargs: dict[str, Any] = config.connect_kwargs()
+    if schema:
+        opt = f"-c search_path={config.schema_name}"
+        kwargs["options"] = f"{kwargs['options']} {opt}" if "options" in kwargs else opt
+    try:
+        return psycopg.conninfo.make_conninfo(base, **kwargs)
+    except psycopg.Error as exc:
+        scrub = Scrubber(config.secrets())
+        raise StoreError(
+            scrub(f"invalid PostgreSQL connection settings: {_one_line(exc)}")
+        ) from exc
+
+
+def connect(config: PostgresConfig, *, schema: bool = True) -> psycopg.Connection[Any]:
+    """One autocommit connection, or BackendUnavailable naming host and port.
+
+    Fails within ``config.connect_timeout`` (libpq counts whole seconds, at least 2).
+    """
+    info = conninfo(config, schema=schema)
+    try:
+        return psycopg.connect(info, autocommit=True)
+    except psycopg.Error as exc:
+        scrub = Scrubber(config.secrets())
+        who = f" as user {config.user!r}" if config.user else ""
+        raise BackendUnavailable(
+            scrub(f"cannot connect to PostgreSQL at {config.target}{who}: {_one_line(exc)}")
+        ) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    return re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
+
+
+def prepare_schema(conn: psycopg.Connection[Any], config: PostgresConfig) -> None:
+    """Create the store's schema if missing, or fail clearly; on failure nothing is left.
+
+    Concurrent openers serialize on a transaction-scoped advisory lock keyed by the schema
+    name (opening only; appends never take it).
+    """
+    name = config.schema_name
+    translate = ErrorTranslator(config.target, Scrubber(config.secrets()))
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"agentstore:{name}",))
+            exists = conn.execute(
+                "SELECT has_schema_privilege(%s, 'USAGE'), has_schema_privilege(%s, 'CREATE')"
+                " FROM pg_namespace WHERE nspname = %s",
+                (name, name, name),
+            ).fetchone()
+            if exists is None:
+                allowed = conn.execute(
+                    "SELECT has_database_privilege(current_database(), 'CREATE')"
+                ).fetchone()
+                if not (allowed and allowed[0]):
+                    raise StoreError(
+                        f"schema {name!r} does not exist in {config.target} and the user may "
+                        f"not create it: create it (CREATE SCHEMA {name}) or grant CREATE on "
+                        f"the database"
+                    )
+                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+            elif not exists[0]:
+                raise StoreError(
+                    f"the user may not use schema {name!r} in {config.target}: "
+                    f"GRANT USAGE, CREATE ON SCHEMA {name} to it"
+                )
+    except StoreError:
+        raise
+    except psycopg.Error as exc:
+        translate(exc, f"preparing schema {name!r}")
+
+
+def open_pool(
+    config: PostgresConfig,
+    *,
+    ready: Callable[[PostgresBackend], bool] | None = None,
+    setup: Callable[[PostgresBackend], object] | None = None,
+) -> PostgresBackend:
+    """A backend on a new pool, the server and schema checked first with one connection.
+
+    Unless ``ready(probe)`` says the schema is already usable, the schema is created if
+    missing and ``setup(probe)`` runs, all in one transaction: if anything fails, nothing
+    is left behind. The pool connects in the background meanwhile.
+
+    Raises:
+        BackendUnavailable: the server cannot be reached or refuses the login.
+        StoreError: the schema cannot be used or created (naming the missing grant).
+    """
+    probe = connect(config)
+    translate = ErrorTranslator(config.target, Scrubber(config.secrets()))
+    pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
+        conninfo(config),
+        kwargs={"autocommit": True},
+        min_size=config.pool_min_size,
+        max_size=config.pool_max_size,
+        timeout=config.connect_timeout,
+        name=f"agentstore:{config.schema_name}",
+        open=False,
+    )
+    try:
+        pool.open(wait=False)
+        try:
+            checked = PostgresBackend(
+                OwnedConnectionSource(probe), location=config.target, secrets=config.secrets()
+            )
+            if ready is None or not ready(checked):
+                with checked.transaction():
+                    prepare_schema(probe, config)
+                    if setup is not None:
+                        setup(checked)
+        finally:
+            probe.close()
+        pool.wait(timeout=config.connect_timeout)
+    except BaseException as exc:
+        pool.close()
+        if isinstance(exc, StoreError) or not isinstance(exc, Exception):
+            raise
+        translate(exc, "opening the pool")
+    log.debug(
+        "opened a pool of %d..%d connections to %s", pool.min_size, pool.max_size, config.target
+    )
+    return PostgresBackend(
+        PoolSource(pool, config.connect_timeout),
+        location=config.target,
+        secrets=config.secrets(),
+        schema=config.schema_name,
+    )
+
+
+def on_connection(conn: psycopg.Connection[Any]) -> PostgresBackend:
+    """A backend sharing an application's own connection (it stays the application's)."""
+    info = conn.info
+    return PostgresBackend(
+        OwnedConnectionSource(conn),
+        location=f"{info.host}:{info.port}/{info.dbname}",
+        secrets=[info.password] if info.password else [],
+    )

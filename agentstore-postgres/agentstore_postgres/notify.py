@@ -1,0 +1,150 @@
+"""The cross-process doorbell: NOTIFY on commit, LISTEN in a background thread.
+
+A committed append is announced on the channel ``agentstore:<schema>`` with a small JSON
+payload naming the entry (never its payload bytes) and the store that wrote it. Every store
+opened with ``notify = true`` on that schema listens and rings its own doorbell for entries
+other stores committed; its own announcements it skips, since the facade already rang for
+them. NOTIFY is delivered only when its transaction commits, so a rolled-back append is
+never announced.
+
+Imported only when a postgres store is opened (it imports psycopg).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Final
+
+import psycopg
+from agentstore.doorbell import Doorbell
+from agentstore.types import CommitEvent
+from psycopg import sql
+
+log = logging.getLogger("agentstore.postgres")
+
+CHANNEL_PREFIX: Final = "agentstore:"
+POLL_SECONDS: Final = 0.2
+RECONNECT_SECONDS: Final = 1.0
+
+
+def channel_for(schema: str) -> str:
+    """The NOTIFY channel of the store kept in ``schema``."""
+    return CHANNEL_PREFIX + schema
+
+
+def announcement(origin: str, stream: str, writer: str, seq: int, content_hash: bytes) -> str:
+    """The NOTIFY payload for one committed entry (under PostgreSQL's 8000-byte limit)."""
+    return json.dumps(
+        {"o": origin, "s": stream, "w": writer, "q": seq, "h": content_hash.hex()},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def parse_announcement(text: str) -> tuple[str, CommitEvent] | None:
+    """``(origin, event)`` from a payload, or None if it is not one of ours."""
+    try:
+        data = json.loads(text)
+        event = CommitEvent(
+            str(data["s"]), str(data["w"]), int(data["q"]), bytes.fromhex(data["h"])
+        )
+        return str(data["o"]), event
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+class Listener:
+    """A thread that LISTENs on one channel and rings a doorbell for others' commits.
+
+    :meth:`start` returns once the LISTEN is in place: every commit announced after it
+    returns is delivered (unless the connection is lost; it reconnects, and commits
+    announced while it was down are not replayed: readers catch up from the log itself).
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        channel: str,
+        origin: str,
+        doorbell: Doorbell,
+        where: str,
+    ) -> None:
+        self._conninfo = conninfo
+        self._channel = channel
+        self._origin = origin
+        self._doorbell = doorbell
+        self._where = where
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Connect and LISTEN (raising BackendUnavailable like any connect), then run."""
+        self._conn = self._connect()
+        self._thread = threading.Thread(
+            target=self._run, name=f"agentstore-listen-{self._channel}", daemon=True
+        )
+        self._thread.start()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self._conninfo, autocommit=True)
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            conn = self._conn
+            try:
+                if conn is None or conn.closed:
+                    conn = self._conn = self._connect()
+                for note in conn.notifies(timeout=POLL_SECONDS):
+                    self._deliver(note.payload)
+                    if self._stop.is_set():
+                        break
+            except psycopg.Error as exc:
+                if self._stop.is_set():
+                    break
+                # Host and port only: the message of a connect error carries no password,
+                # and nothing else of the connection string is shown.
+                log.warning(
+                    "doorbell listener on %s lost its connection (%s); reconnecting",
+                    self._where,
+                    type(exc).__name__,
+                )
+                if conn is not None:
+                    conn.close()
+                self._conn = None
+                self._stop.wait(RECONNECT_SECONDS)
+
+    def _deliver(self, payload: str) -> None:
+        parsed = parse_announcement(payload)
+        if parsed is None:
+            return
+        origin, event = parsed
+        if origin == self._origin:
+            return  # our own append: the facade has already rung for it
+        self._doorbell.ring(event)
+
+    def close(self) -> None:
+        """Stop the thread and close its connection. Idempotent."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(POLL_SECONDS * 10)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+__all__ = ["Listener", "announcement", "channel_for", "parse_announcement"]
