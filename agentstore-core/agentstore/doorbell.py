@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from agentstore.errors import InvalidInput
 from agentstore.types import CommitEvent
 
 Subscriber = Callable[[CommitEvent], object]
@@ -53,9 +54,13 @@ class Doorbell:
         self._subs: tuple[Subscription, ...] = ()
 
     def subscribe(self, fn: Subscriber) -> Subscription:
-        """Call ``fn(event)`` after every commit from now on; returns the unsubscribe handle."""
+        """Call ``fn(event)`` after every commit from now on; returns the unsubscribe handle.
+
+        Raises:
+            InvalidInput: ``fn`` is not callable (nothing is subscribed).
+        """
         if not callable(fn):
-            raise TypeError("a doorbell subscriber must be callable")
+            raise InvalidInput(f"a doorbell subscriber must be callable, not {type(fn).__name__}")
         sub = Subscription(self, fn)
         with self._lock:
             self._subs = (*self._subs, sub)

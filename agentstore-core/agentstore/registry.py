@@ -8,12 +8,12 @@ client is imported until a store using that driver is opened.
 from __future__ import annotations
 
 import importlib.metadata
-import sys
+import re
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -64,12 +64,16 @@ class OpenContext:
         clock: the store's clock, for expiry and liveness (never for ordering).
         base_dir: the folder relative paths in the driver's section are relative to (the
             policy file's folder, or the working directory).
+        create: whether the driver may create the database it is pointed at. When False,
+            a driver that would create one (a local file) raises BackendUnavailable
+            naming it and creates nothing; drivers that never create storage ignore it.
     """
 
     capabilities: frozenset[CapabilityName]
     doorbell: Doorbell = field(default_factory=Doorbell)
     clock: Clock = time.time
     base_dir: Path = field(default_factory=Path.cwd)
+    create: bool = True
 
 
 @dataclass
@@ -92,14 +96,16 @@ class DriverStores:
 
 Opener = Callable[[Any, OpenContext], DriverStores]
 
+_DRIVER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
 
 @dataclass(frozen=True)
 class DriverSpec:
     """A driver as a plugin registers it.
 
     Attributes:
-        name: what a policy writes (``backend = "sqlite"``); lowercase letters, digits, ``-``
-            and ``_``.
+        name: what a policy writes (``backend = "sqlite"``): lowercase ASCII letters,
+            digits, ``-`` and ``_``, starting with a letter or digit.
         open: ``open(config, context) -> DriverStores``; imports its client library lazily.
         capabilities: the capabilities the driver provides.
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
@@ -124,8 +130,11 @@ class DriverSpec:
     version: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
-            raise ConfigError(f"invalid driver name {self.name!r}")
+        if not isinstance(self.name, str) or not _DRIVER_NAME.fullmatch(self.name):
+            raise ConfigError(
+                f"invalid driver name {self.name!r}: use lowercase letters, digits, - and _, "
+                "starting with a letter or digit"
+            )
         unknown = set(self.capabilities) - set(CAPABILITIES)
         if unknown:
             raise ConfigError(
@@ -168,7 +177,7 @@ class Registry:
         self._drivers: dict[str, DriverSpec] | None = None
         self._broken: list[BrokenPlugin] = []
         self._extra: list[DriverSpec] = []
-        self._more_dists: dict[int, tuple[str, str]] = {}
+        self._dists: dict[int, tuple[str, str]] = {}  # id(plugin) -> its distribution
 
     # -- registration ------------------------------------------------------------------
 
@@ -259,30 +268,24 @@ class Registry:
             self._loaded = True
             return
         self._loaded = True
+        # One pass of our own rather than pluggy's loader: that one keys plugins by entry
+        # point name, so a second distribution using the same name was silently skipped,
+        # and blocking a broken one by name blocked a good one too. Each entry point is
+        # kept or listed as broken on its own; a second distribution's plugin is
+        # registered under "name@dist" so a clash of driver names is reported.
         for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-            if self._pm.is_blocked(ep.name) or self._pm.get_plugin(ep.name) is not None:
-                continue
+            dist = ep.dist.name if ep.dist is not None else None
             try:
-                ep.load()
+                plugin = ep.load()
+                if self._pm.is_registered(plugin):
+                    continue  # the same module named by two entry points
+                taken = self._pm.has_plugin(ep.name) or self._pm.is_blocked(ep.name)
+                self._pm.register(plugin, name=f"{ep.name}@{dist}" if taken else ep.name)
             except Exception as exc:
-                # Block it so pluggy's loader skips it; list it rather than fail everything.
-                self._pm.set_blocked(ep.name)
-                dist = ep.dist.name if ep.dist is not None else None
                 self._broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
-        self._pm.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-        # pluggy keys plugins by entry point name and skips a second distribution using
-        # the same name; register that one under its own name so a clash of driver names
-        # is reported (DuplicateDriver) rather than silently hidden.
-        loaded = {self._pm.get_name(p): d.project_name for p, d in self._pm.list_plugin_distinfo()}
-        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else ""
-            if ep.name not in loaded or loaded[ep.name] == dist or self._pm.is_blocked(ep.name):
                 continue
-            plugin = ep.load()
-            if not self._pm.is_registered(plugin):
-                self._pm.register(plugin, name=f"{ep.name}@{dist}")
-                version = ep.dist.version if ep.dist is not None else ""
-                self._more_dists[id(plugin)] = (dist, version)
+            if ep.dist is not None:
+                self._dists[id(plugin)] = (ep.dist.name, ep.dist.version)
         self._pm.check_pending()
 
     def _collect(self) -> dict[str, DriverSpec]:
@@ -290,11 +293,7 @@ class Registry:
             if self._drivers is not None:
                 return self._drivers
             self._load()
-            dists = {
-                id(plugin): (dist.project_name, dist.version)
-                for plugin, dist in self._pm.list_plugin_distinfo()
-            }
-            dists.update(self._more_dists)
+            dists = self._dists
             found: dict[str, DriverSpec] = {}
 
             def add(spec: DriverSpec, dist: tuple[str, str] | None) -> None:
@@ -316,8 +315,6 @@ class Registry:
 
 
 def _with_dist(spec: DriverSpec, dist: str, version: str) -> DriverSpec:
-    from dataclasses import replace
-
     return replace(spec, distribution=dist, version=version)
 
 
@@ -346,11 +343,6 @@ def default_registry() -> Registry:
         if _default is None:
             _default = Registry()
         return _default
-
-
-def loaded_modules(prefixes: Iterable[str]) -> list[str]:
-    """Names of imported modules starting with any of ``prefixes`` (for import checks)."""
-    return sorted(m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in prefixes))
 
 
 __all__ = [

@@ -35,7 +35,8 @@ class Store:
 
     Obtain one with :func:`agentstore.open`. Safe to share between threads. Use it as a
     context manager, or call :meth:`close`; after closing, drivers release connections and
-    files.
+    files, and every capability (``generation``, ``log``, ``policies``, ...) raises
+    StoreError saying the store is closed.
     """
 
     def __init__(
@@ -53,6 +54,11 @@ class Store:
         self._lock = threading.Lock()
 
     def _cap(self, capability: CapabilityName) -> Any:
+        if self._closed:
+            raise StoreError(
+                f"cannot use capability {capability!r}: the store is closed; "
+                "open it again with agentstore.open()"
+            )
         obj = getattr(self._opened[self._routes[capability]], capability)
         if obj is None:  # open() checked this; only a driver mutating its stores gets here
             raise MissingCapability(f"no driver serves capability {capability!r}")
@@ -153,6 +159,7 @@ def open(
     *,
     registry: Registry | None = None,
     clock: Clock | None = None,
+    create: bool = True,
 ) -> Store:
     """Open the store a policy describes.
 
@@ -162,6 +169,8 @@ def open(
             (every capability on a local SQLite file, ``./agentstore.db``).
         registry: the driver registry to resolve names against (default: installed drivers).
         clock: seconds since the epoch for expiry and liveness (default ``time.time``).
+        create: False to open existing storage only: a driver that would create a new
+            database (a SQLite file) raises BackendUnavailable instead, creating nothing.
 
     Raises:
         ConfigError: the policy is invalid or names drivers or capabilities not installed.
@@ -184,6 +193,7 @@ def open(
                 doorbell=doorbell,
                 clock=clock or time.time,
                 base_dir=resolved.base_dir,
+                create=create,
             )
             try:
                 stores = spec.open(config, ctx)

@@ -76,7 +76,11 @@ def _broken(seq: int, detail: str) -> dict[str, Any]:
 def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
     """A read-only connection to ``path`` holding one read snapshot until closed."""
     conn = sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True, timeout=busy_timeout)
-    conn.execute("BEGIN")
+    try:
+        conn.execute("BEGIN")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

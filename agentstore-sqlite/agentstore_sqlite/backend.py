@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -81,6 +81,7 @@ class SqliteBackend:
 
     def exec(self, sql: str, params: Sequence[Value] = ()) -> int:
         with self._lock:
+            self._check_open()
             if self._explicit and not self._depth:
                 with self.transaction():
                     return self.exec(sql, params)
@@ -91,6 +92,7 @@ class SqliteBackend:
 
     def exec_many(self, sql: str, rows: Sequence[Sequence[Value]]) -> None:
         with self._lock:
+            self._check_open()
             if not self._depth:
                 with self.transaction():
                     self.exec_many(sql, rows)
@@ -102,6 +104,7 @@ class SqliteBackend:
 
     def query(self, sql: str, params: Sequence[Value] = ()) -> list[Row]:
         with self._lock:
+            self._check_open()
             if self._explicit and not self._depth:
                 with self.transaction():
                     return self.query(sql, params)
@@ -113,6 +116,7 @@ class SqliteBackend:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
+            self._check_open()
             if self._depth:
                 self._depth += 1
                 try:
@@ -145,6 +149,8 @@ class SqliteBackend:
                 raise self._error(exc) from exc
 
     def close(self) -> None:
+        """Stop serving: every later call raises StoreError. Closes the connection only if
+        the backend owns it (a wrapped connection stays the application's, open)."""
         with self._lock:
             if self._closed:
                 return
@@ -157,6 +163,12 @@ class SqliteBackend:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    def _check_open(self) -> None:
+        # A wrapped connection stays open after close, so refuse here rather than rely on
+        # sqlite3 refusing a closed connection.
+        if self._closed:
+            raise StoreError(f"{self.location}: the store is closed")
 
     def _rollback(self) -> None:
         conn = self._conn
@@ -182,8 +194,6 @@ class SqliteBackend:
             return BackendUnavailable(f"{where}: the database cannot be written ({exc})")
         if name.startswith(_UNAVAILABLE):
             return BackendUnavailable(f"{where}: {exc}")
-        if self._closed and isinstance(exc, sqlite3.ProgrammingError):
-            return StoreError(f"{where}: the store is closed")
         return StoreError(f"{where}: {exc}")
 
     def __repr__(self) -> str:
@@ -251,42 +261,44 @@ def open_memory() -> SqliteBackend:
 def open_file(
     path: Path,
     *,
-    synchronous: str = "NORMAL",
+    synchronous: str = "FULL",
     journal_mode: str = "WAL",
     busy_timeout: float = 10.0,
+    create: bool = True,
 ) -> SqliteBackend:
     """A backend on the database file ``path``, created (mode 0600) if it does not exist.
 
     Raises:
-        BackendUnavailable: naming ``path`` when its folder does not exist, it is a folder
+        BackendUnavailable: naming ``path`` when it does not exist and ``create`` is False,
+            its folder does not exist, it is a folder
             or not a regular file, it is read-only, or it holds something other than a
-            SQLite database. Nothing is created or changed in those cases.
+            SQLite database. Nothing is created or changed in those cases. If opening a
+            file created here fails later, the (empty, 0600) file is left in place: another
+            process may already be using it.
     """
     check_sqlite_version()
     path = path.absolute()
-    created = _prepare_file(path)
+    _prepare_file(path, create=create)
+    # A file created here is never removed on a later failure: another process may have
+    # opened it at once and had writes acknowledged. At worst an empty 0600 file is left,
+    # which is an empty database the next open uses.
     try:
-        try:
-            # mode=rw: never let SQLite create the file itself (it would not be 0600).
-            conn = sqlite3.connect(
-                f"{path.as_uri()}?mode=rw",
-                uri=True,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=256,
-            )
-        except sqlite3.Error as exc:
-            raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
-        backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
-        try:
-            _configure(backend, conn, journal_mode, synchronous, busy_timeout)
-        except BaseException:
-            backend.close()
-            raise
+        # mode=rw: never let SQLite create the file itself (it would not be 0600).
+        conn = sqlite3.connect(
+            f"{path.as_uri()}?mode=rw",
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+    except sqlite3.Error as exc:
+        raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
+    backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
+    try:
+        _configure(backend, conn, journal_mode, synchronous, busy_timeout)
     except BaseException:
-        if created:
-            _remove_created(path)
+        backend.close()  # closes our connection only; the file and its data stay
         raise
     return backend
 
@@ -328,11 +340,9 @@ def _configure(
         raise backend._error(exc) from exc
 
 
-def _prepare_file(path: Path) -> bool:
-    """Check ``path`` can hold our database; create it empty with mode 0600 if missing.
-
-    Returns whether the file was created here.
-    """
+def _prepare_file(path: Path, *, create: bool = True) -> None:
+    """Check ``path`` can hold our database; create it empty (mode 0600) if missing,
+    or refuse when ``create`` is False."""
     try:
         st: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
@@ -340,6 +350,11 @@ def _prepare_file(path: Path) -> bool:
     except OSError as exc:
         raise BackendUnavailable(f"cannot use {path} as a SQLite database: {exc.strerror}") from exc
     if st is None:
+        if not create:
+            raise BackendUnavailable(
+                f"SQLite database {path} does not exist (opened without creating it); "
+                "check the path"
+            )
         parent = path.parent
         if not parent.is_dir():
             what = "is not a folder" if parent.exists() else "does not exist"
@@ -350,13 +365,14 @@ def _prepare_file(path: Path) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
         except FileExistsError:
-            return _prepare_file(path)  # another process created it just now
+            _prepare_file(path, create=create)  # another process created it just now
+            return
         except OSError as exc:
             raise BackendUnavailable(
                 f"cannot create SQLite database {path}: {exc.strerror}"
             ) from exc
         os.close(fd)
-        return True
+        return
     if stat.S_ISDIR(st.st_mode):
         raise BackendUnavailable(
             f"{path} is a folder, not a SQLite database file; name a file inside it"
@@ -379,13 +395,6 @@ def _prepare_file(path: Path) -> bool:
                 f"{path} is not a SQLite database (it holds other data); nothing was "
                 "changed: point [store.sqlite] path at a new or SQLite file"
             )
-    return False
-
-
-def _remove_created(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with suppress(OSError):
-            os.unlink(f"{path}{suffix}")
 
 
 __all__ = [

@@ -25,13 +25,15 @@ class SqliteConfig(BaseModel):
             The folder must exist; a new file is created readable by its owner only
             (mode 0600). ``":memory:"`` is a private in-memory database that lives as long
             as the store.
-        synchronous: when SQLite waits for the disk (``PRAGMA synchronous``). In WAL mode:
-            ``NORMAL`` (default): a commit survives the process crashing or being killed
-            at any point; a power loss or operating-system crash can lose the last
-            commits, never corrupt the file. ``FULL`` and ``EXTRA``: every commit is on
-            the disk before the call returns, surviving power loss too, at the cost of
-            an fsync per commit. ``OFF``: no fsync at all; a power loss or OS crash can
-            corrupt the database (for scratch data and bulk loads only).
+        synchronous: when SQLite waits for the disk (``PRAGMA synchronous``). ``FULL``
+            (default, SQLite's own) and ``EXTRA``: every commit is on the disk before the
+            call returns, so an acknowledged write survives a process crash, a power loss
+            and an operating-system crash, at the cost of an fsync per commit. ``NORMAL``
+            (an opt-in trade of durability for speed): in WAL mode a commit survives the
+            process crashing or being killed at any point, but a power loss or OS crash
+            can lose the last acknowledged commits (never corrupting the file). ``OFF``: no
+            fsync at all; a power loss or OS crash can corrupt the database (for scratch
+            data and bulk loads only).
         journal_mode: ``WAL`` (default; readers never block the writer and one another)
             or a rollback journal mode for file systems without shared memory (network
             file systems). With a rollback journal, ``NORMAL`` is only safe against
@@ -46,7 +48,7 @@ class SqliteConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str = "agentstore.db"
-    synchronous: Synchronous = "NORMAL"
+    synchronous: Synchronous = "FULL"
     journal_mode: JournalMode = "WAL"
     busy_timeout: float = Field(default=10.0, gt=0, le=86_400)
     verify_workers: int = Field(default=0, ge=0, le=256)

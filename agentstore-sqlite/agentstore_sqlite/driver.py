@@ -27,9 +27,11 @@ from agentstore_sqlite.logs import SqliteLogStore
 DRIVER_NAME = "sqlite"
 
 
-def open_backend(config: SqliteConfig, base_dir: Path | None = None) -> SqliteBackend:
+def open_backend(
+    config: SqliteConfig, base_dir: Path | None = None, *, create: bool = True
+) -> SqliteBackend:
     """The backend a config describes (relative paths taken from ``base_dir``, else the
-    working directory)."""
+    working directory); with ``create=False`` a missing file is refused, not created."""
     if config.in_memory:
         return open_memory()
     return open_file(
@@ -37,12 +39,13 @@ def open_backend(config: SqliteConfig, base_dir: Path | None = None) -> SqliteBa
         synchronous=config.synchronous,
         journal_mode=config.journal_mode,
         busy_timeout=config.busy_timeout,
+        create=create,
     )
 
 
 def open_stores(config: SqliteConfig, context: OpenContext) -> DriverStores:
     """The driver's ``open``: every asked-for capability on one SQLite database."""
-    backend = open_backend(config, context.base_dir)
+    backend = open_backend(config, context.base_dir, create=context.create)
     try:
         return _stores(backend, context, config.verify_workers)
     except BaseException:

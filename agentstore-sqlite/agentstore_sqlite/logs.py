@@ -49,13 +49,14 @@ class SqliteLogStore(SqlLogStore):
     PARALLEL_MIN_ENTRIES: Final = 100_000
     MIN_ENTRIES_PER_WORKER: Final = 50_000
 
+    _backend: SqliteBackend  # the base keeps it as a Backend; here it is always SQLite
+
     def __init__(self, backend: SqliteBackend, *, verify_workers: int = 0) -> None:
         super().__init__(backend)
-        self._sqlite = backend
         self._verify_workers = verify_workers
 
     def _workers_for(self, entries: int) -> int:
-        if self._sqlite.path is None or entries < self.PARALLEL_MIN_ENTRIES:
+        if self._backend.path is None or entries < self.PARALLEL_MIN_ENTRIES:
             return 1
         wanted = self._verify_workers or _cpus()
         return max(1, min(wanted, entries // self.MIN_ENTRIES_PER_WORKER))
@@ -89,7 +90,7 @@ class SqliteLogStore(SqlLogStore):
             check_head(stream, writer, high, None, first=now, at_first=[], read_head=None)
 
     def _verify_parallel(self, stream: str, writer: str, last: int, workers: int) -> int:
-        assert self._sqlite.path is not None
+        assert self._backend.path is not None
         bounds = [1 + last * i // workers for i in range(workers + 1)]
         env = dict(os.environ)
         # -S keeps start-up quick; blake3's own folder is all the worker needs besides
@@ -101,13 +102,13 @@ class SqliteLogStore(SqlLogStore):
             # This process checks the first range itself while the workers do the rest.
             for first, nxt in ranges[1:]:
                 job = {
-                    "path": str(self._sqlite.path),
+                    "path": str(self._backend.path),
                     "stream": stream,
                     "writer": writer,
                     "first": first,
                     "last": nxt - 1,
                     "head": last,
-                    "busy_timeout": self._sqlite.busy_timeout or 10.0,
+                    "busy_timeout": self._backend.busy_timeout or 10.0,
                 }
                 procs.append(
                     subprocess.Popen(
@@ -124,10 +125,12 @@ class SqliteLogStore(SqlLogStore):
         except (OSError, sqlite3.Error) as exc:
             raise _WorkerFailed(str(exc)) from exc
         finally:
+            # Every path, a failure included, leaves no worker running and no pipe open.
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-                    p.wait()
+                with p:  # closes the pipes and reaps the process
+                    pass
         broken = [r for r in results if "seq" in r]
         if broken:
             first_broken = min(broken, key=lambda r: int(r["seq"]))
@@ -137,8 +140,8 @@ class SqliteLogStore(SqlLogStore):
     def _check_here(
         self, stream: str, writer: str, first: int, last: int, *, head: int
     ) -> dict[str, Any]:
-        assert self._sqlite.path is not None
-        conn = open_snapshot(self._sqlite.path, self._sqlite.busy_timeout or 10.0)
+        assert self._backend.path is not None
+        conn = open_snapshot(self._backend.path, self._backend.busy_timeout or 10.0)
         try:
             return check_range(conn, stream, writer, first, last, head=head)
         finally:

@@ -246,3 +246,20 @@ def test_the_default_store_in_the_working_folder_is_verified(
     result = run("verify", reg=installed)
     assert result.exit_code == 0, result.output
     assert result.stdout == "ok: 1 chains hold (2 entries)\n"
+
+
+def test_a_mistyped_sqlite_path_is_refused_and_creates_nothing(
+    run: Run, installed: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    with agentstore.open(
+        StorePolicy("sqlite", sections={"sqlite": {"path": str(workdir / "real.db")}}),
+        registry=installed,
+    ) as s:
+        s.log("conv", "alice").append(b"1")
+    policy = workdir / "agentstore.toml"
+    policy.write_text('[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "reel.db"\n')
+    result = run("verify", reg=installed)
+    assert result.exit_code == 1, result.output
+    assert str(workdir / "reel.db") in error_line(result)
+    assert "does not exist" in error_line(result)
+    assert sorted(p.name for p in workdir.iterdir()) == ["agentstore.toml", "real.db"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from agentstore import CommitEvent, Doorbell
+from agentstore import CommitEvent, Doorbell, InvalidInput
 
 EVENT = CommitEvent("s", "w", 1, bytes(32))
 
@@ -66,8 +66,11 @@ def test_unsubscribe_is_idempotent_and_a_context_manager() -> None:
 
 
 def test_subscriber_must_be_callable() -> None:
-    with pytest.raises(TypeError):
-        Doorbell().subscribe("not callable")  # type: ignore[arg-type]
+    bell = Doorbell()
+    with pytest.raises(InvalidInput, match="callable") as info:
+        bell.subscribe("not callable")  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)
+    assert bell.subscriber_count == 0
 
 
 def test_the_same_function_twice_is_two_subscriptions() -> None:

@@ -88,9 +88,11 @@ def test_duplicate_names_both_distributions() -> None:
 
 def test_invalid_driver_names_are_refused() -> None:
     spec = recording_spec("ok", Recorder())
-    for bad in ["", "has space", "dot.ted", "slash/y"]:
+    for bad in ["", "has space", "dot.ted", "slash/y", "Upper", "-lead", "_lead", "é", "x²", "a\n"]:
         with pytest.raises(agentstore.ConfigError, match="invalid driver name"):
             DriverSpec(name=bad, open=spec.open)
+    for good in ["a", "0", "my-driver_2", "redis"]:
+        assert DriverSpec(name=good, open=spec.open).name == good
 
 
 def test_installed_first_party_memory_is_discovered() -> None:
@@ -197,6 +199,33 @@ def test_two_distributions_with_the_same_entry_point_name(site: Path) -> None:
         Registry().get("twin")
     assert "agentstore-twina" in str(info.value)
     assert "agentstore-twinb" in str(info.value)
+
+
+@pytest.mark.parametrize("broken_first", [False, True])
+def test_a_broken_twin_does_not_hide_the_good_driver(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken_first: bool
+) -> None:
+    # Two distributions use the entry point name "twin"; only one of them imports.
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    _install(
+        good,
+        "agentstore-twingood",
+        {"twin": "as_twingood"},
+        {"as_twingood": _driver_module("twin")},
+    )
+    _install(
+        bad,
+        "agentstore-twinbad",
+        {"twin": "as_twinbad"},
+        {"as_twinbad": "raise ImportError('No module named twin_client')\n"},
+    )
+    for folder in (good, bad) if broken_first else (bad, good):
+        monkeypatch.syspath_prepend(str(folder))  # the last prepended is seen first
+    registry = Registry()
+    spec = registry.get("twin")
+    assert (spec.distribution, spec.version) == ("agentstore-twingood", "1.0")
+    assert [(b.name, b.distribution) for b in registry.broken] == [("twin", "agentstore-twinbad")]
+    assert "twin_client" in registry.broken[0].error
 
 
 # -- discovery is cheap ---------------------------------------------------------------------

@@ -91,6 +91,18 @@ def test_entries_stream_in_batches(redis_policy: StorePolicy) -> None:
         assert log.verify() == 1234
 
 
+def test_a_batch_of_ten_thousand_is_one_append(redis_policy: StorePolicy) -> None:
+    # Far beyond Lua's stack limit for unpack() (about 8,000 values).
+    payloads = [f"b{i}".encode() for i in range(10_000)]
+    with agentstore.open(redis_policy) as store:
+        log = store.log("bulk", writer="w")
+        log.append(b"first")
+        entries = log.append_many(payloads)
+        assert [e.seq for e in entries] == list(range(2, 10_002))
+        assert log.verify() == 10_001
+        assert [e.payload for e in log.entries(after=1)] == payloads
+
+
 def test_prefixes_are_separate_stores(redis_policy: StorePolicy, redis_prefix: str) -> None:
     other = StorePolicy(
         "memory",

@@ -108,24 +108,43 @@ def test_wheel_metadata_passes_twine_check(wheels: dict[str, Path]) -> None:
 def test_each_wheel_declares_only_its_own_dependencies(wheels: dict[str, Path]) -> None:
     import zipfile
 
-    def requires(dist: str) -> list[str]:
+    def requires(dist: str, extra: str | None = None) -> list[str]:
+        """The requirements of ``dist`` (of its ``extra`` only, when one is named)."""
         with zipfile.ZipFile(wheels[dist]) as zf:
             meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
             text = zf.read(meta).decode()
-        return sorted(
-            line.split(":", 1)[1].strip().split(";")[0].split(">")[0].split("[")[0].strip()
-            for line in text.splitlines()
-            if line.startswith("Requires-Dist:")
-        )
+        found = []
+        for line in text.splitlines():
+            if not line.startswith("Requires-Dist:"):
+                continue
+            req, _, marker = line.split(":", 1)[1].partition(";")
+            if (extra is None) != ("extra ==" not in marker):
+                continue
+            if extra is not None and not {f"'{extra}'", f'"{extra}"'} & set(marker.split()):
+                continue
+            found.append(req.strip().split(">")[0].split("[")[0].strip())
+        return sorted(found)
 
     core = requires("agentstore-core")
     assert core == ["blake3", "click", "pluggy", "pydantic", "tomli-w"]
+    # the conformance suite's pytest is an extra: `pip install agentstore-core[conformance]`
+    assert requires("agentstore-core", "conformance") == ["pytest"]
     # the embedded drivers add nothing beyond the core's own dependencies
     for dist in ("agentstore-memory", "agentstore-sqlite"):
         assert "agentstore-core" in requires(dist)
         assert set(requires(dist)) <= {"agentstore-core", *core}, dist
     assert "psycopg" in requires("agentstore-postgres")
-    assert set(requires("agentstore-redis")) == {"agentstore-core", "redis"}
+    assert set(requires("agentstore-redis")) == {"agentstore-core", "pydantic", "redis"}
+
+
+def test_every_wheel_is_typed(wheels: dict[str, Path]) -> None:
+    import zipfile
+
+    for dist, wheel in wheels.items():
+        with zipfile.ZipFile(wheel) as zf:
+            names = zf.namelist()
+        package = "agentstore" if dist == "agentstore-core" else dist.replace("-", "_")
+        assert f"{package}/py.typed" in names, f"{wheel.name} has no {package}/py.typed"
 
 
 def test_only_what_the_user_asked_for_is_installed(user_env: Path) -> None:

@@ -66,11 +66,12 @@ def test_existing_file_keeps_its_mode(tmp_path: Path) -> None:
     assert _mode(db) == 0o640
 
 
-def test_default_settings_wal_normal_busy_timeout(tmp_path: Path) -> None:
+def test_default_settings_wal_full_busy_timeout(tmp_path: Path) -> None:
+    # FULL: an acknowledged commit survives power loss, as DESIGN promises.
     backend = open_backend(SqliteConfig(path=str(tmp_path / "d.db")))
     try:
         assert backend.query("PRAGMA journal_mode") == [("wal",)]
-        assert backend.query("PRAGMA synchronous") == [(1,)]  # NORMAL
+        assert backend.query("PRAGMA synchronous") == [(2,)]  # FULL
         assert backend.query("PRAGMA busy_timeout") == [(10_000,)]
     finally:
         backend.close()
@@ -78,12 +79,12 @@ def test_default_settings_wal_normal_busy_timeout(tmp_path: Path) -> None:
 
 def test_settings_are_applied(tmp_path: Path) -> None:
     config = SqliteConfig(
-        path=str(tmp_path / "d.db"), synchronous="full", busy_timeout=2.5, journal_mode="delete"
+        path=str(tmp_path / "d.db"), synchronous="normal", busy_timeout=2.5, journal_mode="delete"
     )
     backend = open_backend(config)
     try:
         assert backend.query("PRAGMA journal_mode") == [("delete",)]
-        assert backend.query("PRAGMA synchronous") == [(2,)]  # FULL
+        assert backend.query("PRAGMA synchronous") == [(1,)]  # NORMAL
         assert backend.query("PRAGMA busy_timeout") == [(2500,)]
     finally:
         backend.close()
@@ -93,9 +94,10 @@ def test_config_defaults_and_validation() -> None:
     config = SqliteConfig()
     assert (config.path, config.synchronous, config.journal_mode) == (
         "agentstore.db",
-        "NORMAL",
+        "FULL",
         "WAL",
     )
+    assert SqliteConfig(synchronous="normal").synchronous == "NORMAL"  # still selectable
     assert config.busy_timeout > 0
     with pytest.raises(ValueError):
         SqliteConfig(synchronous="SOMETIMES")  # type: ignore[arg-type]
@@ -194,6 +196,68 @@ def test_missing_folder_is_an_error_and_nothing_is_created(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
 
 
+def test_create_false_refuses_a_missing_file_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "typo.db"
+    with pytest.raises(BackendUnavailable) as info:
+        agentstore.open(sqlite_policy(db), create=False)
+    assert str(db) in str(info.value)
+    assert "does not exist" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    with open_file_store(db) as store:  # create=True (the default) makes it
+        store.log("s", writer="w").append(b"x")
+    with agentstore.open(sqlite_policy(db), create=False) as store:  # and now it exists
+        assert store.log("s", writer="w").verify() == 1
+
+
+def test_a_failed_configure_never_deletes_a_new_file_another_process_wrote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentstore_sqlite.backend as backend_module
+
+    db = tmp_path / "raced.db"
+
+    def other_process_writes_then_configure_fails(*args: object) -> None:
+        # Between our creating the file and configuring it, another process opened it
+        # and committed; its write was acknowledged, so it must survive our failure.
+        other = sqlite3.connect(db, isolation_level=None)
+        try:
+            other.execute("PRAGMA journal_mode = WAL")
+            other.execute("CREATE TABLE theirs (v TEXT)")
+            other.execute("INSERT INTO theirs VALUES ('acknowledged')")
+        finally:
+            other.close()
+        raise BackendUnavailable(f"{db}: cannot configure")
+
+    monkeypatch.setattr(backend_module, "_configure", other_process_writes_then_configure_fails)
+    with pytest.raises(BackendUnavailable):
+        open_file_store(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT v FROM theirs").fetchall() == [("acknowledged",)]
+    conn.close()
+
+
+def test_a_failed_connect_leaves_at_most_an_empty_private_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agentstore_sqlite.backend as backend_module
+
+    db = tmp_path / "noconnect.db"
+
+    def refuse(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(backend_module.sqlite3, "connect", refuse)
+    with pytest.raises(BackendUnavailable) as info:
+        open_file_store(db)
+    assert str(db) in str(info.value)
+    monkeypatch.undo()
+    assert _siblings(db) == ["noconnect.db"]
+    assert db.stat().st_size == 0
+    assert _mode(db) == 0o600
+    with open_file_store(db) as store:  # an empty file is an empty database: usable
+        assert store.log("s", writer="w").append(b"x").seq == 1
+
+
 def test_a_folder_is_not_a_database(tmp_path: Path) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
@@ -235,14 +299,14 @@ def test_a_read_only_database_is_refused_untouched(tmp_path: Path) -> None:
     assert _siblings(db) == ["ro.db"]
 
 
-def test_a_corrupt_database_is_a_store_error(tmp_path: Path) -> None:
+def test_a_corrupt_database_is_backend_unavailable(tmp_path: Path) -> None:
     db = tmp_path / "bad.db"
     with open_file_store(db) as store:
         store.log("s", writer="w").append_many([b"x" * 1000] * 50)
     raw = bytearray(db.read_bytes())
     raw[100:4096] = b"\xff" * (4096 - 100)  # wreck the first page's b-tree
     db.write_bytes(bytes(raw))
-    with pytest.raises(StoreError) as info, open_file_store(db) as store:
+    with pytest.raises(BackendUnavailable) as info, open_file_store(db) as store:
         store.log("s", writer="w").verify()
     assert str(db) in str(info.value)
 

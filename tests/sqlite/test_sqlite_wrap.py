@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from agentstore import InvalidInput, StoreError
+from agentstore import InvalidInput, SessionId, StoreError
 from agentstore_sqlite import wrap_connection
 from sqlite_helpers import open_file_store
 
@@ -110,3 +110,31 @@ def test_wrapping_a_closed_connection_is_refused() -> None:
     conn.close()
     with pytest.raises(InvalidInput, match="not usable"):
         wrap_connection(conn)
+
+
+def test_handles_held_across_close_refuse_and_the_connection_stays_open(tmp_path: Path) -> None:
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        store = wrap_connection(conn)
+        log = store.log("s", writer="w")
+        gen = store.generation("g")
+        sessions = store.sessions
+        log.append(b"before")
+        store.close()
+        for late in (
+            lambda: log.append(b"late"),
+            lambda: log.append_many([b"late"]),
+            log.verify,
+            gen.bump,
+            gen.current,
+            lambda: list(log.entries()),
+            lambda: sessions.delete(SessionId.new()),
+        ):
+            with pytest.raises(StoreError, match="store is closed"):
+                late()
+        # the application's connection is still open and usable, and nothing was written
+        assert conn.execute("SELECT count(*) FROM agentstore_log").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM agentstore_generations").fetchone()[0] == 0
+    finally:
+        conn.close()

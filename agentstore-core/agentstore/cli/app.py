@@ -65,12 +65,21 @@ class Options:
     registry: Registry = field(default_factory=default_registry)
 
 
-_URL_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]*@")
+# The user info runs to the *last* ``@`` of the URL: a password holding an unescaped ``@``
+# or ``/`` is still masked whole (masking a host too is the safe way to be wrong).
+_URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
+# libpq key/value (``password=x``, quoted values with escapes) and URL query parameters;
+# an unquoted value runs to the next blank, so a password holding ``&`` is masked whole.
+_KEY_VALUE_PASSWORD = re.compile(
+    r"""(\w*(?:pass(?:word)?|passwd|pwd))\s*=\s*('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S*)""",
+    re.IGNORECASE,
+)
 
 
 def _redact(text: str) -> str:
-    """Drop ``user:password@`` from any URL in ``text``."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
+    """Mask the user info of any URL and any ``password=`` value in ``text``."""
+    text = _URL_CREDENTIALS.sub(r"\1***@", text)
+    return _KEY_VALUE_PASSWORD.sub(r"\1=***", text)
 
 
 def _to_cli_error(exc: BaseException) -> CliError:
@@ -128,10 +137,10 @@ def _where(policy: StorePolicy) -> str:
 
 
 @contextmanager
-def opened(opts: Options, policy: StorePolicy) -> Iterator[Store]:
+def opened(opts: Options, policy: StorePolicy, *, create: bool = True) -> Iterator[Store]:
     """The store ``policy`` describes, with errors naming the policy file."""
     try:
-        store = open_store(policy, registry=opts.registry)
+        store = open_store(policy, registry=opts.registry, create=create)
     except ConfigError as exc:
         raise CliError(_with_file(exc.message, _where(policy))) from exc
     with store:
@@ -416,7 +425,8 @@ def verify(
             f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
             f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
         )
-    with opened(opts, policy) as store:
+    # A mistyped path must fail, not verify a new empty database.
+    with opened(opts, policy, create=False) as store:
         results = verify_store(store, stream, writer, progress=progress)
     broken = [r for r in results if r.broken is not None]
     if not results and (stream is not None or writer is not None):

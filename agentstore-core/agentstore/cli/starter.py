@@ -13,7 +13,6 @@ from typing import Any, Final
 
 import tomli_w
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
 from agentstore.capabilities import CAPABILITIES
 from agentstore.policy import StorePolicy
@@ -48,14 +47,12 @@ def _line(key: str, value: Any) -> str:
 
 def _field_default(model: type[BaseModel], name: str) -> tuple[bool, Any]:
     field = model.model_fields[name]
-    if field.default is not PydanticUndefined:
-        return True, field.default
-    if field.default_factory is not None:
-        try:
-            return True, field.default_factory()  # type: ignore[call-arg]
-        except TypeError:
-            return False, None
-    return False, None
+    if field.is_required():
+        return False, None
+    try:
+        return True, field.get_default(call_default_factory=True)
+    except (TypeError, ValueError):  # a factory that needs the other fields' values
+        return False, None
 
 
 def _model_lines(spec: DriverSpec, written: Mapping[str, Any]) -> list[str]:

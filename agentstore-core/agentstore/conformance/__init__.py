@@ -1,5 +1,9 @@
 """The agentstore conformance suite: the contract of DESIGN.md as pytest tests.
 
+It needs pytest, an optional dependency of agentstore-core::
+
+    pip install agentstore-core[conformance]
+
 Every driver, first-party or not, proves it keeps the contract by passing this suite. It
 ships in ``agentstore-core`` as a pytest plugin (entry point ``pytest11``), which does
 nothing at all in a pytest run that does not ask for it. There are two ways to use it.
@@ -73,6 +77,8 @@ module or a ``conftest.py``. Pick single capabilities with ``GenerationContract`
 ``AuditSinkContract``, ``SessionStoreContract``, ``CredentialStoreContract``,
 ``RateLimitContract`` and ``LifecycleContract``; each declares the capability it needs and
 skips, with the reason, when the driver (the policy's ``backend``) does not declare it.
+``StoreContract`` (the store's lifetime: nothing works after ``close``) runs for every
+driver.
 The classes are never collected on their own (their names do not start with ``Test``).
 
 A subclass may set ``conformance = ConformanceSupport(...)`` to override what the driver's
@@ -97,6 +103,7 @@ from agentstore.conformance.contracts import (
     PolicyStoreContract,
     RateLimitContract,
     SessionStoreContract,
+    StoreContract,
     WriterLogContract,
     run_threads,
 )
@@ -125,6 +132,7 @@ __all__ = [
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "StoreContract",
     "TamperRefused",
     "WriterLogContract",
     "load_support",

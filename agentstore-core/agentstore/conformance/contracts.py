@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -37,7 +38,13 @@ from agentstore.conformance.support import (
     TamperRefused,
     load_support,
 )
-from agentstore.errors import ChainBroken, InvalidInput, NonMonotonicGeneration, NotFound
+from agentstore.errors import (
+    ChainBroken,
+    InvalidInput,
+    NonMonotonicGeneration,
+    NotFound,
+    StoreError,
+)
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverSpec, Registry, default_registry
 from agentstore.store import Store
@@ -128,6 +135,8 @@ class ContractBase:
     capability: ClassVar[CapabilityName | None] = None
     registry: ClassVar[Registry | None] = None
     conformance: ClassVar[ConformanceSupport | None] = None
+    CHILD_TIMEOUT: ClassVar[float] = 120.0
+    """Seconds :meth:`child_appends` waits for each child process."""
 
     policy: StorePolicy
     clock: FakeClock
@@ -223,27 +232,41 @@ class ContractBase:
         if self.spec.distribution is None:
             pytest.skip("a driver registered in-process cannot be opened by another process")
         script = (
-            "import sys, agentstore\n"
-            "text, source, stream, writer, tag, each = sys.argv[1:7]\n"
+            "import pathlib, sys, agentstore\n"
+            "policy_file, source, stream, writer, tag, each = sys.argv[1:7]\n"
+            "text = pathlib.Path(policy_file).read_text(encoding='utf-8')\n"
             "policy = agentstore.StorePolicy.loads(text, source=source or None)\n"
             "with agentstore.open(policy) as store:\n"
             "    log = store.log(stream, writer=writer)\n"
             "    for i in range(int(each)):\n"
             "        log.append(f'p{tag}-{i}'.encode())\n"
         )
-        args = [self.policy.dumps(), self.policy.source or "", stream, writer]
-        children = [
-            subprocess.Popen(
-                [sys.executable, "-c", script, *args, str(p), str(each)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=os.environ.copy(),
-            )
-            for p in range(processes)
-        ]
-        for child in children:
-            out, _ = child.communicate(timeout=120)
-            assert child.returncode == 0, out.decode(errors="replace")
+        # The policy may hold secrets: hand it over in a file only its owner can read
+        # (mkstemp makes it 0600), never on argv, where `ps` shows it to every user.
+        fd, policy_file = tempfile.mkstemp(prefix="agentstore-policy-", suffix=".toml")
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.policy.dumps())
+            args = [policy_file, self.policy.source or "", stream, writer]
+            for p in range(processes):
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", script, *args, str(p), str(each)],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        env=os.environ.copy(),
+                    )
+                )
+            for child in children:
+                out, _ = child.communicate(timeout=self.CHILD_TIMEOUT)
+                assert child.returncode == 0, out.decode(errors="replace")
+        finally:
+            for child in children:  # after a timeout or failure, leave none running
+                if child.poll() is None:
+                    child.kill()
+                child.communicate()
+            os.unlink(policy_file)
 
 
 # -- causal primitives ----------------------------------------------------------------------
@@ -774,11 +797,22 @@ class DoorbellContract(ContractBase):
         store.doorbell.subscribe(broken)
         store.doorbell.subscribe(lambda e: after.append(e.seq))
         log = store.log("conv", writer="alice")
-        with caplog.at_level(logging.ERROR):
+        with caplog.at_level(logging.ERROR, logger="agentstore.doorbell"):
             assert log.append(b"one").seq == 1
             assert [e.seq for e in log.append_many([b"two", b"three"])] == [2, 3]
         assert before == after == [1, 2, 3]
         assert log.verify() == 3
+        # each failure is logged with its traceback, not swallowed
+        failures = [
+            r
+            for r in caplog.records
+            if r.name == "agentstore.doorbell"
+            and r.levelno >= logging.ERROR
+            and r.exc_info is not None
+            and isinstance(r.exc_info[1], RuntimeError)
+            and str(r.exc_info[1]) == "subscriber bug"
+        ]
+        assert len(failures) == 3, caplog.text
 
     def test_doorbell_unsubscribe(self) -> None:
         store = self.open_store()
@@ -1448,7 +1482,39 @@ class LifecycleContract(ContractBase):
         assert again.lifecycle.live(5) == [agent]
 
 
+# -- the store as a whole -------------------------------------------------------------------
+
+
+class StoreContract(ContractBase):
+    """The store's lifetime, whatever capabilities the driver declares."""
+
+    capability: ClassVar[CapabilityName | None] = None
+
+    def test_use_after_close_raises(self) -> None:
+        store = self.open_store()
+        uses: dict[str, Callable[[], object]] = {
+            "generation": lambda: store.generation("g"),
+            "log": lambda: store.log("s", writer="w"),
+            "logs": store.logs,
+            "policies": lambda: store.policies,
+            "audit": lambda: store.audit,
+            "sessions": lambda: store.sessions,
+            "credentials": lambda: store.credentials,
+            "rate_limits": lambda: store.rate_limits,
+            "lifecycle": lambda: store.lifecycle,
+        }
+        for use in uses.values():
+            use()
+        store.close()
+        for name, use in uses.items():
+            with pytest.raises(StoreError, match="store is closed"):
+                use()
+                pytest.fail(f"store.{name} worked on a closed store")
+        store.close()  # closing again is harmless
+
+
 class AllContracts(
+    StoreContract,
     GenerationContract,
     WriterLogContract,
     DoorbellContract,
@@ -1463,6 +1529,7 @@ class AllContracts(
 
 
 CONTRACTS: tuple[type[ContractBase], ...] = (
+    StoreContract,
     GenerationContract,
     WriterLogContract,
     DoorbellContract,
@@ -1490,6 +1557,7 @@ __all__ = [
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "StoreContract",
     "WriterLogContract",
     "capability_of",
     "run_threads",

@@ -15,8 +15,13 @@ from agentstore.conformance.contracts import (
     PolicyStoreContract,
     RateLimitContract,
     SessionStoreContract,
+    StoreContract,
     WriterLogContract,
 )
+
+
+class TestStore(StoreContract):
+    pass
 
 
 class TestGeneration(GenerationContract):

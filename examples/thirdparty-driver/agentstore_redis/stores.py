@@ -70,11 +70,14 @@ T = TypeVar("T")
 
 # Push ARGV[5..] if the log holds exactly ARGV[1] entries and its recorded head is ARGV[3]
 # ('' for none), recording ARGV[4] as its head; else return its length.
+# Pushed in chunks: unpack() of the whole batch overflows Lua's stack (about 8,000 values).
 _APPEND_LUA: Final = """
 local n = redis.call('LLEN', KEYS[1])
 local head = redis.call('HGET', KEYS[3], ARGV[2]) or ''
 if n ~= tonumber(ARGV[1]) or head ~= ARGV[3] then return n end
-redis.call('RPUSH', KEYS[1], unpack(ARGV, 5))
+for i = 5, #ARGV, 1000 do
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 redis.call('SADD', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 return -1
