@@ -117,7 +117,9 @@ _V2_SQLITE: Final = (
     "CREATE TABLE agentstore_log_v2 ("
     "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
     "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
-    "PRIMARY KEY (stream, writer, seq), " + ", ".join(_LOG_CHECKS) + ")",
+    "PRIMARY KEY (stream, writer, seq), " + ", ".join(_LOG_CHECKS) + ") "
+    # Rows live in the primary-key b-tree itself: one b-tree write per append, not two.
+    "WITHOUT ROWID",
     "PRAGMA ignore_check_constraints = ON",
     "INSERT INTO agentstore_log_v2 (stream, writer, seq, payload, prev_hash, content_hash) "
     "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
