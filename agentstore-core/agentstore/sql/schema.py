@@ -103,6 +103,14 @@ _CREATE_HEADS: Final = (
     "CONSTRAINT agentstore_log_heads_hash_size CHECK ({octets}(content_hash) = 32))"
 )
 
+# Moves a log's recorded head forward, never back.
+_MOVE_HEAD: Final = (
+    "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
+    "content_hash = excluded.content_hash WHERE excluded.seq > agentstore_log_heads.seq"
+)
+MOVE_HEAD: Final = _MOVE_HEAD
+
 # Each existing log's head is its last stored row (the best a version 1 database knows).
 _FILL_HEADS: Final = (
     "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
@@ -128,12 +136,17 @@ _V2_SQLITE: Final = (
     "ALTER TABLE agentstore_log_v2 RENAME TO agentstore_log",
     _CREATE_HEADS,
     _FILL_HEADS,
-    "CREATE TRIGGER agentstore_log_record_head AFTER INSERT ON agentstore_log BEGIN "
-    "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
-    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.content_hash) "
-    "ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
-    "content_hash = excluded.content_hash WHERE excluded.seq > agentstore_log_heads.seq; "
-    "END",
+    # SQLite triggers run once per row, so the head is not kept by a trigger on the table
+    # (a batch would move it once per entry): a single append goes through this view,
+    # whose trigger writes the row and moves the head in the same statement, and a batch
+    # moves the head once, in its own transaction (see SqlLogStore._insert_many).
+    "CREATE VIEW agentstore_log_append AS "
+    "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
+    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
+    "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash); "
+    + _MOVE_HEAD.replace("?, ?, ?, ?", "NEW.stream, NEW.writer, NEW.seq, NEW.content_hash")
+    + "; END",
 )
 
 _V2_POSTGRES: Final = (

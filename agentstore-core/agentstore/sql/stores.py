@@ -35,8 +35,8 @@ from agentstore.errors import (
     StoreError,
 )
 from agentstore.registry import DriverStores, OpenContext
-from agentstore.sql.backend import Backend, Row
-from agentstore.sql.schema import ensure_schema
+from agentstore.sql.backend import Backend, Dialect, Row
+from agentstore.sql.schema import MOVE_HEAD, ensure_schema
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -115,6 +115,10 @@ class SqlLogStore(WriterLogStore):
         "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
         "VALUES (?, ?, ?, ?, ?, ?)"
     )
+    INSERT_VIA_VIEW: Final = (
+        "INSERT INTO agentstore_log_append "
+        "(stream, writer, seq, payload, prev_hash, content_hash) VALUES (?, ?, ?, ?, ?, ?)"
+    )
     HEAD: Final = (
         "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = ? AND writer = ?"
     )
@@ -149,6 +153,12 @@ class SqlLogStore(WriterLogStore):
         self._exec = backend.exec
         self._page_size = page_size
         self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+        # On SQLite a single row goes through the view that also moves the recorded head;
+        # PostgreSQL moves it with a statement trigger on the table (see sql.schema).
+        self._insert_one_sql = (
+            self.INSERT_VIA_VIEW if backend.dialect is Dialect.SQLITE else self.INSERT
+        )
+        self._move_head_after_batch = backend.dialect is Dialect.SQLITE
 
     # -- appends ---------------------------------------------------------------------------
 
@@ -221,12 +231,16 @@ class SqlLogStore(WriterLogStore):
     # when there is one, and raises Conflict when a seq is taken.
 
     def _insert_one(self, row: _EntryRow) -> None:
-        """Write one chained row (in :class:`Entry` field order)."""
-        self._exec(self.INSERT, row)
+        """Write one chained row (in :class:`Entry` field order) and move the head to it."""
+        self._exec(self._insert_one_sql, row)
 
     def _insert_many(self, rows: Sequence[_EntryRow]) -> None:
-        """Write chained rows (in :class:`Entry` field order), all or none."""
+        """Write chained rows (in :class:`Entry` field order), all or none, and move the
+        head to the last; called inside the caller's transaction."""
         self._backend.exec_many(self.INSERT, rows)
+        if self._move_head_after_batch:
+            last = rows[-1]
+            self._exec(MOVE_HEAD, (last[0], last[1], last[2], last[5]))
 
     def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
         heads = self._heads
