@@ -29,23 +29,40 @@ _Row = tuple[str, str, int, bytes, bytes | None, bytes]
 """An entry as the substrate writes it, in :class:`~agentstore.types.Entry` field order."""
 
 _COLUMNS = "(stream, writer, seq, payload, prev_hash, content_hash)"
-_INSERT = f"INSERT INTO agentstore_log {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)"
 _PREV_EXISTS = (
     "EXISTS (SELECT 1 FROM agentstore_log WHERE stream = %s AND writer = %s AND seq = %s"
     " AND content_hash = %s)"
 )
+# Every statement that writes an entry moves the log's recorded head in the same statement
+# (a data-modifying CTE always runs), so the head commits exactly with its entry.
+_RETURNING = "RETURNING stream, writer, seq, content_hash"
+_MOVE_HEAD = (
+    ", head AS (INSERT INTO agentstore_log_heads AS h (stream, writer, seq, content_hash) "
+    "SELECT stream, writer, seq, content_hash FROM ins ON CONFLICT (stream, writer) "
+    "DO UPDATE SET seq = excluded.seq, content_hash = excluded.content_hash "
+    "WHERE excluded.seq > h.seq)"
+)
+_INSERT_FIRST_ROW = f"INSERT INTO agentstore_log {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)"
 # The row goes in only if the entry it chains to is really there: a cached head that a
 # rolled-back transaction left behind (or a log changed behind our back) fails the guard
 # instead of leaving a gap, and the append re-reads the head.
-_INSERT_AFTER = (
+_INSERT_AFTER_ROW = (
     f"INSERT INTO agentstore_log {_COLUMNS} SELECT %s, %s, %s, %s, %s, %s WHERE {_PREV_EXISTS}"
 )
+_INSERT = f"WITH ins AS ({_INSERT_FIRST_ROW} {_RETURNING}){_MOVE_HEAD} SELECT count(*) FROM ins"
+_INSERT_AFTER = (
+    f"WITH ins AS ({_INSERT_AFTER_ROW} {_RETURNING}){_MOVE_HEAD} SELECT count(*) FROM ins"
+)
 _INSERT_AFTER_NOTIFY = (
-    f"WITH ins AS ({_INSERT_AFTER} RETURNING 1) SELECT pg_notify(%s, %s) FROM ins"
+    f"WITH ins AS ({_INSERT_AFTER_ROW} {_RETURNING}){_MOVE_HEAD} SELECT pg_notify(%s, %s) FROM ins"
 )
 _INSERT_FIRST_NOTIFY = (
-    f"WITH ins AS (INSERT INTO agentstore_log {_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s) "
-    "RETURNING 1) SELECT pg_notify(%s, %s) FROM ins"
+    f"WITH ins AS ({_INSERT_FIRST_ROW} {_RETURNING}){_MOVE_HEAD} SELECT pg_notify(%s, %s) FROM ins"
+)
+_MOVE_HEAD_TO = (
+    "INSERT INTO agentstore_log_heads AS h (stream, writer, seq, content_hash) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
+    "content_hash = excluded.content_hash WHERE excluded.seq > h.seq"
 )
 _CHECK_PREV = f"SELECT {_PREV_EXISTS}"
 _COPY = f"COPY agentstore_log {_COLUMNS} FROM STDIN (FORMAT BINARY)"
@@ -83,7 +100,9 @@ class PgLogStore(SqlLogStore):
             return
         if channel is None:
             params = (*row, stream, writer, seq - 1, prev)
-            done = pg.run(lambda cur: cur.execute(_INSERT_AFTER, params).rowcount, "appending")
+            done = pg.run(
+                lambda cur: _count(cur.execute(_INSERT_AFTER, params).fetchone()), "appending"
+            )
         else:
             announced = (*row, stream, writer, seq - 1, prev, channel, self._note(row))
             done = pg.run(
@@ -105,12 +124,18 @@ class PgLogStore(SqlLogStore):
             out.set_types(_COPY_TYPES)
             for row in rows:
                 out.write_row(row)
+        last = rows[-1]
+        cur.execute(_MOVE_HEAD_TO, (last[0], last[1], last[2], last[5]))
         channel = self._pg.notify_channel
         if channel is not None:
             cur.execute(_NOTIFY_MANY, (channel, [self._note(row) for row in rows]))
 
     def _note(self, row: _Row) -> str:
         return announcement(self._pg.origin, row[0], row[1], row[2], row[5])
+
+
+def _count(row: tuple[Any, ...] | None) -> int:
+    return int(row[0]) if row else 0
 
 
 def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:

@@ -8,9 +8,10 @@ idempotent; a database whose schema is newer than this code is refused, never us
 Version 2 makes the log's shape a database rule and records each log's head:
 ``agentstore_log`` refuses a ``seq`` below 1, a hash that is not 32 bytes, and a
 ``prev_hash`` present at seq 1 or missing after it; ``agentstore_log_heads`` holds the
-``(seq, content_hash)`` of every log's last appended entry, moved forward by a trigger in
-the same statement as every insert into ``agentstore_log`` (so no writer can forget it and
-it never moves back). Upgrading a version 1 database keeps its rows exactly as stored,
+``(seq, content_hash)`` of every log's last appended entry, moved forward (never back) in
+the same statement or transaction as every append; a row put into ``agentstore_log``
+behind the store's back does not move it, so ``verify`` reports such a row. Upgrading a
+version 1 database keeps its rows exactly as stored,
 even ones the new rules would refuse (``verify`` judges those), and records as each
 log's head its last stored entry.
 """
@@ -155,19 +156,6 @@ _V2_POSTGRES: Final = (
     *(f"ALTER TABLE agentstore_log ADD {check} NOT VALID" for check in _LOG_CHECKS),
     _CREATE_HEADS,
     _FILL_HEADS,
-    # One statement-level trigger: a batch (COPY) moves the head once, not once per row.
-    # The search_path is pinned so the function finds the heads table of its own schema.
-    "CREATE FUNCTION agentstore_log_record_head() RETURNS trigger LANGUAGE plpgsql "
-    "SET search_path FROM CURRENT AS $$ BEGIN "
-    "INSERT INTO agentstore_log_heads AS h (stream, writer, seq, content_hash) "
-    "SELECT DISTINCT ON (stream, writer) stream, writer, seq, content_hash FROM added "
-    "ORDER BY stream, writer, seq DESC "
-    "ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
-    "content_hash = excluded.content_hash WHERE excluded.seq > h.seq; "
-    "RETURN NULL; END $$",
-    "CREATE TRIGGER agentstore_log_record_head AFTER INSERT ON agentstore_log "
-    "REFERENCING NEW TABLE AS added FOR EACH STATEMENT "
-    "EXECUTE FUNCTION agentstore_log_record_head()",
 )
 
 # MIGRATIONS[n][dialect] takes a database from version n - 1 to n; version 0 is empty.

@@ -96,8 +96,8 @@ class SqlGenerationStore(GenerationStore):
 class SqlLogStore(WriterLogStore):
     """Chained logs in ``agentstore_log``, one row per entry, keyed ``(stream, writer, seq)``.
 
-    The database records each log's head in ``agentstore_log_heads``, moved forward by a
-    trigger in the same statement as every insert (see :mod:`agentstore.sql.schema`).
+    The database records each log's head in ``agentstore_log_heads``, moved forward in the
+    same statement or transaction as every append (see :mod:`agentstore.sql.schema`).
     The head of each log this store has written or read is also kept in memory, so an
     append is one ``INSERT`` of the next row. When another connection has appended
     meanwhile the primary key refuses that row; the append then re-reads the recorded
@@ -114,6 +114,15 @@ class SqlLogStore(WriterLogStore):
     INSERT: Final = (
         "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
         "VALUES (?, ?, ?, ?, ?, ?)"
+    )
+    INSERT_WITH_HEAD: Final = (
+        "WITH ins AS (INSERT INTO agentstore_log "
+        "(stream, writer, seq, payload, prev_hash, content_hash) VALUES (?, ?, ?, ?, ?, ?) "
+        "RETURNING stream, writer, seq, content_hash) "
+        "INSERT INTO agentstore_log_heads AS h (stream, writer, seq, content_hash) "
+        "SELECT stream, writer, seq, content_hash FROM ins ON CONFLICT (stream, writer) "
+        "DO UPDATE SET seq = excluded.seq, content_hash = excluded.content_hash "
+        "WHERE excluded.seq > h.seq"
     )
     INSERT_VIA_VIEW: Final = (
         "INSERT INTO agentstore_log_append "
@@ -153,12 +162,11 @@ class SqlLogStore(WriterLogStore):
         self._exec = backend.exec
         self._page_size = page_size
         self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
-        # On SQLite a single row goes through the view that also moves the recorded head;
-        # PostgreSQL moves it with a statement trigger on the table (see sql.schema).
+        # A single row moves the recorded head in the same statement: on SQLite through a
+        # view whose trigger does it, elsewhere with a data-modifying CTE (see sql.schema).
         self._insert_one_sql = (
-            self.INSERT_VIA_VIEW if backend.dialect is Dialect.SQLITE else self.INSERT
+            self.INSERT_VIA_VIEW if backend.dialect is Dialect.SQLITE else self.INSERT_WITH_HEAD
         )
-        self._move_head_after_batch = backend.dialect is Dialect.SQLITE
 
     # -- appends ---------------------------------------------------------------------------
 
@@ -238,9 +246,8 @@ class SqlLogStore(WriterLogStore):
         """Write chained rows (in :class:`Entry` field order), all or none, and move the
         head to the last; called inside the caller's transaction."""
         self._backend.exec_many(self.INSERT, rows)
-        if self._move_head_after_batch:
-            last = rows[-1]
-            self._exec(MOVE_HEAD, (last[0], last[1], last[2], last[5]))
+        last = rows[-1]
+        self._exec(MOVE_HEAD, (last[0], last[1], last[2], last[5]))
 
     def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
         heads = self._heads
