@@ -39,6 +39,7 @@ _TYPES: Final[Mapping[Dialect, Mapping[str, str]]] = {
         "text": "TEXT",
         "name": "TEXT",
         "octets": "length",
+        "hot_updates": "",
     },
     Dialect.POSTGRES: {
         "int": "BIGINT",
@@ -47,6 +48,8 @@ _TYPES: Final[Mapping[Dialect, Mapping[str, str]]] = {
         "text": "TEXT",
         "name": 'TEXT COLLATE "C"',
         "octets": "octet_length",
+        # Room on each page lets a head's update stay on its page (no index write).
+        "hot_updates": " WITH (fillfactor = 50)",
     },
 }
 
@@ -102,6 +105,7 @@ _CREATE_HEADS: Final = (
     "content_hash {blob} NOT NULL, PRIMARY KEY (stream, writer), "
     "CONSTRAINT agentstore_log_heads_seq_positive CHECK (seq >= 1), "
     "CONSTRAINT agentstore_log_heads_hash_size CHECK ({octets}(content_hash) = 32))"
+    "{hot_updates}"
 )
 
 # Moves a log's recorded head forward, never back.
