@@ -150,18 +150,9 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     listener: Listener | None = None
     try:
         if config.notify:
-            backend.notify_channel = channel_for(config.schema_name)
-            listener = Listener(
-                conninfo(config),
-                channel=backend.notify_channel,
-                origin=backend.origin,
-                doorbell=context.doorbell,
-                where=config.target,
+            listener = _listen(
+                backend, config.schema_name, conninfo(config), config.target, context
             )
-            try:
-                listener.start()
-            except psycopg.Error as exc:
-                backend.translate_error(exc, "listening for commits")
         stores = open_sql_stores(backend, context, log_store=PgLogStore)
     except BaseException:
         if listener is not None:
@@ -171,6 +162,29 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     if listener is not None:
         stores.close = _closer(listener, backend)
     return stores
+
+
+def _listen(
+    backend: PostgresBackend, schema: str, info: str, where: str, context: OpenContext
+) -> Listener:
+    """Announce this store's commits on the schema's channel and ring ``context``'s
+    doorbell for other stores' commits, from a LISTEN thread."""
+    backend.notify_channel = channel_for(schema)
+    listener = Listener(
+        info,
+        channel=backend.notify_channel,
+        origin=backend.origin,
+        doorbell=context.doorbell,
+        where=where,
+    )
+    try:
+        listener.start()
+    except BaseException as exc:
+        listener.close()
+        if isinstance(exc, psycopg.Error):
+            backend.translate_error(exc, "listening for commits")
+        raise
+    return listener
 
 
 def _closer(listener: Listener, backend: PostgresBackend) -> Callable[[], None]:
@@ -202,19 +216,8 @@ def open_on_connection_stores(
                 "search_path before opening a store on it"
             )
         if notify:
-            backend.notify_channel = channel_for(str(schema))
             info = psycopg.conninfo.make_conninfo(conn.info.dsn, password=conn.info.password)
-            listener = Listener(
-                info,
-                channel=backend.notify_channel,
-                origin=backend.origin,
-                doorbell=context.doorbell,
-                where=backend.location,
-            )
-            try:
-                listener.start()
-            except psycopg.Error as exc:
-                backend.translate_error(exc, "listening for commits")
+            listener = _listen(backend, str(schema), info, backend.location, context)
         stores = open_sql_stores(backend, context, log_store=PgLogStore)
     except BaseException:
         if listener is not None:
