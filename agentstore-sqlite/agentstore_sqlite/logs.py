@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import os
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import blake3
 from agentstore.errors import ChainBroken
@@ -20,7 +18,8 @@ from agentstore.sql.stores import Head, check_head
 from agentstore_sqlite._verify_worker import check_range, open_snapshot
 from agentstore_sqlite.backend import SqliteBackend
 
-log = logging.getLogger("agentstore.sqlite")
+if TYPE_CHECKING:
+    import subprocess
 
 _WORKER: Final = Path(__file__).with_name("_verify_worker.py")
 _HASH_AT: Final = (
@@ -68,7 +67,11 @@ class SqliteLogStore(SqlLogStore):
             try:
                 count = self._verify_parallel(stream, writer, head[0], workers)
             except _WorkerFailed as exc:
-                log.warning("parallel verify unavailable (%s); verifying in-process", exc)
+                import logging  # deferred, like subprocess: only long chains need them
+
+                logging.getLogger("agentstore.sqlite").warning(
+                    "parallel verify unavailable (%s); verifying in-process", exc
+                )
             else:
                 self._check_ends(stream, writer, head)
                 return count
@@ -97,6 +100,8 @@ class SqliteLogStore(SqlLogStore):
         # the standard library.
         env["PYTHONPATH"] = str(Path(blake3.__file__).resolve().parent.parent)
         ranges = list(itertools.pairwise(bounds))
+        import subprocess  # deferred: opening a store need not pay for it
+
         procs: list[subprocess.Popen[str]] = []
         try:
             # This process checks the first range itself while the workers do the rest.

@@ -29,7 +29,7 @@ def workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[subprocess.
         started.append(proc)
         return proc
 
-    monkeypatch.setattr(logs_module.subprocess, "Popen", popen)
+    monkeypatch.setattr(subprocess, "Popen", popen)  # logs imports it when it verifies
     return started
 
 
