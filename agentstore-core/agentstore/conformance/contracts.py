@@ -1528,18 +1528,8 @@ class AllContracts(
     """Every contract at once; each test still skips a capability the driver lacks."""
 
 
-CONTRACTS: tuple[type[ContractBase], ...] = (
-    StoreContract,
-    GenerationContract,
-    WriterLogContract,
-    DoorbellContract,
-    PolicyStoreContract,
-    AuditSinkContract,
-    SessionStoreContract,
-    CredentialStoreContract,
-    RateLimitContract,
-    LifecycleContract,
-)
+CONTRACTS: tuple[type[ContractBase], ...] = AllContracts.__bases__
+"""Each contract class, in the order AllContracts combines them."""
 
 
 __all__ = [
