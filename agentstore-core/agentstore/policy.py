@@ -160,8 +160,9 @@ class StorePolicy:
 
     @classmethod
     def default(cls) -> StorePolicy:
-        """The embedded default: every capability on a SQLite file in the working folder."""
-        return cls(DEFAULT_BACKEND, sections={"sqlite": {"path": DEFAULT_SQLITE_PATH}})
+        """The embedded default: every capability on the sqlite driver with its defaults (a
+        file named ``agentstore.db`` in the working folder)."""
+        return cls(DEFAULT_BACKEND)
 
     @classmethod
     def loads(cls, text: str, *, source: str | Path | None = None) -> StorePolicy:
@@ -334,7 +335,7 @@ class StorePolicy:
             try:
                 # The section as written rides along so a model can insist that a secret
                 # be given as an env reference rather than typed into a reviewed file.
-                config = spec.config_model.model_validate(values, context={"section": raw or {}})
+                config = spec.build_config(values, raw or {})
             except ValidationError as exc:
                 raise _validation_message(exc, f"store.{name}") from None
             drivers[name] = (spec, config)

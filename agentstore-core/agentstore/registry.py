@@ -7,7 +7,6 @@ client is imported until a store using that driver is opened.
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any, Final
 import pluggy
 from pydantic import BaseModel, ConfigDict
 
-from agentstore import hookspecs
+from agentstore import _discovery, hookspecs
 from agentstore.capabilities import (
     CAPABILITIES,
     AuditSink,
@@ -50,7 +49,7 @@ FIRST_PARTY: Final[Mapping[str, str]] = types.MappingProxyType(
 class NoConfig(BaseModel):
     """The config model of a driver that takes no settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 @dataclass(frozen=True)
@@ -146,11 +145,53 @@ class DriverSpec:
     @property
     def needs_section(self) -> bool:
         """True when the config model cannot be built from an empty section."""
-        try:
-            self.config_model.model_validate({})
-        except Exception:
-            return True
+        if not _defaults_are_valid(self.config_model):
+            try:
+                self.config_model.model_validate({})
+            except Exception:
+                return True
+            return False
+        return any(f.is_required() for f in self.config_model.model_fields.values())
+
+    def build_config(self, values: Mapping[str, Any], section: Mapping[str, Any]) -> BaseModel:
+        """The driver's config from a section's values (env references resolved).
+
+        ``section`` is the section as written, handed to validators as
+        ``context["section"]``. An empty section of a model whose defaults pydantic would
+        take unvalidated anyway is built without validating (the same result, without
+        building a validator at open).
+
+        Raises:
+            pydantic.ValidationError: the values do not fit the model.
+        """
+        model = self.config_model
+        required = any(f.is_required() for f in model.model_fields.values())
+        if not values and not required and _defaults_are_valid(model):
+            return model.model_construct()
+        return model.model_validate(values, context={"section": section})
+
+
+def _defaults_are_valid(model: type[BaseModel]) -> bool:
+    """Whether ``model.model_validate({})`` can only give ``model.model_construct()``.
+
+    True for a plain model: every field known, no model validator, no default validated,
+    no ``model_post_init`` (which validation would hand the context), no core schema of
+    its own and not a RootModel. Pydantic then takes every default as it is, which is what
+    ``model_construct`` does. Anything else is validated.
+    """
+    if (
+        model.__pydantic_decorators__.model_validators
+        or model.model_config.get("validate_default")
+        or getattr(model, "__pydantic_post_init__", None) is not None
+        or getattr(model, "__pydantic_root_model__", False)
+        or not getattr(model, "__pydantic_fields_complete__", True)
+        or getattr(model.__get_pydantic_core_schema__, "__func__", None) is not _BASE_CORE_SCHEMA
+    ):
         return False
+    return not any(f.validate_default for f in model.model_fields.values())
+
+
+_BASE_CORE_SCHEMA: Final = getattr(BaseModel.__get_pydantic_core_schema__, "__func__", None)
 
 
 @dataclass(frozen=True)
@@ -273,8 +314,8 @@ class Registry:
         # and blocking a broken one by name blocked a good one too. Each entry point is
         # kept or listed as broken on its own; a second distribution's plugin is
         # registered under "name@dist" so a clash of driver names is reported.
-        for ep in importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP):
-            dist = ep.dist.name if ep.dist is not None else None
+        for ep in _discovery.entry_points(hookspecs.ENTRY_POINT_GROUP):
+            dist = ep.distribution
             try:
                 plugin = ep.load()
                 if self._pm.is_registered(plugin):
@@ -284,8 +325,8 @@ class Registry:
             except Exception as exc:
                 self._broken.append(BrokenPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
                 continue
-            if ep.dist is not None:
-                self._dists[id(plugin)] = (ep.dist.name, ep.dist.version)
+            if dist is not None:
+                self._dists[id(plugin)] = (dist, ep.version or "")
         self._pm.check_pending()
 
     def _collect(self) -> dict[str, DriverSpec]:

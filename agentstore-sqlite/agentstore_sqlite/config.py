@@ -45,7 +45,7 @@ class SqliteConfig(BaseModel):
             the calling process.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     path: str = "agentstore.db"
     synchronous: Synchronous = "FULL"

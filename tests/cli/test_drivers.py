@@ -8,9 +8,8 @@ import sys
 import types
 from collections.abc import Callable
 
-import agentstore.registry
 import pytest
-from agentstore import DriverSpec, Registry, hookimpl
+from agentstore import DriverSpec, Registry, _discovery, hookimpl
 from agentstore.registry import NoConfig
 from click.testing import Result
 
@@ -73,18 +72,13 @@ def test_nothing_installed_says_what_to_install(run: Run) -> None:
 @pytest.fixture
 def broken_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
     """A registry whose entry points include one that cannot be imported."""
-    real = importlib.metadata.entry_points
-    bad = importlib.metadata.EntryPoint(
-        name="ghost", value="agentstore_ghost_driver_does_not_exist", group="agentstore.drivers"
-    )
+    real = _discovery.entry_points
+    bad = _discovery.FoundEntryPoint("ghost", "agentstore_ghost_driver_does_not_exist", None, None)
 
-    def entry_points(**params: str) -> importlib.metadata.EntryPoints:
-        found = real(**params)
-        if params.get("group") == "agentstore.drivers":
-            return importlib.metadata.EntryPoints([*found, bad])
-        return found
+    def entry_points(group: str) -> list[_discovery.FoundEntryPoint]:
+        return [*real(group), bad]
 
-    monkeypatch.setattr(agentstore.registry.importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(_discovery, "entry_points", entry_points)
     return Registry()
 
 
@@ -113,18 +107,13 @@ def clashing_registry(monkeypatch: pytest.MonkeyPatch) -> Registry:
 
     impostor.register_drivers = register_drivers  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, impostor.__name__, impostor)
-    real = importlib.metadata.entry_points
-    extra = importlib.metadata.EntryPoint(
-        name="memory", value=impostor.__name__, group="agentstore.drivers"
-    )
+    real = _discovery.entry_points
+    extra = _discovery.FoundEntryPoint("memory", impostor.__name__, None, None)
 
-    def entry_points(**params: str) -> importlib.metadata.EntryPoints:
-        found = real(**params)
-        if params.get("group") == "agentstore.drivers":
-            return importlib.metadata.EntryPoints([*found, extra])
-        return found
+    def entry_points(group: str) -> list[_discovery.FoundEntryPoint]:
+        return [*real(group), extra]
 
-    monkeypatch.setattr(agentstore.registry.importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(_discovery, "entry_points", entry_points)
     return Registry()
 
 

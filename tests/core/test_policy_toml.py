@@ -98,7 +98,9 @@ def test_load_missing_file_names_it(tmp_path: Path) -> None:
 def test_empty_or_storeless_document_is_the_default(text: str) -> None:
     assert StorePolicy.loads(text) == StorePolicy.default()
     assert StorePolicy.default().backend == "sqlite"
-    assert StorePolicy.default().sections == {"sqlite": {"path": "agentstore.db"}}
+    assert StorePolicy.default().sections == {}
+    (_spec, config) = StorePolicy.default().resolve().drivers["sqlite"]
+    assert config.path == "agentstore.db"  # type: ignore[attr-defined]
 
 
 def test_empty_file_is_the_default(tmp_path: Path) -> None:

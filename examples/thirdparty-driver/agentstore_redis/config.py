@@ -14,7 +14,7 @@ class RedisConfig(BaseModel):
     errors name only the host and port.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     url: SecretStr = Field(
         SecretStr(DEFAULT_URL),
