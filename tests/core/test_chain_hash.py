@@ -36,6 +36,22 @@ def test_verify_rows_counts_and_returns_the_head() -> None:
     assert verify_rows("s", "w", []) == (0, None)
 
 
+def test_verify_rows_takes_buffers_that_do_not_concatenate() -> None:
+    # A driver whose client returns memoryview for binary columns (psycopg2 does).
+    good = rows([b"a", b"b", b"c"])
+    views = [
+        (seq, memoryview(p), None if prev is None else memoryview(prev), memoryview(h))
+        for seq, p, prev, h in good
+    ]
+    count, last = verify_rows("s", "w", views)  # type: ignore[arg-type]
+    assert count == 3
+    assert bytes(last) == good[-1][3]  # type: ignore[arg-type]
+    edited = [*views[:2], (3, memoryview(b"C"), views[2][2], views[2][3])]
+    with pytest.raises(ChainBroken) as info:
+        verify_rows("s", "w", edited)  # type: ignore[arg-type]
+    assert info.value.seq == 3
+
+
 def test_verify_rows_checks_a_slice() -> None:
     good = rows([b"a", b"b", b"c", b"d"])
     assert verify_rows("s", "w", good[2:], start_seq=3, start_prev=good[1][3]) == (2, good[3][3])
