@@ -73,15 +73,18 @@ class SqliteLogStore(SqlLogStore):
                     "parallel verify unavailable (%s); verifying in-process", exc
                 )
             else:
-                self._check_ends(stream, writer, head)
-                return count
+                if self._check_ends(stream, writer, head):
+                    return count
         return super()._verify(stream, writer)
 
-    def _check_ends(self, stream: str, writer: str, head: Head) -> None:
+    def _check_ends(self, stream: str, writer: str, head: Head) -> bool:
         """After rows ``1..head`` proved a chain: nothing is stored below it, its last
-        entry is the recorded head, and nothing lies past the head recorded now."""
+        entry is the recorded head, and nothing lies past the head recorded now. False
+        when a stored seq is not an integer: a single pass then names where."""
         query = self._backend.query
-        low, high = cast(tuple[int | None, int | None], query(self.SPAN, (stream, writer))[0])
+        low, high = cast(tuple[int | None, int | None], query(self.SPAN, (stream, writer) * 2)[0])
+        if not all(v is None or type(v) is int for v in (low, high)):
+            return False
         if low is not None and low < 1:
             raise ChainBroken(stream, writer, 1, f"expected seq 1, found {low} (out of order)")
         seq, digest = head
@@ -91,6 +94,7 @@ class SqliteLogStore(SqlLogStore):
         if high is not None and high > seq:
             now = self._read_head(stream, writer)
             check_head(stream, writer, high, None, first=now, at_first=[], read_head=None)
+        return True
 
     def _verify_parallel(self, stream: str, writer: str, last: int, workers: int) -> int:
         assert self._backend.path is not None

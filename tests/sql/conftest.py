@@ -79,3 +79,11 @@ def shared_factory(
 @pytest.fixture
 def backend(backend_factory: Callable[[], Backend]) -> Backend:
     return backend_factory()
+
+
+@pytest.fixture
+def sqlite_file_backend(tmp_path: Path) -> Iterator[Backend]:
+    """An empty SQLite file, for tests of what only SQLite's schema does."""
+    backend = _sqlite_file(tmp_path)
+    yield backend
+    backend.close()

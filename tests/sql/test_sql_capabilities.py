@@ -20,6 +20,7 @@ from agentstore import (
 )
 from agentstore.capabilities import CAPABILITIES
 from agentstore.sql import Backend, SqlLogStore, open_sql_stores
+from agentstore.sql.backend import Dialect
 
 
 class FakeClock:
@@ -125,8 +126,9 @@ def test_verify_reports_an_edited_payload(stores: DriverStores, backend: Backend
     logs = stores.logs
     assert logs is not None
     logs._append_many("s", "w", [b"a", b"b", b"c"])
+    table = "agentstore_log_rows" if backend.dialect is Dialect.SQLITE else "agentstore_log"
     backend.exec(
-        "UPDATE agentstore_log SET payload = ? WHERE stream = ? AND writer = ? AND seq = ?",
+        f"UPDATE {table} SET payload = ? WHERE stream = ? AND writer = ? AND seq = ?",
         (b"B", "s", "w", 2),
     )
     with pytest.raises(ChainBroken) as info:

@@ -20,6 +20,11 @@ def _tables(backend: Backend) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def _rows_table(backend: Backend) -> str:
+    """The table log entries are written to (on SQLite, beside the heads, from version 3)."""
+    return "agentstore_log_rows" if backend.dialect is Dialect.SQLITE else "agentstore_log"
+
+
 def _set_version(backend: Backend, version: str) -> None:
     backend.exec(f"UPDATE {META_TABLE} SET value = ? WHERE key = ?", (version, VERSION_KEY))
 
@@ -34,7 +39,7 @@ def test_ensure_schema_creates_prefixed_tables_and_records_the_version(backend: 
     rows = backend.query(f"SELECT value FROM {META_TABLE} WHERE key = ?", (VERSION_KEY,))
     assert rows == [(str(SCHEMA_VERSION),)]
     tables = _tables(backend)
-    assert {"agentstore_log", "agentstore_generations", "agentstore_rate_limits"} <= tables
+    assert {_rows_table(backend), "agentstore_generations", "agentstore_rate_limits"} <= tables
     assert all(t.startswith("agentstore_") for t in tables)
 
 
@@ -95,15 +100,18 @@ def test_a_second_connection_sees_the_schema(shared_factory: Callable[[], Backen
 # -- upgrading a version 1 database ---------------------------------------------------------
 
 
-def _make_v1(backend: Backend) -> None:
-    """A database exactly as version 1 of this code left it."""
+def _make_v1(backend: Backend, version: int = 1) -> None:
+    """A database exactly as ``version`` (1 unless given) of this code left it."""
     from agentstore.sql.schema import _CREATE_META, MIGRATIONS, _sql
 
     with backend.transaction():
         backend.exec(_sql(_CREATE_META, backend.dialect))
-        for statement in MIGRATIONS[1][backend.dialect]:
-            backend.exec(_sql(statement, backend.dialect))
-        backend.exec(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, '1')", (VERSION_KEY,))
+        for step in range(1, version + 1):
+            for statement in MIGRATIONS[step][backend.dialect]:
+                backend.exec(_sql(statement, backend.dialect))
+        backend.exec(
+            f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)", (VERSION_KEY, str(version))
+        )
 
 
 def _v1_rows(backend: Backend, stream: str, payloads: list[bytes]) -> list[bytes]:
@@ -137,10 +145,9 @@ def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
         "UPDATE agentstore_log SET seq = 0 WHERE stream = 'odd' AND writer = 'w' AND seq = 1"
     )
 
-    assert ensure_schema(backend) == 2
-    assert ensure_schema(backend) == 2  # idempotent
-    assert schema_version(backend) == 2
-    assert "agentstore_log_heads" in _tables(backend)
+    assert ensure_schema(backend) == SCHEMA_VERSION
+    assert ensure_schema(backend) == SCHEMA_VERSION  # idempotent
+    assert schema_version(backend) == SCHEMA_VERSION
     heads = backend.query(
         "SELECT stream, seq, content_hash FROM agentstore_log_heads ORDER BY stream"
     )
@@ -161,9 +168,10 @@ def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
     assert backend.query(
         "SELECT seq FROM agentstore_log_heads WHERE stream = 'kept' AND writer = 'w'"
     ) == [(4,)]
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match=r"(?i)check constraint"):
         backend.exec(
-            "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+            f"INSERT INTO {_rows_table(backend)} "
+            "(stream, writer, seq, payload, prev_hash, content_hash) "
             "VALUES ('kept', 'w', -1, ?, NULL, ?)",
             (b"p", bytes(32)),
         )
@@ -186,10 +194,134 @@ def test_a_failed_upgrade_changes_nothing(backend: Backend) -> None:
     )
     backend.exec("DROP TABLE agentstore_log_heads")
     backend.exec("DELETE FROM agentstore_log WHERE seq = 0")
-    assert ensure_schema(backend) == 2
-    with pytest.raises(StoreError):
+    assert ensure_schema(backend) == SCHEMA_VERSION
+    with pytest.raises(StoreError, match=r"(?i)check constraint"):
         backend.exec(
-            "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+            f"INSERT INTO {_rows_table(backend)} "
+            "(stream, writer, seq, payload, prev_hash, content_hash) "
             "VALUES ('kept', 'w', 0, ?, NULL, ?)",
             (b"p", bytes(32)),
         )
+
+
+def test_a_version_2_database_upgrades_keeping_entries_heads_and_their_flaws(
+    backend: Backend,
+) -> None:
+    from agentstore.errors import ChainBroken
+    from agentstore.sql import SqlLogStore
+
+    _make_v1(backend, version=2)
+    hashes = _v1_rows(backend, "kept", [b"a", b"b", b"c"])
+    head = (
+        "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) VALUES (?, 'w', ?, ?)"
+    )
+    backend.exec(head, ("kept", 3, hashes[-1]))
+    # A log whose last entry was deleted behind the store's back: its head still says 2.
+    short = _v1_rows(backend, "short", [b"x", b"y"])
+    backend.exec(head, ("short", 2, short[-1]))
+    backend.exec("DELETE FROM agentstore_log WHERE stream = 'short' AND seq = 2")
+
+    assert ensure_schema(backend) == SCHEMA_VERSION
+    assert ensure_schema(backend) == SCHEMA_VERSION  # idempotent
+    rows = backend.query("SELECT stream, seq FROM agentstore_log ORDER BY stream, seq")
+    assert rows == [("kept", 1), ("kept", 2), ("kept", 3), ("short", 1)]
+    heads = backend.query("SELECT stream, seq, content_hash FROM agentstore_log_heads")
+    assert sorted(heads) == [("kept", 3, hashes[-1]), ("short", 2, short[-1])]  # type: ignore[type-var]
+    logs = SqlLogStore(backend)
+    assert logs._verify("kept", "w") == 3
+    with pytest.raises(ChainBroken) as info:
+        logs._verify("short", "w")
+    assert info.value.seq == 2
+    assert logs._append("kept", "w", b"d").seq == 4
+    assert logs._append_many("kept", "w", [b"e", b"f"])[-1].seq == 6
+    assert logs._verify("kept", "w") == 6
+    assert backend.query("SELECT seq FROM agentstore_log_heads WHERE stream = 'kept'") == [(6,)]
+    assert backend.query("SELECT count(*) FROM agentstore_log") == [(7,)]
+
+
+@pytest.mark.parametrize(
+    ("edit", "detail"),
+    [
+        ("UPDATE agentstore_log SET seq = 'x' WHERE seq = 3", "wrong type"),
+        ("UPDATE agentstore_log SET seq = 9223372036854775807 WHERE seq = 3", "entry missing"),
+        ("UPDATE agentstore_log SET seq = 'head' WHERE seq = 3", None),
+    ],
+)
+def test_a_version_2_row_verify_reports_is_kept_by_the_upgrade(
+    sqlite_file_backend: Backend, edit: str, detail: str | None
+) -> None:
+    from agentstore.errors import ChainBroken
+    from agentstore.sql import SqlLogStore
+
+    backend = sqlite_file_backend
+    _make_v1(backend, version=2)
+    hashes = _v1_rows(backend, "s", [b"a", b"b", b"c"])
+    backend.exec(
+        "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
+        "VALUES (?, 'w', 3, ?)",
+        ("s", hashes[-1]),
+    )
+    backend.exec("PRAGMA ignore_check_constraints = ON")
+    backend.exec(edit)
+    backend.exec("PRAGMA ignore_check_constraints = OFF")
+    if detail is None:  # a row keyed like version 3's head rows: refused, nothing changed
+        with pytest.raises(SchemaVersionError, match="holds a row at seq 'head'") as info:
+            ensure_schema(backend)
+        assert "Nothing was changed" in str(info.value)
+        assert schema_version(backend) == 2
+        backend.exec("DELETE FROM agentstore_log_heads")  # no recorded head: refused all the same
+        with pytest.raises(SchemaVersionError, match="holds a row at seq 'head'"):
+            ensure_schema(backend)
+        return
+    assert ensure_schema(backend) == SCHEMA_VERSION
+    assert backend.query("SELECT count(*) FROM agentstore_log_rows") == [(4,)]  # 3 + the head
+    with pytest.raises(ChainBroken, match=detail) as info:
+        SqlLogStore(backend)._verify("s", "w")
+    assert info.value.seq == 3
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        "CREATE INDEX app_by_hash ON agentstore_log (content_hash)",
+        "CREATE TRIGGER app_count AFTER INSERT ON agentstore_log BEGIN SELECT 1; END",
+    ],
+)
+def test_an_upgrade_that_would_drop_an_applications_index_or_trigger_is_refused(
+    sqlite_file_backend: Backend, own: str
+) -> None:
+    backend = sqlite_file_backend
+    _make_v1(backend, version=2)
+    _v1_rows(backend, "s", [b"a"])
+    backend.exec(own)
+    with pytest.raises(SchemaVersionError, match=r"app_.*on agentstore_log would be lost") as info:
+        ensure_schema(backend)
+    assert "Nothing was changed" in str(info.value)
+    assert schema_version(backend) == 2
+    assert backend.query("SELECT count(*) FROM agentstore_log") == [(1,)]
+    name = own.split()[2]
+    backend.exec(f"DROP {own.split()[1]} {name}")
+    assert ensure_schema(backend) == SCHEMA_VERSION
+
+
+def test_sqlite_appends_reach_the_largest_seq(sqlite_file_backend: Backend) -> None:
+    from agentstore.sql import SqlLogStore
+
+    backend = sqlite_file_backend
+    ensure_schema(backend)
+    logs = SqlLogStore(backend)
+    logs._append("s", "w", b"a")
+    top = 2**63 - 1
+    backend.exec(
+        "UPDATE agentstore_log_rows SET seq = ?, prev_hash = zeroblob(32) "
+        "WHERE stream = 's' AND writer = 'w' AND seq = 1",
+        (top - 2,),
+    )
+    backend.exec(
+        "UPDATE agentstore_log_rows SET payload = ? WHERE stream = 's' AND seq = 'head'",
+        (top - 2,),
+    )
+    fresh = SqlLogStore(backend)
+    assert fresh._append("s", "w", b"b").seq == top - 1
+    assert fresh._append("s", "w", b"c").seq == top
+    assert backend.query("SELECT seq FROM agentstore_log_heads") == [(top,)]

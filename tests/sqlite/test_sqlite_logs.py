@@ -15,7 +15,7 @@ def _refuse_payload(db: Path, payload: bytes) -> None:
     """Make SQLite abort any insert of ``payload``, as a full disk or I/O error would."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute(
-        "CREATE TRIGGER refuse BEFORE INSERT ON agentstore_log "
+        "CREATE TRIGGER refuse BEFORE INSERT ON agentstore_log_rows "
         f"WHEN NEW.payload = x'{payload.hex()}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
     )
     conn.close()
@@ -45,7 +45,7 @@ def test_a_conflict_that_is_not_a_race_is_an_error_not_a_hang(
     log = store.log("s", writer="w")
     log.append(b"same")
     conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("CREATE UNIQUE INDEX one_of_each ON agentstore_log (payload)")
+    conn.execute("CREATE UNIQUE INDEX one_of_each ON agentstore_log_rows (payload)")
     conn.close()
     with pytest.raises(StoreError, match="conflicts with something other than a newer entry"):
         log.append(b"same")

@@ -8,52 +8,60 @@ from pathlib import Path
 
 import pytest
 from agentstore import ChainBroken
+from agentstore.sql.schema import HEAD_SEQ
 from agentstore_sqlite.logs import SqliteLogStore
 from sqlite_helpers import open_file_store
 
 LENGTH = 30
 Tamper = Callable[[sqlite3.Connection, int], None]
 WHERE = "stream = 'shared' AND writer = 'w'"
+HEAD_ROW = f"seq = '{HEAD_SEQ}'"  # schema 3: a log's recorded head is a row beside its entries
 
 
 def edit_payload(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute(
-        f"UPDATE agentstore_log SET payload = x'00' || payload WHERE {WHERE} AND seq = ?", (seq,)
+        f"UPDATE agentstore_log_rows SET payload = x'00' || payload WHERE {WHERE} AND seq = ?",
+        (seq,),
     )
 
 
 def payload_as_text(conn: sqlite3.Connection, seq: int) -> None:
     """The same bytes, stored as TEXT: reading it back would not give bytes."""
     conn.execute(
-        f"UPDATE agentstore_log SET payload = CAST(payload AS TEXT) WHERE {WHERE} AND seq = ?",
+        f"UPDATE agentstore_log_rows SET payload = CAST(payload AS TEXT) WHERE {WHERE} AND seq = ?",
         (seq,),
     )
 
 
 def replace_payload(conn: sqlite3.Connection, seq: int) -> None:
-    conn.execute(f"UPDATE agentstore_log SET payload = x'00' WHERE {WHERE} AND seq = ?", (seq,))
+    conn.execute(
+        f"UPDATE agentstore_log_rows SET payload = x'00' WHERE {WHERE} AND seq = ?", (seq,)
+    )
 
 
 def delete_row(conn: sqlite3.Connection, seq: int) -> None:
-    conn.execute(f"DELETE FROM agentstore_log WHERE {WHERE} AND seq = ?", (seq,))
+    conn.execute(f"DELETE FROM agentstore_log_rows WHERE {WHERE} AND seq = ?", (seq,))
 
 
 def swap_rows(conn: sqlite3.Connection, seq: int) -> None:
     """Swap the rows at ``seq`` and ``seq + 1`` by exchanging their seq numbers."""
     parked = 10**9  # a seq no row has (the schema refuses any below 1)
     for old, new in [(seq, parked), (seq + 1, seq), (parked, seq + 1)]:
-        conn.execute(f"UPDATE agentstore_log SET seq = ? WHERE {WHERE} AND seq = ?", (new, old))
+        conn.execute(
+            f"UPDATE agentstore_log_rows SET seq = ? WHERE {WHERE} AND seq = ?", (new, old)
+        )
 
 
 def edit_prev_hash(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute(
-        f"UPDATE agentstore_log SET prev_hash = zeroblob(32) WHERE {WHERE} AND seq = ?", (seq,)
+        f"UPDATE agentstore_log_rows SET prev_hash = zeroblob(32) WHERE {WHERE} AND seq = ?", (seq,)
     )
 
 
 def edit_content_hash(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute(
-        f"UPDATE agentstore_log SET content_hash = zeroblob(32) WHERE {WHERE} AND seq = ?", (seq,)
+        f"UPDATE agentstore_log_rows SET content_hash = zeroblob(32) WHERE {WHERE} AND seq = ?",
+        (seq,),
     )
 
 
@@ -172,12 +180,14 @@ def test_an_intact_chain_verifies_the_same_either_way(
 
 def delete_from(conn: sqlite3.Connection, seq: int) -> None:
     """Delete every row from ``seq`` on: the chain left is valid, only shorter."""
-    conn.execute(f"DELETE FROM agentstore_log WHERE {WHERE} AND seq >= ?", (seq,))
+    conn.execute(
+        f"DELETE FROM agentstore_log_rows WHERE {WHERE} AND seq >= ? AND NOT {HEAD_ROW}", (seq,)
+    )
 
 
 def stray_row(conn: sqlite3.Connection, seq: int) -> None:
     conn.execute(
-        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+        "INSERT INTO agentstore_log_rows (stream, writer, seq, payload, prev_hash, content_hash) "
         "VALUES ('shared', 'w', ?, x'00', CASE WHEN ? = 1 THEN NULL ELSE zeroblob(32) END, "
         "zeroblob(32))",
         (seq, seq),
@@ -187,19 +197,23 @@ def stray_row(conn: sqlite3.Connection, seq: int) -> None:
 def set_head_seq(conn: sqlite3.Connection, seq: int) -> None:
     """Point the recorded head at ``seq``, with that entry's own hash when it is stored."""
     conn.execute(
-        "UPDATE agentstore_log_heads SET seq = ?, content_hash = coalesce(("
+        "UPDATE agentstore_log_rows SET payload = ?, content_hash = coalesce(("
         f"SELECT content_hash FROM agentstore_log WHERE {WHERE} AND seq = ?), content_hash) "
-        f"WHERE {WHERE}",
+        f"WHERE {WHERE} AND {HEAD_ROW}",
         (seq, seq),
     )
 
 
 def edit_head_hash(conn: sqlite3.Connection, seq: int) -> None:
-    conn.execute(f"UPDATE agentstore_log_heads SET content_hash = zeroblob(32) WHERE {WHERE}")
+    conn.execute(
+        f"UPDATE agentstore_log_rows SET content_hash = zeroblob(32) WHERE {WHERE} AND {HEAD_ROW}"
+    )
 
 
 def delete_head(conn: sqlite3.Connection, seq: int) -> None:
-    conn.execute(f"DELETE FROM agentstore_log_heads WHERE {WHERE}")
+    """Delete the head row, dropping the trigger that refuses it first (as an intruder can)."""
+    conn.execute("DROP TRIGGER agentstore_log_head_kept")
+    conn.execute(f"DELETE FROM agentstore_log_rows WHERE {WHERE} AND {HEAD_ROW}")
 
 
 # (tamper, its seq argument, the seq verify must name)
@@ -252,12 +266,13 @@ def test_the_database_refuses_a_row_below_seq_1(tmp_path: Path, seq: int) -> Non
 @pytest.mark.parametrize(
     "sql",
     [
-        "UPDATE agentstore_log SET content_hash = x'00' WHERE seq = 3",
-        "UPDATE agentstore_log SET prev_hash = NULL WHERE seq = 3",
-        "UPDATE agentstore_log SET prev_hash = x'0000' WHERE seq = 3",
-        "UPDATE agentstore_log SET seq = 0 WHERE seq = 1",
-        "UPDATE agentstore_log_heads SET seq = 0",
-        "UPDATE agentstore_log_heads SET content_hash = x'00'",
+        "UPDATE agentstore_log_rows SET content_hash = x'00' WHERE seq = 3",
+        "UPDATE agentstore_log_rows SET prev_hash = NULL WHERE seq = 3",
+        "UPDATE agentstore_log_rows SET prev_hash = x'0000' WHERE seq = 3",
+        "UPDATE agentstore_log_rows SET seq = 0 WHERE seq = 1",
+        f"UPDATE agentstore_log_rows SET payload = 0 WHERE {HEAD_ROW}",
+        f"UPDATE agentstore_log_rows SET payload = x'01' WHERE {HEAD_ROW}",
+        f"UPDATE agentstore_log_rows SET content_hash = x'00' WHERE {HEAD_ROW}",
     ],
 )
 def test_the_database_refuses_malformed_rows(tmp_path: Path, sql: str) -> None:
@@ -269,6 +284,66 @@ def test_the_database_refuses_malformed_rows(tmp_path: Path, sql: str) -> None:
             conn.execute(sql)
     finally:
         conn.close()
+    assert _intact(db) == LENGTH
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # a truncation by seq range, or dropping a whole log, would take the head row too
+        f"DELETE FROM agentstore_log_rows WHERE {WHERE} AND seq >= 20",
+        "DELETE FROM agentstore_log_rows WHERE stream = 'shared'",
+        f"DELETE FROM agentstore_log_rows WHERE {HEAD_ROW}",
+        f"UPDATE agentstore_log_rows SET seq = 31 WHERE {WHERE} AND {HEAD_ROW}",
+        f"UPDATE agentstore_log_rows SET writer = 'x' WHERE {WHERE} AND {HEAD_ROW}",
+        f"UPDATE agentstore_log_rows SET seq = 'head' WHERE {WHERE} AND seq = 30",
+    ],
+)
+def test_the_database_keeps_each_head_row(tmp_path: Path, sql: str) -> None:
+    db = tmp_path / "chain.db"
+    _build(db)
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="recorded head row is never"):
+            conn.execute(sql)
+    finally:
+        conn.close()
+    assert _intact(db) == LENGTH  # the statement failed whole
+
+
+def test_a_text_seq_kept_from_an_old_schema_is_reported_either_way(
+    tmp_path: Path, verify_mode: list[int]
+) -> None:
+    # Schema 2 let a TEXT seq in (SQLite sorts it above every integer); upgrading keeps it.
+    db = tmp_path / "chain.db"
+    _build(db)
+
+    def text_row(conn: sqlite3.Connection, _: int) -> None:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute(
+            "INSERT INTO agentstore_log_rows (stream, writer, seq, payload, prev_hash, "
+            "content_hash) VALUES ('shared', 'w', 'x', x'00', zeroblob(32), zeroblob(32))"
+        )
+
+    assert _tamper(db, text_row, 0)
+    with open_file_store(db, verify_workers=3) as store, pytest.raises(ChainBroken) as info:
+        store.log("shared", writer="w").verify()
+    assert info.value.seq == LENGTH + 1
+    assert info.value.detail == "a stored column has the wrong type"
+
+
+@pytest.mark.parametrize("seq", ["'abc'", "x'01'", "2.5"])
+def test_the_database_refuses_an_entry_seq_that_is_not_an_integer(tmp_path: Path, seq: str) -> None:
+    db = tmp_path / "chain.db"
+    _build(db)
+    assert not _tamper(
+        db,
+        lambda conn, _: conn.execute(
+            "INSERT INTO agentstore_log_rows (stream, writer, seq, payload, prev_hash, "
+            f"content_hash) VALUES ('shared', 'w', {seq}, 1, zeroblob(32), zeroblob(32))"
+        ),
+        0,
+    )
     assert _intact(db) == LENGTH
 
 

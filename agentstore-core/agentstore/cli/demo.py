@@ -41,7 +41,7 @@ def _flip_stored_byte(db: Path, writer: str, seq: int, index: int) -> tuple[str,
     """Flip the lowest bit of one payload byte in the database file, behind the store's back.
 
     It reaches under the contract on purpose, as a failing disk or an intruder would: the
-    sqlite driver keeps log entries in the table ``agentstore_log``. Returns the character
+    sqlite driver keeps log entries in the table ``agentstore_log_rows``. Returns the character
     before and after.
     """
     import sqlite3
@@ -58,7 +58,8 @@ def _flip_stored_byte(db: Path, writer: str, seq: int, index: int) -> tuple[str,
         before = chr(payload[index])
         payload[index] ^= 0x01
         conn.execute(
-            "UPDATE agentstore_log SET payload = ? WHERE stream = ? AND writer = ? AND seq = ?",
+            "UPDATE agentstore_log_rows SET payload = ? "
+            "WHERE stream = ? AND writer = ? AND seq = ?",
             (bytes(payload), STREAM, writer, seq),
         )
     finally:

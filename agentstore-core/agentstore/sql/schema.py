@@ -14,6 +14,17 @@ behind the store's back does not move it, so ``verify`` reports such a row. Upgr
 version 1 database keeps its rows exactly as stored,
 even ones the new rules would refuse (``verify`` judges those), and records as each
 log's head its last stored entry.
+
+Version 3 (SQLite only; PostgreSQL is unchanged) keeps each log's recorded head beside its
+entries: entries and heads are rows of one table, ``agentstore_log_rows``, a head being the
+row at ``seq`` :data:`HEAD_SEQ` of its log (its ``payload`` holds the head's seq). The head
+row sorts right after the log's newest entry, so an append writes one b-tree page where a
+separate heads table made it write two. A head row is never deleted or re-keyed (triggers
+refuse it), so deleting a range of seqs, or a whole log, fails rather than taking the head
+with it. ``agentstore_log`` and ``agentstore_log_heads`` become read-only views of the
+entries and of the heads, so queries written against version 2 read the same; writes go
+to ``agentstore_log_rows``. Upgrading keeps every stored row, and refuses (changing
+nothing) while an application's own index or trigger sits on a table that becomes a view.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from typing import Final
 from agentstore.errors import SchemaVersionError
 from agentstore.sql.backend import Backend, Dialect
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """The schema version this code writes and understands."""
 
 META_TABLE: Final = "agentstore_meta"
@@ -162,10 +173,86 @@ _V2_POSTGRES: Final = (
     _FILL_HEADS,
 )
 
+HEAD_SEQ: Final = "head"
+"""On SQLite, the ``seq`` of the row holding a log's recorded head: a TEXT value, which
+SQLite sorts after every INTEGER, so the row sits right after its log's newest entry."""
+
+_ROWS_COLUMNS: Final = "stream, writer, seq, payload, prev_hash, content_hash"
+_IS_HEAD: Final = f"seq = '{HEAD_SEQ}'"
+
+
+def _move_head_row(stream: str, writer: str, seq: str, digest: str) -> str:
+    """The statement moving a log's head row forward, never back (SQLite, version 3)."""
+    return (
+        f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) VALUES ({stream}, {writer}, "
+        f"'{HEAD_SEQ}', {seq}, zeroblob(32), {digest}) ON CONFLICT (stream, writer, seq) "
+        "DO UPDATE SET payload = excluded.payload, content_hash = excluded.content_hash "
+        "WHERE excluded.payload > agentstore_log_rows.payload"
+    )
+
+
+MOVE_HEAD_ROW: Final = _move_head_row("?", "?", "?", "?")
+
+# An application's own indexes and triggers on the tables version 3 turns into views would
+# be lost silently: the upgrade refuses instead (see ensure_schema).
+_FOREIGN_OBJECTS: Final = (
+    "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') "
+    "AND tbl_name IN ('agentstore_log', 'agentstore_log_heads') AND sql IS NOT NULL "
+    "ORDER BY name"
+)
+
+_HEAD_KEY_TAKEN: Final = (
+    f"SELECT stream, writer FROM agentstore_log WHERE seq = '{HEAD_SEQ}' LIMIT 1"
+)
+
+_V3_SQLITE: Final = (
+    "CREATE TABLE agentstore_log_rows ("
+    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
+    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
+    "PRIMARY KEY (stream, writer, seq), "
+    "CONSTRAINT agentstore_log_seq_positive CHECK "
+    f"((typeof(seq) = 'integer' AND seq >= 1) OR {_IS_HEAD}), "
+    + ", ".join(_LOG_CHECKS[1:])
+    + ", CONSTRAINT agentstore_log_head_row CHECK "
+    f"(seq <> '{HEAD_SEQ}' OR (typeof(payload) = 'integer' AND payload >= 1))"
+    ") WITHOUT ROWID",
+    # Every stored row is kept, even ones the new rules refuse: verify reports them.
+    "PRAGMA ignore_check_constraints = ON",
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) SELECT {_ROWS_COLUMNS} FROM agentstore_log",
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) SELECT stream, writer, '{HEAD_SEQ}', "
+    "seq, zeroblob(32), content_hash FROM agentstore_log_heads",
+    "PRAGMA ignore_check_constraints = OFF",
+    "DROP TRIGGER agentstore_log_append",
+    "DROP VIEW agentstore_log_append",
+    "DROP TABLE agentstore_log_heads",
+    "DROP TABLE agentstore_log",
+    f"CREATE VIEW agentstore_log AS SELECT {_ROWS_COLUMNS} FROM agentstore_log_rows "
+    f"WHERE seq <> '{HEAD_SEQ}'",
+    "CREATE VIEW agentstore_log_heads AS SELECT stream, writer, payload AS seq, content_hash "
+    f"FROM agentstore_log_rows WHERE {_IS_HEAD}",
+    # A head row is moved forward by appends and never deleted or re-keyed: a DELETE that
+    # would take it (truncating a log by a seq range, dropping a whole log) fails whole.
+    "CREATE TRIGGER agentstore_log_head_kept BEFORE DELETE ON agentstore_log_rows "
+    f"WHEN OLD.{_IS_HEAD} BEGIN "
+    "SELECT RAISE(ABORT, 'a log''s recorded head row is never deleted'); END",
+    "CREATE TRIGGER agentstore_log_head_keyed BEFORE UPDATE OF stream, writer, seq "
+    f"ON agentstore_log_rows WHEN OLD.{_IS_HEAD} OR NEW.{_IS_HEAD} BEGIN "
+    "SELECT RAISE(ABORT, 'a log''s recorded head row is never re-keyed'); END",
+    # A single append is one INSERT into this view: its trigger writes the entry and moves
+    # the head row in the same statement (a batch moves it once, see SqlLogStore).
+    f"CREATE VIEW agentstore_log_append AS SELECT {_ROWS_COLUMNS} FROM agentstore_log_rows",
+    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) "
+    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash); "
+    + _move_head_row("NEW.stream", "NEW.writer", "NEW.seq", "NEW.content_hash")
+    + "; END",
+)
+
 # MIGRATIONS[n][dialect] takes a database from version n - 1 to n; version 0 is empty.
 MIGRATIONS: Final[Mapping[int, Mapping[Dialect, Sequence[str]]]] = {
     1: {Dialect.SQLITE: _V1, Dialect.POSTGRES: _V1},
     2: {Dialect.SQLITE: _V2_SQLITE, Dialect.POSTGRES: _V2_POSTGRES},
+    3: {Dialect.SQLITE: _V3_SQLITE, Dialect.POSTGRES: ()},
 }
 
 _READ_VERSION: Final = f"SELECT value FROM {META_TABLE} WHERE key = ?"
@@ -210,6 +297,29 @@ def _refuse_newer(backend: Backend, found: int) -> None:
         )
 
 
+def _refuse_unkeepable(backend: Backend) -> None:
+    """Refuse an upgrade to version 3 that could not keep the database as it is."""
+    taken = backend.query(_HEAD_KEY_TAKEN)
+    if taken:
+        stream, writer = (str(v) for v in taken[0])
+        raise SchemaVersionError(
+            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: log "
+            f"{stream!r}/{writer!r} holds a row at seq '{HEAD_SEQ}', the key schema "
+            f"{SCHEMA_VERSION} gives each log's recorded head. agentstore never writes such a "
+            "row; delete it and open the store again. Nothing was changed."
+        )
+    found = backend.query(_FOREIGN_OBJECTS)
+    if found:
+        kind, name, table = (str(v) for v in found[0])
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise SchemaVersionError(
+            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: the "
+            f"{kind} {name!r} on {table}{more} would be lost, as {table} becomes a view of "
+            "agentstore_log_rows. Drop it, open the store to upgrade, then create it on "
+            "agentstore_log_rows. Nothing was changed."
+        )
+
+
 def ensure_schema(backend: Backend) -> int:
     """Create or upgrade the agentstore tables; return the schema version (always current).
 
@@ -232,6 +342,8 @@ def ensure_schema(backend: Backend) -> int:
         backend.exec(_sql(_CREATE_META, dialect))
         found = schema_version(backend)
         _refuse_newer(backend, found)
+        if dialect is Dialect.SQLITE and 0 < found < 3:
+            _refuse_unkeepable(backend)
         try:
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version][dialect]:
@@ -244,4 +356,12 @@ def ensure_schema(backend: Backend) -> int:
     return SCHEMA_VERSION
 
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "ensure_schema", "schema_version"]
+__all__ = [
+    "HEAD_SEQ",
+    "MIGRATIONS",
+    "MOVE_HEAD",
+    "MOVE_HEAD_ROW",
+    "SCHEMA_VERSION",
+    "ensure_schema",
+    "schema_version",
+]

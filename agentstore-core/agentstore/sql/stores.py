@@ -36,7 +36,7 @@ from agentstore.errors import (
 )
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Dialect, Row
-from agentstore.sql.schema import MOVE_HEAD, ensure_schema
+from agentstore.sql.schema import MOVE_HEAD, MOVE_HEAD_ROW, ensure_schema
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -112,7 +112,7 @@ class SqlLogStore(WriterLogStore):
     """
 
     INSERT: Final = (
-        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+        "INSERT INTO {table} (stream, writer, seq, payload, prev_hash, content_hash) "
         "VALUES (?, ?, ?, ?, ?, ?)"
     )
     INSERT_WITH_HEAD: Final = (
@@ -143,7 +143,11 @@ class SqlLogStore(WriterLogStore):
         "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
         "WHERE stream = ? AND writer = ? ORDER BY seq LIMIT ?"
     )
-    SPAN: Final = "SELECT min(seq), max(seq) FROM agentstore_log WHERE stream = ? AND writer = ?"
+    # Two subqueries: each is one index lookup, where min and max together scan the log.
+    SPAN: Final = (
+        "SELECT (SELECT min(seq) FROM agentstore_log WHERE stream = ? AND writer = ?), "
+        "(SELECT max(seq) FROM agentstore_log WHERE stream = ? AND writer = ?)"
+    )
     # The next log after a key, in the entries or in the recorded heads: a log whose every
     # entry was deleted is still listed, and so still verified.
     NEXT_LOG: Final = (
@@ -155,6 +159,10 @@ class SqlLogStore(WriterLogStore):
         "ORDER BY stream, writer LIMIT 1) AS h "
         "ORDER BY stream, writer LIMIT 1"
     )
+    NEXT_ROWS_LOG: Final = (
+        "SELECT stream, writer FROM agentstore_log_rows WHERE (stream, writer) > (?, ?) "
+        "ORDER BY stream, writer LIMIT 1"
+    )
     MAX_CACHED_HEADS: Final = 4096
 
     def __init__(self, backend: Backend, *, page_size: int = PAGE_SIZE) -> None:
@@ -164,9 +172,14 @@ class SqlLogStore(WriterLogStore):
         self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
         # A single row moves the recorded head in the same statement: on SQLite through a
         # view whose trigger does it, elsewhere with a data-modifying CTE (see sql.schema).
-        self._insert_one_sql = (
-            self.INSERT_VIA_VIEW if backend.dialect is Dialect.SQLITE else self.INSERT_WITH_HEAD
-        )
+        sqlite = backend.dialect is Dialect.SQLITE
+        self._insert_one_sql = self.INSERT_VIA_VIEW if sqlite else self.INSERT_WITH_HEAD
+        # On SQLite entries and heads are rows of one table (schema version 3), which
+        # agentstore_log and agentstore_log_heads only view.
+        self._sqlite = sqlite
+        self._rows_table = "agentstore_log_rows" if sqlite else "agentstore_log"
+        self._insert_sql = self.INSERT.format(table=self._rows_table)
+        self._move_head_sql = MOVE_HEAD_ROW if sqlite else MOVE_HEAD
 
     # -- appends ---------------------------------------------------------------------------
 
@@ -245,9 +258,9 @@ class SqlLogStore(WriterLogStore):
     def _insert_many(self, rows: Sequence[_EntryRow]) -> None:
         """Write chained rows (in :class:`Entry` field order), all or none, and move the
         head to the last; called inside the caller's transaction."""
-        self._backend.exec_many(self.INSERT, rows)
+        self._backend.exec_many(self._insert_sql, rows)
         last = rows[-1]
-        self._exec(MOVE_HEAD, (last[0], last[1], last[2], last[5]))
+        self._exec(self._move_head_sql, (last[0], last[1], last[2], last[5]))
 
     def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
         heads = self._heads
@@ -343,10 +356,10 @@ class SqlLogStore(WriterLogStore):
         where = "WHERE stream = ? AND writer = ? AND seq = ?"
         try:
             if entry is None:
-                self._exec(f"DELETE FROM agentstore_log {where}", (stream, writer, seq))
+                self._exec(f"DELETE FROM {self._rows_table} {where}", (stream, writer, seq))
             else:
                 self._exec(
-                    "UPDATE agentstore_log SET payload = ?, prev_hash = ?, content_hash = ? "
+                    f"UPDATE {self._rows_table} SET payload = ?, prev_hash = ?, content_hash = ? "
                     + where,
                     (entry.payload, entry.prev_hash, entry.content_hash, stream, writer, seq),
                 )
@@ -361,12 +374,16 @@ class SqlLogStore(WriterLogStore):
 
     def _logs(self) -> Iterator[tuple[str, str]]:
         # A skip scan over the primary keys: one indexed lookup per log, not per entry.
-        query = self._backend.query
-        rows = query(self.NEXT_LOG, ("", "", "", ""))
+        rows = self._next_log("", "")
         while rows:
             stream, writer = cast(tuple[str, str], rows[0])
             yield stream, writer
-            rows = query(self.NEXT_LOG, (stream, writer, stream, writer))
+            rows = self._next_log(stream, writer)
+
+    def _next_log(self, stream: str, writer: str) -> list[Row]:
+        if self._sqlite:  # every SQLite log has a row (an entry or its head): one seek
+            return self._backend.query(self.NEXT_ROWS_LOG, (stream, writer))
+        return self._backend.query(self.NEXT_LOG, (stream, writer, stream, writer))
 
 
 Head = tuple[int, bytes | None]
