@@ -64,7 +64,9 @@ _MOVE_HEAD_TO = (
     "VALUES (%s, %s, %s, %s) ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
     "content_hash = excluded.content_hash WHERE excluded.seq > h.seq"
 )
-_CHECK_PREV = f"SELECT {_PREV_EXISTS}"
+# After a batch's COPY: move the head and check, in the same round trip, that the entry the
+# batch chains to is there (when it is not, the transaction is rolled back).
+_MOVE_HEAD_AFTER = f"WITH head AS ({_MOVE_HEAD_TO}) SELECT {_PREV_EXISTS}"
 _COPY = f"COPY agentstore_log {_COLUMNS} FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["text", "text", "int8", "bytea", "bytea", "bytea"]
 _NOTIFY_MANY = "SELECT count(pg_notify(%s, n)) FROM unnest(%s::text[]) AS n"
@@ -114,18 +116,20 @@ class PgLogStore(SqlLogStore):
 
     def _copy(self, cur: psycopg.Cursor[Any], rows: Sequence[_Row]) -> None:
         stream, writer, seq, _, prev, _ = rows[0]
-        if prev is not None:
-            found = cur.execute(_CHECK_PREV, (stream, writer, seq - 1, prev)).fetchone()
-            if not (found and found[0]):
-                raise Conflict(
-                    f"{stream!r}/{writer!r} seq {seq - 1} is not the head this store knew"
-                )
         with cur.copy(_COPY) as out:
             out.set_types(_COPY_TYPES)
             for row in rows:
                 out.write_row(row)
         last = rows[-1]
-        cur.execute(_MOVE_HEAD_TO, (last[0], last[1], last[2], last[5]))
+        head = (last[0], last[1], last[2], last[5])
+        if prev is None:  # genesis: the primary key alone decides
+            cur.execute(_MOVE_HEAD_TO, head)
+        else:
+            found = cur.execute(_MOVE_HEAD_AFTER, (*head, stream, writer, seq - 1, prev)).fetchone()
+            if not (found and found[0]):
+                raise Conflict(
+                    f"{stream!r}/{writer!r} seq {seq - 1} is not the head this store knew"
+                )
         channel = self._pg.notify_channel
         if channel is not None:
             cur.execute(_NOTIFY_MANY, (channel, [self._note(row) for row in rows]))
