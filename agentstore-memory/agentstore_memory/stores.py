@@ -27,24 +27,45 @@ from agentstore import (
 )
 from agentstore.capabilities import Clock
 from agentstore.chain import verify_rows
-from agentstore.errors import ChainBroken
+from agentstore.errors import ChainBroken, StoreError
+
+
+class _Lifetime:
+    """Shared by the stores of one open: once closed, every call on any of them (through a
+    handle obtained before closing too) raises StoreError. A store constructed on its own
+    has a lifetime of its own, never closed."""
+
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def check(self) -> None:
+        if self.closed:
+            raise StoreError(
+                "memory store: the store is closed; open it again with agentstore.open()"
+            )
 
 
 class MemoryGenerationStore(GenerationStore):
-    def __init__(self) -> None:
+    def __init__(self, life: _Lifetime | None = None) -> None:
+        self._life = life or _Lifetime()
         self._lock = threading.Lock()
         self._values: dict[str, int] = {}
 
     def _current(self, name: str) -> int:
+        self._life.check()
         return self._values.get(name, 0)
 
     def _bump(self, name: str) -> int:
+        self._life.check()
         with self._lock:
             value = self._values.get(name, 0) + 1
             self._values[name] = value
             return value
 
     def _advance_to(self, name: str, value: int) -> int:
+        self._life.check()
         with self._lock:
             current = self._values.get(name, 0)
             if value < current:
@@ -60,15 +81,18 @@ class MemoryLogStore(WriterLogStore):
     so an entry deleted behind the store's back (``tamper``) is reported, never replaced.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, life: _Lifetime | None = None) -> None:
+        self._life = life or _Lifetime()
         self._lock = threading.Lock()
         self._data: dict[tuple[str, str], list[Entry]] = {}
         self._heads: dict[tuple[str, str], tuple[int, bytes]] = {}
 
     def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
+        self._life.check()
         return self._append_many(stream, writer, (payload,))[0]
 
     def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        self._life.check()
         with self._lock:
             key = (stream, writer)
             log = self._data.setdefault(key, [])
@@ -84,6 +108,7 @@ class MemoryLogStore(WriterLogStore):
             return out
 
     def _verify(self, stream: str, writer: str) -> int:
+        self._life.check()
         with self._lock:
             stored = list(self._data.get((stream, writer), ()))  # a shallow snapshot
             head = self._heads.get((stream, writer), (0, None))
@@ -103,24 +128,32 @@ class MemoryLogStore(WriterLogStore):
         return count
 
     def _head(self, stream: str, writer: str) -> Entry | None:
+        self._life.check()
         log = self._data.get((stream, writer))
         return log[-1] if log else None
 
     def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
+        life = self._life
+        life.check()
         log = self._data.get((stream, writer), [])
         # Entries are never removed, so reading by index while others append is safe.
         i = after
         while i < len(log):
+            life.check()  # an iterator started before close stops at it, as a cursor would
             yield log[i]
             i += 1
 
     def _logs(self) -> Iterator[tuple[str, str]]:
+        self._life.check()
         with self._lock:  # a log whose entries were all deleted is still listed
             keys = sorted(k for k, v in self._data.items() if v or k in self._heads)
-        yield from keys
+        for key in keys:
+            self._life.check()
+            yield key
 
     def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
         """Replace (or with None, delete) a stored entry: for tamper-detection tests only."""
+        self._life.check()
         with self._lock:
             log = self._data[(stream, writer)]
             if entry is None:
@@ -130,44 +163,56 @@ class MemoryLogStore(WriterLogStore):
 
 
 class MemoryPolicyStore(PolicyStore):
-    def __init__(self) -> None:
+    def __init__(self, life: _Lifetime | None = None) -> None:
+        self._life = life or _Lifetime()
         self._docs: dict[AgentId, PolicyDocument] = {}
 
     def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
+        self._life.check()
         self._docs[agent_id] = document
 
     def _get(self, agent_id: AgentId) -> PolicyDocument | None:
+        self._life.check()
         return self._docs.get(agent_id)
 
     def _invalidate(self, agent_id: AgentId) -> None:
+        self._life.check()
         self._docs.pop(agent_id, None)
 
 
 class MemorySessionStore(SessionStore):
-    def __init__(self) -> None:
+    def __init__(self, life: _Lifetime | None = None) -> None:
+        self._life = life or _Lifetime()
         self._records: dict[SessionId, SessionRecord] = {}
 
     def _save(self, record: SessionRecord) -> None:
+        self._life.check()
         self._records[record.session_id] = record
 
     def _load(self, session_id: SessionId) -> SessionRecord | None:
+        self._life.check()
         return self._records.get(session_id)
 
     def _delete(self, session_id: SessionId) -> None:
+        self._life.check()
         self._records.pop(session_id, None)
 
 
 class MemoryCredentialStore(CredentialStore):
-    def __init__(self) -> None:
+    def __init__(self, life: _Lifetime | None = None) -> None:
+        self._life = life or _Lifetime()
         self._secrets: dict[str, bytes] = {}
 
     def _put_secret(self, name: str, value: bytes) -> None:
+        self._life.check()
         self._secrets[name] = value
 
     def _get_secret(self, name: str) -> bytes | None:
+        self._life.check()
         return self._secrets.get(name)
 
     def _delete_secret(self, name: str) -> None:
+        self._life.check()
         self._secrets.pop(name, None)
 
     def __repr__(self) -> str:
@@ -175,13 +220,15 @@ class MemoryCredentialStore(CredentialStore):
 
 
 class MemoryRateLimitCounter(RateLimitCounter):
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, life: _Lifetime | None = None) -> None:
         super().__init__(clock)
+        self._life = life or _Lifetime()
         self._lock = threading.Lock()
         # key -> [window end, count]
         self._windows: dict[str, list[float]] = {}
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        self._life.check()
         with self._lock:
             w = self._windows.get(key)
             if w is None or now >= w[0]:
@@ -191,27 +238,32 @@ class MemoryRateLimitCounter(RateLimitCounter):
             return int(w[1])
 
     def _current(self, key: str, now: float) -> int:
+        self._life.check()
         w = self._windows.get(key)
         if w is None or now >= w[0]:
             return 0
         return int(w[1])
 
     def _reset(self, key: str) -> None:
+        self._life.check()
         with self._lock:
             self._windows.pop(key, None)
 
 
 class MemoryLifecycleStore(LifecycleStore):
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, life: _Lifetime | None = None) -> None:
         super().__init__(clock)
+        self._life = life or _Lifetime()
         self._lock = threading.Lock()
         self._agents: dict[AgentId, AgentInfo] = {}
 
     def _register(self, agent_id: AgentId, now: float) -> None:
+        self._life.check()
         with self._lock:
             self._agents[agent_id] = AgentInfo(agent_id, now, now)
 
     def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
+        self._life.check()
         with self._lock:
             info = self._agents.get(agent_id)
             if info is None:
@@ -220,28 +272,39 @@ class MemoryLifecycleStore(LifecycleStore):
             return True
 
     def _deregister(self, agent_id: AgentId) -> None:
+        self._life.check()
         with self._lock:
             self._agents.pop(agent_id, None)
 
     def _info(self, agent_id: AgentId) -> AgentInfo | None:
+        self._life.check()
         return self._agents.get(agent_id)
 
     def _live_since(self, cutoff: float) -> Iterable[AgentId]:
+        self._life.check()
         with self._lock:
             return [a for a, info in self._agents.items() if info.last_heartbeat >= cutoff]
 
 
 def open_memory(context: OpenContext) -> DriverStores:
-    """Fresh, empty in-memory stores for the capabilities the context asks for."""
-    logs = MemoryLogStore()
+    """Fresh, empty in-memory stores for the capabilities the context asks for; closing
+    them makes every later call raise StoreError."""
+    life = _Lifetime()
+    logs = MemoryLogStore(life)
     caps = context.capabilities
+    clock = context.clock
+
+    def close() -> None:
+        life.closed = True
+
     return DriverStores(
-        generations=MemoryGenerationStore() if "generations" in caps else None,
+        generations=MemoryGenerationStore(life) if "generations" in caps else None,
         logs=logs if "logs" in caps else None,
-        policies=MemoryPolicyStore() if "policies" in caps else None,
+        policies=MemoryPolicyStore(life) if "policies" in caps else None,
         audit=LogAuditSink(logs) if "audit" in caps else None,
-        sessions=MemorySessionStore() if "sessions" in caps else None,
-        credentials=MemoryCredentialStore() if "credentials" in caps else None,
-        rate_limits=MemoryRateLimitCounter(context.clock) if "rate_limits" in caps else None,
-        lifecycle=MemoryLifecycleStore(context.clock) if "lifecycle" in caps else None,
+        sessions=MemorySessionStore(life) if "sessions" in caps else None,
+        credentials=MemoryCredentialStore(life) if "credentials" in caps else None,
+        rate_limits=MemoryRateLimitCounter(clock, life) if "rate_limits" in caps else None,
+        lifecycle=MemoryLifecycleStore(clock, life) if "lifecycle" in caps else None,
+        close=close,
     )

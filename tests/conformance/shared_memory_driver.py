@@ -8,14 +8,24 @@ leaves the process, so the multi-process tests skip.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentstore import CAPABILITIES, DriverSpec, DriverStores, OpenContext, hookimpl
+from agentstore import (
+    CAPABILITIES,
+    DriverSpec,
+    DriverStores,
+    LogAuditSink,
+    OpenContext,
+    WriterLogStore,
+    hookimpl,
+)
 from agentstore.conformance import ConformanceSupport
 from agentstore_memory import open_memory
+from agentstore_memory.stores import _Lifetime
 from pydantic import BaseModel, ConfigDict
 
 _STATE: dict[str, DriverStores] = {}
@@ -33,8 +43,26 @@ def open_shared(config: SharedConfig, context: OpenContext) -> DriverStores:
         if state is None:
             full = OpenContext(capabilities=frozenset(CAPABILITIES), clock=context.clock)
             state = _STATE[config.key] = open_memory(full)
-    picked = {c: getattr(state, c) if c in context.capabilities else None for c in CAPABILITIES}
-    return DriverStores(**picked)
+    # Each open sees the shared data through stores of its own, which its close closes, as
+    # a real driver's connection would be.
+    life = _Lifetime()
+
+    def view(store: object) -> Any:
+        mine = copy.copy(store)
+        mine._life = life  # type: ignore[attr-defined]
+        return mine
+
+    picked: dict[str, Any] = {
+        c: view(getattr(state, c)) if c in context.capabilities else None for c in CAPABILITIES
+    }
+    if picked["audit"] is not None:
+        assert isinstance(state.logs, WriterLogStore)
+        picked["audit"] = LogAuditSink(view(state.logs))
+
+    def close() -> None:
+        life.closed = True
+
+    return DriverStores(**picked, close=close)
 
 
 def drop(key: str) -> None:

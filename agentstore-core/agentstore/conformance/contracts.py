@@ -1512,6 +1512,47 @@ class StoreContract(ContractBase):
                 pytest.fail(f"store.{name} worked on a closed store")
         store.close()  # closing again is harmless
 
+    def test_handles_obtained_before_close_refuse_after_it(self) -> None:
+        store = self.open_store()
+        caps = self.spec.capabilities
+        agent = AgentId.new()
+        calls: dict[str, Callable[[], object]] = {}
+        if "generations" in caps:
+            generation = store.generation("g")
+            calls["Generation.bump"] = generation.bump
+            calls["Generation.current"] = generation.current
+        if "logs" in caps:
+            log = store.log("s", writer="w")
+            log.append(b"before")
+            calls["WriterLog.append"] = lambda: log.append(b"after")
+            calls["WriterLog.entries"] = lambda: list(log.entries())
+            calls["WriterLog.head"] = log.head
+            calls["WriterLog.verify"] = log.verify
+        if "policies" in caps:
+            policies = store.policies
+            calls["PolicyStore.get"] = lambda: policies.get(agent)
+        if "audit" in caps:
+            audit = store.audit
+            calls["AuditSink.verify"] = audit.verify
+        if "sessions" in caps:
+            sessions = store.sessions
+            calls["SessionStore.load"] = lambda: sessions.load(SessionId.new())
+            calls["SessionStore.delete"] = lambda: sessions.delete(SessionId.new())
+        if "credentials" in caps:
+            credentials = store.credentials
+            calls["CredentialStore.get_secret"] = lambda: credentials.get_secret("k")
+        if "rate_limits" in caps:
+            limits = store.rate_limits
+            calls["RateLimitCounter.increment"] = lambda: limits.increment("k", 1, 60.0)
+        if "lifecycle" in caps:
+            lifecycle = store.lifecycle
+            calls["LifecycleStore.register"] = lambda: lifecycle.register(agent)
+        store.close()
+        for name, call in calls.items():
+            with pytest.raises(StoreError, match="closed"):
+                call()
+                pytest.fail(f"{name} worked after the store was closed")
+
 
 class AllContracts(
     StoreContract,

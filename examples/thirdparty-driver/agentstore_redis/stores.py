@@ -139,12 +139,16 @@ class _Client:
         self.prefix = config.prefix.encode()
         self.append_script = self.redis.register_script(_APPEND_LUA)
         self.advance_script = self.redis.register_script(_ADVANCE_LUA)
+        self.closed = False
 
     def key(self, kind: str, name: str = "") -> bytes:
         return self.prefix + (f"{kind}:{name}" if name else kind).encode()
 
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run one redis call, translating its errors (never quoting a value)."""
+        """Run one redis call, translating its errors (never quoting a value); after
+        :meth:`close`, raise StoreError instead."""
+        if self.closed:
+            raise StoreError(f"redis at {self.where}: the store is closed")
         try:
             return fn(*args, **kwargs)
         except (RedisConnectionError, RedisTimeoutError) as exc:
@@ -155,6 +159,7 @@ class _Client:
             raise StoreError(f"redis at {self.where} refused a command: {exc}") from exc
 
     def close(self) -> None:
+        self.closed = True
         self.redis.close()
 
 
