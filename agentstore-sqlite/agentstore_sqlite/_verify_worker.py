@@ -1,30 +1,39 @@
 """Checks one seq range of one chain; run as a script by :mod:`agentstore_sqlite.logs`.
 
-Usage: ``python -S _verify_worker.py JSON`` where JSON holds ``path``, ``stream``,
-``writer``, ``first``, ``last`` and ``head`` (the recorded head's seq). Prints one JSON
-line: ``{"count": n}`` when rows ``first..last`` form a valid chain continuing the
-stored row ``first - 1``, else ``{"seq": k, "detail": "..."}`` for the first row ``k``
-in the range that breaks it.
+Usage: ``python -S _verify_worker.py PATH STREAM WRITER FIRST LAST HEAD BUSY_TIMEOUT``, with
+STREAM and WRITER as the hex of their UTF-8 (any name passes through argv that way) and HEAD
+the recorded head's seq. Prints ``count N`` when rows ``FIRST..LAST`` form a valid chain
+continuing the stored row ``FIRST - 1``, else ``broken K DETAIL`` for the first row ``K`` in
+the range that breaks it (DETAIL runs to the end of the output).
 
 Each row is checked against the stored row before it only, so ranges can be checked in
 any order and the first broken seq of the whole chain is the least one reported. It
-imports nothing but the standard library and blake3, to start quickly.
+imports nothing but the standard library's sqlite3 and blake3, to start quickly: a worker
+starts while the parent is already checking, and whatever it spends starting is time the
+parent waits for it at the end.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sqlite3
 import sys
-from pathlib import Path
-from typing import Any
 
 from blake3 import blake3
 
+TYPE_CHECKING = False  # typing itself costs a worker's start-up a tenth
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
+# The table, not the agentstore_log view: integer bounds already leave out the head row
+# (seq 'head', text), and reading past the view's filter is a twentieth faster.
 _ROWS = (
-    "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+    "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log_rows "
     "WHERE stream = ? AND writer = ? AND seq BETWEEN ? AND ? ORDER BY seq"
 )
+# Rows fetched at a time: the loop then runs over a list, a sixth faster than the cursor.
+_BATCH = 256
 _HASH_AT = "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
 _NEXT_SEQ = "SELECT MIN(seq) FROM agentstore_log WHERE stream = ? AND writer = ? AND seq > ?"
 
@@ -34,36 +43,42 @@ def check_range(
 ) -> dict[str, Any]:
     """Check rows ``first..last`` of a log whose recorded head is ``head``; the verdict as
     the JSON line describes it."""
-    prev: bytes | None = None
+    # The entry before the range: its hash is what the first row must name as prev_hash
+    # and what its hash covers. The genesis entry names none and hashes its payload alone.
+    link: bytes | None = None
+    prefix = b""
     if first > 1:
         row = conn.execute(_HASH_AT, (stream, writer, first - 1)).fetchone()
         # A missing predecessor is reported by the range that holds it.
-        prev = row[0] if row is not None else b""
+        link = prefix = row[0] if row is not None else b""
     expected = first
     # One hasher, reset after each row: a fresh blake3() per row costs a third more.
     hasher = blake3()
     update, digest, reset = hasher.update, hasher.digest, hasher.reset
     cur = conn.execute(_ROWS, (stream, writer, first, last))
-    for seq, payload, prev_hash, content_hash in cur:
-        if seq != expected:
-            if type(seq) is not int:
-                return _broken(expected, "a stored column has the wrong type")
-            if seq > expected:
-                return _broken(expected, f"expected seq {expected}, found {seq} (entry missing)")
-            return _broken(
-                expected, f"expected seq {expected}, found {seq} (out of order or repeated)"
-            )
-        if prev_hash != prev:
-            return _broken(seq, "prev_hash does not match the previous entry's hash")
-        try:
-            update(payload if prev is None else prev + payload)
-        except TypeError:  # an edit stored text where bytes belong
-            return _broken(seq, "a stored column has the wrong type")
-        if digest() != content_hash:
-            return _broken(seq, "content_hash does not match the payload")
-        reset()
-        prev = content_hash
-        expected += 1
+    while rows := cur.fetchmany(_BATCH):
+        for seq, payload, prev_hash, content_hash in rows:
+            if seq != expected:
+                if type(seq) is not int:
+                    return _broken(expected, "a stored column has the wrong type")
+                if seq > expected:
+                    return _broken(
+                        expected, f"expected seq {expected}, found {seq} (entry missing)"
+                    )
+                return _broken(
+                    expected, f"expected seq {expected}, found {seq} (out of order or repeated)"
+                )
+            if prev_hash != link:
+                return _broken(seq, "prev_hash does not match the previous entry's hash")
+            try:
+                update(prefix + payload)
+            except TypeError:  # an edit stored text where bytes belong
+                return _broken(seq, "a stored column has the wrong type")
+            if digest() != content_hash:
+                return _broken(seq, "content_hash does not match the payload")
+            reset()
+            link = prefix = content_hash
+            expected += 1
     if expected <= last:
         found = conn.execute(_NEXT_SEQ, (stream, writer, last)).fetchone()[0]
         if found is None:  # nothing stored from here up to the head
@@ -79,7 +94,7 @@ def _broken(seq: int, detail: str) -> dict[str, Any]:
 
 def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
     """A read-only connection to ``path`` holding one read snapshot until closed."""
-    conn = sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True, timeout=busy_timeout)
+    conn = sqlite3.connect(_read_only_uri(os.fspath(path)), uri=True, timeout=busy_timeout)
     try:
         conn.execute("BEGIN")
     except BaseException:
@@ -88,17 +103,34 @@ def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
     return conn
 
 
+def _read_only_uri(path: str) -> str:
+    if os.name != "posix":  # drive letters and backslashes: leave them to pathlib
+        from pathlib import Path
+
+        return Path(path).absolute().as_uri() + "?mode=ro"
+    # SQLite ends a URI's path at '?' or '#' and decodes '%HH'; nothing else is special.
+    quoted = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file://{quoted}?mode=ro"
+
+
 def main(argv: list[str]) -> int:
-    job = json.loads(argv[1])
-    conn = open_snapshot(job["path"], job.get("busy_timeout", 10.0))
+    path, stream, writer, first, last, head, busy_timeout = argv[1:]
+    conn = open_snapshot(path, float(busy_timeout))
     try:
         result = check_range(
-            conn, job["stream"], job["writer"], job["first"], job["last"], head=job["head"]
+            conn, _unhex(stream), _unhex(writer), int(first), int(last), head=int(head)
         )
     finally:
         conn.close()
-    sys.stdout.write(json.dumps(result) + "\n")
+    if "seq" in result:
+        sys.stdout.write(f"broken {result['seq']} {result['detail']}")
+    else:
+        sys.stdout.write(f"count {result['count']}\n")
     return 0
+
+
+def _unhex(text: str) -> str:
+    return bytes.fromhex(text).decode("utf-8", "surrogatepass")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import sqlite3
 import sys
@@ -110,18 +109,18 @@ class SqliteLogStore(SqlLogStore):
         try:
             # This process checks the first range itself while the workers do the rest.
             for first, nxt in ranges[1:]:
-                job = {
-                    "path": str(self._backend.path),
-                    "stream": stream,
-                    "writer": writer,
-                    "first": first,
-                    "last": nxt - 1,
-                    "head": last,
-                    "busy_timeout": self._backend.busy_timeout or 10.0,
-                }
+                job = [
+                    str(self._backend.path),
+                    _hex(stream),
+                    _hex(writer),
+                    str(first),
+                    str(nxt - 1),
+                    str(last),
+                    str(self._backend.busy_timeout or 10.0),
+                ]
                 procs.append(
                     subprocess.Popen(
-                        [sys.executable, "-S", str(_WORKER), json.dumps(job)],
+                        [sys.executable, "-S", str(_WORKER), *job],
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.PIPE,
                         stderr=subprocess.PIPE,
@@ -161,13 +160,18 @@ class _WorkerFailed(Exception):
     pass
 
 
+def _hex(name: str) -> str:
+    return name.encode("utf-8", "surrogatepass").hex()
+
+
 def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
     out, err = proc.communicate()
     if proc.returncode != 0:
         tail = (err.strip().splitlines() or ["no output"])[-1]
         raise _WorkerFailed(f"worker exited with {proc.returncode}: {tail}")
-    try:
-        result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    except (ValueError, IndexError) as exc:
-        raise _WorkerFailed(f"unreadable worker output {out[-200:]!r}") from exc
-    return result
+    match out.split(" ", 2):
+        case ["count", count] if count.strip().isdecimal():
+            return {"count": int(count)}
+        case ["broken", seq, detail] if seq.isdecimal():
+            return {"seq": int(seq), "detail": detail}
+    raise _WorkerFailed(f"unreadable worker output {out[-200:]!r}")

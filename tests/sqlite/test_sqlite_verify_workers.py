@@ -10,6 +10,7 @@ from typing import Any
 import agentstore_sqlite._verify_worker as worker
 import agentstore_sqlite.logs as logs_module
 import pytest
+from agentstore import ChainBroken
 from agentstore_sqlite.logs import SqliteLogStore
 from sqlite_helpers import open_file_store
 
@@ -112,3 +113,58 @@ def test_open_snapshot_closes_its_connection_when_begin_fails(
     assert len(made) == 1
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         made[0].execute("SELECT 1")
+
+
+ODD_STREAM = "s p\naced -é- 'q' %41"
+ODD_WRITER = "w?#%20\tÿ"
+
+
+def test_workers_take_any_file_path_and_any_names(
+    tmp_path: Path, workers: list[subprocess.Popen[Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The characters a SQLite URI or a command line could take for something else.
+    folder = tmp_path / "a?b#c%41 d é"
+    folder.mkdir()
+    db = folder / "v%2e.db"
+    with open_file_store(db) as store:
+        log = store.log(ODD_STREAM, writer=ODD_WRITER)
+        log.append_many([f"e{i}".encode() for i in range(LENGTH)])
+    with open_file_store(db, verify_workers=4) as store:
+        assert store.log(ODD_STREAM, writer=ODD_WRITER).verify() == LENGTH
+    assert len(workers) == 3
+    assert not caplog.records  # no fallback: every worker found the file and the chain
+    conn = sqlite3.connect(db)
+    with conn:  # an entry in the last worker's range
+        conn.execute(
+            "UPDATE agentstore_log_rows SET payload = x'00' WHERE stream = ? AND seq = ?",
+            (ODD_STREAM, LENGTH - 2),
+        )
+    conn.close()
+    with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
+        store.log(ODD_STREAM, writer=ODD_WRITER).verify()
+    assert (info.value.stream, info.value.writer, info.value.seq) == (
+        ODD_STREAM,
+        ODD_WRITER,
+        LENGTH - 2,
+    )
+    assert "content_hash does not match the payload" in str(info.value)
+    assert len(workers) == 6
+    assert not caplog.records
+
+
+def test_a_worker_reports_a_truncation_with_its_detail(
+    tmp_path: Path, workers: list[subprocess.Popen[Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "v.db"
+    _build(db)
+    conn = sqlite3.connect(db)
+    with conn:  # the last entries, from the last worker's range to the recorded head
+        conn.execute(
+            "DELETE FROM agentstore_log_rows WHERE seq BETWEEN ? AND ?", (LENGTH - 3, LENGTH)
+        )
+    conn.close()
+    with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
+        store.log("s", writer="w").verify()
+    assert info.value.seq == LENGTH - 3
+    assert f"entries {LENGTH - 3}..{LENGTH} missing: the log was truncated" in str(info.value)
+    assert not caplog.records
