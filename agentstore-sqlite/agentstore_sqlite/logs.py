@@ -42,10 +42,15 @@ class SqliteLogStore(SqlLogStore):
     first broken seq included, is the one a single pass gives, the checks against the
     recorded head included. Entries appended while a verify runs are not part of it. Any
     trouble starting or hearing from a worker falls back to checking in this process.
+    A shorter chain of at least :attr:`SNAPSHOT_MIN_ENTRIES` is read the same way, as one
+    range, in this process.
     """
 
     PARALLEL_MIN_ENTRIES: Final = 100_000
     MIN_ENTRIES_PER_WORKER: Final = 50_000
+    # From here a chain in a file is read through a snapshot connection of its own, whose
+    # loop is faster than the shared one's; below, opening that connection costs more.
+    SNAPSHOT_MIN_ENTRIES: Final = 10_000
 
     _backend: SqliteBackend  # the base keeps it as a Backend; here it is always SQLite
 
@@ -61,15 +66,15 @@ class SqliteLogStore(SqlLogStore):
 
     def _verify(self, stream: str, writer: str) -> int:
         head = self._read_head(stream, writer)
-        workers = self._workers_for(head[0])
-        if workers > 1 and sys.executable:
+        workers = self._workers_for(head[0]) if sys.executable else 1
+        if workers > 1 or (self._backend.path is not None and head[0] >= self.SNAPSHOT_MIN_ENTRIES):
             try:
                 count = self._verify_parallel(stream, writer, head[0], workers)
             except _WorkerFailed as exc:
                 import logging  # deferred, like subprocess: only long chains need them
 
                 logging.getLogger("agentstore.sqlite").warning(
-                    "parallel verify unavailable (%s); verifying in-process", exc
+                    "verify by seq ranges unavailable (%s); verifying in one pass", exc
                 )
             else:
                 if self._check_ends(stream, writer, head):
@@ -103,7 +108,8 @@ class SqliteLogStore(SqlLogStore):
         # the standard library.
         env["PYTHONPATH"] = str(Path(blake3.__file__).resolve().parent.parent)
         ranges = list(itertools.pairwise(bounds))
-        import subprocess  # deferred: opening a store need not pay for it
+        if workers > 1:
+            import subprocess  # deferred: opening a store need not pay for it
 
         procs: list[subprocess.Popen[str]] = []
         try:

@@ -76,15 +76,20 @@ TAMPERS: dict[str, Tamper] = {
 }
 
 
-@pytest.fixture(params=["in-process", "parallel"])
+@pytest.fixture(params=["in-process", "snapshot", "parallel"])
 def verify_mode(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[list[int]]:
-    """Selects how verify runs; yields the list of parallel runs made (for checking)."""
+    """Selects how verify runs: one pass through the store's connection, one seq range read
+    through a snapshot of its own, or ranges checked by worker processes; yields the list of
+    range runs made, by their number of ranges (for checking)."""
     runs: list[int] = []
+    if request.param == "snapshot":
+        monkeypatch.setattr(SqliteLogStore, "SNAPSHOT_MIN_ENTRIES", 2)
     if request.param == "parallel":
         monkeypatch.setattr(SqliteLogStore, "PARALLEL_MIN_ENTRIES", 2)
         monkeypatch.setattr(SqliteLogStore, "MIN_ENTRIES_PER_WORKER", 1)
+    if request.param != "in-process":
         real = SqliteLogStore._verify_parallel
 
         def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> int:
@@ -93,9 +98,9 @@ def verify_mode(
 
         monkeypatch.setattr(SqliteLogStore, "_verify_parallel", spy)
     yield runs
-    if request.param == "parallel":
-        assert runs, "verify did not run in parallel"
-        assert all(w == 3 for w in runs)
+    if request.param != "in-process":
+        assert runs, f"verify did not run as {request.param}"
+        assert all(w == (3 if request.param == "parallel" else 1) for w in runs)
 
 
 def _build(db: Path) -> None:
