@@ -177,6 +177,37 @@ def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
         )
 
 
+def test_a_version_1_log_with_an_edited_text_seq_gets_its_last_integer_head() -> None:
+    # SQLite only: a PostgreSQL seq column takes integers alone.
+    from agentstore.errors import ChainBroken
+    from agentstore.sql import SqlLogStore
+    from agentstore_sqlite.backend import open_memory
+
+    backend = open_memory()
+    try:
+        _make_v1(backend)
+        hashes = _v1_rows(backend, "s", [b"a", b"b", b"c"])
+        _v1_rows(backend, "t", [b"x"])
+        backend.exec("UPDATE agentstore_log SET seq = 'zz' WHERE stream = 't'")
+        backend.exec(
+            "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+            "VALUES ('s', 'w', 'zz', ?, ?, ?), ('s', 'w', 2.5, ?, ?, ?)",
+            (b"p", hashes[-1], bytes(32), b"q", hashes[1], bytes(32)),
+        )
+        assert ensure_schema(backend) == SCHEMA_VERSION
+        heads = backend.query("SELECT stream, seq, content_hash FROM agentstore_log_heads")
+        # Not the text row SQLite sorts last, nor the real 2.5; "t" has no integer row.
+        assert heads == [("s", 3, hashes[-1])]
+        logs = SqlLogStore(backend)
+        with pytest.raises(ChainBroken):  # the edited rows are kept and reported
+            logs._verify("s", "w")
+        backend.exec("DELETE FROM agentstore_log_rows WHERE seq IN ('zz', 2.5)")
+        assert logs._append("s", "w", b"d").seq == 4  # the head moves on from 3
+        assert logs._verify("s", "w") == 4
+    finally:
+        backend.close()
+
+
 def test_a_failed_upgrade_changes_nothing(backend: Backend) -> None:
     _make_v1(backend)
     _v1_rows(backend, "kept", [b"a", b"b"])

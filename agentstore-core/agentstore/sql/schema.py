@@ -127,13 +127,14 @@ _MOVE_HEAD: Final = (
 )
 MOVE_HEAD: Final = _MOVE_HEAD
 
-# Each existing log's head is its last stored row (the best a version 1 database knows).
+# Each existing log's head is its last stored row with an integer seq (the best a version
+# 1 database knows; SQLite would sort an edited text seq after every integer).
 _FILL_HEADS: Final = (
     "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
     "SELECT l.stream, l.writer, l.seq, l.content_hash FROM agentstore_log l "
     "WHERE l.seq >= 1 AND {octets}(l.content_hash) = 32 AND l.seq = ("
     "SELECT max(m.seq) FROM agentstore_log m "
-    "WHERE m.stream = l.stream AND m.writer = l.writer)"
+    "WHERE m.stream = l.stream AND m.writer = l.writer AND m.seq = CAST(m.seq AS {int}))"
 )
 
 _V2_SQLITE: Final = (
