@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -168,3 +169,19 @@ def test_a_worker_reports_a_truncation_with_its_detail(
     assert info.value.seq == LENGTH - 3
     assert f"entries {LENGTH - 3}..{LENGTH} missing: the log was truncated" in str(info.value)
     assert not caplog.records
+
+
+@pytest.mark.parametrize(
+    ("last", "workers", "head_start"),
+    [(1_000_000, 2, 15_000), (100_000, 3, 15_000), (40, 4, 15_000), (4, 4, 15_000), (7, 2, 0)],
+)
+def test_ranges_cover_the_chain_once_with_this_process_taking_the_head_start(
+    last: int, workers: int, head_start: int
+) -> None:
+    bounds = logs_module._bounds(last, workers, head_start)
+    assert bounds[0] == 1 and bounds[-1] == last + 1
+    sizes = [b - a for a, b in itertools.pairwise(bounds)]
+    assert len(sizes) == workers and all(size >= 1 for size in sizes)
+    extra = min(head_start, last // (2 * workers))
+    assert all(abs(sizes[0] - size - extra) <= 1 for size in sizes[1:])
+    assert max(sizes[1:]) - min(sizes[1:]) <= 1
