@@ -1,16 +1,18 @@
-"""Checks one seq range of one chain; run as a script by :mod:`agentstore_sqlite.logs`.
+"""Checks chunks of one chain; run as a script by :mod:`agentstore_sqlite.logs`.
 
-Usage: ``python -S _verify_worker.py PATH STREAM WRITER FIRST LAST HEAD BUSY_TIMEOUT``, with
-STREAM and WRITER as the hex of their UTF-8 (any name passes through argv that way) and HEAD
-the recorded head's seq. Prints ``count N`` when rows ``FIRST..LAST`` form a valid chain
-continuing the stored row ``FIRST - 1``, else ``broken K DETAIL`` for the first row ``K`` in
-the range that breaks it (DETAIL runs to the end of the output).
+Usage: ``python -S _verify_worker.py PATH STREAM WRITER LAST BUSY_TIMEOUT CHUNK CLAIMS``,
+with STREAM and WRITER as the hex of their UTF-8 (any name passes through argv that way),
+LAST the recorded head's seq and CLAIMS a folder shared with the other checkers. The chain
+``1..LAST`` is cut into chunks of CHUNK seqs; the worker checks, in ascending order, each
+chunk it is first to claim (by creating a file named after it in CLAIMS), so a checker that
+started late or runs on a busier CPU simply checks fewer. Prints ``count N``, the rows it
+checked, when they all continue the chain, else ``broken K DETAIL`` for the first row ``K``
+that breaks it (DETAIL runs to the end of the output) and checks no further.
 
-Each row is checked against the stored row before it only, so ranges can be checked in
-any order and the first broken seq of the whole chain is the least one reported. It
-imports nothing but the standard library's sqlite3 and blake3, to start quickly: a worker
-starts while the parent is already checking, and whatever it spends starting is time the
-parent waits for it at the end.
+Each row is checked against the stored row before it only, so chunks can be checked in
+any order and the first broken seq of the whole chain is the least one reported: every
+chunk below a reported break was claimed, hence checked, before it. It imports nothing but
+the standard library's sqlite3 and blake3, to start quickly.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from blake3 import blake3
 
 TYPE_CHECKING = False  # typing itself costs a worker's start-up a tenth
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
     from typing import Any
 
@@ -88,6 +91,43 @@ def check_range(
     return {"count": expected - first}
 
 
+def check_chunks(
+    conn: sqlite3.Connection,
+    stream: str,
+    writer: str,
+    last: int,
+    *,
+    chunk: int,
+    claim: Callable[[int], bool],
+) -> dict[str, Any]:
+    """Check, in ascending order, each chunk of ``chunk`` seqs of ``1..last`` (chunk ``i``
+    starting at seq ``1 + i * chunk``) that ``claim(i)`` grants; the verdict as the output
+    line describes it."""
+    count = 0
+    for i, first in enumerate(range(1, last + 1, chunk)):
+        if claim(i):
+            result = check_range(
+                conn, stream, writer, first, min(last, first + chunk - 1), head=last
+            )
+            if "seq" in result:
+                return result
+            count += result["count"]
+    return {"count": count}
+
+
+def claim_in(folder: str) -> Callable[[int], bool]:
+    """Claims of chunks shared through ``folder``: each is granted to one caller only."""
+
+    def claim(i: int) -> bool:
+        try:  # O_EXCL: of all who try, exactly one creates the file
+            os.close(os.open(os.path.join(folder, str(i)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return False
+        return True
+
+    return claim
+
+
 def _broken(seq: int, detail: str) -> dict[str, Any]:
     return {"seq": seq, "detail": detail}
 
@@ -114,11 +154,16 @@ def _read_only_uri(path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path, stream, writer, first, last, head, busy_timeout = argv[1:]
+    path, stream, writer, last, busy_timeout, chunk, claims = argv[1:]
     conn = open_snapshot(path, float(busy_timeout))
     try:
-        result = check_range(
-            conn, _unhex(stream), _unhex(writer), int(first), int(last), head=int(head)
+        result = check_chunks(
+            conn,
+            _unhex(stream),
+            _unhex(writer),
+            int(last),
+            chunk=int(chunk),
+            claim=claim_in(claims),
         )
     finally:
         conn.close()

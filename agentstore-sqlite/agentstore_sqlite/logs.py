@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import sqlite3
 import sys
@@ -14,11 +13,12 @@ from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
 from agentstore.sql.stores import Head, check_head
 
-from agentstore_sqlite._verify_worker import check_range, open_snapshot
+from agentstore_sqlite._verify_worker import check_chunks, check_range, claim_in, open_snapshot
 from agentstore_sqlite.backend import SqliteBackend
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable
 
 _WORKER: Final = Path(__file__).with_name("_verify_worker.py")
 _HASH_AT: Final = (
@@ -48,9 +48,9 @@ class SqliteLogStore(SqlLogStore):
 
     PARALLEL_MIN_ENTRIES: Final = 100_000
     MIN_ENTRIES_PER_WORKER: Final = 50_000
-    # Rows this process checks while a worker starts (~25 ms of checking): its range is
-    # that much longer than a worker's, so all finish together.
-    WORKER_START_ROWS: Final = 15_000
+    # Seqs per chunk that the processes of a parallel verify claim in turn: about 15 ms of
+    # checking, so all finish within that of each other whatever each started or ran at.
+    CHUNK_ROWS: Final = 10_000
     # From here a chain in a file is read through a snapshot connection of its own, whose
     # loop is faster than the shared one's; below, opening that connection costs more.
     SNAPSHOT_MIN_ENTRIES: Final = 10_000
@@ -104,41 +104,67 @@ class SqliteLogStore(SqlLogStore):
         return True
 
     def _verify_parallel(self, stream: str, writer: str, last: int, workers: int) -> int:
+        """Check rows ``1..last`` through snapshots of the file: in this process alone when
+        ``workers`` is 1, else in chunks claimed in turn by it and ``workers - 1`` worker
+        processes. Returns the rows checked; raises ChainBroken at the first broken seq."""
+        if workers == 1:
+            whole = self._check_here(
+                lambda conn: check_range(conn, stream, writer, 1, last, head=last)
+            )
+            results = [whole]
+        else:
+            results = self._check_with_workers(stream, writer, last, workers)
+        broken = [r for r in results if "seq" in r]
+        if broken:
+            first_broken = min(broken, key=lambda r: int(r["seq"]))
+            raise ChainBroken(stream, writer, int(first_broken["seq"]), str(first_broken["detail"]))
+        count = sum(int(r["count"]) for r in results)
+        if count != last:  # a chunk nobody checked: never trust the sum over the chain
+            raise _WorkerFailed(f"the checkers covered {count} of {last} entries")
+        return count
+
+    def _check_with_workers(
+        self, stream: str, writer: str, last: int, workers: int
+    ) -> list[dict[str, Any]]:
+        # Deferred: opening a store need not pay for them.
+        import subprocess
+        import tempfile
+
         assert self._backend.path is not None
-        bounds = _bounds(last, workers, self.WORKER_START_ROWS)
         env = dict(os.environ)
         # -S keeps start-up quick; blake3's own folder is all the worker needs besides
         # the standard library.
         env["PYTHONPATH"] = str(Path(blake3.__file__).resolve().parent.parent)
-        ranges = list(itertools.pairwise(bounds))
-        if workers > 1:
-            import subprocess  # deferred: opening a store need not pay for it
-
+        chunk = self.CHUNK_ROWS
         procs: list[subprocess.Popen[str]] = []
         try:
-            # This process checks the first range itself while the workers do the rest.
-            for first, nxt in ranges[1:]:
+            with tempfile.TemporaryDirectory(prefix="agentstore-verify-") as claims:
                 job = [
                     str(self._backend.path),
                     _hex(stream),
                     _hex(writer),
-                    str(first),
-                    str(nxt - 1),
                     str(last),
                     str(self._backend.busy_timeout or 10.0),
+                    str(chunk),
+                    claims,
                 ]
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-S", str(_WORKER), *job],
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.PIPE,
-                        env=env,
-                        text=True,
+                for _ in range(workers - 1):
+                    procs.append(
+                        subprocess.Popen(
+                            [sys.executable, "-S", str(_WORKER), *job],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env=env,
+                            text=True,
+                        )
                     )
+                # This process claims and checks chunks too while the workers start.
+                claim = claim_in(claims)
+                own = self._check_here(
+                    lambda conn: check_chunks(conn, stream, writer, last, chunk=chunk, claim=claim)
                 )
-            own = self._check_here(stream, writer, ranges[0][0], ranges[0][1] - 1, head=last)
-            results = [own, *(_result(p) for p in procs)]
+                return [own, *(_result(p) for p in procs)]
         except (OSError, sqlite3.Error) as exc:
             raise _WorkerFailed(str(exc)) from exc
         finally:
@@ -148,29 +174,14 @@ class SqliteLogStore(SqlLogStore):
                     p.kill()
                 with p:  # closes the pipes and reaps the process
                     pass
-        broken = [r for r in results if "seq" in r]
-        if broken:
-            first_broken = min(broken, key=lambda r: int(r["seq"]))
-            raise ChainBroken(stream, writer, int(first_broken["seq"]), str(first_broken["detail"]))
-        return sum(int(r["count"]) for r in results)
 
-    def _check_here(
-        self, stream: str, writer: str, first: int, last: int, *, head: int
-    ) -> dict[str, Any]:
+    def _check_here(self, check: Callable[[sqlite3.Connection], dict[str, Any]]) -> dict[str, Any]:
         assert self._backend.path is not None
         conn = open_snapshot(self._backend.path, self._backend.busy_timeout or 10.0)
         try:
-            return check_range(conn, stream, writer, first, last, head=head)
+            return check(conn)
         finally:
             conn.close()
-
-
-def _bounds(last: int, workers: int, head_start: int) -> list[int]:
-    """Where each of ``workers`` seq ranges of ``1..last`` starts, and ``last + 1``: the
-    first range, this process's own, is longer than the others by ``head_start`` rows (at
-    most half a range)."""
-    extra = min(head_start, last // (2 * workers))
-    return [1, *(1 + extra + (last - extra) * i // workers for i in range(1, workers + 1))]
 
 
 class _WorkerFailed(Exception):

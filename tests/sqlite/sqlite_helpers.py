@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import agentstore
+import pytest
 
 CHILD = Path(__file__).with_name("sqlite_child.py")
 
@@ -69,3 +71,17 @@ class Children:
             for f in (p.stdin, p.stdout, p.stderr):
                 if f is not None:
                     f.close()
+
+
+def leave_chunks_to_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make a parallel verify's own process claim only every third chunk (0, 3, 6, ...), so
+    the worker processes check the others however late they start."""
+    import agentstore_sqlite.logs as logs_module
+
+    real = logs_module.claim_in
+
+    def every_third(folder: str) -> Callable[[int], bool]:
+        claim = real(folder)
+        return lambda i: i % 3 == 0 and claim(i)
+
+    monkeypatch.setattr(logs_module, "claim_in", every_third)

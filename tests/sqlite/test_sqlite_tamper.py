@@ -10,7 +10,7 @@ import pytest
 from agentstore import ChainBroken
 from agentstore.sql.schema import HEAD_SEQ
 from agentstore_sqlite.logs import SqliteLogStore
-from sqlite_helpers import open_file_store
+from sqlite_helpers import leave_chunks_to_workers, open_file_store
 
 LENGTH = 30
 Tamper = Callable[[sqlite3.Connection, int], None]
@@ -89,6 +89,8 @@ def verify_mode(
     if request.param == "parallel":
         monkeypatch.setattr(SqliteLogStore, "PARALLEL_MIN_ENTRIES", 2)
         monkeypatch.setattr(SqliteLogStore, "MIN_ENTRIES_PER_WORKER", 1)
+        monkeypatch.setattr(SqliteLogStore, "CHUNK_ROWS", 4)  # chunks for all to claim
+        leave_chunks_to_workers(monkeypatch)
     if request.param != "in-process":
         real = SqliteLogStore._verify_parallel
 

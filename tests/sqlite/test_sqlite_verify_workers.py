@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -13,7 +12,7 @@ import agentstore_sqlite.logs as logs_module
 import pytest
 from agentstore import ChainBroken
 from agentstore_sqlite.logs import SqliteLogStore
-from sqlite_helpers import open_file_store
+from sqlite_helpers import leave_chunks_to_workers, open_file_store
 
 LENGTH = 40
 
@@ -23,6 +22,8 @@ def workers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[subprocess.
     """Parallel verify from 2 entries; records every worker process started."""
     monkeypatch.setattr(SqliteLogStore, "PARALLEL_MIN_ENTRIES", 2)
     monkeypatch.setattr(SqliteLogStore, "MIN_ENTRIES_PER_WORKER", 1)
+    monkeypatch.setattr(SqliteLogStore, "CHUNK_ROWS", 4)  # ten chunks to share out
+    leave_chunks_to_workers(monkeypatch)  # 1, 2, 4, 5, 7, 8 (seqs 5-12, 17-24, 29-36)
     started: list[subprocess.Popen[Any]] = []
     real = subprocess.Popen
 
@@ -135,19 +136,15 @@ def test_workers_take_any_file_path_and_any_names(
     assert len(workers) == 3
     assert not caplog.records  # no fallback: every worker found the file and the chain
     conn = sqlite3.connect(db)
-    with conn:  # an entry in the last worker's range
+    with conn:  # an entry of a chunk a worker checks
         conn.execute(
             "UPDATE agentstore_log_rows SET payload = x'00' WHERE stream = ? AND seq = ?",
-            (ODD_STREAM, LENGTH - 2),
+            (ODD_STREAM, 34),
         )
     conn.close()
     with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
         store.log(ODD_STREAM, writer=ODD_WRITER).verify()
-    assert (info.value.stream, info.value.writer, info.value.seq) == (
-        ODD_STREAM,
-        ODD_WRITER,
-        LENGTH - 2,
-    )
+    assert (info.value.stream, info.value.writer, info.value.seq) == (ODD_STREAM, ODD_WRITER, 34)
     assert "content_hash does not match the payload" in str(info.value)
     assert len(workers) == 6
     assert not caplog.records
@@ -159,29 +156,52 @@ def test_a_worker_reports_a_truncation_with_its_detail(
     db = tmp_path / "v.db"
     _build(db)
     conn = sqlite3.connect(db)
-    with conn:  # the last entries, from the last worker's range to the recorded head
-        conn.execute(
-            "DELETE FROM agentstore_log_rows WHERE seq BETWEEN ? AND ?", (LENGTH - 3, LENGTH)
-        )
+    with conn:  # the last entries: chunk 8 (a worker's) and 9 (this process's)
+        conn.execute("DELETE FROM agentstore_log_rows WHERE seq BETWEEN ? AND ?", (33, LENGTH))
     conn.close()
     with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
         store.log("s", writer="w").verify()
-    assert info.value.seq == LENGTH - 3
-    assert f"entries {LENGTH - 3}..{LENGTH} missing: the log was truncated" in str(info.value)
+    assert info.value.seq == 33
+    assert f"entries 33..{LENGTH} missing: the log was truncated" in str(info.value)
     assert not caplog.records
 
 
-@pytest.mark.parametrize(
-    ("last", "workers", "head_start"),
-    [(1_000_000, 2, 15_000), (100_000, 3, 15_000), (40, 4, 15_000), (4, 4, 15_000), (7, 2, 0)],
-)
-def test_ranges_cover_the_chain_once_with_this_process_taking_the_head_start(
-    last: int, workers: int, head_start: int
+def test_each_chunk_is_claimed_once_among_claimers(tmp_path: Path) -> None:
+    claimers = [worker.claim_in(str(tmp_path)) for _ in range(3)]
+    granted = [[i for i in range(50) if claim(i)] for claim in claimers]
+    assert granted[0] == list(range(50))
+    assert granted[1] == granted[2] == []
+    again = worker.claim_in(str(tmp_path))
+    assert not any(again(i) for i in range(50))
+    assert again(50)
+
+
+def test_check_chunks_checks_the_granted_chunks_only(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    _build(db)
+    conn = worker.open_snapshot(db, 1.0)
+    try:
+        even = worker.check_chunks(conn, "s", "w", LENGTH, chunk=7, claim=lambda i: i % 2 == 0)
+        odd = worker.check_chunks(conn, "s", "w", LENGTH, chunk=7, claim=lambda i: i % 2 == 1)
+    finally:
+        conn.close()
+    # chunks 1-7, 15-21, 29-35 and 8-14, 22-28, 36-40
+    assert (even, odd) == ({"count": 21}, {"count": 19})
+
+
+def test_a_sum_short_of_the_chain_falls_back_to_one_pass(
+    tmp_path: Path,
+    workers: list[subprocess.Popen[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    bounds = logs_module._bounds(last, workers, head_start)
-    assert bounds[0] == 1 and bounds[-1] == last + 1
-    sizes = [b - a for a, b in itertools.pairwise(bounds)]
-    assert len(sizes) == workers and all(size >= 1 for size in sizes)
-    extra = min(head_start, last // (2 * workers))
-    assert all(abs(sizes[0] - size - extra) <= 1 for size in sizes[1:])
-    assert max(sizes[1:]) - min(sizes[1:]) <= 1
+    db = tmp_path / "v.db"
+    _build(db)
+
+    def lost_a_chunk(self: SqliteLogStore, *args: Any) -> list[dict[str, Any]]:
+        return [{"count": 16}, {"count": 20}]  # 4 rows short: a chunk nobody checked
+
+    monkeypatch.setattr(SqliteLogStore, "_check_with_workers", lost_a_chunk)
+    with open_file_store(db, verify_workers=4) as store:
+        assert store.log("s", writer="w").verify() == LENGTH
+    assert "covered 36 of 40 entries" in caplog.text
