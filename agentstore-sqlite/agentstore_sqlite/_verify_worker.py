@@ -1,18 +1,18 @@
 """Checks chunks of one chain; run as a script by :mod:`agentstore_sqlite.logs`.
 
 Usage: ``python -S _verify_worker.py PATH STREAM WRITER LAST BUSY_TIMEOUT CHUNK CLAIMS``,
-with STREAM and WRITER as the hex of their UTF-8 (any name passes through argv that way),
-LAST the recorded head's seq and CLAIMS a folder shared with the other checkers. The chain
-``1..LAST`` is cut into chunks of CHUNK seqs; the worker checks, in ascending order, each
-chunk it is first to claim (by creating a file named after it in CLAIMS), so a checker that
-started late or runs on a busier CPU simply checks fewer. Prints ``count N``, the rows it
-checked, when they all continue the chain, else ``broken K DETAIL`` for the first row ``K``
-that breaks it (DETAIL runs to the end of the output) and checks no further.
+with STREAM and WRITER as the hex of their UTF-8 (any name passes through argv that way)
+and CLAIMS a folder shared with the other checkers. The seqs ``1..LAST`` are cut into
+chunks of CHUNK; the worker checks, in ascending order, each chunk it is first to claim (by
+creating a file named after it in CLAIMS), so a checker that started late or runs on a busier
+CPU simply checks fewer. Prints ``count N``, the rows it checked, when each chunk it checked
+holds exactly its seqs, every row continuing the chain; else ``broken``, and checks no
+further.
 
-Each row is checked against the stored row before it only, so chunks can be checked in
-any order and the first broken seq of the whole chain is the least one reported: every
-chunk below a reported break was claimed, hence checked, before it. It imports nothing but
-the standard library's sqlite3 and blake3, to start quickly.
+Each row is checked against the stored row before it only, so chunks can be checked in any
+order. A check here only proves a chain whole or finds that it is not: where it is not, the
+caller's single pass names the first broken seq. It imports nothing but sqlite3 and blake3
+besides what every interpreter has loaded, to start quickly.
 """
 
 from __future__ import annotations
@@ -27,68 +27,56 @@ TYPE_CHECKING = False  # typing itself costs a worker's start-up a tenth
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
-    from typing import Any
 
-# The table, not the agentstore_log view: integer bounds already leave out the head row
-# (seq 'head', text), and reading past the view's filter is a twentieth faster.
+# The table, not the agentstore_log view: numeric bounds already leave out the head row
+# (seq 'head', text), and reading past the view's filter is a twentieth faster. Half-open,
+# so that any numeric seq, 4.5 say, falls in exactly one chunk.
 _ROWS = (
     "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log_rows "
-    "WHERE stream = ? AND writer = ? AND seq BETWEEN ? AND ? ORDER BY seq"
+    "WHERE stream = ? AND writer = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 # Rows fetched at a time: the loop then runs over a list, a sixth faster than the cursor.
 _BATCH = 256
 _HASH_AT = "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
-_NEXT_SEQ = "SELECT MIN(seq) FROM agentstore_log WHERE stream = ? AND writer = ? AND seq > ?"
 
 
 def check_range(
-    conn: sqlite3.Connection, stream: str, writer: str, first: int, last: int, *, head: int
-) -> dict[str, Any]:
-    """Check rows ``first..last`` of a log whose recorded head is ``head``; the verdict as
-    the JSON line describes it."""
+    conn: sqlite3.Connection, stream: str, writer: str, first: int, last: int
+) -> int | None:
+    """The number of rows, ``last - first + 1``, when the rows stored at seqs from ``first``
+    up to ``last + 1`` (excluded) are exactly ``first..last``, each of the right types and
+    continuing the chain from the stored row ``first - 1``; else None."""
     # The entry before the range: its hash is what the first row must name as prev_hash
     # and what its hash covers. The genesis entry names none and hashes its payload alone.
     link: bytes | None = None
     prefix = b""
     if first > 1:
         row = conn.execute(_HASH_AT, (stream, writer, first - 1)).fetchone()
-        # A missing predecessor is reported by the range that holds it.
-        link = prefix = row[0] if row is not None else b""
+        if row is None or type(row[0]) is not bytes:
+            return None
+        link = prefix = row[0]
     expected = first
     # One hasher, reset after each row: a fresh blake3() per row costs a third more.
     hasher = blake3()
     update, digest, reset = hasher.update, hasher.digest, hasher.reset
-    cur = conn.execute(_ROWS, (stream, writer, first, last))
+    cur = conn.execute(_ROWS, (stream, writer, first, last + 1))
     while rows := cur.fetchmany(_BATCH):
         for seq, payload, prev_hash, content_hash in rows:
-            if seq != expected:
-                if type(seq) is not int:
-                    return _broken(expected, "a stored column has the wrong type")
-                if seq > expected:
-                    return _broken(
-                        expected, f"expected seq {expected}, found {seq} (entry missing)"
-                    )
-                return _broken(
-                    expected, f"expected seq {expected}, found {seq} (out of order or repeated)"
-                )
-            if prev_hash != link:
-                return _broken(seq, "prev_hash does not match the previous entry's hash")
+            # Every column's type is checked on the way: the seq column's INTEGER affinity
+            # stores any integral value as an integer, a text hash never equals bytes, and
+            # a text or NULL payload never adds to them.
+            if seq != expected or prev_hash != link:
+                return None
             try:
                 update(prefix + payload)
-            except TypeError:  # an edit stored text where bytes belong
-                return _broken(seq, "a stored column has the wrong type")
+            except TypeError:
+                return None
             if digest() != content_hash:
-                return _broken(seq, "content_hash does not match the payload")
+                return None
             reset()
             link = prefix = content_hash
             expected += 1
-    if expected <= last:
-        found = conn.execute(_NEXT_SEQ, (stream, writer, last)).fetchone()[0]
-        if found is None:  # nothing stored from here up to the head
-            missing = f"entry {head}" if expected == head else f"entries {expected}..{head}"
-            return _broken(expected, f"{missing} missing: the log was truncated")
-        return _broken(expected, f"expected seq {expected}, found {found} (entry missing)")
-    return {"count": expected - first}
+    return expected - first if expected == last + 1 else None
 
 
 def check_chunks(
@@ -99,20 +87,18 @@ def check_chunks(
     *,
     chunk: int,
     claim: Callable[[int], bool],
-) -> dict[str, Any]:
+) -> int | None:
     """Check, in ascending order, each chunk of ``chunk`` seqs of ``1..last`` (chunk ``i``
-    starting at seq ``1 + i * chunk``) that ``claim(i)`` grants; the verdict as the output
-    line describes it."""
+    starting at seq ``1 + i * chunk``) that ``claim(i)`` grants, as :func:`check_range`
+    does; the rows checked, or None at the first chunk that fails."""
     count = 0
     for i, first in enumerate(range(1, last + 1, chunk)):
         if claim(i):
-            result = check_range(
-                conn, stream, writer, first, min(last, first + chunk - 1), head=last
-            )
-            if "seq" in result:
-                return result
-            count += result["count"]
-    return {"count": count}
+            checked = check_range(conn, stream, writer, first, min(last, first + chunk - 1))
+            if checked is None:
+                return None
+            count += checked
+    return count
 
 
 def claim_in(folder: str) -> Callable[[int], bool]:
@@ -128,12 +114,9 @@ def claim_in(folder: str) -> Callable[[int], bool]:
     return claim
 
 
-def _broken(seq: int, detail: str) -> dict[str, Any]:
-    return {"seq": seq, "detail": detail}
-
-
 def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
-    """A read-only connection to ``path`` holding one read snapshot until closed."""
+    """A read-only connection to the file at ``path`` (the very file: no ``..`` is
+    resolved by text) holding one read snapshot until closed."""
     conn = sqlite3.connect(_read_only_uri(os.fspath(path)), uri=True, timeout=busy_timeout)
     try:
         conn.execute("BEGIN")
@@ -148,8 +131,10 @@ def _read_only_uri(path: str) -> str:
         from pathlib import Path
 
         return Path(path).absolute().as_uri() + "?mode=ro"
+    if not os.path.isabs(path):  # joined, never normalised: 'link/..' is not '.'
+        path = os.path.join(os.getcwd(), path)
     # SQLite ends a URI's path at '?' or '#' and decodes '%HH'; nothing else is special.
-    quoted = os.path.abspath(path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    quoted = path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     return f"file://{quoted}?mode=ro"
 
 
@@ -157,7 +142,7 @@ def main(argv: list[str]) -> int:
     path, stream, writer, last, busy_timeout, chunk, claims = argv[1:]
     conn = open_snapshot(path, float(busy_timeout))
     try:
-        result = check_chunks(
+        count = check_chunks(
             conn,
             _unhex(stream),
             _unhex(writer),
@@ -167,10 +152,7 @@ def main(argv: list[str]) -> int:
         )
     finally:
         conn.close()
-    if "seq" in result:
-        sys.stdout.write(f"broken {result['seq']} {result['detail']}")
-    else:
-        sys.stdout.write(f"count {result['count']}\n")
+    sys.stdout.write("broken\n" if count is None else f"count {count}\n")
     return 0
 
 

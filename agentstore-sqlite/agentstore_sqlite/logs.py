@@ -1,4 +1,5 @@
-"""The SQL log store, with a verify that checks a long chain in parallel worker processes."""
+"""The SQL log store, with a verify that reads a long chain through snapshots, in parallel
+worker processes from a length on."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Final, cast
 
 import blake3
+from agentstore.chain import verify_rows
 from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
 from agentstore.sql.stores import Head, check_head
@@ -24,6 +26,7 @@ _WORKER: Final = Path(__file__).with_name("_verify_worker.py")
 _HASH_AT: Final = (
     "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
 )
+_LOWEST: Final = "SELECT min(seq) FROM agentstore_log WHERE stream = ? AND writer = ?"
 
 
 def _cpus() -> int:
@@ -34,16 +37,15 @@ def _cpus() -> int:
 
 
 class SqliteLogStore(SqlLogStore):
-    """:class:`~agentstore.sql.SqlLogStore` whose ``verify`` uses several processes.
+    """:class:`~agentstore.sql.SqlLogStore` whose ``verify`` reads long chains faster.
 
-    A chain of at least :attr:`PARALLEL_MIN_ENTRIES` entries in a database file is split
-    into seq ranges checked at once by worker processes, each reading its range from the
-    file in one pass (each row needs only the stored row before it). The result, the
-    first broken seq included, is the one a single pass gives, the checks against the
-    recorded head included. Entries appended while a verify runs are not part of it. Any
-    trouble starting or hearing from a worker falls back to checking in this process.
-    A shorter chain of at least :attr:`SNAPSHOT_MIN_ENTRIES` is read the same way, as one
-    range, in this process.
+    A chain of at least :attr:`SNAPSHOT_MIN_ENTRIES` entries in a database file is read
+    through read-only snapshot connections of its own; from :attr:`PARALLEL_MIN_ENTRIES`
+    on, by this process and worker processes at once, each claiming chunks of
+    :attr:`CHUNK_ROWS` seqs in turn (each row needs only the stored row before it). That
+    read only proves a chain whole: when it finds anything amiss, or any worker fails,
+    the single pass of the base class runs and gives its verdict, so the result is always
+    the one a single pass gives. Entries appended while a verify runs are not part of it.
     """
 
     PARALLEL_MIN_ENTRIES: Final = 100_000
@@ -62,70 +64,90 @@ class SqliteLogStore(SqlLogStore):
         self._verify_workers = verify_workers
 
     def _workers_for(self, entries: int) -> int:
-        if self._backend.path is None or entries < self.PARALLEL_MIN_ENTRIES:
+        if self._backend.path is None or entries < self.PARALLEL_MIN_ENTRIES or not sys.executable:
             return 1
         wanted = self._verify_workers or _cpus()
         return max(1, min(wanted, entries // self.MIN_ENTRIES_PER_WORKER))
 
     def _verify(self, stream: str, writer: str) -> int:
         head = self._read_head(stream, writer)
-        workers = self._workers_for(head[0]) if sys.executable else 1
-        if workers > 1 or (self._backend.path is not None and head[0] >= self.SNAPSHOT_MIN_ENTRIES):
-            try:
-                count = self._verify_parallel(stream, writer, head[0], workers)
-            except _WorkerFailed as exc:
-                import logging  # deferred, like subprocess: only long chains need them
+        last = head[0]
+        if type(last) is int and self._backend.path is not None:  # not an edited head
+            workers = self._workers_for(last)
+            if workers > 1 or last >= self.SNAPSHOT_MIN_ENTRIES:
+                try:
+                    whole = self._check_ranges(stream, writer, last, workers)
+                except _WorkerFailed as exc:
+                    import logging  # deferred, like subprocess: only long chains need them
 
-                logging.getLogger("agentstore.sqlite").warning(
-                    "verify by seq ranges unavailable (%s); verifying in one pass", exc
-                )
-            else:
-                if self._check_ends(stream, writer, head):
-                    return count
+                    logging.getLogger("agentstore.sqlite").warning(
+                        "verify by chunks unavailable (%s); verifying in one pass", exc
+                    )
+                else:
+                    count = self._count_past(stream, writer, head) if whole else None
+                    if count is not None:
+                        return count
         return super()._verify(stream, writer)
 
-    def _check_ends(self, stream: str, writer: str, head: Head) -> bool:
-        """After rows ``1..head`` proved a chain: nothing is stored below it, its last
-        entry is the recorded head, and nothing lies past the head recorded now. False
-        when a stored seq is not an integer: a single pass then names where."""
-        query = self._backend.query
-        low, high = cast(tuple[int | None, int | None], query(self.SPAN, (stream, writer) * 2)[0])
-        if not all(v is None or type(v) is int for v in (low, high)):
-            return False
-        if low is not None and low < 1:
-            raise ChainBroken(stream, writer, 1, f"expected seq 1, found {low} (out of order)")
-        seq, digest = head
-        stored = query(_HASH_AT, (stream, writer, seq))
+    def _count_past(self, stream: str, writer: str, head: Head) -> int | None:
+        """Once rows ``1..head`` are proven a chain: the count a single pass would return,
+        when it would return one. Rows past the head (appended since it was read) are read
+        as the single pass reads them; None when anything stands out (a seq below 1, a bad
+        row past the head, a head the rows do not match), for the single pass to name."""
+        low = self._backend.query(_LOWEST, (stream, writer))[0][0]
+        if low is not None and (type(low) is not int or low < 1):
+            return None
+        seq = head[0]
+        stored = self._backend.query(_HASH_AT, (stream, writer, seq))
         at_head = [cast(bytes, stored[0][0])] if stored else []
-        check_head(stream, writer, seq, digest, first=head, at_first=at_head, read_head=None)
-        if high is not None and high > seq:
-            now = self._read_head(stream, writer)
-            check_head(stream, writer, high, None, first=now, at_first=[], read_head=None)
-        return True
-
-    def _verify_parallel(self, stream: str, writer: str, last: int, workers: int) -> int:
-        """Check rows ``1..last`` through snapshots of the file: in this process alone when
-        ``workers`` is 1, else in chunks claimed in turn by it and ``workers - 1`` worker
-        processes. Returns the rows checked; raises ChainBroken at the first broken seq."""
-        if workers == 1:
-            whole = self._check_here(
-                lambda conn: check_range(conn, stream, writer, 1, last, head=last)
+        try:
+            past, last_hash = verify_rows(
+                stream,
+                writer,
+                self._chain_rows(stream, writer, after=seq),
+                start_seq=seq + 1,
+                start_prev=at_head[0] if at_head else None,
             )
-            results = [whole]
-        else:
-            results = self._check_with_workers(stream, writer, last, workers)
-        broken = [r for r in results if "seq" in r]
-        if broken:
-            first_broken = min(broken, key=lambda r: int(r["seq"]))
-            raise ChainBroken(stream, writer, int(first_broken["seq"]), str(first_broken["detail"]))
-        count = sum(int(r["count"]) for r in results)
-        if count != last:  # a chunk nobody checked: never trust the sum over the chain
-            raise _WorkerFailed(f"the checkers covered {count} of {last} entries")
+            count = seq + past
+            check_head(
+                stream,
+                writer,
+                count,
+                last_hash,
+                first=head,
+                at_first=at_head,
+                read_head=self._read_head,
+            )
+        except ChainBroken:
+            return None
         return count
+
+    def _check_ranges(self, stream: str, writer: str, last: int, workers: int) -> bool:
+        """Whether rows ``1..last`` prove a chain, read through snapshots of the file: by
+        this process alone when ``workers`` is 1, else in chunks claimed in turn by it and
+        ``workers - 1`` worker processes.
+
+        Raises:
+            _WorkerFailed: a snapshot or worker failed, or the checkers did not cover the
+                chain.
+        """
+        try:
+            if workers == 1:
+                counts = [self._check_here(lambda c: check_range(c, stream, writer, 1, last))]
+            else:
+                counts = self._check_with_workers(stream, writer, last, workers)
+        except (OSError, sqlite3.Error) as exc:
+            raise _WorkerFailed(f"{type(exc).__name__}: {exc}") from exc
+        if any(count is None for count in counts):
+            return False
+        total = sum(count or 0 for count in counts)
+        if total != last:  # a chunk nobody checked: never trust the sum over the chain
+            raise _WorkerFailed(f"the checkers covered {total} of {last} entries")
+        return True
 
     def _check_with_workers(
         self, stream: str, writer: str, last: int, workers: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[int | None]:
         # Deferred: opening a store need not pay for them.
         import subprocess
         import tempfile
@@ -136,18 +158,20 @@ class SqliteLogStore(SqlLogStore):
         # the standard library.
         env["PYTHONPATH"] = str(Path(blake3.__file__).resolve().parent.parent)
         chunk = self.CHUNK_ROWS
-        procs: list[subprocess.Popen[str]] = []
-        try:
-            with tempfile.TemporaryDirectory(prefix="agentstore-verify-") as claims:
-                job = [
-                    str(self._backend.path),
-                    _hex(stream),
-                    _hex(writer),
-                    str(last),
-                    str(self._backend.busy_timeout or 10.0),
-                    str(chunk),
-                    claims,
-                ]
+        with tempfile.TemporaryDirectory(
+            prefix="agentstore-verify-", ignore_cleanup_errors=True
+        ) as claims:
+            job = [
+                str(self._backend.path),
+                _hex(stream),
+                _hex(writer),
+                str(last),
+                str(self._backend.busy_timeout or 10.0),
+                str(chunk),
+                claims,
+            ]
+            procs: list[subprocess.Popen[str]] = []
+            try:
                 for _ in range(workers - 1):
                     procs.append(
                         subprocess.Popen(
@@ -156,26 +180,26 @@ class SqliteLogStore(SqlLogStore):
                             stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE,
                             env=env,
-                            text=True,
+                            encoding="utf-8",
+                            errors="replace",
                         )
                     )
                 # This process claims and checks chunks too while the workers start.
                 claim = claim_in(claims)
                 own = self._check_here(
-                    lambda conn: check_chunks(conn, stream, writer, last, chunk=chunk, claim=claim)
+                    lambda c: check_chunks(c, stream, writer, last, chunk=chunk, claim=claim)
                 )
                 return [own, *(_result(p) for p in procs)]
-        except (OSError, sqlite3.Error) as exc:
-            raise _WorkerFailed(str(exc)) from exc
-        finally:
-            # Every path, a failure included, leaves no worker running and no pipe open.
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                with p:  # closes the pipes and reaps the process
-                    pass
+            finally:
+                # Every path, a failure included, leaves no worker running and no pipe
+                # open, before the claims folder goes.
+                for p in procs:
+                    if p.poll() is None:
+                        p.kill()
+                    with p:  # closes the pipes and reaps the process
+                        pass
 
-    def _check_here(self, check: Callable[[sqlite3.Connection], dict[str, Any]]) -> dict[str, Any]:
+    def _check_here(self, check: Callable[[sqlite3.Connection], int | None]) -> int | None:
         assert self._backend.path is not None
         conn = open_snapshot(self._backend.path, self._backend.busy_timeout or 10.0)
         try:
@@ -192,14 +216,14 @@ def _hex(name: str) -> str:
     return name.encode("utf-8", "surrogatepass").hex()
 
 
-def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+def _result(proc: subprocess.Popen[str]) -> int | None:
     out, err = proc.communicate()
     if proc.returncode != 0:
         tail = (err.strip().splitlines() or ["no output"])[-1]
         raise _WorkerFailed(f"worker exited with {proc.returncode}: {tail}")
-    match out.split(" ", 2):
-        case ["count", count] if count.strip().isdecimal():
-            return {"count": int(count)}
-        case ["broken", seq, detail] if seq.isdecimal():
-            return {"seq": int(seq), "detail": detail}
+    match out.split():
+        case ["count", count] if count.isdecimal():
+            return int(count)
+        case ["broken"]:
+            return None
     raise _WorkerFailed(f"unreadable worker output {out[-200:]!r}")

@@ -78,12 +78,15 @@ TAMPERS: dict[str, Tamper] = {
 
 @pytest.fixture(params=["in-process", "snapshot", "parallel"])
 def verify_mode(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[list[int]]:
-    """Selects how verify runs: one pass through the store's connection, one seq range read
-    through a snapshot of its own, or ranges checked by worker processes; yields the list of
-    range runs made, by their number of ranges (for checking)."""
-    runs: list[int] = []
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> Iterator[list[tuple[int, bool]]]:
+    """Selects how verify runs: one pass through the store's connection, one range read
+    through a snapshot of its own, or chunks checked by this process and worker processes
+    (the workers taking two chunks in three); yields the chunked reads made, as (processes,
+    whether they proved the chain whole)."""
+    runs: list[tuple[int, bool]] = []
     if request.param == "snapshot":
         monkeypatch.setattr(SqliteLogStore, "SNAPSHOT_MIN_ENTRIES", 2)
     if request.param == "parallel":
@@ -92,17 +95,19 @@ def verify_mode(
         monkeypatch.setattr(SqliteLogStore, "CHUNK_ROWS", 4)  # chunks for all to claim
         leave_chunks_to_workers(monkeypatch)
     if request.param != "in-process":
-        real = SqliteLogStore._verify_parallel
+        real = SqliteLogStore._check_ranges
 
-        def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> int:
-            runs.append(workers)
-            return real(self, stream, writer, last, workers)
+        def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> bool:
+            whole = real(self, stream, writer, last, workers)
+            runs.append((workers, whole))
+            return whole
 
-        monkeypatch.setattr(SqliteLogStore, "_verify_parallel", spy)
+        monkeypatch.setattr(SqliteLogStore, "_check_ranges", spy)
     yield runs
     if request.param != "in-process":
-        assert runs, f"verify did not run as {request.param}"
-        assert all(w == (3 if request.param == "parallel" else 1) for w in runs)
+        assert runs, f"verify did not read by {request.param}"
+        assert all(w == (3 if request.param == "parallel" else 1) for w, _ in runs)
+        assert not caplog.records, "a snapshot or worker failed: verify fell back"
 
 
 def _build(db: Path) -> None:
@@ -142,28 +147,34 @@ def _broken_seq(db: Path) -> int:
     return info.value.seq
 
 
-# With 30 entries and 3 checkers the ranges are 1-10, 11-20 and 21-30: the parallel runs
-# tamper on their edges.
-CASES = [("in-process", seq) for seq in (1, 10, 11, 21, 29)] + [
-    ("parallel", seq) for seq in (10, 11, 21)
-]
+# With 30 entries in chunks of 4, this process checks chunks 1-4, 13-16 and 25-28, the
+# workers the others: the parallel runs tamper on either side of the chunks' edges.
+CASES = (
+    [("in-process", seq) for seq in (1, 10, 11, 21, 29)]
+    + [("snapshot", seq) for seq in (1, 15, 30)]
+    + [("parallel", seq) for seq in (4, 5, 8, 9, 12, 13, 29)]
+)
 
 
 @pytest.mark.parametrize(("verify_mode", "seq"), CASES, indirect=["verify_mode"])
 @pytest.mark.parametrize("how", sorted(TAMPERS))
 def test_verify_names_the_first_broken_seq(
-    tmp_path: Path, verify_mode: list[int], how: str, seq: int
+    tmp_path: Path, verify_mode: list[tuple[int, bool]], how: str, seq: int
 ) -> None:
     db = tmp_path / "chain.db"
     _build(db)
     if _tamper(db, TAMPERS[how], seq):
         assert _broken_seq(db) == seq
+        # the snapshot or chunked read itself found the edit (a single pass then named it)
+        assert not verify_mode or verify_mode[-1][1] is False
     else:  # refused: the genesis row may not get a prev_hash, nor leave seq 1
         assert (how, seq) in {("edit prev_hash", 1), ("swap rows", 1)}
         assert _intact(db) == LENGTH
 
 
-def test_the_earliest_of_several_breaks_is_named(tmp_path: Path, verify_mode: list[int]) -> None:
+def test_the_earliest_of_several_breaks_is_named(
+    tmp_path: Path, verify_mode: list[tuple[int, bool]]
+) -> None:
     db = tmp_path / "chain.db"
     _build(db)
     _tamper(db, edit_payload, 25)
@@ -173,13 +184,14 @@ def test_the_earliest_of_several_breaks_is_named(tmp_path: Path, verify_mode: li
 
 
 def test_an_intact_chain_verifies_the_same_either_way(
-    tmp_path: Path, verify_mode: list[int]
+    tmp_path: Path, verify_mode: list[tuple[int, bool]]
 ) -> None:
     db = tmp_path / "chain.db"
     _build(db)
     with open_file_store(db, verify_workers=3) as store:
         assert store.log("shared", writer="w").verify() == LENGTH
         assert store.audit.verify() == 0
+    assert all(whole for _, whole in verify_mode)
 
 
 # -- truncation, stray rows and the recorded head -----------------------------------------
@@ -234,17 +246,18 @@ HEAD_CASES: dict[str, tuple[Tamper, int, int]] = {
     "head hash edited": (edit_head_hash, 0, LENGTH),
     "head deleted": (delete_head, 0, 1),
 }
-# The parallel path runs only for a head of at least 2 entries.
+# The snapshot and parallel reads run only for a head of at least 2 entries.
 PARALLEL_HEAD_CASES = [c for c in HEAD_CASES if c != "head deleted"]
 
 
 @pytest.mark.parametrize(
     ("verify_mode", "case"),
-    [("in-process", c) for c in HEAD_CASES] + [("parallel", c) for c in PARALLEL_HEAD_CASES],
+    [("in-process", c) for c in HEAD_CASES]
+    + [(mode, c) for mode in ("snapshot", "parallel") for c in PARALLEL_HEAD_CASES],
     indirect=["verify_mode"],
 )
 def test_verify_checks_the_chain_against_the_recorded_head(
-    tmp_path: Path, verify_mode: list[int], case: str
+    tmp_path: Path, verify_mode: list[tuple[int, bool]], case: str
 ) -> None:
     how, arg, expected = HEAD_CASES[case]
     db = tmp_path / "chain.db"
@@ -253,7 +266,9 @@ def test_verify_checks_the_chain_against_the_recorded_head(
     assert _broken_seq(db) == expected
 
 
-def test_truncation_is_reported_as_such(tmp_path: Path, verify_mode: list[int]) -> None:
+def test_truncation_is_reported_as_such(
+    tmp_path: Path, verify_mode: list[tuple[int, bool]]
+) -> None:
     db = tmp_path / "chain.db"
     _build(db)
     _tamper(db, delete_from, LENGTH - 1)
@@ -319,7 +334,7 @@ def test_the_database_keeps_each_head_row(tmp_path: Path, sql: str) -> None:
 
 
 def test_a_text_seq_kept_from_an_old_schema_is_reported_either_way(
-    tmp_path: Path, verify_mode: list[int]
+    tmp_path: Path, verify_mode: list[tuple[int, bool]]
 ) -> None:
     # Schema 2 let a TEXT seq in (SQLite sorts it above every integer); upgrading keeps it.
     db = tmp_path / "chain.db"

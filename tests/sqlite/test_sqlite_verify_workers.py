@@ -183,10 +183,11 @@ def test_check_chunks_checks_the_granted_chunks_only(tmp_path: Path) -> None:
     try:
         even = worker.check_chunks(conn, "s", "w", LENGTH, chunk=7, claim=lambda i: i % 2 == 0)
         odd = worker.check_chunks(conn, "s", "w", LENGTH, chunk=7, claim=lambda i: i % 2 == 1)
+        none = worker.check_chunks(conn, "s", "w", LENGTH, chunk=7, claim=lambda i: False)
     finally:
         conn.close()
     # chunks 1-7, 15-21, 29-35 and 8-14, 22-28, 36-40
-    assert (even, odd) == ({"count": 21}, {"count": 19})
+    assert (even, odd, none) == (21, 19, 0)
 
 
 def test_a_sum_short_of_the_chain_falls_back_to_one_pass(
@@ -198,8 +199,8 @@ def test_a_sum_short_of_the_chain_falls_back_to_one_pass(
     db = tmp_path / "v.db"
     _build(db)
 
-    def lost_a_chunk(self: SqliteLogStore, *args: Any) -> list[dict[str, Any]]:
-        return [{"count": 16}, {"count": 20}]  # 4 rows short: a chunk nobody checked
+    def lost_a_chunk(self: SqliteLogStore, *args: Any) -> list[int | None]:
+        return [16, 20]  # 4 rows short: a chunk nobody checked
 
     monkeypatch.setattr(SqliteLogStore, "_check_with_workers", lost_a_chunk)
     with open_file_store(db, verify_workers=4) as store:

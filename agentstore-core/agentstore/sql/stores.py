@@ -143,11 +143,6 @@ class SqlLogStore(WriterLogStore):
         "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
         "WHERE stream = ? AND writer = ? ORDER BY seq LIMIT ?"
     )
-    # Two subqueries: each is one index lookup, where min and max together scan the log.
-    SPAN: Final = (
-        "SELECT (SELECT min(seq) FROM agentstore_log WHERE stream = ? AND writer = ?), "
-        "(SELECT max(seq) FROM agentstore_log WHERE stream = ? AND writer = ?)"
-    )
     # The next log after a key, in the entries or in the recorded heads: a log whose every
     # entry was deleted is still listed, and so still verified.
     NEXT_LOG: Final = (
@@ -303,10 +298,11 @@ class SqlLogStore(WriterLogStore):
             for seq, payload, prev, digest in rows:
                 yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest))
 
-    def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
-        # Columns are checked for type too: SQL lets an edit store text where bytes were.
-        expected = 1
-        for rows in self._pages(stream, writer, None):
+    def _chain_rows(self, stream: str, writer: str, after: int | None = None) -> Iterator[ChainRow]:
+        """The stored rows with ``seq > after`` (every row when None) in seq order, each
+        checked for its columns' types: SQL lets an edit store text where bytes were."""
+        expected = 1 if after is None else after + 1
+        for rows in self._pages(stream, writer, after):
             for row in rows:
                 seq, payload, prev, digest = row
                 if (
