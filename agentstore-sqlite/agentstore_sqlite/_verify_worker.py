@@ -62,10 +62,10 @@ def check_range(
     cur = conn.execute(_ROWS, (stream, writer, first, last + 1))
     while rows := cur.fetchmany(_BATCH):
         for seq, payload, prev_hash, content_hash in rows:
-            # Every column's type is checked on the way: the seq column's INTEGER affinity
-            # stores any integral value as an integer, a text hash never equals bytes, and
-            # a text or NULL payload never adds to them.
-            if seq != expected or prev_hash != link:
+            # Every column's type is checked on the way: a REAL 7.0 equals 7 (a file edited
+            # past the column's INTEGER affinity holds one), a text hash never equals
+            # bytes, and a text or NULL payload never adds to them.
+            if seq != expected or type(seq) is not int or prev_hash != link:
                 return None
             try:
                 update(prefix + payload)

@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final, cast
 
@@ -50,6 +50,9 @@ class SqliteBackend:
             file other processes cannot be pointed at.
         owned: whether :meth:`close` closes the connection (False for a connection the
             application handed in).
+        file_id: ``(st_dev, st_ino)`` of the file opened at ``path``, to tell it from
+            another file moved to that path later; None without a path.
+        wal: whether the file is in WAL mode, where a long read holds no writer back.
     """
 
     dialect: Final = Dialect.SQLITE
@@ -67,6 +70,8 @@ class SqliteBackend:
         self.path = path
         self.owned = owned
         self.busy_timeout = busy_timeout
+        self.file_id: tuple[int, int] | None = None
+        self.wal = False
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0  # nesting of transaction() scopes; only the lock holder reads it
@@ -300,7 +305,20 @@ def open_file(
     except BaseException:
         backend.close()  # closes our connection only; the file and its data stay
         raise
+    backend.wal = journal_mode == "WAL"
+    with suppress(OSError):  # gone already: verify reads through this connection
+        backend.file_id = file_id(path)
     return backend
+
+
+def file_id(path: Path) -> tuple[int, int]:
+    """The identity of the file now at ``path``: equal for two paths to the same file.
+
+    Raises:
+        OSError: nothing can be found at ``path``.
+    """
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
 
 
 def _configure(

@@ -16,7 +16,7 @@ from agentstore.sql import SqlLogStore
 from agentstore.sql.stores import Head, check_head
 
 from agentstore_sqlite._verify_worker import check_chunks, check_range, claim_in, open_snapshot
-from agentstore_sqlite.backend import SqliteBackend
+from agentstore_sqlite.backend import SqliteBackend, file_id
 
 if TYPE_CHECKING:
     import subprocess
@@ -27,6 +27,7 @@ _HASH_AT: Final = (
     "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
 )
 _LOWEST: Final = "SELECT min(seq) FROM agentstore_log WHERE stream = ? AND writer = ?"
+_MAX_SEQ: Final = 2**63 - 1  # SQLite's largest integer: seq + 1 must still bind
 
 
 def _cpus() -> int:
@@ -72,7 +73,15 @@ class SqliteLogStore(SqlLogStore):
     def _verify(self, stream: str, writer: str) -> int:
         head = self._read_head(stream, writer)
         last = head[0]
-        if type(last) is int and self._backend.path is not None:  # not an edited head
+        backend = self._backend
+        # Snapshots read the file while appends go on only in WAL mode (a rollback journal
+        # would hold writers back for the whole read); an edited head is left to the pass.
+        if (
+            backend.file_id is not None
+            and backend.wal
+            and type(last) is int
+            and 0 < last < _MAX_SEQ
+        ):
             workers = self._workers_for(last)
             if workers > 1 or last >= self.SNAPSHOT_MIN_ENTRIES:
                 try:
@@ -132,11 +141,13 @@ class SqliteLogStore(SqlLogStore):
                 chain.
         """
         try:
+            self._check_same_file()
             if workers == 1:
                 counts = [self._check_here(lambda c: check_range(c, stream, writer, 1, last))]
             else:
                 counts = self._check_with_workers(stream, writer, last, workers)
-        except (OSError, sqlite3.Error) as exc:
+            self._check_same_file()  # still: the snapshots read the store's own file
+        except (OSError, sqlite3.Error, ValueError) as exc:  # ValueError: OverflowError too
             raise _WorkerFailed(f"{type(exc).__name__}: {exc}") from exc
         if any(count is None for count in counts):
             return False
@@ -198,6 +209,11 @@ class SqliteLogStore(SqlLogStore):
                         p.kill()
                     with p:  # closes the pipes and reaps the process
                         pass
+
+    def _check_same_file(self) -> None:
+        assert self._backend.path is not None
+        if file_id(self._backend.path) != self._backend.file_id:
+            raise _WorkerFailed(f"{self._backend.path} is no longer the file this store opened")
 
     def _check_here(self, check: Callable[[sqlite3.Connection], int | None]) -> int | None:
         assert self._backend.path is not None

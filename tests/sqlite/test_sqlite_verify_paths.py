@@ -50,11 +50,11 @@ def _edit(db: Path, *statements: str) -> None:
         conn.close()
 
 
-def _both(db: Path) -> tuple[Verdict, Verdict]:
+def _both(db: Path, workers: int = 3) -> tuple[Verdict, Verdict]:
     """(the single pass's verdict, this driver's verify's verdict)."""
     backend = open_file(db)
     try:
-        logs = SqliteLogStore(backend, verify_workers=3)
+        logs = SqliteLogStore(backend, verify_workers=workers)
         single = _verdict(lambda: SqlLogStore._verify(logs, "s", "w"))
         return single, _verdict(lambda: logs._verify("s", "w"))
     finally:
@@ -258,3 +258,85 @@ def test_verify_while_another_process_appends(tmp_path: Path, mode: list[tuple[i
         children.kill()
     assert counts == sorted(counts) and LENGTH <= counts[0] < counts[-1]
     assert len(mode) == 20 and all(whole for _, whole in mode)
+
+
+def _declare_seq(db: Path, declared: str) -> None:
+    """Rewrite the declared type of agentstore_log_rows.seq, as editing the file would."""
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        (sql,) = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'agentstore_log_rows'"
+        ).fetchone()
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE name = 'agentstore_log_rows'",
+            (
+                sql.replace("seq INTEGER NOT NULL", f"seq {declared} NOT NULL", 1).replace(
+                    "seq BLOB NOT NULL", f"seq {declared} NOT NULL", 1
+                ),
+            ),
+        )
+    finally:
+        conn.close()
+
+
+def test_a_real_seq_equal_to_an_integer_is_caught(
+    tmp_path: Path, mode: list[tuple[int, bool]]
+) -> None:
+    db = tmp_path / "c.db"
+    _build(db)
+    _declare_seq(db, "BLOB")  # no affinity: 7.0 stays REAL ...
+    _edit(db, "UPDATE agentstore_log_rows SET seq = 7.0 WHERE seq = 7")
+    _declare_seq(db, "INTEGER")  # ... and stays so once the declaration is back
+    single, verdict = _both(db)
+    assert single == ("broken", 7, "a stored column has the wrong type")
+    assert verdict == single
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_head_at_the_largest_integer(
+    tmp_path: Path, mode: list[tuple[int, bool]], workers: int
+) -> None:
+    db = tmp_path / "c.db"
+    _build(db)
+    _edit(db, f"UPDATE agentstore_log_rows SET payload = {2**63 - 1} WHERE seq = 'head'")
+    single, verdict = _both(db, workers)
+    assert single[:2] == ("broken", LENGTH + 1)
+    assert verdict == single
+
+
+def test_another_file_moved_to_the_path_is_not_read(
+    tmp_path: Path, mode: list[tuple[int, bool]], caplog: pytest.LogCaptureFixture
+) -> None:
+    db, copy = tmp_path / "c.db", tmp_path / "copy.db"
+    _build(db)
+    _build(copy)  # the same appends: an intact chain
+    _edit(db, "UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 5")
+    backend = open_file(db)
+    try:
+        logs = SqliteLogStore(backend, verify_workers=3)
+        os.rename(db, tmp_path / "moved.db")  # the store's connection keeps its file
+        os.rename(copy, db)
+        assert _verdict(lambda: logs._verify("s", "w")) == (
+            "broken",
+            5,
+            "content_hash does not match the payload",
+        )
+    finally:
+        backend.close()
+    assert "no longer the file this store opened" in caplog.text
+
+
+def test_a_rollback_journal_is_read_in_one_pass(
+    tmp_path: Path, mode: list[tuple[int, bool]]
+) -> None:
+    db = tmp_path / "c.db"
+    backend = open_file(db, journal_mode="DELETE")
+    try:
+        ensure_schema(backend)
+        logs = SqliteLogStore(backend, verify_workers=3)
+        logs._append_many("s", "w", [b"e%d" % i for i in range(1, LENGTH + 1)])
+        assert logs._verify("s", "w") == LENGTH
+    finally:
+        backend.close()
+    assert mode == []  # a long read would hold every writer back: not taken
