@@ -229,6 +229,18 @@ def edit_head_hash(conn: sqlite3.Connection, seq: int) -> None:
     )
 
 
+def head_seq_as(value: str) -> Tamper:
+    """Store ``value`` (SQL) as the recorded head's seq, past the CHECK that refuses it."""
+
+    def edit(conn: sqlite3.Connection, seq: int) -> None:
+        conn.execute("PRAGMA ignore_check_constraints = ON")
+        conn.execute(
+            f"UPDATE agentstore_log_rows SET payload = {value} WHERE {WHERE} AND {HEAD_ROW}"
+        )
+
+    return edit
+
+
 def delete_head(conn: sqlite3.Connection, seq: int) -> None:
     """Delete the head row, dropping the trigger that refuses it first (as an intruder can)."""
     conn.execute("DROP TRIGGER agentstore_log_head_kept")
@@ -245,6 +257,10 @@ HEAD_CASES: dict[str, tuple[Tamper, int, int]] = {
     "head moved forward": (set_head_seq, LENGTH + 3, LENGTH + 1),
     "head hash edited": (edit_head_hash, 0, LENGTH),
     "head deleted": (delete_head, 0, 1),
+    "head seq as text": (head_seq_as(f"'{LENGTH}'"), 0, LENGTH + 1),
+    "head seq as a real": (head_seq_as(f"{LENGTH}.0"), 0, LENGTH + 1),
+    "head seq as a blob": (head_seq_as("x'1e'"), 0, LENGTH + 1),
+    "head seq zero": (head_seq_as("0"), 0, LENGTH + 1),
 }
 # The snapshot and parallel reads run only for a head of at least 2 entries.
 PARALLEL_HEAD_CASES = [c for c in HEAD_CASES if c != "head deleted"]

@@ -408,6 +408,8 @@ def check_head(
         ChainBroken: the log was truncated (naming the first missing seq), holds entries
             past its recorded head, or its entry at the head's seq is not the one recorded.
     """
+    if not _well_formed(first):
+        raise ChainBroken(stream, writer, count + 1, "the log's recorded head is malformed")
     head_seq, head_hash = first
     if count < head_seq:
         missing = (
@@ -419,7 +421,10 @@ def check_head(
             stream, writer, head_seq, "the entry's content_hash is not the recorded head's"
         )
     if count > head_seq:
-        now_seq, now_hash = first if read_head is None else read_head(stream, writer)
+        now = first if read_head is None else read_head(stream, writer)
+        if not _well_formed(now):
+            raise ChainBroken(stream, writer, count + 1, "the log's recorded head is malformed")
+        now_seq, now_hash = now
         if count > now_seq:
             recorded = f"seq {now_seq}" if now_seq else "none is recorded"
             raise ChainBroken(
@@ -432,6 +437,14 @@ def check_head(
             raise ChainBroken(
                 stream, writer, count, "the entry's content_hash is not the recorded head's"
             )
+
+
+def _well_formed(head: Head) -> bool:
+    """Whether a recorded head read back is a seq and a hash (an edit can store anything)."""
+    seq, digest = head
+    if seq == 0 and digest is None:  # no head recorded
+        return True
+    return type(seq) is int and seq > 0 and type(digest) is bytes
 
 
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
