@@ -87,31 +87,56 @@ def check_chunks(
     *,
     chunk: int,
     claim: Callable[[int], bool],
+    give_up: Callable[[], None] | None = None,
 ) -> int | None:
     """Check, in ascending order, each chunk of ``chunk`` seqs of ``1..last`` (chunk ``i``
     starting at seq ``1 + i * chunk``) that ``claim(i)`` grants, as :func:`check_range`
-    does; the rows checked, or None at the first chunk that fails."""
+    does; the rows checked, or None at the first chunk that fails (after calling
+    ``give_up``, so that the other checkers stop too)."""
     count = 0
     for i, first in enumerate(range(1, last + 1, chunk)):
         if claim(i):
             checked = check_range(conn, stream, writer, first, min(last, first + chunk - 1))
             if checked is None:
+                if give_up is not None:
+                    give_up()
                 return None
             count += checked
     return count
 
 
+_GAVE_UP = "gave-up"  # in a claims folder: a checker found the chain not whole
+
+
 def claim_in(folder: str) -> Callable[[int], bool]:
-    """Claims of chunks shared through ``folder``: each is granted to one caller only."""
+    """Claims of chunks shared through ``folder``: each is granted to one caller only, and
+    none once a checker gave up (the chain is known not to be whole)."""
+    gave_up = os.path.join(folder, _GAVE_UP)
 
     def claim(i: int) -> bool:
-        try:  # O_EXCL: of all who try, exactly one creates the file
-            os.close(os.open(os.path.join(folder, str(i)), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        except FileExistsError:
+        if os.path.exists(gave_up):
             return False
-        return True
+        return _create(os.path.join(folder, str(i)))
 
     return claim
+
+
+def give_up_in(folder: str) -> Callable[[], None]:
+    """What a checker calls on finding the chain not whole: no chunk is granted after."""
+    path = os.path.join(folder, _GAVE_UP)
+
+    def give_up() -> None:
+        _create(path)  # the first to give up creates it; the others find it there
+
+    return give_up
+
+
+def _create(path: str) -> bool:
+    try:  # O_EXCL: of all who try, exactly one creates the file
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
@@ -149,6 +174,7 @@ def main(argv: list[str]) -> int:
             int(last),
             chunk=int(chunk),
             claim=claim_in(claims),
+            give_up=give_up_in(claims),
         )
     finally:
         conn.close()

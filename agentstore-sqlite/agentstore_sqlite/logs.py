@@ -15,7 +15,13 @@ from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
 from agentstore.sql.stores import Head, check_head
 
-from agentstore_sqlite._verify_worker import check_chunks, check_range, claim_in, open_snapshot
+from agentstore_sqlite._verify_worker import (
+    check_chunks,
+    check_range,
+    claim_in,
+    give_up_in,
+    open_snapshot,
+)
 from agentstore_sqlite.backend import SqliteBackend, file_id
 
 if TYPE_CHECKING:
@@ -196,9 +202,11 @@ class SqliteLogStore(SqlLogStore):
                         )
                     )
                 # This process claims and checks chunks too while the workers start.
-                claim = claim_in(claims)
+                claim, give_up = claim_in(claims), give_up_in(claims)
                 own = self._check_here(
-                    lambda c: check_chunks(c, stream, writer, last, chunk=chunk, claim=claim)
+                    lambda c: check_chunks(
+                        c, stream, writer, last, chunk=chunk, claim=claim, give_up=give_up
+                    )
                 )
                 return [own, *(_result(p) for p in procs)]
             finally:

@@ -174,6 +174,40 @@ def test_each_chunk_is_claimed_once_among_claimers(tmp_path: Path) -> None:
     again = worker.claim_in(str(tmp_path))
     assert not any(again(i) for i in range(50))
     assert again(50)
+    worker.give_up_in(str(tmp_path))()
+    worker.give_up_in(str(tmp_path))()  # twice: no harm
+    assert not any(claim(i) for claim in claimers for i in range(51, 60))
+
+
+def test_a_checker_that_finds_a_break_stops_the_others(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    _build(db)
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 10")
+    conn.close()
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    snapshot = worker.open_snapshot(db, 1.0)
+    try:
+        found = worker.check_chunks(
+            snapshot,
+            "s",
+            "w",
+            LENGTH,
+            chunk=4,
+            claim=worker.claim_in(str(claims)),
+            give_up=worker.give_up_in(str(claims)),
+        )
+        assert found is None
+        # chunks 0, 1 and 2 (seqs 1-12) were claimed; the rest are left to no one
+        assert sorted(p.name for p in claims.iterdir()) == ["0", "1", "2", "gave-up"]
+        other = worker.check_chunks(
+            snapshot, "s", "w", LENGTH, chunk=4, claim=worker.claim_in(str(claims))
+        )
+        assert other == 0
+    finally:
+        snapshot.close()
 
 
 def test_check_chunks_checks_the_granted_chunks_only(tmp_path: Path) -> None:
