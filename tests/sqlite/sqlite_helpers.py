@@ -85,3 +85,20 @@ def leave_chunks_to_workers(monkeypatch: pytest.MonkeyPatch) -> None:
         return lambda i: i % 3 == 0 and claim(i)
 
     monkeypatch.setattr(logs_module, "claim_in", every_third)
+
+
+def record_fast_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Record each snapshot or chunked read a sqlite verify makes, as (processes, whether
+    it proved the chain whole); the list fills as verifies run."""
+    from agentstore_sqlite.logs import SqliteLogStore
+
+    runs: list[tuple[int, bool]] = []
+    real = SqliteLogStore._check_ranges
+
+    def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> bool:
+        whole = real(self, stream, writer, last, workers)
+        runs.append((workers, whole))
+        return whole
+
+    monkeypatch.setattr(SqliteLogStore, "_check_ranges", spy)
+    return runs

@@ -10,7 +10,7 @@ import pytest
 from agentstore import ChainBroken
 from agentstore.sql.schema import HEAD_SEQ
 from agentstore_sqlite.logs import SqliteLogStore
-from sqlite_helpers import leave_chunks_to_workers, open_file_store
+from sqlite_helpers import leave_chunks_to_workers, open_file_store, record_fast_reads
 
 LENGTH = 30
 Tamper = Callable[[sqlite3.Connection, int], None]
@@ -95,14 +95,7 @@ def verify_mode(
         monkeypatch.setattr(SqliteLogStore, "CHUNK_ROWS", 4)  # chunks for all to claim
         leave_chunks_to_workers(monkeypatch)
     if request.param != "in-process":
-        real = SqliteLogStore._check_ranges
-
-        def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> bool:
-            whole = real(self, stream, writer, last, workers)
-            runs.append((workers, whole))
-            return whole
-
-        monkeypatch.setattr(SqliteLogStore, "_check_ranges", spy)
+        runs = record_fast_reads(monkeypatch)
     yield runs
     if request.param != "in-process":
         assert runs, f"verify did not read by {request.param}"
@@ -301,48 +294,37 @@ def test_the_database_refuses_a_row_below_seq_1(tmp_path: Path, seq: int) -> Non
     assert _intact(db) == LENGTH
 
 
-@pytest.mark.parametrize(
-    "sql",
-    [
-        "UPDATE agentstore_log_rows SET content_hash = x'00' WHERE seq = 3",
-        "UPDATE agentstore_log_rows SET prev_hash = NULL WHERE seq = 3",
-        "UPDATE agentstore_log_rows SET prev_hash = x'0000' WHERE seq = 3",
-        "UPDATE agentstore_log_rows SET seq = 0 WHERE seq = 1",
-        f"UPDATE agentstore_log_rows SET payload = 0 WHERE {HEAD_ROW}",
-        f"UPDATE agentstore_log_rows SET payload = x'01' WHERE {HEAD_ROW}",
-        f"UPDATE agentstore_log_rows SET content_hash = x'00' WHERE {HEAD_ROW}",
-    ],
-)
-def test_the_database_refuses_malformed_rows(tmp_path: Path, sql: str) -> None:
-    db = tmp_path / "chain.db"
-    _build(db)
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
-            conn.execute(sql)
-    finally:
-        conn.close()
-    assert _intact(db) == LENGTH
+CHECKED = "CHECK constraint failed"
+KEPT = "recorded head row is never"
 
 
 @pytest.mark.parametrize(
-    "sql",
+    ("sql", "refusal"),
     [
+        ("UPDATE agentstore_log_rows SET content_hash = x'00' WHERE seq = 3", CHECKED),
+        ("UPDATE agentstore_log_rows SET prev_hash = NULL WHERE seq = 3", CHECKED),
+        ("UPDATE agentstore_log_rows SET prev_hash = x'0000' WHERE seq = 3", CHECKED),
+        ("UPDATE agentstore_log_rows SET seq = 0 WHERE seq = 1", CHECKED),
+        (f"UPDATE agentstore_log_rows SET payload = 0 WHERE {HEAD_ROW}", CHECKED),
+        (f"UPDATE agentstore_log_rows SET payload = x'01' WHERE {HEAD_ROW}", CHECKED),
+        (f"UPDATE agentstore_log_rows SET content_hash = x'00' WHERE {HEAD_ROW}", CHECKED),
         # a truncation by seq range, or dropping a whole log, would take the head row too
-        f"DELETE FROM agentstore_log_rows WHERE {WHERE} AND seq >= 20",
-        "DELETE FROM agentstore_log_rows WHERE stream = 'shared'",
-        f"DELETE FROM agentstore_log_rows WHERE {HEAD_ROW}",
-        f"UPDATE agentstore_log_rows SET seq = 31 WHERE {WHERE} AND {HEAD_ROW}",
-        f"UPDATE agentstore_log_rows SET writer = 'x' WHERE {WHERE} AND {HEAD_ROW}",
-        f"UPDATE agentstore_log_rows SET seq = 'head' WHERE {WHERE} AND seq = 30",
+        (f"DELETE FROM agentstore_log_rows WHERE {WHERE} AND seq >= 20", KEPT),
+        ("DELETE FROM agentstore_log_rows WHERE stream = 'shared'", KEPT),
+        (f"DELETE FROM agentstore_log_rows WHERE {HEAD_ROW}", KEPT),
+        (f"UPDATE agentstore_log_rows SET seq = 31 WHERE {WHERE} AND {HEAD_ROW}", KEPT),
+        (f"UPDATE agentstore_log_rows SET writer = 'x' WHERE {WHERE} AND {HEAD_ROW}", KEPT),
+        (f"UPDATE agentstore_log_rows SET seq = 'head' WHERE {WHERE} AND seq = 30", KEPT),
     ],
 )
-def test_the_database_keeps_each_head_row(tmp_path: Path, sql: str) -> None:
+def test_the_database_refuses_malformed_rows_and_keeps_each_head_row(
+    tmp_path: Path, sql: str, refusal: str
+) -> None:
     db = tmp_path / "chain.db"
     _build(db)
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        with pytest.raises(sqlite3.IntegrityError, match="recorded head row is never"):
+        with pytest.raises(sqlite3.IntegrityError, match=refusal):
             conn.execute(sql)
     finally:
         conn.close()

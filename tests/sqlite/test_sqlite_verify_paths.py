@@ -17,7 +17,7 @@ from agentstore.sql import SqlLogStore
 from agentstore.sql.schema import ensure_schema
 from agentstore_sqlite.backend import open_file
 from agentstore_sqlite.logs import SqliteLogStore
-from sqlite_helpers import leave_chunks_to_workers
+from sqlite_helpers import leave_chunks_to_workers, record_fast_reads
 
 LENGTH = 30
 ROW = "INSERT INTO agentstore_log_rows (stream, writer, seq, payload, prev_hash, content_hash) "
@@ -71,16 +71,7 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> lis
         monkeypatch.setattr(SqliteLogStore, "MIN_ENTRIES_PER_WORKER", 1)
         monkeypatch.setattr(SqliteLogStore, "CHUNK_ROWS", 4)
         leave_chunks_to_workers(monkeypatch)
-    runs: list[tuple[int, bool]] = []
-    real = SqliteLogStore._check_ranges
-
-    def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> bool:
-        whole = real(self, stream, writer, last, workers)
-        runs.append((workers, whole))
-        return whole
-
-    monkeypatch.setattr(SqliteLogStore, "_check_ranges", spy)
-    return runs
+    return record_fast_reads(monkeypatch)
 
 
 HEAD_TO_28 = (
