@@ -444,7 +444,8 @@ def _well_formed(head: Head) -> bool:
     seq, digest = head
     if seq == 0 and digest is None:  # no head recorded
         return True
-    return type(seq) is int and seq > 0 and type(digest) is bytes
+    # memoryview: a client may return binary columns so (psycopg2 does)
+    return type(seq) is int and seq > 0 and isinstance(digest, bytes | memoryview)
 
 
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
