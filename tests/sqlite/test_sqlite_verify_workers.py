@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import agentstore_sqlite._verify_worker as worker
 import agentstore_sqlite.logs as logs_module
+import blake3
 import pytest
 from agentstore import ChainBroken
 from agentstore_sqlite.logs import SqliteLogStore
@@ -240,3 +244,49 @@ def test_a_sum_short_of_the_chain_falls_back_to_one_pass(
     with open_file_store(db, verify_workers=4) as store:
         assert store.log("s", writer="w").verify() == LENGTH
     assert "covered 36 of 40 entries" in caplog.text
+
+
+def test_a_worker_claims_nothing_once_a_checker_gave_up(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    _build(db)
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    worker.give_up_in(str(claims))()
+    job = [str(db), b"s".hex(), b"w".hex(), str(LENGTH), "1.0", "4", str(claims)]
+    out = subprocess.run(
+        [sys.executable, "-S", worker.__file__, *job],
+        env={**os.environ, "PYTHONPATH": str(Path(blake3.__file__).resolve().parent.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out == "count 0\n"
+    assert [p.name for p in claims.iterdir()] == ["gave-up"]
+
+
+def test_this_process_gives_up_when_its_own_chunk_breaks(
+    tmp_path: Path, workers: list[subprocess.Popen[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "v.db"
+    _build(db)
+    conn = sqlite3.connect(db)
+    with conn:  # chunk 0, which this process checks itself
+        conn.execute("UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 2")
+    conn.close()
+    gave_up: list[str] = []
+    real = logs_module.give_up_in
+
+    def recording(folder: str) -> Callable[[], None]:
+        give_up = real(folder)
+
+        def record() -> None:
+            gave_up.append(folder)
+            give_up()
+
+        return record
+
+    monkeypatch.setattr(logs_module, "give_up_in", recording)
+    with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
+        store.log("s", writer="w").verify()
+    assert info.value.seq == 2
+    assert len(gave_up) == 1

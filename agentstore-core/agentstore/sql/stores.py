@@ -442,10 +442,11 @@ def check_head(
 def _well_formed(head: Head) -> bool:
     """Whether a recorded head read back is a seq and a hash (an edit can store anything)."""
     seq, digest = head
+    if type(seq) is not int:
+        return False
     if seq == 0 and digest is None:  # no head recorded
         return True
-    # memoryview: a client may return binary columns so (psycopg2 does)
-    return type(seq) is int and seq > 0 and isinstance(digest, bytes | memoryview)
+    return seq > 0 and type(digest) is bytes  # as every stored hash (see _chain_rows)
 
 
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
