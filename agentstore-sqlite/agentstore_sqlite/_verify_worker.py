@@ -37,7 +37,7 @@ _ROWS = (
 )
 # Rows fetched at a time: the loop then runs over a list, a sixth faster than the cursor.
 _BATCH = 256
-_HASH_AT = "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
+HASH_AT = "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
 
 
 def check_range(
@@ -51,7 +51,7 @@ def check_range(
     link: bytes | None = None
     prefix = b""
     if first > 1:
-        row = conn.execute(_HASH_AT, (stream, writer, first - 1)).fetchone()
+        row = conn.execute(HASH_AT, (stream, writer, first - 1)).fetchone()
         if row is None or type(row[0]) is not bytes:
             return None
         link = prefix = row[0]

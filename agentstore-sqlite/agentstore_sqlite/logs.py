@@ -16,6 +16,7 @@ from agentstore.sql import SqlLogStore
 from agentstore.sql.stores import Head, check_head
 
 from agentstore_sqlite._verify_worker import (
+    HASH_AT,
     check_chunks,
     check_range,
     claim_in,
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _WORKER: Final = Path(__file__).with_name("_verify_worker.py")
-_HASH_AT: Final = (
-    "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
-)
 _LOWEST: Final = "SELECT min(seq) FROM agentstore_log WHERE stream = ? AND writer = ?"
 _MAX_SEQ: Final = 2**63 - 1  # SQLite's largest integer: seq + 1 must still bind
 
@@ -114,7 +112,7 @@ class SqliteLogStore(SqlLogStore):
         if low is not None and (type(low) is not int or low < 1):
             return None
         seq = head[0]
-        stored = self._backend.query(_HASH_AT, (stream, writer, seq))
+        stored = self._backend.query(HASH_AT, (stream, writer, seq))
         at_head = [cast(bytes, stored[0][0])] if stored else []
         try:
             past, last_hash = verify_rows(
