@@ -45,6 +45,16 @@ def _build(db: Path) -> None:
         store.log("s", writer="w").append_many([f"e{i}".encode() for i in range(LENGTH)])
 
 
+def _edit(db: Path, sql: str, params: tuple[object, ...] = ()) -> None:
+    """Run one statement on the file behind the store's back, committed."""
+    conn = sqlite3.connect(db)
+    try:
+        with conn:
+            conn.execute(sql, params)
+    finally:
+        conn.close()
+
+
 def _all_released(started: list[subprocess.Popen[Any]]) -> None:
     assert started
     for p in started:
@@ -139,13 +149,11 @@ def test_workers_take_any_file_path_and_any_names(
         assert store.log(ODD_STREAM, writer=ODD_WRITER).verify() == LENGTH
     assert len(workers) == 3
     assert not caplog.records  # no fallback: every worker found the file and the chain
-    conn = sqlite3.connect(db)
-    with conn:  # an entry of a chunk a worker checks
-        conn.execute(
-            "UPDATE agentstore_log_rows SET payload = x'00' WHERE stream = ? AND seq = ?",
-            (ODD_STREAM, 34),
-        )
-    conn.close()
+    _edit(  # an entry of a chunk a worker checks
+        db,
+        "UPDATE agentstore_log_rows SET payload = x'00' WHERE stream = ? AND seq = ?",
+        (ODD_STREAM, 34),
+    )
     with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
         store.log(ODD_STREAM, writer=ODD_WRITER).verify()
     assert (info.value.stream, info.value.writer, info.value.seq) == (ODD_STREAM, ODD_WRITER, 34)
@@ -159,10 +167,8 @@ def test_a_worker_reports_a_truncation_with_its_detail(
 ) -> None:
     db = tmp_path / "v.db"
     _build(db)
-    conn = sqlite3.connect(db)
-    with conn:  # the last entries: chunk 8 (a worker's) and 9 (this process's)
-        conn.execute("DELETE FROM agentstore_log_rows WHERE seq BETWEEN ? AND ?", (33, LENGTH))
-    conn.close()
+    # the last entries: chunk 8 (a worker's) and 9 (this process's)
+    _edit(db, "DELETE FROM agentstore_log_rows WHERE seq BETWEEN ? AND ?", (33, LENGTH))
     with open_file_store(db, verify_workers=4) as store, pytest.raises(ChainBroken) as info:
         store.log("s", writer="w").verify()
     assert info.value.seq == 33
@@ -186,10 +192,7 @@ def test_each_chunk_is_claimed_once_among_claimers(tmp_path: Path) -> None:
 def test_a_checker_that_finds_a_break_stops_the_others(tmp_path: Path) -> None:
     db = tmp_path / "v.db"
     _build(db)
-    conn = sqlite3.connect(db)
-    with conn:
-        conn.execute("UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 10")
-    conn.close()
+    _edit(db, "UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 10")
     claims = tmp_path / "claims"
     claims.mkdir()
     snapshot = worker.open_snapshot(db, 1.0)
@@ -269,10 +272,8 @@ def test_this_process_gives_up_when_its_own_chunk_breaks(
 ) -> None:
     db = tmp_path / "v.db"
     _build(db)
-    conn = sqlite3.connect(db)
-    with conn:  # chunk 0, which this process checks itself
-        conn.execute("UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 2")
-    conn.close()
+    # chunk 0, which this process checks itself
+    _edit(db, "UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 2")
     gave_up: list[str] = []
     real = logs_module.give_up_in
 
