@@ -9,8 +9,6 @@ never echoed, and messages come from errors that promise to carry none.
 from __future__ import annotations
 
 import json
-import re
-import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,8 +18,18 @@ from typing import Any, NoReturn
 
 import click
 
-from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER, CAPABILITIES
-from agentstore.errors import ChainBroken, ConfigError, InvalidInput, StoreError, UnknownDriver
+from agentstore.capabilities import CAPABILITIES
+from agentstore.cli.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    CliFailure,
+    _redact,
+    _to_cli_error,
+)
+from agentstore.cli.verify import PROGRESS_THRESHOLD, ChainResult, verify_store
+from agentstore.errors import ConfigError, UnknownDriver
 from agentstore.policy import (
     CONFIG_FILENAME,
     DEFAULT_BACKEND,
@@ -33,28 +41,6 @@ from agentstore.registry import FIRST_PARTY, Registry, default_registry
 from agentstore.store import Store
 from agentstore.store import open as open_store
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-PROGRESS_THRESHOLD = 10_000
-"""Entries to verify above which a progress bar is drawn (when stderr is a terminal)."""
-
-
-class CliError(click.ClickException):
-    """A usage or policy error: one line, exit code 2."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, message: str) -> None:
-        super().__init__(" ".join(message.split()))
-
-
-class CliFailure(CliError):
-    """An operation that failed (a backend, a file): one line, exit code 1."""
-
-    exit_code = EXIT_FAILED
-
 
 @dataclass
 class Options:
@@ -63,36 +49,6 @@ class Options:
     config: Path | None = None
     debug: bool = False
     registry: Registry = field(default_factory=default_registry)
-
-
-# The user info runs to the *last* ``@`` of the URL: a password holding an unescaped ``@``
-# or ``/`` is still masked whole (masking a host too is the safe way to be wrong).
-_URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
-# libpq key/value (``password=x``, quoted values with escapes) and URL query parameters;
-# an unquoted value runs to the next blank, so a password holding ``&`` is masked whole.
-_KEY_VALUE_PASSWORD = re.compile(
-    r"""(\w*(?:pass(?:word)?|passwd|pwd))\s*=\s*('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S*)""",
-    re.IGNORECASE,
-)
-
-
-def _redact(text: str) -> str:
-    """Mask the user info of any URL and any ``password=`` value in ``text``."""
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return _KEY_VALUE_PASSWORD.sub(r"\1=***", text)
-
-
-def _to_cli_error(exc: BaseException) -> CliError:
-    if isinstance(exc, ConfigError | InvalidInput):
-        return CliError(exc.message)
-    if isinstance(exc, StoreError):
-        return CliFailure(exc.message)
-    if isinstance(exc, OSError):
-        return CliFailure(_redact(str(exc)))
-    return CliFailure(
-        f"unexpected {type(exc).__name__}: {_redact(str(exc))} "
-        "(run `agentstore --debug ...` to see the traceback)"
-    )
 
 
 class _Group(click.Group):
@@ -322,77 +278,6 @@ def validate(ctx: click.Context, path: Path | None) -> None:
 # -- verify ---------------------------------------------------------------------------------
 
 
-@dataclass
-class ChainResult:
-    stream: str
-    writer: str
-    entries: int | None = None
-    broken: ChainBroken | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"stream": self.stream, "writer": self.writer}
-        if self.broken is None:
-            doc["ok"] = True
-            doc["entries"] = self.entries
-        else:
-            doc["ok"] = False
-            doc["seq"] = self.broken.seq
-            doc["detail"] = self.broken.detail
-        return doc
-
-
-def verify_store(
-    store: Store,
-    stream: str | None = None,
-    writer: str | None = None,
-    *,
-    progress: bool | None = None,
-) -> list[ChainResult]:
-    """Verify every chain matching the filters, the audit chain included; never raises
-    ChainBroken: each broken chain is reported in its result.
-
-    ``progress`` None draws a bar on stderr when it is a terminal and the work is long.
-    """
-    chains = [
-        (s, w)
-        for s, w in store.logs()
-        if s != AUDIT_STREAM and (stream is None or s == stream) and (writer is None or w == writer)
-    ]
-    with_audit = (stream is None or stream == AUDIT_STREAM) and writer in (None, AUDIT_WRITER)
-    lengths = []
-    for s, w in chains:
-        head = store.log(s, w).head()
-        lengths.append(0 if head is None else head.seq)
-    total = sum(lengths)
-    if progress is None:
-        progress = total >= PROGRESS_THRESHOLD and sys.stderr.isatty()
-    results: list[ChainResult] = []
-    with click.progressbar(
-        length=max(total, 1),
-        label="verifying",
-        file=sys.stderr,
-        hidden=not progress,
-        show_pos=True,
-    ) as bar:
-        for (s, w), n in zip(chains, lengths, strict=True):
-            result = ChainResult(s, w)
-            try:
-                result.entries = store.log(s, w).verify()
-            except ChainBroken as exc:
-                result.broken = exc
-            results.append(result)
-            bar.update(n)
-    if with_audit:
-        audit = ChainResult(AUDIT_STREAM, AUDIT_WRITER)
-        try:
-            audit.entries = store.audit.verify()
-        except ChainBroken as exc:
-            audit.broken = exc
-        if audit.broken is not None or audit.entries or stream == AUDIT_STREAM:
-            results.append(audit)
-    return results
-
-
 @cli.command(short_help="Verify every hash chain; exit 1 naming each broken one.")
 @click.option("--stream", help="Verify only the chains of this stream.")
 @click.option("--writer", help="Verify only the chains of this writer.")
@@ -489,4 +374,18 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     raise SystemExit(EXIT_OK)  # pragma: no cover - click's main always exits
 
 
-__all__ = ["CliError", "CliFailure", "cli", "load_policy", "main", "verify_store"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROGRESS_THRESHOLD",
+    "ChainResult",
+    "CliError",
+    "CliFailure",
+    "_redact",
+    "_to_cli_error",
+    "cli",
+    "load_policy",
+    "main",
+    "verify_store",
+]

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from agentstore.cli.app import CliError, CliFailure, verify_store
+from agentstore.cli.errors import CliError, CliFailure
 from agentstore.cli.starter import starter_policy
+from agentstore.cli.verify import verify_store
 from agentstore.errors import UnknownDriver
 from agentstore.policy import StorePolicy
 from agentstore.registry import Registry

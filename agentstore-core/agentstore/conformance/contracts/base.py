@@ -1,0 +1,245 @@
+"""What every contract class shares: the base class, its fixtures and helpers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from typing import ClassVar, TypeVar
+
+import pytest
+from blake3 import blake3
+
+import agentstore
+from agentstore.capabilities import (
+    AUDIT_STREAM,
+    AUDIT_WRITER,
+    CapabilityName,
+    LogAuditSink,
+)
+from agentstore.conformance.support import (
+    ConformanceSupport,
+    FakeClock,
+    TamperRefused,
+    load_support,
+)
+from agentstore.policy import StorePolicy
+from agentstore.registry import DriverSpec, Registry, default_registry
+from agentstore.store import Store
+from agentstore.types import (
+    Entry,
+)
+
+T = TypeVar("T")
+
+THREADS = 8
+"""How many threads the concurrency tests race."""
+
+HELLO_WORLD_HASH = "d74981efa70a0c880b8d8c1985d075dbcbf679b99a5f9914e5aaf96b831a9e24"
+"""BLAKE3(b"hello world"): the genesis hash of a log whose first payload is b"hello world"."""
+SECOND_HASH = "6c3cf60fc6ef27210eac15152ee2d13e044dc6c878dd090e81df22e7b22e4cef"
+"""BLAKE3(HELLO_WORLD_HASH bytes || b"second"): the hash of the entry after it."""
+
+BAD_PAYLOADS: tuple[object, ...] = ("text", 7, None, [1, 2], 1.5)
+"""Payloads a log must refuse with InvalidInput (it takes bytes only)."""
+
+
+def b3(data: bytes) -> bytes:
+    return blake3(data).digest()
+
+
+def run_threads(count: int, target: Callable[[int], T], timeout: float = 60.0) -> list[T]:
+    """Run ``target(i)`` for i in range(count) on as many threads, released together.
+
+    Returns the results in index order; re-raises the first exception; fails (rather
+    than hangs) when a thread does not finish within ``timeout``.
+    """
+    barrier = threading.Barrier(count)
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        try:
+            barrier.wait(timeout)
+            results[i] = target(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if any(t.is_alive() for t in threads):
+        pytest.fail(f"a thread did not finish within {timeout} s (deadlock?)")
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(count)]
+
+
+def capability_of(cls: type, test_name: str) -> CapabilityName | None:
+    """The capability test ``test_name`` of ``cls`` needs: that of the contract defining it.
+
+    A subclass overriding a contract test keeps its capability; a test a subclass adds
+    itself needs none.
+    """
+    for klass in cls.__mro__:
+        if test_name in vars(klass) and "capability" in vars(klass):
+            cap: CapabilityName | None = vars(klass)["capability"]
+            return cap
+    return None
+
+
+class ContractBase:
+    """What every contract class shares: opening stores, capability checks, clean-up.
+
+    Class attributes a subclass may set:
+        registry: the driver registry to open stores with (default: the installed drivers).
+        conformance: overrides the driver's own :class:`ConformanceSupport`.
+
+    Within a test, :attr:`policy` is the fixture's policy, :attr:`clock` a
+    :class:`FakeClock` every store opened with :meth:`open_store` uses, :attr:`spec`
+    the driver under test (the policy's ``backend``) and :attr:`support` its support.
+    """
+
+    capability: ClassVar[CapabilityName | None] = None
+    registry: ClassVar[Registry | None] = None
+    conformance: ClassVar[ConformanceSupport | None] = None
+    CHILD_TIMEOUT: ClassVar[float] = 120.0
+    """Seconds :meth:`child_appends` waits for each child process."""
+
+    policy: StorePolicy
+    clock: FakeClock
+    spec: DriverSpec
+    support: ConformanceSupport
+    _stores: list[Store]
+    _refused: list[str]
+
+    @pytest.fixture(autouse=True)
+    def _agentstore_contract(
+        self, request: pytest.FixtureRequest, agentstore_policy: StorePolicy
+    ) -> Iterator[None]:
+        if not isinstance(agentstore_policy, StorePolicy):
+            pytest.fail(
+                "the agentstore_policy fixture must return an agentstore.StorePolicy, "
+                f"not {type(agentstore_policy).__name__}"
+            )
+        self.policy = agentstore_policy
+        self.spec = (self.registry or default_registry()).get(agentstore_policy.backend)
+        self.support = self.conformance or load_support(self.spec)
+        cap = capability_of(type(self), request.function.__name__)
+        if cap is not None:
+            if cap not in self.spec.capabilities:
+                pytest.skip(f"driver {self.spec.name!r} does not declare capability {cap!r}")
+            routed = agentstore_policy.driver_for(cap)
+            if routed != self.spec.name:
+                pytest.skip(f"the policy routes capability {cap!r} to {routed!r}")
+        self.clock = FakeClock()
+        self._stores = []
+        self._refused = []
+        try:
+            yield
+        finally:
+            for store in self._stores:
+                store.close()
+
+    # -- helpers for tests -------------------------------------------------------------
+
+    def open_store(self) -> Store:
+        """Open a store from the policy with the test's clock; closed after the test."""
+        store = agentstore.open(self.policy, registry=self.registry, clock=self.clock)
+        self._stores.append(store)
+        return store
+
+    def require_persistent(self) -> None:
+        """Skip the test unless the driver declares that its data persists."""
+        if not self.support.persistent:
+            pytest.skip(
+                f"driver {self.spec.name!r} declares it is not persistent "
+                "(ConformanceSupport.persistent is False)"
+            )
+
+    def tamper(self, store: Store, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
+        """Overwrite (``entry``) or delete (None) the stored entry at ``seq``, unchecked.
+
+        Skips the test when the driver offers no way to tamper (see ConformanceSupport).
+        An edit the database refuses (:class:`TamperRefused`) is recorded in
+        ``self._refused``: the chain must then verify unchanged.
+        """
+        if self.support.tamper is not None:
+            try:
+                self.support.tamper(store, stream, writer, seq, entry)
+            except NotImplementedError as exc:
+                pytest.skip(f"driver {self.spec.name!r} cannot tamper with this chain: {exc}")
+            except TamperRefused as exc:
+                self._refused.append(str(exc))
+            return
+        target: object = None
+        if (stream, writer) == (AUDIT_STREAM, AUDIT_WRITER):
+            audit = store.audit
+            if isinstance(audit, LogAuditSink):
+                target = audit._logs
+        else:
+            target = store._cap("logs")
+        fn = getattr(target, "tamper", None)
+        if not callable(fn):
+            pytest.skip(
+                f"driver {self.spec.name!r} offers no tamper hook "
+                "(ConformanceSupport.tamper or a tamper() method on its log store)"
+            )
+        try:
+            fn(stream, writer, seq, entry)
+        except NotImplementedError as exc:
+            pytest.skip(f"driver {self.spec.name!r} cannot tamper with this chain: {exc}")
+        except TamperRefused as exc:
+            self._refused.append(str(exc))
+
+    def child_appends(self, stream: str, writer: str, processes: int, each: int) -> None:
+        """Append from ``processes`` separate Python processes at once, ``each`` per process.
+
+        Payloads are ``b"p<process>-<i>"``. Fails with the children's output if one fails.
+        """
+        if self.spec.distribution is None:
+            pytest.skip("a driver registered in-process cannot be opened by another process")
+        script = (
+            "import pathlib, sys, agentstore\n"
+            "policy_file, source, stream, writer, tag, each = sys.argv[1:7]\n"
+            "text = pathlib.Path(policy_file).read_text(encoding='utf-8')\n"
+            "policy = agentstore.StorePolicy.loads(text, source=source or None)\n"
+            "with agentstore.open(policy) as store:\n"
+            "    log = store.log(stream, writer=writer)\n"
+            "    for i in range(int(each)):\n"
+            "        log.append(f'p{tag}-{i}'.encode())\n"
+        )
+        # The policy may hold secrets: hand it over in a file only its owner can read
+        # (mkstemp makes it 0600), never on argv, where `ps` shows it to every user.
+        fd, policy_file = tempfile.mkstemp(prefix="agentstore-policy-", suffix=".toml")
+        children: list[subprocess.Popen[bytes]] = []
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.policy.dumps())
+            args = [policy_file, self.policy.source or "", stream, writer]
+            for p in range(processes):
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", script, *args, str(p), str(each)],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        env=os.environ.copy(),
+                    )
+                )
+            for child in children:
+                out, _ = child.communicate(timeout=self.CHILD_TIMEOUT)
+                assert child.returncode == 0, out.decode(errors="replace")
+        finally:
+            for child in children:  # after a timeout or failure, leave none running
+                if child.poll() is None:
+                    child.kill()
+                child.communicate()
+            os.unlink(policy_file)
+
+
+# -- causal primitives ----------------------------------------------------------------------
