@@ -235,3 +235,22 @@ def test_a_third_party_driver_wheel_joins_by_installing_it(
         ("redis", "agentstore-redis"),
         ("sqlite", "agentstore-sqlite"),
     ]
+
+
+def test_each_wheel_describes_itself_with_its_whole_readme(wheels: dict[str, Path]) -> None:
+    """The package index shows METADATA's body: it must be the distribution's own README."""
+    import zipfile
+
+    from readme_blocks import readme
+
+    for dist, wheel in wheels.items():
+        with zipfile.ZipFile(wheel) as zf:
+            meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            text = zf.read(meta).decode()
+        headers, _, body = text.partition("\n\n")
+        assert "Description-Content-Type: text/markdown" in headers, dist
+        urls = [line for line in headers.splitlines() if line.startswith("Project-URL:")]
+        assert len(urls) >= 4, f"{dist}: {urls}"
+        own = readme(dist).read_text(encoding="utf-8")
+        assert body.strip() == own.strip(), f"{wheel.name}: the description is not its README"
+        assert len(own.splitlines()) > 30, f"{dist}: the README is too short to stand alone"
