@@ -196,13 +196,15 @@ class ExclusiveTtl(MemoryLifecycleStore):
         return [a for a, info in self._agents.items() if info.last_heartbeat > cutoff]
 
 
-def _driver(name: str, capability: str, make: Callable[[OpenContext], object]) -> DriverSpec:
+def _driver(
+    name: str, capability: str, make: Callable[[OpenContext], object], **declared: Any
+) -> DriverSpec:
     def _open(config: Any, context: OpenContext) -> DriverStores:
         stores = open_memory(context)
         setattr(stores, capability, make(context))
         return stores
 
-    return DriverSpec(name=name, open=_open)
+    return DriverSpec(name=name, open=_open, **declared)
 
 
 # name -> (contract, capability, broken store, the contract tests that must fail)
@@ -357,18 +359,38 @@ for _name, (_contract, _cap, _make, _) in MUTANTS.items():
     REGISTRY.register(_driver(_name, _cap, _make))
 
 
-def _suite(name: str, contract: type[ContractBase]) -> type:
+def _suite(
+    name: str, contract: type[ContractBase], registry: Registry, prefix: str = "TestMutant"
+) -> type:
     @pytest.fixture
     def agentstore_policy(self: object, tmp_path: Path) -> Iterator[StorePolicy]:
         yield StorePolicy(name)
 
     body = {
-        "registry": REGISTRY,
+        "registry": registry,
         "conformance": SUPPORT.get(name, ConformanceSupport(persistent=False)),
         "agentstore_policy": agentstore_policy,
     }
-    return type(f"TestMutant_{name}", (contract,), body)
+    return type(f"{prefix}_{name}", (contract,), body)
 
 
 for _name, (_contract, *_rest) in MUTANTS.items():
-    globals()[f"TestMutant_{_name}"] = _suite(_name, _contract)
+    globals()[f"TestMutant_{_name}"] = _suite(_name, _contract, REGISTRY)
+
+
+# Honest drivers: persistent, with the same logs, but declaring what they cannot keep on
+# their DriverSpec. The suite skips those tests, with the reason, and runs the rest.
+DECLARED: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object]]] = {
+    "declared_truncatable": (WriterLogContract, "logs", lambda c: TruncatableLog()),
+    "declared_untestable": (WriterLogContract, "logs", lambda c: PlainLog()),
+    "declared_truncatable_audit": (
+        AuditSinkContract,
+        "audit",
+        lambda c: LogAuditSink(TruncatableLog()),
+    ),
+}
+HONEST = Registry(load_entry_points=False)
+for _name, (_contract, _cap, _make) in DECLARED.items():
+    SUPPORT[_name] = PERSISTENT
+    HONEST.register(_driver(_name, _cap, _make, tamper_evident=False))
+    globals()[f"TestDeclared_{_name}"] = _suite(_name, _contract, HONEST, "TestDeclared")
