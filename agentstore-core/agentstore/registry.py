@@ -119,10 +119,12 @@ class DriverSpec:
         distribution, version: filled in by the registry from the entry point.
         tamper_evident: the driver keeps what ``WriterLog.verify`` promises, truncation
             included: a log whose last entries (or every entry) were deleted behind the
-            store's back fails ``verify()``. This needs a head recorded apart from the
-            entries, which the default ``WriterLogStore._verify`` does not check. A driver
-            that cannot keep it declares False; the conformance suite then skips its
-            truncation tests, and ``agentstore drivers`` shows it.
+            store's back fails ``verify()``. This needs each log's head recorded apart
+            from its entries, moved in the same transaction as every append: the default
+            ``WriterLogStore._verify`` checks it when the driver returns it from
+            ``_recorded_head``. A driver that cannot keep this declares False; the
+            conformance suite then skips its truncation tests, and ``agentstore drivers``
+            shows it.
         cross_process: stores opened by separate processes on the same storage share it
             safely: appends, bumps and increments from every process serialize, nothing is
             lost. The conformance suite runs its multi-process tests only when this is

@@ -153,6 +153,37 @@ class TruncatableLog(PlainLog):
                 log[i] = entry
 
 
+class HeadedLog(TruncatableLog):
+    """Not a mutant: TruncatableLog that records each log's head with every append and
+    builds on it, and returns it from ``_recorded_head`` (its verify is still the default)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+
+    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        with self._lock:
+            key = (stream, writer)
+            seq, prev = self._heads.get(key, (0, None))
+            out = []
+            for payload in payloads:
+                seq += 1
+                entry = Entry(stream, writer, seq, payload, prev, chain_hash(prev, payload))
+                out.append(entry)
+                prev = entry.content_hash
+            self._data.setdefault(key, []).extend(out)
+            self._heads[key] = (seq, prev)
+            return out
+
+    def _recorded_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        with self._lock:
+            return self._heads.get((stream, writer), (0, None))
+
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        with self._lock:  # a log whose entries were all deleted is still listed
+            return iter(sorted({k for k, v in self._data.items() if v} | set(self._heads)))
+
+
 class StrictInvalidate(MemoryPolicyStore):
     def _invalidate(self, agent_id: AgentId) -> None:
         if agent_id not in self._docs:

@@ -62,9 +62,11 @@ What a driver guarantees is declared on its ``DriverSpec``, where ``agentstore d
 ``tamper_evident`` (default True)
     ``WriterLog.verify`` catches every edit, truncation included: a log whose last
     entries, or all of them, were deleted fails ``verify()``. That needs a head recorded
-    apart from the entries and moved in the same transaction as each append, which
-    ``WriterLogStore``'s default ``_verify`` does not check. A driver that cannot keep
-    this declares ``tamper_evident=False``; the truncation tests then skip, saying so.
+    apart from the entries and moved in the same transaction as each append; a driver
+    that keeps one returns it from ``WriterLogStore._recorded_head`` and the default
+    ``_verify`` checks the entries against it (without it, the default checks the chain
+    only). A driver that cannot keep this declares ``tamper_evident=False``; the
+    truncation tests then skip, saying so.
 ``cross_process`` (default False)
     Stores opened by separate processes on the same storage share it safely: appends,
     bumps and increments serialize across processes and nothing is lost. The
