@@ -4,8 +4,8 @@ Each capability is an abstract class. Its public methods are the contract users 
 validate arguments (raising :class:`~agentstore.errors.InvalidInput` before anything is
 stored) and are final. A driver implements the ``_``-prefixed hooks, which receive
 arguments already validated. Every method is synchronous and safe to call from several
-threads at once; cross-process safety is the driver's promise and the conformance suite
-checks it where the driver declares it.
+threads at once; cross-process safety is the driver's promise, declared as
+``DriverSpec(cross_process=True)``, and the conformance suite checks it where declared.
 
 Capability names, as written in a policy's ``[store.capabilities]`` table:
 
