@@ -4,8 +4,8 @@ Each capability is an abstract class. Its public methods are the contract users 
 validate arguments (raising :class:`~agentstore.errors.InvalidInput` before anything is
 stored) and are final. A driver implements the ``_``-prefixed hooks, which receive
 arguments already validated. Every method is synchronous and safe to call from several
-threads at once; cross-process safety is the driver's promise and the conformance suite
-checks it where the driver declares it.
+threads at once; cross-process safety is the driver's promise, declared as
+``DriverSpec(cross_process=True)``, and the conformance suite checks it where declared.
 
 Capability names, as written in a policy's ``[store.capabilities]`` table:
 
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Final, Literal, TypeVar
 
-from agentstore.chain import ChainRow, verify_rows
+from agentstore.chain import ChainRow, Head, check_head, verify_rows
 from agentstore.doorbell import Doorbell
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
 from agentstore.types import (
@@ -303,9 +303,41 @@ class WriterLogStore(ABC):
         for e in self._entries(stream, writer, 0):
             yield e.seq, e.payload, e.prev_hash, e.content_hash
 
+    def _recorded_head(self, stream: str, writer: str) -> Head | None:
+        """The log's head as recorded apart from its entries, or None (the default) when
+        the driver records none.
+
+        A driver that records each log's head, moved in the same transaction as every
+        append, returns it here as ``(seq, content_hash)`` of the last entry appended
+        (``(0, None)`` for a log never written); the default :meth:`_verify` then checks
+        the stored entries against it, so a truncated log is caught. Without it only the
+        chain itself is checked, and deleting the last entries leaves a valid chain.
+        """
+        return None
+
     def _verify(self, stream: str, writer: str) -> int:
-        """Check the whole chain; return its length. Drivers may override to go faster."""
-        count, _ = verify_rows(stream, writer, self._chain_rows(stream, writer))
+        """Check the whole chain, and against the recorded head when the driver keeps one
+        (:meth:`_recorded_head`); return its length. Drivers may override to go faster."""
+        first = self._recorded_head(stream, writer)
+        rows = self._chain_rows(stream, writer)
+        if first is None:
+            count, _ = verify_rows(stream, writer, rows)
+            return count
+        at_first: list[bytes] = []
+
+        def checked() -> Iterator[ChainRow]:
+            for row in rows:
+                yield row
+                if row[0] == first[0]:
+                    at_first.append(row[3])  # reached only once verify_rows accepted it
+
+        def read_head(stream: str, writer: str) -> Head:
+            return self._recorded_head(stream, writer) or (0, None)
+
+        # Read before the entries and again after: entries appended before the first
+        # read must all be there, and none may lie past the second.
+        count, last = verify_rows(stream, writer, checked())
+        check_head(stream, writer, count, last, first=first, at_first=at_first, read_head=read_head)
         return count
 
     def logs(self) -> list[tuple[str, str]]:

@@ -117,6 +117,18 @@ class DriverSpec:
             makes a fresh store, whether data persists, how to tamper with a chain). A
             string, so discovery imports nothing; only the conformance suite loads it.
         distribution, version: filled in by the registry from the entry point.
+        tamper_evident: the driver keeps what ``WriterLog.verify`` promises, truncation
+            included: a log whose last entries (or every entry) were deleted behind the
+            store's back fails ``verify()``. This needs each log's head recorded apart
+            from its entries, moved in the same transaction as every append: the default
+            ``WriterLogStore._verify`` checks it when the driver returns it from
+            ``_recorded_head``. A driver that cannot keep this declares False; the
+            conformance suite then skips its truncation tests, and ``agentstore drivers``
+            shows it.
+        cross_process: stores opened by separate processes on the same storage share it
+            safely: appends, bumps and increments from every process serialize, nothing is
+            lost. The conformance suite runs its multi-process tests only when this is
+            declared; ``agentstore drivers`` shows it.
     """
 
     name: str
@@ -127,6 +139,8 @@ class DriverSpec:
     conformance: str | None = None
     distribution: str | None = None
     version: str | None = None
+    tamper_evident: bool = True
+    cross_process: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _DRIVER_NAME.fullmatch(self.name):
@@ -140,6 +154,12 @@ class DriverSpec:
                 f"driver {self.name!r} declares unknown capabilities {sorted(unknown)}; "
                 f"known: {', '.join(CAPABILITIES)}"
             )
+        for flag in ("tamper_evident", "cross_process"):
+            if type(getattr(self, flag)) is not bool:
+                raise ConfigError(
+                    f"driver {self.name!r}: {flag} must be True or False, "
+                    f"not {type(getattr(self, flag)).__name__}"
+                )
         object.__setattr__(self, "capabilities", frozenset(self.capabilities))
 
     @property

@@ -28,5 +28,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             config_model=PostgresConfig,
             description=SPEC_DESCRIPTION,
             conformance="agentstore_postgres.conformance:SUPPORT",
+            cross_process=True,
         )
     )

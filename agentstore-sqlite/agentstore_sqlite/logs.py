@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
 import blake3
-from agentstore.chain import verify_rows
+from agentstore.chain import Head, check_head, verify_rows
 from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
-from agentstore.sql.stores import Head, check_head
 
 from agentstore_sqlite._verify_worker import (
     HASH_AT,

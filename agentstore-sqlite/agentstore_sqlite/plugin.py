@@ -24,5 +24,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             config_model=SqliteConfig,
             description="a local SQLite file (the embedded default); safe across processes",
             conformance="agentstore_sqlite.conformance:SUPPORT",
+            cross_process=True,
         )
     )

@@ -29,13 +29,20 @@ def test_table_lists_each_driver_with_distribution_version_and_capabilities(
     result = run("drivers", reg=installed)
     assert result.exit_code == 0, result.stdout
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "CAPABILITIES"]
+    assert lines[0].split() == [
+        "NAME",
+        "DISTRIBUTION",
+        "VERSION",
+        "CROSS-PROCESS",
+        "TAMPER-EVIDENT",
+        "CAPABILITIES",
+    ]
     memory = next(line for line in lines if line.startswith("memory "))
     version = importlib.metadata.version("agentstore-memory")
-    assert memory.split() == ["memory", "agentstore-memory", version, "all"]
+    assert memory.split() == ["memory", "agentstore-memory", version, "no", "yes", "all"]
     partial = next(line for line in lines if line.startswith("partial "))
-    # canonical capability order; an in-process driver says so
-    assert partial.split() == ["partial", "(in-process)", "-", "generations,", "logs"]
+    # canonical capability order; an in-process driver says so; undeclared: the defaults
+    assert partial.split() == ["partial", "(in-process)", "-", "no", "yes", "generations,", "logs"]
     names = [line.split()[0] for line in lines[1:]]
     assert names == sorted(names)
 
@@ -56,10 +63,31 @@ def test_json_is_complete_and_parseable(run: Run, installed: Registry) -> None:
         "distribution": None,
         "version": None,
         "capabilities": ["audit"],
+        "cross_process": False,
+        "tamper_evident": True,
         "description": "",
         "first_party": False,
     }
     assert doc["broken"] == []
+
+
+def test_what_a_driver_declares_is_shown(run: Run, installed: Registry) -> None:
+    installed.register(DriverSpec("shared", open=_never, cross_process=True, tamper_evident=False))
+    lines = run("drivers", reg=installed).stdout.splitlines()
+    shared = next(line for line in lines if line.startswith("shared "))
+    assert shared.split() == ["shared", "(in-process)", "-", "yes", "no", "all"]
+    doc = json.loads(run("drivers", "--json", reg=installed).stdout)
+    by_name = {d["name"]: d for d in doc["drivers"]}
+    assert (by_name["shared"]["cross_process"], by_name["shared"]["tamper_evident"]) == (
+        True,
+        False,
+    )
+    # The first-party drivers that share storage between processes say so.
+    for name in ("sqlite", "postgres"):
+        if name in by_name:
+            assert by_name[name]["cross_process"] is True
+            assert by_name[name]["tamper_evident"] is True
+    assert by_name["memory"]["cross_process"] is False
 
 
 def test_nothing_installed_says_what_to_install(run: Run) -> None:

@@ -1,14 +1,16 @@
 """Deliberately broken drivers, each a memory driver with one contract violation.
 
 ``test_contracts_catch_bugs.py`` runs the contract tests named in :data:`MUTANTS` against
-each of them and expects every one to fail: proof that the suite notices the bug.
+each of them and expects every one to fail: proof that the suite notices the bug. A
+mutant is run as a driver that does not persist unless :data:`SUPPORT` says otherwise.
 Collected only when named on the command line (not a ``test_*.py`` file).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +20,16 @@ from agentstore import (
     DriverSpec,
     DriverStores,
     Entry,
+    LogAuditSink,
     NotFound,
     OpenContext,
     Registry,
     StorePolicy,
+    WriterLogStore,
     chain_hash,
 )
 from agentstore.conformance import (
+    AuditSinkContract,
     ConformanceSupport,
     ContractBase,
     CredentialStoreContract,
@@ -87,6 +92,98 @@ class RacyLog(MemoryLogStore):
         return entry
 
 
+class LogsInWriteOrder(MemoryLogStore):
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        return iter([k for k, v in self._data.items() if v])
+
+
+class LogsSortedAsJoinedNames(MemoryLogStore):
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        return iter(sorted((k for k, v in self._data.items() if v), key=":".join))
+
+
+class PlainLog(WriterLogStore):
+    """A log kept the naive way: the last stored entry is the head, nothing is recorded
+    apart from the entries, and verify is WriterLogStore's default; no tamper hook."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[tuple[str, str], list[Entry]] = {}
+
+    def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
+        return self._append_many(stream, writer, [payload])[0]
+
+    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        with self._lock:
+            log = self._data.setdefault((stream, writer), [])
+            seq, prev = (log[-1].seq, log[-1].content_hash) if log else (0, None)
+            out = []
+            for payload in payloads:
+                seq += 1
+                entry = Entry(stream, writer, seq, payload, prev, chain_hash(prev, payload))
+                out.append(entry)
+                prev = entry.content_hash
+            log.extend(out)
+            return out
+
+    def _head(self, stream: str, writer: str) -> Entry | None:
+        log = self._data.get((stream, writer))
+        return log[-1] if log else None
+
+    def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
+        with self._lock:
+            stored = list(self._data.get((stream, writer), ()))
+        return iter([e for e in stored if e.seq > after])
+
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        with self._lock:
+            return iter(sorted(k for k, v in self._data.items() if v))
+
+
+class TruncatableLog(PlainLog):
+    """PlainLog with a tamper hook: the suite can delete its last entry, unnoticed."""
+
+    def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
+        with self._lock:
+            log = self._data[(stream, writer)]
+            i = next(i for i, e in enumerate(log) if e.seq == seq)
+            if entry is None:
+                del log[i]
+            else:
+                log[i] = entry
+
+
+class HeadedLog(TruncatableLog):
+    """Not a mutant: TruncatableLog that records each log's head with every append and
+    builds on it, and returns it from ``_recorded_head`` (its verify is still the default)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+
+    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
+        with self._lock:
+            key = (stream, writer)
+            seq, prev = self._heads.get(key, (0, None))
+            out = []
+            for payload in payloads:
+                seq += 1
+                entry = Entry(stream, writer, seq, payload, prev, chain_hash(prev, payload))
+                out.append(entry)
+                prev = entry.content_hash
+            self._data.setdefault(key, []).extend(out)
+            self._heads[key] = (seq, prev)
+            return out
+
+    def _recorded_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        with self._lock:
+            return self._heads.get((stream, writer), (0, None))
+
+    def _logs(self) -> Iterator[tuple[str, str]]:
+        with self._lock:  # a log whose entries were all deleted is still listed
+            return iter(sorted({k for k, v in self._data.items() if v} | set(self._heads)))
+
+
 class StrictInvalidate(MemoryPolicyStore):
     def _invalidate(self, agent_id: AgentId) -> None:
         if agent_id not in self._docs:
@@ -130,13 +227,15 @@ class ExclusiveTtl(MemoryLifecycleStore):
         return [a for a, info in self._agents.items() if info.last_heartbeat > cutoff]
 
 
-def _driver(name: str, capability: str, make: Callable[[OpenContext], object]) -> DriverSpec:
+def _driver(
+    name: str, capability: str, make: Callable[[OpenContext], object], **declared: Any
+) -> DriverSpec:
     def _open(config: Any, context: OpenContext) -> DriverStores:
         stores = open_memory(context)
         setattr(stores, capability, make(context))
         return stores
 
-    return DriverSpec(name=name, open=_open)
+    return DriverSpec(name=name, open=_open, **declared)
 
 
 # name -> (contract, capability, broken store, the contract tests that must fail)
@@ -173,6 +272,65 @@ MUTANTS: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object
         "logs",
         lambda c: RacyLog(),
         ["test_log_concurrent_appends_are_contiguous"],
+    ),
+    "logs_in_write_order": (
+        WriterLogContract,
+        "logs",
+        lambda c: LogsInWriteOrder(),
+        ["test_logs_are_sorted_by_stream_then_writer"],
+    ),
+    "logs_sorted_as_joined_names": (
+        WriterLogContract,
+        "logs",
+        lambda c: LogsSortedAsJoinedNames(),
+        ["test_logs_are_sorted_by_stream_then_writer"],
+    ),
+    # Persistent (see SUPPORT), tamper-evident by default, but nothing lets the suite
+    # edit its chains: every tamper test fails rather than skips.
+    "untestable_tampering": (
+        WriterLogContract,
+        "logs",
+        lambda c: PlainLog(),
+        [
+            "test_log_tamper_edited_payload",
+            "test_log_tamper_edited_genesis_payload",
+            "test_log_tamper_deleted_middle_entry",
+            "test_log_tamper_swapped_entries",
+            "test_log_tamper_edited_prev_hash",
+            "test_log_tamper_genesis_given_a_prev_hash",
+            "test_log_tamper_edited_last_content_hash",
+            "test_log_tamper_deleted_last_entry",
+            "test_log_tamper_deleted_last_entry_then_appended",
+            "test_log_tamper_deleted_every_entry",
+            "test_log_tamper_rehashed_entry_breaks_the_next_link",
+        ],
+    ),
+    "untestable_audit_tampering": (
+        AuditSinkContract,
+        "audit",
+        lambda c: LogAuditSink(PlainLog()),
+        [
+            "test_audit_tamper_edited_entry",
+            "test_audit_tamper_deleted_entry",
+            "test_audit_tamper_deleted_last_entry",
+        ],
+    ),
+    # The suite can tamper, and the default verify misses a truncated log.
+    "truncation_unnoticed": (
+        WriterLogContract,
+        "logs",
+        lambda c: TruncatableLog(),
+        [
+            "test_log_tamper_deleted_last_entry",
+            "test_log_tamper_deleted_last_entry_then_appended",
+            "test_log_tamper_deleted_every_entry",
+        ],
+    ),
+    "audit_truncation_unnoticed": (
+        AuditSinkContract,
+        "audit",
+        lambda c: LogAuditSink(TruncatableLog()),
+        ["test_audit_tamper_deleted_last_entry"],
     ),
     "strict_invalidate": (
         PolicyStoreContract,
@@ -218,23 +376,52 @@ MUTANTS: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object
     ),
 }
 
+PERSISTENT = ConformanceSupport(persistent=True)
+SUPPORT: dict[str, ConformanceSupport] = {
+    "untestable_tampering": PERSISTENT,
+    "untestable_audit_tampering": PERSISTENT,
+    "truncation_unnoticed": PERSISTENT,
+    "audit_truncation_unnoticed": PERSISTENT,
+}
+"""Mutants that claim to persist (so a missing tamper hook is a failure, not a skip)."""
+
 REGISTRY = Registry(load_entry_points=False)
 for _name, (_contract, _cap, _make, _) in MUTANTS.items():
     REGISTRY.register(_driver(_name, _cap, _make))
 
 
-def _suite(name: str, contract: type[ContractBase]) -> type:
+def _suite(
+    name: str, contract: type[ContractBase], registry: Registry, prefix: str = "TestMutant"
+) -> type:
     @pytest.fixture
     def agentstore_policy(self: object, tmp_path: Path) -> Iterator[StorePolicy]:
         yield StorePolicy(name)
 
     body = {
-        "registry": REGISTRY,
-        "conformance": ConformanceSupport(persistent=False),
+        "registry": registry,
+        "conformance": SUPPORT.get(name, ConformanceSupport(persistent=False)),
         "agentstore_policy": agentstore_policy,
     }
-    return type(f"TestMutant_{name}", (contract,), body)
+    return type(f"{prefix}_{name}", (contract,), body)
 
 
 for _name, (_contract, *_rest) in MUTANTS.items():
-    globals()[f"TestMutant_{_name}"] = _suite(_name, _contract)
+    globals()[f"TestMutant_{_name}"] = _suite(_name, _contract, REGISTRY)
+
+
+# Honest drivers: persistent, with the same logs, but declaring what they cannot keep on
+# their DriverSpec. The suite skips those tests, with the reason, and runs the rest.
+DECLARED: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object]]] = {
+    "declared_truncatable": (WriterLogContract, "logs", lambda c: TruncatableLog()),
+    "declared_untestable": (WriterLogContract, "logs", lambda c: PlainLog()),
+    "declared_truncatable_audit": (
+        AuditSinkContract,
+        "audit",
+        lambda c: LogAuditSink(TruncatableLog()),
+    ),
+}
+HONEST = Registry(load_entry_points=False)
+for _name, (_contract, _cap, _make) in DECLARED.items():
+    SUPPORT[_name] = PERSISTENT
+    HONEST.register(_driver(_name, _cap, _make, tamper_evident=False))
+    globals()[f"TestDeclared_{_name}"] = _suite(_name, _contract, HONEST, "TestDeclared")

@@ -237,3 +237,77 @@ def test_partial_driver_skips_what_it_lacks_and_gets_fresh_stores(
     assert skips
     assert all("does not declare capability" in line for line in skips)
     assert outcomes["skipped"] == sum(int(line.split("[")[1].split("]")[0]) for line in skips)
+
+
+# A persistent driver whose logs keep no recorded head (WriterLogStore's default verify)
+# and offer no tamper hook; "plain" leaves tamper_evident at its default, "honest"
+# declares it False.
+PLAIN = """
+import shared_memory_driver as shared
+from agentstore import DriverSpec, default_registry
+from agentstore.conformance import ConformanceSupport
+from mutant_drivers import PlainLog
+
+LOGS = {}
+
+
+def open_plain(config, context):
+    stores = shared.open_shared(config, context)
+    if stores.logs is not None:
+        stores.logs = LOGS.setdefault(config.key, PlainLog())
+    return stores
+
+
+SUPPORT = ConformanceSupport(persistent=True, fresh_section=shared.fresh)
+
+for name, evident in (("plain", True), ("honest", False)):
+    default_registry().register(
+        DriverSpec(
+            name=name,
+            open=open_plain,
+            config_model=shared.SharedConfig,
+            conformance="plain_driver:SUPPORT",
+            tamper_evident=evident,
+        )
+    )
+"""
+
+
+@pytest.fixture
+def plain(here: pytest.Pytester) -> pytest.Pytester:
+    here.makepyfile(
+        plain_driver=PLAIN,
+        shared_memory_driver=(HERE / "shared_memory_driver.py").read_text(),
+        mutant_drivers=(HERE / "mutant_drivers.py").read_text(),
+    )
+    return here
+
+
+def test_by_name_a_persistent_driver_without_a_tamper_hook_fails(plain: pytest.Pytester) -> None:
+    result = run(plain, "-p", "plain_driver", "--agentstore-driver", "plain", "-k", "log_tamper")
+    outcomes = result.parseoutcomes()
+    assert result.ret == 1, result.stdout.str()
+    assert outcomes["failed"] == 11
+    assert "skipped" not in outcomes
+    assert "passed" not in outcomes
+    result.stdout.fnmatch_lines(["*driver 'plain' keeps its data and declares tamper-evident*"])
+
+
+def test_by_name_a_driver_declaring_no_tamper_evidence_skips_saying_so(
+    plain: pytest.Pytester,
+) -> None:
+    result = run(
+        plain, "-p", "plain_driver", "--agentstore-driver", "honest", "-k", "tamper", "-rs"
+    )
+    outcomes = result.parseoutcomes()
+    assert result.ret == 0, result.stdout.str()
+    # The log's 11 tamper tests (no hook, and none required), and the audit's truncation
+    # test; the audit's other two run, on the memory log under it, which has a hook.
+    assert (outcomes["skipped"], outcomes["passed"]) == (12, 2)
+    result.stdout.fnmatch_lines(
+        [
+            "agentstore conformance: driver declares verify() may miss a truncated log "
+            "(tamper_evident=False): the truncation tests skip",
+            "*driver 'honest'*tamper_evident=False*",
+        ]
+    )

@@ -95,6 +95,18 @@ def test_invalid_driver_names_are_refused() -> None:
         assert DriverSpec(name=good, open=spec.open).name == good
 
 
+def test_declarations_default_to_the_contract_and_must_be_booleans() -> None:
+    spec = recording_spec("ok", Recorder())
+    plain = DriverSpec(name="plain", open=spec.open)
+    # Tamper evidence is part of the log contract; sharing between processes is a promise
+    # a driver makes only by saying so.
+    assert (plain.tamper_evident, plain.cross_process) == (True, False)
+    for field in ("tamper_evident", "cross_process"):
+        for bad in [1, "yes", None]:
+            with pytest.raises(agentstore.ConfigError, match=f"{field} must be True or False"):
+                DriverSpec(name="x", open=spec.open, **{field: bad})  # type: ignore[arg-type]
+
+
 def test_installed_first_party_memory_is_discovered() -> None:
     spec = Registry().get("memory")
     assert spec.distribution == "agentstore-memory"

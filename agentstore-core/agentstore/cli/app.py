@@ -137,6 +137,10 @@ def _caps_text(caps: frozenset[str]) -> str:
     return ", ".join(c for c in CAPABILITIES if c in caps) or "none"
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
@@ -147,9 +151,11 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
 def drivers(ctx: click.Context, as_json: bool) -> None:
-    """List the installed drivers: distribution, version and capabilities.
+    """List the installed drivers: distribution, version, what each declares, capabilities.
 
-    Plugins that are installed but fail to load are listed too, with their error.
+    CROSS-PROCESS: separate processes may share the driver's storage. TAMPER-EVIDENT:
+    ``verify`` catches a truncated log too (a driver that cannot declares it). Plugins
+    that are installed but fail to load are listed too, with their error.
     """
     reg = _opts(ctx).registry
     specs = sorted(reg.drivers.values(), key=lambda s: s.name)
@@ -162,6 +168,8 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
                     "distribution": s.distribution,
                     "version": s.version,
                     "capabilities": [c for c in CAPABILITIES if c in s.capabilities],
+                    "cross_process": s.cross_process,
+                    "tamper_evident": s.tamper_evident,
                     "description": s.description,
                     "first_party": s.distribution is not None
                     and FIRST_PARTY.get(s.name) == s.distribution,
@@ -175,12 +183,16 @@ def drivers(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps(doc, indent=2))
         return
     if specs:
-        rows = [("NAME", "DISTRIBUTION", "VERSION", "CAPABILITIES")]
+        rows = [
+            ("NAME", "DISTRIBUTION", "VERSION", "CROSS-PROCESS", "TAMPER-EVIDENT", "CAPABILITIES")
+        ]
         rows += [
             (
                 s.name,
                 s.distribution or "(in-process)",
                 s.version or "-",
+                _yes(s.cross_process),
+                _yes(s.tamper_evident),
                 _caps_text(s.capabilities),
             )
             for s in specs

@@ -52,7 +52,31 @@ are then skipped). A persistent driver (the default) without ``fresh_section`` i
 by the by-name run, since its tests would share one store and leave data behind. And
 ``tamper`` lets the tamper-detection tests edit a stored chain (see
 :class:`ConformanceSupport`); without it they call ``tamper()`` on the driver's log store
-object if it has one (``MemoryLogStore.tamper``) and are skipped otherwise.
+object if it has one (``MemoryLogStore.tamper``). A persistent driver that gives neither
+fails every tamper test, with a message saying what to supply, unless it declares its
+logs are not tamper-evident (below).
+
+What a driver guarantees is declared on its ``DriverSpec``, where ``agentstore drivers``
+(and ``--json``) shows it, and the suite holds the driver to it:
+
+``tamper_evident`` (default True)
+    ``WriterLog.verify`` catches every edit, truncation included: a log whose last
+    entries, or all of them, were deleted fails ``verify()``. That needs a head recorded
+    apart from the entries and moved in the same transaction as each append; a driver
+    that keeps one returns it from ``WriterLogStore._recorded_head`` and the default
+    ``_verify`` checks the entries against it (without it, the default checks the chain
+    only). A driver that cannot keep this declares ``tamper_evident=False``; the
+    truncation tests then skip, saying so.
+``cross_process`` (default False)
+    Stores opened by separate processes on the same storage share it safely: appends,
+    bumps and increments serialize across processes and nothing is lost. The
+    multi-process tests (children appending to one log at once) run only when this is
+    declared, and skip with that reason otherwise.
+
+.. code-block:: python
+
+    register(DriverSpec(name="mydriver", open=..., conformance="mydriver.conformance:SUPPORT",
+                        cross_process=True))
 
 2. Subclassed, in the driver's own test suite
 ---------------------------------------------

@@ -172,6 +172,16 @@ class ByName:
             lines.append(f"agentstore conformance: not provided, routed elsewhere: {routed}")
         if not self.support.persistent:
             lines.append("agentstore conformance: driver declares it is not persistent")
+        if not self.spec.tamper_evident:
+            lines.append(
+                "agentstore conformance: driver declares verify() may miss a truncated log "
+                "(tamper_evident=False): the truncation tests skip"
+            )
+        if not self.spec.cross_process:
+            lines.append(
+                "agentstore conformance: driver does not declare cross_process: "
+                "the multi-process tests skip"
+            )
         return lines
 
     @pytest.fixture

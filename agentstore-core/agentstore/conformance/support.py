@@ -49,7 +49,14 @@ class ConformanceSupport:
             :class:`TamperRefused` when the database itself refuses the edit (a CHECK
             constraint): the tests then require the chain to verify unchanged. Without
             it the suite calls ``tamper(stream, writer, seq, entry)`` on the driver's
-            log store object if it has that method, and skips the tamper tests otherwise.
+            log store object if it has that method. With neither (or when the hook
+            raises NotImplementedError) the tamper tests fail for a persistent driver
+            whose DriverSpec declares tamper-evident logs (``tamper_evident``, the
+            default): it must let the suite check that claim. They skip otherwise.
+
+    What the driver guarantees, as opposed to how to test it, is declared on its
+    :class:`~agentstore.DriverSpec` (``tamper_evident``, ``cross_process``), where
+    ``agentstore drivers`` shows it without importing this module.
     """
 
     persistent: bool = True

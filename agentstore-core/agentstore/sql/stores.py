@@ -26,7 +26,7 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
-from agentstore.chain import ChainRow, verify_rows
+from agentstore.chain import ChainRow, Head, check_head, verify_rows
 from agentstore.errors import (
     BackendUnavailable,
     ChainBroken,
@@ -382,73 +382,6 @@ class SqlLogStore(WriterLogStore):
         return self._backend.query(self.NEXT_LOG, (stream, writer, stream, writer))
 
 
-Head = tuple[int, bytes | None]
-"""A log's recorded head ``(seq, content_hash)``; ``(0, None)`` when none is recorded."""
-
-
-def check_head(
-    stream: str,
-    writer: str,
-    count: int,
-    last_hash: bytes | None,
-    *,
-    first: Head,
-    at_first: Sequence[bytes],
-    read_head: Callable[[str, str], Head] | None,
-) -> None:
-    """Check a verified chain of ``count`` entries (ending in ``last_hash``) against the
-    recorded head: ``first``, read before the entries, and one read now by ``read_head``
-    (when None, ``first`` stands for both).
-
-    ``at_first`` holds the stored hash of entry ``first[0]`` when the chain reached it.
-    Entries appended while the chain was read may follow ``first``; none may be missing
-    before it, and none may lie past the head recorded after the read.
-
-    Raises:
-        ChainBroken: the log was truncated (naming the first missing seq), holds entries
-            past its recorded head, or its entry at the head's seq is not the one recorded.
-    """
-    if not _well_formed(first):
-        raise ChainBroken(stream, writer, count + 1, "the log's recorded head is malformed")
-    head_seq, head_hash = first
-    if count < head_seq:
-        missing = (
-            f"entry {head_seq}" if count + 1 == head_seq else f"entries {count + 1}..{head_seq}"
-        )
-        raise ChainBroken(stream, writer, count + 1, f"{missing} missing: the log was truncated")
-    if head_seq and at_first and at_first[0] != head_hash:
-        raise ChainBroken(
-            stream, writer, head_seq, "the entry's content_hash is not the recorded head's"
-        )
-    if count > head_seq:
-        now = first if read_head is None else read_head(stream, writer)
-        if not _well_formed(now):
-            raise ChainBroken(stream, writer, count + 1, "the log's recorded head is malformed")
-        now_seq, now_hash = now
-        if count > now_seq:
-            recorded = f"seq {now_seq}" if now_seq else "none is recorded"
-            raise ChainBroken(
-                stream,
-                writer,
-                now_seq + 1,
-                f"entries {now_seq + 1}..{count} lie past the log's recorded head ({recorded})",
-            )
-        if count == now_seq and last_hash != now_hash:
-            raise ChainBroken(
-                stream, writer, count, "the entry's content_hash is not the recorded head's"
-            )
-
-
-def _well_formed(head: Head) -> bool:
-    """Whether a recorded head read back is a seq and a hash (an edit can store anything)."""
-    seq, digest = head
-    if type(seq) is not int:
-        return False
-    if seq == 0 and digest is None:  # no head recorded
-        return True
-    return seq > 0 and type(digest) is bytes  # as every stored hash (see _chain_rows)
-
-
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
 _as_entry: Callable[[_EntryRow], Entry] = functools.partial(_new_tuple, Entry)
 
@@ -661,6 +594,7 @@ def open_sql_stores(
 
 __all__ = [
     "PAGE_SIZE",
+    "Head",
     "SqlCredentialStore",
     "SqlGenerationStore",
     "SqlLifecycleStore",
@@ -668,5 +602,6 @@ __all__ = [
     "SqlPolicyStore",
     "SqlRateLimitCounter",
     "SqlSessionStore",
+    "check_head",
     "open_sql_stores",
 ]

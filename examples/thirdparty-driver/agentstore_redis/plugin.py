@@ -29,5 +29,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             config_model=RedisConfig,
             description="a Redis server: logs, generations and governance key-value stores",
             conformance="agentstore_redis.conformance:SUPPORT",
+            cross_process=True,
         )
     )

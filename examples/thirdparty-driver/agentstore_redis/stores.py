@@ -35,7 +35,6 @@ import redis
 from agentstore import (
     AgentId,
     BackendUnavailable,
-    ChainBroken,
     CredentialStore,
     DriverStores,
     Entry,
@@ -52,7 +51,6 @@ from agentstore import (
     StoreError,
     WriterLogStore,
     chain_hash,
-    verify_rows,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -247,41 +245,12 @@ class RedisLogStore(WriterLogStore):
         return int(length), b"", (last.seq, last.content_hash)
 
     def _recorded_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        # WriterLogStore's default verify checks the stored entries against this head.
         raw = self._c.call(self._c.redis.hget, self._heads, log_name(stream, writer))
         if raw is None:
             return 0, None
         seq, digest = _HEAD.unpack(cast(bytes, raw))
         return seq, digest
-
-    def _verify(self, stream: str, writer: str) -> int:
-        # The head is read before the entries and again after: entries appended before
-        # the first read must all be there, and none may lie past the second.
-        seq, digest = self._recorded_head(stream, writer)
-        at_head: list[bytes] = []
-
-        def rows() -> Iterator[tuple[int, bytes, bytes | None, bytes]]:
-            for e in self._entries(stream, writer, 0):
-                yield e.seq, e.payload, e.prev_hash, e.content_hash
-                if e.seq == seq:
-                    at_head.append(e.content_hash)
-
-        count, last = verify_rows(stream, writer, rows())
-        if count < seq:
-            missing = f"entry {seq}" if count + 1 == seq else f"entries {count + 1}..{seq}"
-            detail = f"{missing} missing: the log was truncated"
-            raise ChainBroken(stream, writer, count + 1, detail)
-        if seq and at_head[0] != digest:
-            detail = "the entry's content_hash is not the recorded head's"
-            raise ChainBroken(stream, writer, seq, detail)
-        if count > seq:
-            now, now_digest = self._recorded_head(stream, writer)
-            if count > now:
-                detail = f"entries {now + 1}..{count} lie past the log's recorded head"
-                raise ChainBroken(stream, writer, now + 1, detail)
-            if count == now and last != now_digest:
-                detail = "the entry's content_hash is not the recorded head's"
-                raise ChainBroken(stream, writer, count, detail)
-        return count
 
     def _head(self, stream: str, writer: str) -> Entry | None:
         raw = self._c.call(self._c.redis.lindex, self._log_key(stream, writer), -1)

@@ -18,6 +18,7 @@ from agentstore.conformance.contracts.base import (
 )
 from agentstore.conformance.contracts.counters import LifecycleContract, RateLimitContract
 from agentstore.conformance.contracts.doorbell import DoorbellContract
+from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.conformance.contracts.governance import (
     AuditSinkContract,
     CredentialStoreContract,
@@ -25,7 +26,7 @@ from agentstore.conformance.contracts.governance import (
     SessionStoreContract,
 )
 from agentstore.conformance.contracts.lifetime import StoreContract
-from agentstore.conformance.contracts.primitives import GenerationContract, WriterLogContract
+from agentstore.conformance.contracts.primitives import WriterLogContract
 
 
 class AllContracts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -162,46 +163,76 @@ class ContractBase:
                 "(ConformanceSupport.persistent is False)"
             )
 
+    def require_tamper_evident(self) -> None:
+        """Skip the test when the driver declares its logs are not tamper-evident."""
+        if not self.spec.tamper_evident:
+            pytest.skip(
+                f"driver {self.spec.name!r} declares that verify() may miss a truncated log "
+                "(DriverSpec tamper_evident=False)"
+            )
+
     def tamper(self, store: Store, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
         """Overwrite (``entry``) or delete (None) the stored entry at ``seq``, unchecked.
 
-        Skips the test when the driver offers no way to tamper (see ConformanceSupport).
-        An edit the database refuses (:class:`TamperRefused`) is recorded in
-        ``self._refused``: the chain must then verify unchanged.
+        Uses ``ConformanceSupport.tamper``, else a ``tamper()`` method of the driver's log
+        store. Without either, or when it raises NotImplementedError, the test fails for a
+        persistent driver that declares tamper-evident logs (it must give the suite a way
+        to check that claim) and skips otherwise. An edit the database refuses
+        (:class:`TamperRefused`) is recorded in ``self._refused``: the chain must then
+        verify unchanged.
         """
+        hook: Callable[[], object] | None = None
         if self.support.tamper is not None:
-            try:
-                self.support.tamper(store, stream, writer, seq, entry)
-            except NotImplementedError as exc:
-                pytest.skip(f"driver {self.spec.name!r} cannot tamper with this chain: {exc}")
-            except TamperRefused as exc:
-                self._refused.append(str(exc))
-            return
-        target: object = None
-        if (stream, writer) == (AUDIT_STREAM, AUDIT_WRITER):
-            audit = store.audit
-            if isinstance(audit, LogAuditSink):
-                target = audit._logs
+            hook = functools.partial(self.support.tamper, store, stream, writer, seq, entry)
         else:
-            target = store._cap("logs")
-        fn = getattr(target, "tamper", None)
-        if not callable(fn):
-            pytest.skip(
-                f"driver {self.spec.name!r} offers no tamper hook "
-                "(ConformanceSupport.tamper or a tamper() method on its log store)"
+            target: object = None
+            if (stream, writer) == (AUDIT_STREAM, AUDIT_WRITER):
+                audit = store.audit
+                if isinstance(audit, LogAuditSink):
+                    target = audit._logs
+            else:
+                target = store._cap("logs")
+            method = getattr(target, "tamper", None)
+            if callable(method):
+                hook = functools.partial(method, stream, writer, seq, entry)
+        if hook is None:
+            self._cannot_tamper(
+                "it offers no tamper hook (ConformanceSupport.tamper, or a tamper() method "
+                "on its log store)"
             )
+            return
         try:
-            fn(stream, writer, seq, entry)
+            hook()
         except NotImplementedError as exc:
-            pytest.skip(f"driver {self.spec.name!r} cannot tamper with this chain: {exc}")
+            self._cannot_tamper(f"its tamper hook cannot reach this chain ({exc})")
         except TamperRefused as exc:
             self._refused.append(str(exc))
+
+    def _cannot_tamper(self, why: str) -> None:
+        name = self.spec.name
+        if self.support.persistent and self.spec.tamper_evident:
+            pytest.fail(
+                f"driver {name!r} keeps its data and declares tamper-evident logs "
+                f"(DriverSpec tamper_evident, True by default), but {why}: the tamper tests "
+                "cannot check that verify() catches an edited or truncated log. Give its "
+                "ConformanceSupport a tamper hook (tamper=..., see "
+                "agentstore.conformance.ConformanceSupport), or, if verify() cannot catch a "
+                "truncated log, declare DriverSpec(tamper_evident=False)",
+                pytrace=False,
+            )
+        pytest.skip(f"driver {name!r}: {why}")
 
     def child_appends(self, stream: str, writer: str, processes: int, each: int) -> None:
         """Append from ``processes`` separate Python processes at once, ``each`` per process.
 
         Payloads are ``b"p<process>-<i>"``. Fails with the children's output if one fails.
+        Skips unless the driver declares ``cross_process`` on its DriverSpec.
         """
+        if not self.spec.cross_process:
+            pytest.skip(
+                f"driver {self.spec.name!r} does not declare that separate processes may share "
+                "its storage (DriverSpec cross_process=True)"
+            )
         if self.spec.distribution is None:
             pytest.skip("a driver registered in-process cannot be opened by another process")
         script = (

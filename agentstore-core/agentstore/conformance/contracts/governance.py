@@ -216,6 +216,17 @@ class AuditSinkContract(ContractBase):
             store.audit.verify()
         assert info.value.seq == 2
 
+    def test_audit_tamper_deleted_last_entry(self) -> None:
+        # What is left is a valid chain; the trail must still show it lost its end.
+        self.require_tamper_evident()
+        store = self.open_store()
+        for n in range(3):
+            store.audit.emit(AuditEntry("a", detail={"n": n}))
+        self.tamper(store, AUDIT_STREAM, AUDIT_WRITER, 3, None)
+        with pytest.raises(ChainBroken) as info:
+            store.audit.verify()
+        assert info.value.seq == 3
+
     def test_audit_persists_across_reopen(self) -> None:
         self.require_persistent()
         first = self.open_store()

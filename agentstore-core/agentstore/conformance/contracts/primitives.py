@@ -1,7 +1,11 @@
-"""The contracts of the causal primitives: generations and writer logs."""
+"""The contract of writer logs: chained, contiguous, verifiable, safe under races.
+
+``GenerationContract`` lives in :mod:`.generations` and is re-exported here.
+"""
 
 from __future__ import annotations
 
+import random
 from typing import ClassVar
 
 import pytest
@@ -21,119 +25,15 @@ from agentstore.conformance.contracts.base import (
     b3,
     run_threads,
 )
+from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.errors import (
     ChainBroken,
     InvalidInput,
-    NonMonotonicGeneration,
 )
 from agentstore.store import Store
 from agentstore.types import (
     Entry,
 )
-
-
-class GenerationContract(ContractBase):
-    """Generation: 0 until bumped, first bump 1, only forward, exact under threads."""
-
-    capability: ClassVar[CapabilityName | None] = "generations"
-
-    def test_generation_starts_at_zero(self) -> None:
-        store = self.open_store()
-        assert store.generation("report").current() == 0
-
-    def test_generation_first_bump_is_one_then_contiguous(self) -> None:
-        gen = self.open_store().generation("report")
-        assert [gen.bump() for _ in range(5)] == [1, 2, 3, 4, 5]
-        assert gen.current() == 5
-
-    def test_generation_names_are_independent(self) -> None:
-        store = self.open_store()
-        store.generation("a").bump()
-        store.generation("a").bump()
-        store.generation("b").bump()
-        assert store.generation("a").current() == 2
-        assert store.generation("b").current() == 1
-        assert store.generation("c").current() == 0
-
-    def test_generation_handles_share_state(self) -> None:
-        store = self.open_store()
-        store.generation("report").bump()
-        assert store.generation("report").current() == 1
-
-    def test_generation_advance_forward(self) -> None:
-        gen = self.open_store().generation("report")
-        assert gen.advance_to(10) == 10
-        assert gen.current() == 10
-        assert gen.bump() == 11
-
-    def test_generation_advance_to_equal_is_a_noop(self) -> None:
-        gen = self.open_store().generation("report")
-        assert gen.advance_to(0) == 0
-        assert gen.current() == 0
-        gen.advance_to(4)
-        assert gen.advance_to(4) == 4
-        assert gen.current() == 4
-
-    def test_generation_advance_backward_raises_and_changes_nothing(self) -> None:
-        gen = self.open_store().generation("report")
-        gen.advance_to(7)
-        with pytest.raises(NonMonotonicGeneration) as info:
-            gen.advance_to(6)
-        assert (info.value.name, info.value.current, info.value.requested) == ("report", 7, 6)
-        assert gen.current() == 7
-        assert gen.bump() == 8
-
-    @pytest.mark.parametrize("value", [-1, 1.5, "3", None, True])
-    def test_generation_advance_rejects_bad_values(self, value: object) -> None:
-        gen = self.open_store().generation("report")
-        gen.bump()
-        with pytest.raises(InvalidInput):
-            gen.advance_to(value)  # type: ignore[arg-type]
-        assert gen.current() == 1
-
-    @pytest.mark.parametrize("name", ["", 5, None, "x" * (MAX_NAME_LENGTH + 1), "a\x00b"])
-    def test_generation_rejects_bad_names(self, name: object) -> None:
-        store = self.open_store()
-        with pytest.raises(InvalidInput):
-            store.generation(name)  # type: ignore[arg-type]
-
-    def test_generation_longest_name_is_accepted(self) -> None:
-        store = self.open_store()
-        name = "g" * MAX_NAME_LENGTH
-        assert store.generation(name).bump() == 1
-        assert store.generation(name).current() == 1
-
-    def test_generation_bumps_exact_under_threads(self) -> None:
-        gen = self.open_store().generation("race")
-        per_thread = 50
-        results = run_threads(THREADS, lambda _: [gen.bump() for _ in range(per_thread)])
-        seen = [v for values in results for v in values]
-        # Every bump returned a distinct value, and together they cover 1..n exactly.
-        assert sorted(seen) == list(range(1, THREADS * per_thread + 1))
-        for values in results:
-            assert values == sorted(values)
-        assert gen.current() == THREADS * per_thread
-
-    def test_generation_persists_across_reopen(self) -> None:
-        self.require_persistent()
-        first = self.open_store()
-        first.generation("report").advance_to(41)
-        first.generation("report").bump()
-        first.close()
-        again = self.open_store()
-        assert again.generation("report").current() == 42
-        assert again.generation("report").bump() == 43
-
-    def test_generation_bumps_exact_across_stores(self) -> None:
-        self.require_persistent()
-        stores = [self.open_store() for _ in range(2)]
-        per_thread = 25
-        run_threads(
-            THREADS,
-            lambda i: [stores[i % 2].generation("race").bump() for _ in range(per_thread)],
-        )
-        assert stores[0].generation("race").current() == THREADS * per_thread
-        assert stores[1].generation("race").current() == THREADS * per_thread
 
 
 class WriterLogContract(ContractBase):
@@ -218,6 +118,35 @@ class WriterLogContract(ContractBase):
         assert [e.content_hash for e in b1.entries()] == [b3(b"1")]
         assert [e.content_hash for e in a2.entries()] == [b3(b"1")]
         assert store.logs() == [("s1", "alice"), ("s1", "bob"), ("s2", "alice")]
+
+    def test_logs_are_sorted_by_stream_then_writer(self) -> None:
+        # Written in a scrambled order, with names whose order as (stream, writer) pairs
+        # differs from that of the joined names ("a:z" > "a b:a", "a:b" > "a\t:x") and
+        # from case-folded or UTF-16 order: pairs compare by code point, stream first.
+        pairs = [
+            ("a", "z"),
+            ("a", "b"),
+            ("a", "aa"),
+            ("a b", "a"),
+            ("a\t", "x"),
+            ("a:b", "a"),
+            ("ab", "a"),
+            ("B", "w"),
+            ("b", "w"),
+            ("é", "w"),
+            ("z", "é"),
+            ("z", "Z"),
+            ("\uffff", "w"),
+            ("\U0001f642", "w"),
+        ]
+        scrambled = pairs[7:] + pairs[:7]
+        random.Random(7).shuffle(scrambled)
+        assert scrambled != sorted(scrambled)
+        store = self.open_store()
+        for stream, writer in scrambled:
+            store.log(stream, writer=writer).append(b"x")
+        store.log(*scrambled[0]).append(b"again")  # the latest write moves nothing
+        assert store.logs() == sorted(pairs)
 
     def test_log_handles_share_state(self) -> None:
         store = self.open_store()
@@ -456,6 +385,7 @@ class WriterLogContract(ContractBase):
 
     def test_log_tamper_deleted_last_entry(self) -> None:
         # The chain left behind is valid; only the recorded head shows one is missing.
+        self.require_tamper_evident()
         store, _ = self._tamper_setup()
         self.tamper(store, "conv", "alice", 5, None)
         self._assert_broken_at(store, 5)
@@ -466,6 +396,7 @@ class WriterLogContract(ContractBase):
     def test_log_tamper_deleted_last_entry_then_appended(self) -> None:
         # An append after the deletion must not hide it: it is refused, or verify still
         # names the deleted entry.
+        self.require_tamper_evident()
         store, _ = self._tamper_setup()
         self.tamper(store, "conv", "alice", 5, None)
         log = store.log("conv", writer="alice")
@@ -475,9 +406,22 @@ class WriterLogContract(ContractBase):
             assert exc.seq == 5
         self._assert_broken_at(store, 5)
 
+    def test_log_tamper_deleted_every_entry(self) -> None:
+        # An emptied log is still listed, and its verify names the first missing entry.
+        self.require_tamper_evident()
+        store, _ = self._tamper_setup()
+        for seq in range(5, 0, -1):
+            self.tamper(store, "conv", "alice", seq, None)
+        if not self._refused:
+            assert ("conv", "alice") in store.logs()
+        self._assert_broken_at(store, 1)
+
     def test_log_tamper_rehashed_entry_breaks_the_next_link(self) -> None:
         # A forger who rewrites entry 3 consistently is caught where entry 4 points back.
         store, e = self._tamper_setup()
         forged = e[2]._replace(payload=b"forged", content_hash=b3(e[1].content_hash + b"forged"))
         self.tamper(store, "conv", "alice", 3, forged)
         self._assert_broken_at(store, 4)
+
+
+__all__ = ["GenerationContract", "WriterLogContract"]
