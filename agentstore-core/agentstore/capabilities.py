@@ -35,6 +35,7 @@ from typing import Final, Literal, TypeVar
 from agentstore.chain import ChainRow, verify_rows
 from agentstore.doorbell import Doorbell
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
+from agentstore.types import MAX_JSON_DEPTH as _MAX_JSON_DEPTH
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -76,6 +77,9 @@ MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
 MAX_SECRET_BYTES: Final = 1024 * 1024
 MAX_INT: Final = 2**63 - 1
 """Counters and seqs are signed 64-bit integers in every backend."""
+MAX_JSON_DEPTH: Final = _MAX_JSON_DEPTH
+"""How deeply the JSON in a PolicyDocument, SessionRecord or AuditEntry may nest (the
+object itself is level 1); checked where the value is built."""
 RESERVED_PREFIX: Final = "agentstore:"
 """Stream names with this prefix belong to the store itself (the audit chain lives there)."""
 AUDIT_STREAM: Final = RESERVED_PREFIX + "audit"
