@@ -30,7 +30,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, NoReturn, TypeVar
 
 from agentstore.chain import ChainRow, verify_rows
 from agentstore.doorbell import Doorbell
@@ -584,7 +584,12 @@ class RateLimitCounter(ABC):
         self.clock = clock
 
     def increment(self, key: str, amount: int = 1, window_secs: float = 60.0) -> int:
-        """Add ``amount`` (>= 1) to ``key`` and return the total in the current window."""
+        """Add ``amount`` (>= 1) to ``key`` and return the total in the current window.
+
+        Raises:
+            InvalidInput: a bad argument, or a total that would pass ``MAX_INT`` (2**63-1);
+                the stored count is unchanged.
+        """
         # The common case is checked inline: this is a per-request hot path.
         if not (
             type(key) is str
@@ -623,7 +628,16 @@ class RateLimitCounter(ABC):
             self._reset(name)
 
     @abstractmethod
-    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int: ...
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        """Add atomically; call :meth:`_refuse_total`, changing nothing, when the window's
+        total would pass ``MAX_INT``."""
+
+    def _refuse_total(self, key: str, amount: int) -> NoReturn:
+        """Raise the error every driver raises for a total past ``MAX_INT``."""
+        raise InvalidInput(
+            f"rate-limit key {key!r}: adding {amount} would take its total past {MAX_INT} "
+            "(a signed 64-bit integer); the count is unchanged"
+        )
 
     @abstractmethod
     def _current(self, key: str, now: float) -> int: ...
