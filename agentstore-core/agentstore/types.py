@@ -100,42 +100,67 @@ def _frozen(value: Any, depth: int) -> Any:
         if math.isfinite(value):
             return value
         raise _Refused(f"{value} is not a JSON number")
-    if isinstance(value, Mapping | list | tuple):
-        if depth >= MAX_JSON_DEPTH:
-            raise _Refused(f"nested more than {MAX_JSON_DEPTH} levels deep")
-        if isinstance(value, Mapping):
-            obj: dict[str, JSONValue] = {}
-            for name, item in value.items():
-                key = name
-                if type(key) is not str:
-                    if not isinstance(key, str):
-                        # json.dumps would turn 1, True or None into a string key: the value
-                        # read back would not be the one given, so refuse them.
-                        raise _Refused(f"keys must be strings, not {type(key).__name__}")
-                    key = str.__str__(key)
-                try:
-                    if not key.isascii():
-                        key = _text(key)
-                    obj[key] = _frozen(item, depth + 1)
-                except _Refused as exc:
-                    exc.path.append(_step(key))
-                    raise
-            return FrozenDict(obj)
-        array: list[JSONValue] = []
-        for i, item in enumerate(value):
-            try:
-                array.append(_frozen(item, depth + 1))
-            except _Refused as exc:
-                exc.path.append(_step(i))
-                raise
-        return FrozenList(array)
-    if isinstance(value, bool | int):
+    if kind is dict or kind is FrozenDict:
+        return _object(value, depth)
+    if kind is list or kind is tuple or kind is FrozenList:
+        return _array(value, depth)
+    if isinstance(value, Mapping):
+        return _object(value, depth)
+    if isinstance(value, list | tuple):
+        return _array(value, depth)
+    if isinstance(value, int):
         return int.__index__(value)  # an int subclass (an IntEnum member): its number
     if isinstance(value, float):
         return _frozen(float.__float__(value), depth)
     if isinstance(value, str):
         return _text(value)
     raise _Refused(f"{kind.__name__} is not a JSON type")
+
+
+def _object(value: Mapping[Any, Any], depth: int) -> FrozenDict:
+    if depth >= MAX_JSON_DEPTH:
+        raise _Refused(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    obj: dict[str, JSONValue] = {}
+    for name, item in value.items():
+        key = name
+        if type(key) is not str:
+            if not isinstance(key, str):
+                # json.dumps would turn 1, True or None into a string key: the value read
+                # back would not be the one given, so refuse them.
+                raise _Refused(f"keys must be strings, not {type(key).__name__}")
+            key = str.__str__(key)
+        kind = type(item)
+        # The common leaves inline: this runs on every put, save and emit.
+        if key.isascii() and (
+            (kind is str and item.isascii()) or kind is int or kind is bool or item is None
+        ):
+            obj[key] = item
+            continue
+        try:
+            if not key.isascii():
+                key = _text(key)
+            obj[key] = _frozen(item, depth + 1)
+        except _Refused as exc:
+            exc.path.append(_step(key))
+            raise
+    return FrozenDict(obj)
+
+
+def _array(value: list[Any] | tuple[Any, ...], depth: int) -> FrozenList:
+    if depth >= MAX_JSON_DEPTH:
+        raise _Refused(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    array: list[JSONValue] = []
+    for i, item in enumerate(value):
+        kind = type(item)
+        if (kind is str and item.isascii()) or kind is int or kind is bool or item is None:
+            array.append(item)
+            continue
+        try:
+            array.append(_frozen(item, depth + 1))
+        except _Refused as exc:
+            exc.path.append(_step(i))
+            raise
+    return FrozenList(array)
 
 
 def frozen_json(value: object, *, what: str) -> JSONValue:
