@@ -387,7 +387,10 @@ class AuditEntry:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Self:
+        """Read back the bytes :meth:`to_json` wrote; anything else raises InvalidInput."""
         data = _loads(raw, "AuditEntry")
+        if not isinstance(data, dict) or "action" not in data:
+            raise InvalidInput("AuditEntry: the JSON is not an object with an 'action'")
         agent = data.get("agent_id")
         return cls(
             action=data["action"],

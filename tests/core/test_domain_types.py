@@ -299,6 +299,18 @@ def test_json_text_nested_5000_deep_is_refused_when_read() -> None:
 def test_from_json_refuses_text_that_is_not_json(raw: bytes | str) -> None:
     with pytest.raises(InvalidInput, match="not JSON text"):
         PolicyDocument.from_json(raw)
+    with pytest.raises(InvalidInput, match="not JSON text"):
+        AuditEntry.from_json(raw if isinstance(raw, bytes) else raw.encode())
+
+
+@pytest.mark.parametrize(
+    "raw", [b"[]", b'"a"', b"{}", b'{"detail":{}}', b'{"action":"a","agent_id":"x"}']
+)
+def test_audit_entry_from_json_refuses_json_that_is_not_an_entry(raw: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        AuditEntry.from_json(raw)
+    with pytest.raises(InvalidInput, match="must be a mapping"):
+        PolicyDocument.from_json(b"[1]")
 
 
 @pytest.mark.parametrize("what", BUILDERS)
