@@ -30,11 +30,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, NoReturn, TypeVar
 
 from agentstore.chain import ChainRow, Head, check_head, verify_rows
 from agentstore.doorbell import Doorbell
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
+from agentstore.types import MAX_JSON_DEPTH as _MAX_JSON_DEPTH
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -76,6 +77,9 @@ MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
 MAX_SECRET_BYTES: Final = 1024 * 1024
 MAX_INT: Final = 2**63 - 1
 """Counters and seqs are signed 64-bit integers in every backend."""
+MAX_JSON_DEPTH: Final = _MAX_JSON_DEPTH
+"""How deeply the JSON in a PolicyDocument, SessionRecord or AuditEntry may nest (the
+object itself is level 1); checked where the value is built."""
 RESERVED_PREFIX: Final = "agentstore:"
 """Stream names with this prefix belong to the store itself (the audit chain lives there)."""
 AUDIT_STREAM: Final = RESERVED_PREFIX + "audit"
@@ -612,7 +616,12 @@ class RateLimitCounter(ABC):
         self.clock = clock
 
     def increment(self, key: str, amount: int = 1, window_secs: float = 60.0) -> int:
-        """Add ``amount`` (>= 1) to ``key`` and return the total in the current window."""
+        """Add ``amount`` (>= 1) to ``key`` and return the total in the current window.
+
+        Raises:
+            InvalidInput: a bad argument, or a total that would pass ``MAX_INT`` (2**63-1);
+                the stored count is unchanged.
+        """
         # The common case is checked inline: this is a per-request hot path.
         if not (
             type(key) is str
@@ -651,7 +660,16 @@ class RateLimitCounter(ABC):
             self._reset(name)
 
     @abstractmethod
-    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int: ...
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        """Add atomically; call :meth:`_refuse_total`, changing nothing, when the window's
+        total would pass ``MAX_INT``."""
+
+    def _refuse_total(self, key: str, amount: int) -> NoReturn:
+        """Raise the error every driver raises for a total past ``MAX_INT``."""
+        raise InvalidInput(
+            f"rate-limit key {key!r}: adding {amount} would take its total past {MAX_INT} "
+            "(a signed 64-bit integer); the count is unchanged"
+        )
 
     @abstractmethod
     def _current(self, key: str, now: float) -> int: ...

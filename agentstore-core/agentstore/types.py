@@ -1,16 +1,18 @@
 """Domain types shared by every capability and every driver.
 
-All are immutable. Constructors validate their input and raise
-:class:`~agentstore.errors.InvalidInput`, so a value that exists is a value a store accepts.
+All are immutable, the JSON they hold too (:class:`FrozenDict`, :class:`FrozenList`).
+Constructors validate their input and raise :class:`~agentstore.errors.InvalidInput`, so a
+value that exists is a value every store accepts and gives back equal.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Self, TypeAlias
+from typing import Any, Final, NamedTuple, NoReturn, Self, TypeAlias
 
 import blake3
 
@@ -21,43 +23,198 @@ JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, 
 
 HASH_SIZE = 32
 
+MAX_JSON_DEPTH: Final = 64
+"""How deeply a JSON value held by a domain value (a policy body, session data, audit
+detail) may nest: the object itself is level 1, each array or object inside adds one."""
+
+
+class FrozenDict(dict[str, JSONValue]):
+    """A JSON object that refuses every change.
+
+    It is a ``dict``: it compares equal to one, ``json.dumps`` writes it as one, and
+    ``dict(value)`` gives a mutable (shallow) copy. Arrays inside it are :class:`FrozenList`.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only: change a copy (dict(value))")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> tuple[type[FrozenDict], tuple[dict[str, JSONValue]]]:
+        return FrozenDict, (dict(self),)
+
+
+class FrozenList(list[JSONValue]):
+    """A JSON array that refuses every change; a ``list`` otherwise (see FrozenDict)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError(f"{type(self).__name__} is read-only: change a copy (list(value))")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
+
+    def __reduce__(self) -> tuple[type[FrozenList], tuple[list[JSONValue]]]:
+        return FrozenList, (list(self),)
+
+
+class _Refused(Exception):
+    """Where a value stops being JSON: ``path`` is filled in on the way out of the walk."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+
+def _text(value: str) -> str:
+    """``value`` as an exact str if it is valid Unicode text (no lone surrogate)."""
+    if type(value) is not str:
+        value = str.__str__(value)  # a str subclass (an enum member) is stored as its text
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused("a lone surrogate (not valid Unicode text)") from None
+    return value
+
+
+def _step(key: str | int) -> str:
+    if isinstance(key, int):
+        return f"[{key}]"
+    return f"[{key[:40] + '...' if len(key) > 43 else key!r}]"
+
+
+def _frozen(value: Any, depth: int) -> Any:
+    """A frozen copy of ``value`` if JSON holds it exactly; else raise _Refused."""
+    kind = type(value)
+    if kind is str:
+        return value if value.isascii() else _text(value)
+    if kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if math.isfinite(value):
+            return value
+        raise _Refused(f"{value} is not a JSON number")
+    if kind is dict or kind is FrozenDict:
+        return _object(value, depth)
+    if kind is list or kind is tuple or kind is FrozenList:
+        return _array(value, depth)
+    if isinstance(value, Mapping):
+        return _object(value, depth)
+    if isinstance(value, list | tuple):
+        return _array(value, depth)
+    if isinstance(value, int):
+        return int.__index__(value)  # an int subclass (an IntEnum member): its number
+    if isinstance(value, float):
+        return _frozen(float.__float__(value), depth)
+    if isinstance(value, str):
+        return _text(value)
+    raise _Refused(f"{kind.__name__} is not a JSON type")
+
+
+def _object(value: Mapping[Any, Any], depth: int) -> FrozenDict:
+    if depth >= MAX_JSON_DEPTH:
+        raise _Refused(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    obj: dict[str, JSONValue] = {}
+    for name, item in value.items():
+        key = name
+        if type(key) is not str:
+            if not isinstance(key, str):
+                # json.dumps would turn 1, True or None into a string key: the value read
+                # back would not be the one given, so refuse them.
+                raise _Refused(f"keys must be strings, not {type(key).__name__}")
+            key = str.__str__(key)
+        kind = type(item)
+        # The common leaves inline: this runs on every put, save and emit.
+        if key.isascii() and (
+            (kind is str and item.isascii()) or kind is int or kind is bool or item is None
+        ):
+            obj[key] = item
+            continue
+        try:
+            if not key.isascii():
+                key = _text(key)
+            obj[key] = _frozen(item, depth + 1)
+        except _Refused as exc:
+            exc.path.append(_step(key))
+            raise
+    return FrozenDict(obj)
+
+
+def _array(value: list[Any] | tuple[Any, ...], depth: int) -> FrozenList:
+    if depth >= MAX_JSON_DEPTH:
+        raise _Refused(f"nested more than {MAX_JSON_DEPTH} levels deep")
+    array: list[JSONValue] = []
+    for i, item in enumerate(value):
+        kind = type(item)
+        if (kind is str and item.isascii()) or kind is int or kind is bool or item is None:
+            array.append(item)
+            continue
+        try:
+            array.append(_frozen(item, depth + 1))
+        except _Refused as exc:
+            exc.path.append(_step(i))
+            raise
+    return FrozenList(array)
+
+
+def frozen_json(value: object, *, what: str) -> JSONValue:
+    """A read-only copy of ``value`` (:class:`FrozenDict`, :class:`FrozenList`) that a JSON
+    round trip gives back exactly.
+
+    Raises:
+        InvalidInput: naming where in ``value`` it holds something JSON cannot represent
+            exactly (NaN or an infinity, a set or another object, a non-string key, a lone
+            surrogate) or nests deeper than :data:`MAX_JSON_DEPTH`.
+    """
+    try:
+        frozen: JSONValue = _frozen(value, 0)
+    except _Refused as exc:
+        path = exc.path[::-1]
+        if len(path) > 6:  # keep the message short: the start and the end of the path
+            path[3:-2] = [f"[...{len(path) - 5} more...]"]
+        raise InvalidInput(f"{what}{''.join(path)}: {exc.problem}") from None
+    return frozen
+
 
 def canonical_json(value: Any, *, what: str) -> bytes:
     """Encode ``value`` as canonical JSON bytes (sorted keys, no spaces, UTF-8).
 
     Raises:
-        InvalidInput: ``value`` holds something JSON cannot represent exactly (NaN, a set,
-            an object, a non-string key).
+        InvalidInput: ``value`` holds something JSON cannot represent exactly (see
+            :func:`frozen_json`).
     """
-    _check_keys(value, what)
-    try:
-        text = json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{what} must be JSON-serializable: {exc}") from None
+    return _dumps(frozen_json(value, what=what))
+
+
+def _dumps(value: JSONValue) -> bytes:
+    """Canonical JSON bytes of a value :func:`frozen_json` accepted."""
+    text = json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     return text.encode("utf-8")
 
 
-def _check_keys(value: Any, what: str) -> None:
-    # json.dumps would turn 1, True or None keys into strings: the stored value would not
-    # be the one given (and {1: ..., "1": ...} would lose an entry), so refuse them.
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInput(f"{what} keys must be strings, not {type(key).__name__}")
-            _check_keys(item, what)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _check_keys(item, what)
-
-
-def _json_mapping(value: object, *, what: str) -> dict[str, JSONValue]:
+def _json_mapping(value: object, *, what: str) -> FrozenDict:
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{what} must be a mapping, not {type(value).__name__}")
-    # A round trip both validates and detaches the stored copy from the caller's object.
-    decoded: dict[str, JSONValue] = json.loads(canonical_json(dict(value), what=what))
-    return decoded
+    frozen: FrozenDict = frozen_json(value, what=what)  # type: ignore[assignment]
+    return frozen
+
+
+def _loads(raw: bytes | str, what: str) -> Any:
+    """Parse stored JSON text; text that is not JSON raises InvalidInput."""
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise InvalidInput(f"{what}: nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        raise InvalidInput(f"{what}: not JSON text ({type(exc).__name__})") from None
 
 
 class Entry(NamedTuple):
@@ -184,11 +341,11 @@ class PolicyDocument:
         object.__setattr__(self, "body", _json_mapping(self.body, what="PolicyDocument.body"))
 
     def to_json(self) -> bytes:
-        return canonical_json(self.body, what="PolicyDocument.body")
+        return _dumps(self.body)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Self:
-        return cls(json.loads(raw))
+        return cls(_loads(raw, "PolicyDocument.body"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,24 +366,31 @@ class AuditEntry:
         _require(self.action, str, "AuditEntry.action")
         if not self.action:
             raise InvalidInput("AuditEntry.action must not be empty")
+        if not self.action.isascii():
+            try:
+                object.__setattr__(self, "action", _text(self.action))
+            except _Refused as exc:
+                raise InvalidInput(f"AuditEntry.action: {exc.problem}") from None
         if self.agent_id is not None:
             _require(self.agent_id, AgentId, "AuditEntry.agent_id")
         object.__setattr__(self, "detail", _json_mapping(self.detail, what="AuditEntry.detail"))
 
     def to_json(self) -> bytes:
         """The canonical bytes that are chained and stored."""
-        return canonical_json(
+        return _dumps(
             {
                 "action": self.action,
                 "agent_id": None if self.agent_id is None else str(self.agent_id),
                 "detail": self.detail,
-            },
-            what="AuditEntry",
+            }
         )
 
     @classmethod
     def from_json(cls, raw: bytes) -> Self:
-        data = json.loads(raw)
+        """Read back the bytes :meth:`to_json` wrote; anything else raises InvalidInput."""
+        data = _loads(raw, "AuditEntry")
+        if not isinstance(data, dict) or "action" not in data:
+            raise InvalidInput("AuditEntry: the JSON is not an object with an 'action'")
         agent = data.get("agent_id")
         return cls(
             action=data["action"],
@@ -258,7 +422,7 @@ class SessionRecord:
         object.__setattr__(self, "data", _json_mapping(self.data, what="SessionRecord.data"))
 
     def data_json(self) -> bytes:
-        return canonical_json(self.data, what="SessionRecord.data")
+        return _dumps(self.data)
 
 
 class AgentInfo(NamedTuple):

@@ -25,7 +25,7 @@ from agentstore import (
     WriterLogStore,
     chain_hash,
 )
-from agentstore.capabilities import Clock
+from agentstore.capabilities import MAX_INT, Clock
 from agentstore.chain import verify_rows
 from agentstore.errors import ChainBroken, StoreError
 
@@ -234,8 +234,11 @@ class MemoryRateLimitCounter(RateLimitCounter):
             if w is None or now >= w[0]:
                 self._windows[key] = [now + window_secs, amount]
                 return amount
-            w[1] += amount
-            return int(w[1])
+            total = int(w[1]) + amount
+            if total > MAX_INT:
+                self._refuse_total(key, amount)
+            w[1] = total
+            return total
 
     def _current(self, key: str, now: float) -> int:
         self._life.check()

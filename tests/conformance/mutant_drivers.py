@@ -23,6 +23,7 @@ from agentstore import (
     LogAuditSink,
     NotFound,
     OpenContext,
+    PolicyDocument,
     Registry,
     StorePolicy,
     WriterLogStore,
@@ -215,6 +216,31 @@ class RacyCounter(MemoryRateLimitCounter):
         return int(total)
 
 
+class WrappingCounter(MemoryRateLimitCounter):
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        w = self._windows.setdefault(key, [now + window_secs, 0])
+        w[1] += amount  # past 2**63-1 too, as SQLite once did
+        return int(w[1])
+
+
+def _thawed(value: Any) -> Any:
+    """A plain, mutable copy of a frozen JSON value."""
+    if isinstance(value, dict):
+        return {k: _thawed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_thawed(v) for v in value]
+    return value
+
+
+class SharedPolicies(MemoryPolicyStore):
+    """Keeps the policy body as a plain dict and hands that same dict to every reader."""
+
+    def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
+        shared = object.__new__(PolicyDocument)
+        object.__setattr__(shared, "body", _thawed(document.body))
+        super()._put(agent_id, shared)
+
+
 class HeartbeatRegisters(MemoryLifecycleStore):
     def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
         if self._info(agent_id) is None:
@@ -361,6 +387,18 @@ MUTANTS: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object
         "rate_limits",
         lambda c: RacyCounter(c.clock),
         ["test_rate_limit_exact_under_threads"],
+    ),
+    "wrapping_counter": (
+        RateLimitContract,
+        "rate_limits",
+        lambda c: WrappingCounter(c.clock),
+        ["test_rate_limit_total_past_64_bits_is_refused"],
+    ),
+    "shared_policies": (
+        PolicyStoreContract,
+        "policies",
+        lambda c: SharedPolicies(),
+        ["test_policy_values_are_detached_and_frozen"],
     ),
     "heartbeat_registers": (
         LifecycleContract,

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import agentstore
 import pytest
-from agentstore import InvalidInput, StorePolicy
+from agentstore import (
+    AgentId,
+    AuditEntry,
+    InvalidInput,
+    NotFound,
+    PolicyDocument,
+    SessionId,
+    SessionRecord,
+    StorePolicy,
+)
+from agentstore.capabilities import MAX_INT
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -70,3 +83,69 @@ def test_integer_windows_are_accepted(store: agentstore.Store) -> None:
 def test_reserved_stream_prefix_is_refused_on_the_handle_too(store: agentstore.Store) -> None:
     with pytest.raises(InvalidInput, match="reserved"):
         store.log("agentstore:audit", writer="audit")
+
+
+def test_lone_surrogates_in_any_name_or_value_are_refused_storing_nothing(
+    store: agentstore.Store,
+) -> None:
+    bad = "k\ud800"
+    refusals: list[Callable[[], object]] = [
+        lambda: store.log(bad, writer="w"),
+        lambda: store.log("s", writer=bad),
+        lambda: store.generation(bad),
+        lambda: store.credentials.put_secret(bad, b"v"),
+        lambda: store.credentials.get_secret(bad),
+        lambda: store.credentials.delete_secret(bad),
+        lambda: store.rate_limits.increment(bad),
+        lambda: store.rate_limits.current(bad),
+        lambda: store.rate_limits.reset(bad),
+        lambda: store.audit.emit(AuditEntry(bad)),
+        lambda: store.audit.emit(AuditEntry("a", detail={"d": [bad]})),
+        lambda: store.policies.put(AgentId.new(), PolicyDocument({bad: 1})),
+        lambda: store.sessions.save(SessionRecord(SessionId.new(), AgentId.new(), {"k": bad})),
+        lambda: AgentId.parse(bad),
+        lambda: SessionId.parse(bad),
+    ]
+    for refused in refusals:
+        with pytest.raises(InvalidInput):
+            refused()
+    assert store.logs() == []
+    assert list(store.audit.records()) == []
+
+
+def test_json_nested_5000_deep_is_refused_storing_nothing(store: agentstore.Store) -> None:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(5000):
+        inner["k"] = {}
+        inner = inner["k"]
+    agent, sid = AgentId.new(), SessionId.new()
+    with pytest.raises(InvalidInput, match="nested more than"):
+        store.policies.put(agent, PolicyDocument(deep))
+    with pytest.raises(InvalidInput, match="nested more than"):
+        store.sessions.save(SessionRecord(sid, agent, deep))
+    with pytest.raises(InvalidInput, match="nested more than"):
+        store.audit.emit(AuditEntry("a", detail=deep))
+    with pytest.raises(NotFound):
+        store.policies.get(agent)
+    with pytest.raises(NotFound):
+        store.sessions.load(sid)
+    assert list(store.audit.records()) == []
+
+
+def test_rate_limit_total_past_64_bits_is_refused_and_kept_an_integer(
+    store: agentstore.Store, tmp_path: Path
+) -> None:
+    rl = store.rate_limits
+    assert rl.increment("k", MAX_INT - 1) == MAX_INT - 1
+    with pytest.raises(InvalidInput, match="past 9223372036854775807"):
+        rl.increment("k", 2)
+    assert rl.current("k") == MAX_INT - 1
+    assert rl.increment("k") == MAX_INT
+    if store.policy.driver_for("rate_limits") == "sqlite":
+        # What the file holds: the integer, never the REAL SQLite turns an overflow into.
+        with contextlib.closing(sqlite3.connect(tmp_path / "s.db")) as db:
+            row = db.execute(
+                "SELECT count, typeof(count) FROM agentstore_rate_limits WHERE key = 'k'"
+            ).fetchone()
+        assert row == (MAX_INT, "integer")

@@ -49,6 +49,7 @@ def test_it_is_discovered_through_its_entry_point() -> None:
         "policies",
         "sessions",
         "credentials",
+        "rate_limits",
     }
 
 
@@ -307,6 +308,24 @@ def test_governance_stores(redis_policy: StorePolicy) -> None:
         assert store.audit.verify() == 1
 
 
+def test_rate_limits_keep_exact_64_bit_totals_in_two_hashes(
+    redis_policy: StorePolicy, redis_prefix: str
+) -> None:
+    big = 2**63 - 2  # a double cannot hold it: the script must never add in Lua numbers
+    with agentstore.open(redis_policy) as store:
+        assert store.rate_limits.increment("k", big, 60) == big
+        assert store.rate_limits.increment("k", 1, 60) == big + 1
+        with pytest.raises(InvalidInput, match="64-bit"):
+            store.rate_limits.increment("k", 1, 60)
+        assert store.rate_limits.current("k") == big + 1
+    client = _client()
+    try:
+        assert client.hget(f"{redis_prefix}rates", "k") == str(big + 1).encode()
+        assert client.hexists(f"{redis_prefix}rate_ends", "k")
+    finally:
+        client.close()
+
+
 def test_unreachable_server_fails_fast_naming_host_and_port_only() -> None:
     policy = StorePolicy(
         "memory",
@@ -341,5 +360,5 @@ def test_backend_redis_alone_says_which_capabilities_to_route_elsewhere(tmp_path
     with pytest.raises(MissingCapability) as exc:
         StorePolicy("redis").resolve()
     assert exc.value.path == "store.backend"
-    assert "does not provide capability 'rate_limits'" in exc.value.message
+    assert "does not provide capability 'lifecycle'" in exc.value.message
     assert "[store.capabilities]" in exc.value.message

@@ -16,6 +16,7 @@ from typing import Final, cast
 from blake3 import blake3
 
 from agentstore.capabilities import (
+    MAX_INT,
     Clock,
     CredentialStore,
     GenerationStore,
@@ -499,6 +500,9 @@ class SqlRateLimitCounter(RateLimitCounter):
         "ELSE agentstore_rate_limits.count + excluded.count END, "
         "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
         "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
+        # A total past 2**63-1 updates nothing (SQLite would store it as a REAL).
+        "WHERE agentstore_rate_limits.window_end <= ? OR agentstore_rate_limits.count <= "
+        f"{MAX_INT} - excluded.count "
         "RETURNING count"
     )
     _GET = "SELECT count, window_end FROM agentstore_rate_limits WHERE key = ?"
@@ -509,7 +513,9 @@ class SqlRateLimitCounter(RateLimitCounter):
         self._backend = backend
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
-        rows = self._backend.query(self._INCREMENT, (key, now + window_secs, amount, now, now))
+        rows = self._backend.query(self._INCREMENT, (key, now + window_secs, amount, now, now, now))
+        if not rows:
+            self._refuse_total(key, amount)
         return cast(int, rows[0][0])
 
     def _current(self, key: str, now: float) -> int:

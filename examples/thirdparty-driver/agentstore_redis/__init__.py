@@ -1,7 +1,7 @@
-"""agentstore driver ``redis``: six capabilities kept natively on a Redis server.
+"""agentstore driver ``redis``: seven capabilities kept natively on a Redis server.
 
-Provides ``generations``, ``logs``, ``audit``, ``policies``, ``sessions`` and
-``credentials``; route ``rate_limits`` and ``lifecycle`` to another driver under
+Provides ``generations``, ``logs``, ``audit``, ``policies``, ``sessions``,
+``credentials`` and ``rate_limits``; route ``lifecycle`` to another driver under
 ``[store.capabilities]``. Select it with::
 
     [store]

@@ -9,7 +9,7 @@ from agentstore import CapabilityName, DriverSpec, DriverStores, OpenContext, ho
 from agentstore_redis.config import RedisConfig
 
 CAPABILITIES: frozenset[CapabilityName] = frozenset(
-    {"generations", "logs", "audit", "policies", "sessions", "credentials"}
+    {"generations", "logs", "audit", "policies", "sessions", "credentials", "rate_limits"}
 )
 
 
@@ -27,7 +27,7 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             open=_open,
             capabilities=CAPABILITIES,
             config_model=RedisConfig,
-            description="a Redis server: logs, generations and governance key-value stores",
+            description="a Redis server: logs, generations, governance stores and rate limits",
             conformance="agentstore_redis.conformance:SUPPORT",
             cross_process=True,
         )

@@ -1,4 +1,4 @@
-"""The six capabilities on Redis.
+"""The seven capabilities on Redis (all but ``lifecycle``).
 
 Keys, all under the configured prefix ``P``:
 
@@ -10,6 +10,8 @@ Keys, all under the configured prefix ``P``:
 ``P policies``                      hash    agent id -> policy document JSON
 ``P sessions``                      hash    session id -> {"agent_id", "data"} JSON
 ``P secrets``                       hash    secret name -> value bytes
+``P rates``                         hash    rate-limit key -> count in its window
+``P rate_ends``                     hash    rate-limit key -> when its window ends (seconds)
 ==================================  ======  =================================================
 
 A log's ``<name>`` is ``<length of stream>:<stream>:<writer>``: readable in redis-cli, and
@@ -45,6 +47,7 @@ from agentstore import (
     OpenContext,
     PolicyDocument,
     PolicyStore,
+    RateLimitCounter,
     SessionId,
     SessionRecord,
     SessionStore,
@@ -52,6 +55,7 @@ from agentstore import (
     WriterLogStore,
     chain_hash,
 )
+from agentstore.capabilities import Clock
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -81,6 +85,22 @@ redis.call('HSET', KEYS[3], ARGV[2], ARGV[4])
 return -1
 """
 _HEAD = struct.Struct(">Q32s")  # a recorded head: seq, content hash
+
+# Add ARGV[3] to rate-limit key ARGV[1] at time ARGV[2], opening a window that ends at
+# ARGV[4] when the key's has ended; return the total as text, or false when it would pass
+# 2**63-1 (HINCRBY refuses that, changing nothing). Totals travel as text: Lua numbers are
+# doubles and lose precision.
+_INCREMENT_LUA: Final = """
+local ends = redis.call('HGET', KEYS[2], ARGV[1])
+if not ends or tonumber(ends) <= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+  return ARGV[3]
+end
+local added = redis.pcall('HINCRBY', KEYS[1], ARGV[1], ARGV[3])
+if type(added) == 'table' and added.err then return false end
+return redis.call('HGET', KEYS[1], ARGV[1])
+"""
 
 # Set generation ARGV[1] to ARGV[2] unless that moves it back; return {moved, current}.
 # Values are compared as decimal strings: Lua numbers are doubles and lose precision.
@@ -137,6 +157,7 @@ class _Client:
         self.prefix = config.prefix.encode()
         self.append_script = self.redis.register_script(_APPEND_LUA)
         self.advance_script = self.redis.register_script(_ADVANCE_LUA)
+        self.increment_script = self.redis.register_script(_INCREMENT_LUA)
         self.closed = False
 
     def key(self, kind: str, name: str = "") -> bytes:
@@ -340,6 +361,40 @@ class RedisCredentialStore(CredentialStore):
         return f"<RedisCredentialStore at {self._c.where}>"
 
 
+class RedisRateLimitCounter(RateLimitCounter):
+    """Fixed windows in two hashes (counts, window ends); an increment is one script."""
+
+    def __init__(self, client: _Client, clock: Clock) -> None:
+        super().__init__(clock)
+        self._c = client
+        self._keys = [client.key("rates"), client.key("rate_ends")]
+
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        total = self._c.call(
+            self._c.increment_script,
+            keys=self._keys,
+            args=[key, repr(now), str(amount), repr(now + window_secs)],
+        )
+        if total is None:
+            self._refuse_total(key, amount)
+        return int(total)
+
+    def _current(self, key: str, now: float) -> int:
+        pipe = self._c.redis.pipeline(transaction=True)
+        pipe.hget(self._keys[0], key)
+        pipe.hget(self._keys[1], key)
+        count, ends = self._c.call(pipe.execute)
+        if count is None or ends is None or now >= float(ends):
+            return 0
+        return int(count)
+
+    def _reset(self, key: str) -> None:
+        pipe = self._c.redis.pipeline(transaction=True)
+        pipe.hdel(self._keys[0], key)
+        pipe.hdel(self._keys[1], key)
+        self._c.call(pipe.execute)
+
+
 def open_redis(config: RedisConfig, context: OpenContext) -> DriverStores:
     """Stores on the server ``config`` names, checked reachable before returning.
 
@@ -362,5 +417,6 @@ def open_redis(config: RedisConfig, context: OpenContext) -> DriverStores:
         policies=RedisPolicyStore(client) if "policies" in caps else None,
         sessions=RedisSessionStore(client) if "sessions" in caps else None,
         credentials=RedisCredentialStore(client) if "credentials" in caps else None,
+        rate_limits=RedisRateLimitCounter(client, context.clock) if "rate_limits" in caps else None,
         close=client.close,
     )

@@ -8,6 +8,7 @@ from typing import ClassVar
 import pytest
 
 from agentstore.capabilities import (
+    MAX_INT,
     MAX_NAME_LENGTH,
     CapabilityName,
 )
@@ -90,13 +91,35 @@ class RateLimitContract(ContractBase):
         assert rl.increment("k") == 1
         assert rl.current("other") == 2
 
-    @pytest.mark.parametrize("amount", [0, -1, 1.5, "1", True, None])
+    @pytest.mark.parametrize(
+        "amount", [0, -1, -(2**63), 2**63, 2**64, 1.0, 1.5, "1", True, False, None]
+    )
     def test_rate_limit_rejects_bad_amount(self, amount: object) -> None:
         rl = self.open_store().rate_limits
         rl.increment("k")
-        with pytest.raises(InvalidInput):
+        with pytest.raises(InvalidInput, match="amount"):
             rl.increment("k", amount)  # type: ignore[arg-type]
         assert rl.current("k") == 1
+
+    def test_rate_limit_total_past_64_bits_is_refused(self) -> None:
+        rl = self.open_store().rate_limits
+        assert rl.increment("k", MAX_INT - 1, 60) == MAX_INT - 1
+        for amount in (2, 3, MAX_INT):
+            with pytest.raises(InvalidInput, match="64-bit") as info:
+                rl.increment("k", amount, 60)
+            assert "'k'" in str(info.value)
+            assert rl.current("k") == MAX_INT - 1  # unchanged
+        total = rl.increment("k", 1, 60)  # exactly 2**63-1 is a total like any other
+        assert (total, type(total)) == (MAX_INT, int)
+        with pytest.raises(InvalidInput, match="64-bit"):
+            rl.increment("k", 1, 60)
+        current = rl.current("k")
+        assert (current, type(current)) == (MAX_INT, int)
+        assert rl.increment("other", MAX_INT) == MAX_INT  # other keys are independent
+        self.clock.advance(60)  # a new window starts from zero
+        assert rl.increment("k", 5, 60) == 5
+        rl.reset("other")
+        assert rl.increment("other", 1) == 1
 
     @pytest.mark.parametrize("window", [0, -5, float("nan"), float("inf"), "60", True, None])
     def test_rate_limit_rejects_bad_window(self, window: object) -> None:
@@ -105,7 +128,9 @@ class RateLimitContract(ContractBase):
             rl.increment("k", 1, window)  # type: ignore[arg-type]
         assert rl.current("k") == 0
 
-    @pytest.mark.parametrize("key", ["", 1, None, "k" * (MAX_NAME_LENGTH + 1)])
+    @pytest.mark.parametrize(
+        "key", ["", 1, None, "k" * (MAX_NAME_LENGTH + 1), "k\x00", "k\ud800", "\udfff"]
+    )
     def test_rate_limit_rejects_bad_keys(self, key: object) -> None:
         rl = self.open_store().rate_limits
         with pytest.raises(InvalidInput):

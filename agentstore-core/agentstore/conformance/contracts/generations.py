@@ -70,7 +70,9 @@ class GenerationContract(ContractBase):
             gen.advance_to(value)  # type: ignore[arg-type]
         assert gen.current() == 1
 
-    @pytest.mark.parametrize("name", ["", 5, None, "x" * (MAX_NAME_LENGTH + 1), "a\x00b"])
+    @pytest.mark.parametrize(
+        "name", ["", 5, None, "x" * (MAX_NAME_LENGTH + 1), "a\x00b", "a\ud800", "\udfff"]
+    )
     def test_generation_rejects_bad_names(self, name: object) -> None:
         store = self.open_store()
         with pytest.raises(InvalidInput):

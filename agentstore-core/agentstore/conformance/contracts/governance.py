@@ -21,6 +21,12 @@ from agentstore.conformance.contracts.base import (
     b3,
     run_threads,
 )
+from agentstore.conformance.contracts.values import (
+    BAD_JSON_VALUES,
+    deepest_value,
+    json_value,
+    try_to_change,
+)
 from agentstore.errors import (
     ChainBroken,
     InvalidInput,
@@ -119,6 +125,30 @@ class PolicyStoreContract(ContractBase):
         with pytest.raises(NotFound):
             store.policies.get(agent)
 
+    def test_policy_values_are_detached_and_frozen(self) -> None:
+        store = self.open_store()
+        agent = AgentId.new()
+        given = json_value()
+        store.policies.put(agent, PolicyDocument(given))
+        try_to_change(given)
+        try_to_change(store.policies.get(agent).body)
+        assert store.policies.get(agent).body == json_value()
+
+    def test_policy_deepest_value_round_trips(self) -> None:
+        store = self.open_store()
+        agent = AgentId.new()
+        store.policies.put(agent, PolicyDocument(deepest_value()))
+        assert store.policies.get(agent).body == deepest_value()
+
+    @pytest.mark.parametrize("bad", BAD_JSON_VALUES)
+    def test_policy_refuses_values_json_cannot_hold(self, bad: object) -> None:
+        store = self.open_store()
+        agent = AgentId.new()
+        with pytest.raises(InvalidInput, match=r"PolicyDocument\.body\['v'\]"):
+            store.policies.put(agent, PolicyDocument({"v": bad}))  # type: ignore[dict-item]
+        with pytest.raises(NotFound):
+            store.policies.get(agent)
+
     def test_policy_persists_across_reopen(self) -> None:
         self.require_persistent()
         agent = AgentId.new()
@@ -179,6 +209,25 @@ class AuditSinkContract(ContractBase):
             store.audit.records(after=-1)
         assert list(store.audit.records()) == []
         assert store.audit.emit(AuditEntry("ok")).seq == 1
+
+    def test_audit_refuses_a_lone_surrogate_and_stores_nothing(self) -> None:
+        store = self.open_store()
+        with pytest.raises(InvalidInput, match="surrogate"):
+            store.audit.emit(AuditEntry("a\ud800"))
+        with pytest.raises(InvalidInput, match="surrogate"):
+            store.audit.emit(AuditEntry("a", detail={"k": ["\udfff"]}))
+        assert list(store.audit.records()) == []
+
+    def test_audit_values_are_detached_and_frozen(self) -> None:
+        store = self.open_store()
+        given = json_value()
+        record = store.audit.emit(AuditEntry("a", detail=given))
+        try_to_change(given)
+        try_to_change(record.entry.detail)
+        try_to_change(next(store.audit.records()).entry.detail)
+        (stored,) = store.audit.records()
+        assert stored.entry == AuditEntry("a", detail=json_value())
+        assert store.audit.verify() == 1
 
     def test_audit_concurrent_emits_are_contiguous(self) -> None:
         store = self.open_store()
@@ -291,6 +340,30 @@ class SessionStoreContract(ContractBase):
         with pytest.raises(InvalidInput):
             store.sessions.load(AgentId.new())  # type: ignore[arg-type]
 
+    def test_session_values_are_detached_and_frozen(self) -> None:
+        store = self.open_store()
+        sid, agent = SessionId.new(), AgentId.new()
+        given = json_value()
+        store.sessions.save(SessionRecord(sid, agent, given))
+        try_to_change(given)
+        try_to_change(store.sessions.load(sid).data)
+        assert store.sessions.load(sid) == SessionRecord(sid, agent, json_value())
+
+    def test_session_deepest_value_round_trips(self) -> None:
+        store = self.open_store()
+        record = SessionRecord(SessionId.new(), AgentId.new(), deepest_value())
+        store.sessions.save(record)
+        assert store.sessions.load(record.session_id).data == deepest_value()
+
+    @pytest.mark.parametrize("bad", BAD_JSON_VALUES)
+    def test_session_refuses_values_json_cannot_hold(self, bad: object) -> None:
+        store = self.open_store()
+        sid = SessionId.new()
+        with pytest.raises(InvalidInput, match=r"SessionRecord\.data\['v'\]"):
+            store.sessions.save(SessionRecord(sid, AgentId.new(), {"v": bad}))  # type: ignore[dict-item]
+        with pytest.raises(NotFound):
+            store.sessions.load(sid)
+
     def test_session_persists_across_reopen(self) -> None:
         self.require_persistent()
         record = SessionRecord(SessionId.new(), AgentId.new(), {"v": 1})
@@ -372,7 +445,9 @@ class CredentialStoreContract(ContractBase):
         with pytest.raises(NotFound):
             store.credentials.get_secret("api-key")
 
-    @pytest.mark.parametrize("name", ["", 7, None, "x" * (MAX_NAME_LENGTH + 1)])
+    @pytest.mark.parametrize(
+        "name", ["", 7, None, "x" * (MAX_NAME_LENGTH + 1), "a\x00b", "key\ud800", "\udfff"]
+    )
     def test_credential_rejects_bad_names(self, name: object) -> None:
         store = self.open_store()
         with pytest.raises(InvalidInput):

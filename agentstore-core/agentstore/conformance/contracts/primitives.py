@@ -231,7 +231,9 @@ class WriterLogContract(ContractBase):
             log.append(b"\x00" * (MAX_PAYLOAD_BYTES + 1))
         assert log.head() is None
 
-    @pytest.mark.parametrize("name", ["", 3, None, "x" * (MAX_NAME_LENGTH + 1), "a\x00b"])
+    @pytest.mark.parametrize(
+        "name", ["", 3, None, "x" * (MAX_NAME_LENGTH + 1), "a\x00b", "a\ud800", "\udfff"]
+    )
     def test_log_rejects_bad_stream_and_writer_names(self, name: object) -> None:
         store = self.open_store()
         with pytest.raises(InvalidInput):
