@@ -100,6 +100,8 @@ def validation_message(
             f"unknown key {key!r} in {table}{did_you_mean(key, keys)} "
             f"(the keys are {', '.join(keys) or 'none'})"
         )
+    elif err["type"] == "missing" and len(loc) == 1:
+        message = f"required key missing: add {loc[0]} = ... to {table}"
     elif isinstance(raw, Mapping) and looks_like_env_ref(raw):
         message = malformed_env_ref(str(next(iter(raw))))
     elif isinstance(raw, Mapping) and err["type"].endswith(("_type", "_parsing")):
