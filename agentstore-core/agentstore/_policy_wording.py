@@ -35,13 +35,27 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 def looks_like_env_ref(value: object) -> bool:
-    """A one-key inline table whose key is a near miss of ``env`` (``{ evn = "X" }``)."""
+    """A one-key inline table of a string whose key is a near miss of ``env``
+    (``{ evn = "X" }``, ``{ ENV = "X" }``, ``{ envvar = "X" }``)."""
     if not isinstance(value, Mapping) or len(value) != 1:
         return False
-    (key,) = value
-    if not isinstance(key, str) or key == "env":
+    ((key, name),) = value.items()
+    if not isinstance(key, str) or key == "env" or not isinstance(name, str):
         return False
-    return did_you_mean(key, ["env"]) != "" or key.lower() == "env"
+    lower = key.lower()
+    return lower.startswith("env") or _one_edit(lower, "env")
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` is ``b`` with one letter added, removed, changed, or two swapped."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swapped = len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+        return len(diff) == 1 or (swapped and a[diff[1]] == b[diff[0]])
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 def malformed_env_ref(key: str) -> str:
@@ -155,6 +169,8 @@ def inline_password(section: Mapping[str, Any], path: str) -> InvalidPolicy | No
 
 _SQLITE_SUFFIXES: Final = (".db", ".sqlite", ".sqlite3", ".db3")
 _SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+POLICY_EXPECTED: Final = "a policy file is expected here"
+_SCHEME: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):/(/?)(.*)", re.DOTALL)
 _URL_DRIVERS: Final = {"postgresql": "postgres", "postgres": "postgres", "redis": "redis"}
 
 
@@ -170,19 +186,22 @@ def _is_sqlite_file(path: str) -> bool:
         return False
 
 
-def database_hint(source: object) -> str | None:
+def database_hint(
+    source: object, opens: str = "agentstore.open() takes a policy file or a StorePolicy"
+) -> str | None:
     """Why ``source`` is not a policy file, when it is a database URL or a SQLite file,
     with the two-line policy to write instead; None when it may be a policy file.
 
     A URL is never echoed (it may carry a password); a path is.
     """
-    opens = "agentstore.open() takes a policy file or a StorePolicy, not a"
+    opens = f"{opens}, not a"
     text = os.fspath(source) if isinstance(source, str | os.PathLike) else None
     if not isinstance(text, str):
         return None
-    scheme, sep, rest = text.partition("://")
-    if sep and scheme and scheme.replace("+", "").replace(".", "").replace("-", "").isalnum():
-        scheme = scheme.lower()
+    # A Path made of a URL folds its "//" to "/": both forms are a URL here.
+    url = _SCHEME.match(text)
+    if url is not None:
+        scheme, rest = url.group(1).lower(), url.group(3)
         if scheme == "sqlite":  # sqlite:///relative.db, sqlite:////absolute.db
             path = _toml_string(rest[1:] if rest.startswith("/") else rest)
             return (
@@ -227,6 +246,7 @@ def written_path(path: str, paths: Mapping[str, str]) -> str:
 
 
 __all__ = [
+    "POLICY_EXPECTED",
     "database_hint",
     "did_you_mean",
     "holds_password",

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from agentstore import _aa_storage
 from agentstore._env_refs import check_section_values, is_env_ref, resolve_env, resolve_set
 from agentstore._policy_wording import (
+    POLICY_EXPECTED,
     database_hint,
     did_you_mean,
     inline_password,
@@ -169,7 +170,7 @@ class StorePolicy:
             InvalidPolicy: no such file, unreadable, not a policy (a database file or URL
                 is named as such, with the policy to write instead), or invalid.
         """
-        not_a_policy = database_hint(path)
+        not_a_policy = database_hint(path, opens=POLICY_EXPECTED)
         if not_a_policy is not None:
             raise InvalidPolicy(not_a_policy)
         p = Path(path)

@@ -162,7 +162,7 @@ def test_config_naming_a_database_says_what_to_write(
     result = run("--config", "app.db", "validate")
     assert result.exit_code == 2
     line = error_line(result)
-    assert "takes a policy file or a StorePolicy, not a database file" in line
+    assert "a policy file is expected here, not a database file" in line
     assert '`[store.sqlite]` and `path = "app.db"`' in line
 
 
@@ -242,3 +242,15 @@ def test_the_postgres_starter_writes_the_documented_key_names(
     assert "schema_name" not in text
     assert "# params = {}" in text
     assert "\n# [params]" not in text
+
+
+def test_config_naming_a_database_url_never_echoes_its_password(
+    run: Run, workdir: Path, error_line: ErrorLine
+) -> None:
+    result = run("--config", "postgresql://user:hunter2@db.example/app", "verify")
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert line.startswith("a policy file is expected here, not a database URL")
+    assert '`store.postgres.url = { env = "AGENTSTORE_POSTGRES_URL" }`' in line
+    assert "hunter2" not in result.output + result.stderr
+    assert list(workdir.iterdir()) == []

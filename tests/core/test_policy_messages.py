@@ -3,6 +3,7 @@ value; every installed driver's section checked, used or not; no password writte
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import agentstore
@@ -233,3 +234,16 @@ def test_open_given_a_url_shows_the_policy_and_never_the_password() -> None:
     assert policy.backend == "postgres"
     with pytest.raises(InvalidPolicy, match=r"sqlite\]` and `path = \"a\.db\"`"):
         agentstore.open("sqlite:///a.db")
+
+
+def test_a_url_folded_by_path_is_still_a_url_and_never_echoed() -> None:
+    with pytest.raises(InvalidPolicy) as info:
+        agentstore.open(Path("postgresql://user:hunter2@db.example/app"))
+    assert "not a database URL" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize("table", ['{ dev = "x" }', '{ sslmode = "require" }', "{ env2 = 1 }"])
+def test_other_one_key_tables_are_not_taken_for_env_references(table: str) -> None:
+    policy = StorePolicy.loads(f'[store]\nbackend = "memory"\n[store.kv]\nparams = {table}\n')
+    assert policy.sections["kv"]["params"] == tomllib.loads(f"t = {table}")["t"]

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
+from agentstore._policy_wording import POLICY_EXPECTED, database_hint
 from agentstore.capabilities import CAPABILITIES
 from agentstore.cli.errors import (
     EXIT_FAILED,
@@ -104,7 +105,9 @@ def load_policy(opts: Options, path: Path | None = None) -> StorePolicy:
     try:
         return find_policy(explicit)
     except ConfigError as exc:
-        where = None if explicit is None else str(explicit)
+        # A database URL given for a policy is not echoed: it may carry a password.
+        url = explicit is not None and database_hint(explicit, POLICY_EXPECTED) == exc.message
+        where = None if explicit is None or url else str(explicit)
         raise CliError(_with_file(exc.message, where)) from None
 
 
