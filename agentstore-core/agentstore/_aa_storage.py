@@ -66,8 +66,12 @@ AA_STORAGE_KEYS: Final = (
 
 
 def names_a_kind(table: Mapping[str, Any]) -> bool:
-    """Whether a ``[storage]`` table names the driver of any storage kind."""
-    return any(key in KIND_KEYS and not isinstance(v, Mapping) for key, v in table.items())
+    """Whether a ``[storage]`` table is aa-storage's: it names the driver of a storage kind,
+    or has a key that is a near miss of one (a typo to report, not a table to ignore)."""
+    return any(
+        key in KIND_KEYS or (not isinstance(value, Mapping) and did_you_mean(key, KIND_KEYS))
+        for key, value in table.items()
+    )
 
 
 @dataclass

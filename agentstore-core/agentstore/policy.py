@@ -189,8 +189,9 @@ class StorePolicy:
         """Build from a parsed TOML document: its ``[store]`` table, else aa-storage's
         ``[storage]`` table read as the equivalent policy, else the built-in default.
 
-        A document holding both is refused, unless ``[storage]`` names no storage kind
-        (then it is the application's own table, and ``[store]`` applies).
+        A ``[storage]`` table that names no storage kind (nor a near miss of one) is the
+        application's own and is left alone. A document holding ``[store]`` and aa-storage's
+        ``[storage]`` is refused.
 
         Raises:
             InvalidPolicy: a misshapen value (with its TOML path), or a password written
@@ -198,15 +199,14 @@ class StorePolicy:
         """
         store = doc.get("store")
         storage = doc.get("storage")
+        if isinstance(storage, Mapping) and not _aa_storage.names_a_kind(storage):
+            storage = None  # the application's own [storage] table, not aa-storage's
         if storage is not None and store is not None:
-            if isinstance(storage, Mapping) and not _aa_storage.names_a_kind(storage):
-                storage = None
-            else:
-                raise InvalidPolicy(
-                    "both [store] (agentstore's policy) and [storage] (aa-storage's format) "
-                    "are present; keep one of them",
-                    path="storage",
-                )
+            raise InvalidPolicy(
+                "both [store] (agentstore's policy) and [storage] (aa-storage's format) "
+                "are present; keep one of them",
+                path="storage",
+            )
         if store is None and storage is not None:
             return cls._from_storage(storage, source)
         if store is None:

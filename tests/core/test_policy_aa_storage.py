@@ -150,9 +150,12 @@ def test_both_tables_are_refused_naming_both() -> None:
     assert "[storage]" in str(info.value)
 
 
-def test_an_applications_own_storage_table_beside_store_is_left_alone() -> None:
+def test_an_applications_own_storage_table_is_left_alone() -> None:
     text = '[store]\nbackend = "memory"\n[storage]\nbucket = "s3://x"\n'
     assert StorePolicy.loads(text) == StorePolicy("memory")
+    alone = StorePolicy.loads('[storage]\nbucket = "s3://x"\n[storage.cache]\nsize = 3\n')
+    assert alone.table is None
+    assert alone == StorePolicy.default()
 
 
 def test_an_inline_password_in_a_storage_section_is_refused() -> None:
