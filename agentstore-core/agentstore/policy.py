@@ -14,6 +14,10 @@
     [store.capabilities]            # optional per-capability override
     rate_limits = "memory"
 
+A file without ``[store]`` but with aa-storage's ``[storage]`` table is read as the
+equivalent policy (see :mod:`agentstore._aa_storage`); a file with neither is the built-in
+default.
+
 A policy keeps ``{ env = "NAME" }`` references unresolved: they are read from the
 environment only when a store is opened, so a policy's repr, str and dump never hold a
 secret that came from the environment.
@@ -21,23 +25,34 @@ secret that came from the environment.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from agentstore import _aa_storage
+from agentstore._env_refs import check_section_values, is_env_ref, resolve_env, resolve_set
+from agentstore._policy_wording import (
+    POLICY_EXPECTED,
+    database_hint,
+    did_you_mean,
+    inline_password,
+    repath,
+    validation_message,
+    written_path,
+)
 from agentstore.capabilities import CAPABILITIES, CapabilityName
 from agentstore.errors import (
     ConfigError,
     InvalidPolicy,
     MissingCapability,
     MissingDriverSection,
-    MissingEnvironmentVariable,
     UnknownDriver,
 )
 from agentstore.registry import FIRST_PARTY, DriverSpec, Registry, default_registry
@@ -47,52 +62,6 @@ CONFIG_ENV: Final = "AGENTSTORE_CONFIG"
 DEFAULT_BACKEND: Final = "sqlite"
 DEFAULT_SQLITE_PATH: Final = "agentstore.db"
 _RESERVED_KEYS: Final = ("backend", "capabilities")
-
-
-def _is_env_ref(value: object) -> bool:
-    return isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str)
-
-
-def _check_section_values(value: object, path: str) -> None:
-    """Reject inline tables that are neither plain data nor a well-formed env reference."""
-    if isinstance(value, dict):
-        if "env" in value and not _is_env_ref(value):
-            raise InvalidPolicy(
-                'an environment reference is written { env = "NAME" } and nothing else',
-                path=path,
-            )
-        for k, v in value.items():
-            _check_section_values(v, f"{path}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_section_values(v, f"{path}[{i}]")
-
-
-def resolve_env(value: Any, path: str) -> Any:
-    """Replace every ``{ env = "NAME" }`` in ``value`` by the variable's value."""
-    if _is_env_ref(value):
-        name = value["env"]
-        found = os.environ.get(name)
-        if found is None:
-            raise MissingEnvironmentVariable(
-                f"environment variable {name} is not set; set it or write the value inline",
-                path=path,
-            )
-        return found
-    if isinstance(value, dict):
-        return {k: resolve_env(v, f"{path}.{k}") for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve_env(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def _validation_message(exc: ValidationError, prefix: str) -> InvalidPolicy:
-    # Build the text from locations and messages only: an input value may be a secret.
-    err = exc.errors(include_input=False, include_url=False)[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    path = f"{prefix}.{loc}" if loc else prefix
-    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-    return InvalidPolicy(f"{err['msg']}{more}", path=path)
 
 
 @dataclass(frozen=True)
@@ -107,17 +76,27 @@ class ResolvedPolicy:
     routes: Mapping[CapabilityName, str]
     drivers: Mapping[str, tuple[DriverSpec, BaseModel]]
     base_dir: Path
+    unused: Mapping[str, str] = field(default_factory=dict)
+    """Each section whose driver is not installed, with a line saying so."""
+    notice: str | None = None
+    """When the built-in default applies because no table said otherwise, a line saying so."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """The lines a reader of the policy should see (unused sections)."""
+        return list(self.unused.values())
 
 
 class StorePolicy:
     """Which driver serves each capability, and each driver's settings.
 
     Build one with :meth:`load` (a file), :meth:`loads` (text), :meth:`default`, or the
-    constructor. Equality compares content. ``repr``/``str`` show the backend, the overrides
-    and the section names only, never a value.
+    constructor. Equality compares content (a policy read from aa-storage's ``[storage]``
+    table equals its ``[store]`` equivalent). ``repr``/``str`` show the backend, the
+    overrides and the section names only, never a value.
     """
 
-    __slots__ = ("_backend", "_capabilities", "_sections", "source")
+    __slots__ = ("_backend", "_capabilities", "_paths", "_sections", "_table", "source")
 
     def __init__(
         self,
@@ -149,11 +128,13 @@ class StorePolicy:
                     f"and one [store.<driver>] table per driver",
                     path=f"store.{name}",
                 )
-            _check_section_values(dict(section), f"store.{name}")
+            check_section_values(dict(section), f"store.{name}")
             secs[name] = dict(section)
         self._backend = backend
         self._capabilities = caps
         self._sections = secs
+        self._table: str | None = "store"
+        self._paths: dict[str, str] = {}
         self.source = None if source is None else str(source)
 
     # -- construction --------------------------------------------------------------------
@@ -162,7 +143,9 @@ class StorePolicy:
     def default(cls) -> StorePolicy:
         """The embedded default: every capability on the sqlite driver with its defaults (a
         file named ``agentstore.db`` in the working folder)."""
-        return cls(DEFAULT_BACKEND)
+        policy = cls(DEFAULT_BACKEND)
+        policy._table = None
+        return policy
 
     @classmethod
     def loads(cls, text: str, *, source: str | Path | None = None) -> StorePolicy:
@@ -181,7 +164,15 @@ class StorePolicy:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> StorePolicy:
-        """Read a policy file; its ``[store]`` table may sit beside other tables."""
+        """Read a policy file; its ``[store]`` table may sit beside other tables.
+
+        Raises:
+            InvalidPolicy: no such file, unreadable, not a policy (a database file or URL
+                is named as such, with the policy to write instead), or invalid.
+        """
+        not_a_policy = database_hint(path, opens=POLICY_EXPECTED)
+        if not_a_policy is not None:
+            raise InvalidPolicy(not_a_policy)
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
@@ -195,8 +186,29 @@ class StorePolicy:
     def from_mapping(
         cls, doc: Mapping[str, Any], *, source: str | Path | None = None
     ) -> StorePolicy:
-        """Build from a parsed TOML document (the ``[store]`` table is taken from it)."""
+        """Build from a parsed TOML document: its ``[store]`` table, else aa-storage's
+        ``[storage]`` table read as the equivalent policy, else the built-in default.
+
+        A ``[storage]`` table that names no storage kind (nor a near miss of one) is the
+        application's own and is left alone. A document holding ``[store]`` and aa-storage's
+        ``[storage]`` is refused.
+
+        Raises:
+            InvalidPolicy: a misshapen value (with its TOML path), or a password written
+                inline rather than as ``{ env = "NAME" }``.
+        """
         store = doc.get("store")
+        storage = doc.get("storage")
+        if isinstance(storage, Mapping) and not _aa_storage.names_a_kind(storage):
+            storage = None  # the application's own [storage] table, not aa-storage's
+        if storage is not None and store is not None:
+            raise InvalidPolicy(
+                "both [store] (agentstore's policy) and [storage] (aa-storage's format) "
+                "are present; keep one of them",
+                path="storage",
+            )
+        if store is None and storage is not None:
+            return cls._from_storage(storage, source)
         if store is None:
             policy = cls.default()
             policy.source = None if source is None else str(source)
@@ -210,13 +222,49 @@ class StorePolicy:
         if not isinstance(caps, Mapping):
             raise InvalidPolicy("must be a table of capability = driver", path="store.capabilities")
         sections = {k: v for k, v in store.items() if k not in _RESERVED_KEYS}
-        return cls(backend, capabilities=caps, sections=sections, source=source)
+        policy = cls(backend, capabilities=caps, sections=sections, source=source)
+        policy._refuse_inline_passwords()
+        return policy
+
+    @classmethod
+    def _from_storage(cls, table: object, source: str | Path | None) -> StorePolicy:
+        parts = _aa_storage.read_storage(table, DEFAULT_BACKEND)
+        try:
+            policy = cls(
+                parts.backend,
+                capabilities=parts.capabilities,
+                sections=parts.sections,
+                source=source,
+            )
+            policy._paths = parts.paths
+            policy._table = "storage"
+            policy._refuse_inline_passwords()
+        except ConfigError as exc:
+            raise repath(exc, parts.paths) from None
+        return policy
+
+    def _refuse_inline_passwords(self) -> None:
+        for name, section in self._sections.items():
+            found = inline_password(section, self._path(f"store.{name}"))
+            if found is not None:
+                raise found
 
     # -- reading -------------------------------------------------------------------------
 
     @property
     def backend(self) -> str:
         return self._backend
+
+    @property
+    def table(self) -> str | None:
+        """The table this policy was read from: ``"store"`` (also for a policy built in
+        code), ``"storage"`` (aa-storage's format), or None when no table said anything
+        and the built-in default applies."""
+        return self._table
+
+    def _path(self, path: str) -> str:
+        """A ``store.`` TOML path as this policy's file wrote it."""
+        return written_path(path, self._paths)
 
     @property
     def capabilities(self) -> Mapping[CapabilityName, str]:
@@ -248,13 +296,18 @@ class StorePolicy:
         """TOML text that :meth:`loads` reads back to an equal policy.
 
         Env references stay inline (``url = { env = "NAME" }``), as a reviewer expects.
+
+        Raises:
+            InvalidPolicy: a section holds a password inline (a policy built in code with
+                one); the text would carry it, so none is written.
         """
+        self._refuse_inline_passwords()
         refs: dict[str, str] = {}
 
         def mark(value: Any) -> Any:
             # tomli-w writes every mapping as a table; swap references for unique
             # placeholders and put the inline form back after rendering.
-            if _is_env_ref(value):
+            if is_env_ref(value):
                 token = f"agentstore-env-ref-{len(refs)}-{id(refs)}"
                 refs[token] = "{ env = " + tomli_w.dumps({"v": value["env"]})[4:].strip() + " }"
                 return token
@@ -275,7 +328,7 @@ class StorePolicy:
         return self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:
-        return hash(self.dumps())
+        return hash(json.dumps(self.to_dict(), sort_keys=True, default=repr))
 
     def __repr__(self) -> str:
         caps = f", capabilities={self._capabilities!r}" if self._capabilities else ""
@@ -288,30 +341,53 @@ class StorePolicy:
     def resolve(self, registry: Registry | None = None) -> ResolvedPolicy:
         """Check the policy against the installed drivers and read env references.
 
+        Every section whose driver is installed is checked by the driver's model, routed
+        to or not; a section whose driver is not installed is listed in ``unused``.
+
         Raises:
             UnknownDriver: a route names a driver that is not installed (with the
-                ``pip install`` line for first-party names), or a section names a driver
-                that is neither installed nor first-party (a typo).
+                ``pip install`` line for first-party names), or a section's name is a near
+                miss of an installed or first-party driver (a typo).
             MissingCapability: a capability is routed to a driver that lacks it.
             MissingDriverSection: a driver in use needs settings and has no section.
-            MissingEnvironmentVariable: a referenced variable is unset.
+            MissingEnvironmentVariable: a referenced variable of a driver in use is unset.
             InvalidPolicy: a section's value fails the driver's own model.
         """
-        reg = registry or default_registry()
+        try:
+            return self._resolve(registry or default_registry())
+        except ConfigError as exc:
+            raise repath(exc, self._paths) from None
+
+    def _resolve(self, reg: Registry) -> ResolvedPolicy:
         installed = reg.drivers
+        unused: dict[str, str] = {}
         for name in self._sections:
-            if name not in installed and name not in FIRST_PARTY:
+            if name in installed:
+                continue
+            table = f"[{self._path(f'store.{name}')}]"
+            if name in FIRST_PARTY:
+                unused[name] = (
+                    f"{table} is unused: driver {name!r} is not installed "
+                    f"(`pip install {FIRST_PARTY[name]}` provides it)"
+                )
+            elif did_you_mean(name, list(installed) + list(FIRST_PARTY)):
                 try:
                     reg.get(name)
                 except UnknownDriver as exc:
                     raise UnknownDriver(
-                        f"[store.{name}] names no installed driver: {exc.message}",
+                        f"{table} names no installed driver: {exc.message}",
                         path=f"store.{name}",
                     ) from None
+            else:
+                unused[name] = f"{table} is unused: no installed driver is called {name!r}"
         routes = self.routes
         specs: dict[str, DriverSpec] = {}
         for cap, driver in routes.items():
-            where = "store.backend" if driver == self._backend else f"store.capabilities.{cap}"
+            where = (
+                f"store.capabilities.{cap}"
+                if cap in self._capabilities or f"store.capabilities.{cap}" in self._paths
+                else "store.backend"
+            )
             if driver not in specs:
                 try:
                     specs[driver] = reg.get(driver)
@@ -319,9 +395,14 @@ class StorePolicy:
                     raise UnknownDriver(exc.message, path=where) from None
             if cap not in specs[driver].capabilities:
                 provided = ", ".join(sorted(specs[driver].capabilities)) or "none"
+                fix = (
+                    "name another driver for it under [storage]"
+                    if self._table == "storage"
+                    else f"route {cap} to another driver under [store.capabilities]"
+                )
                 raise MissingCapability(
                     f"driver {driver!r} does not provide capability {cap!r} (it provides "
-                    f"{provided}); route {cap} to another driver under [store.capabilities]",
+                    f"{provided}); {fix}",
                     path=where,
                 )
         drivers: dict[str, tuple[DriverSpec, BaseModel]] = {}
@@ -329,18 +410,51 @@ class StorePolicy:
             raw = self._sections.get(name)
             if raw is None and spec.needs_section:
                 raise MissingDriverSection(
-                    f"driver {name!r} needs settings: add a [store.{name}] table", path="store"
+                    f"driver {name!r} needs settings: add a [{self._path(f'store.{name}')}] table",
+                    path=self._table or "store",
                 )
             values = resolve_env(raw or {}, f"store.{name}")
-            try:
-                # The section as written rides along so a model can insist that a secret
-                # be given as an env reference rather than typed into a reviewed file.
-                config = spec.build_config(values, raw or {})
-            except ValidationError as exc:
-                raise _validation_message(exc, f"store.{name}") from None
-            drivers[name] = (spec, config)
+            drivers[name] = (spec, self._check_section(spec, name, values, raw or {}))
+        for name, raw in self._sections.items():
+            if name in installed and name not in specs:
+                # Not in use: checked all the same, except keys whose variable is unset.
+                values, unset = {}, set()
+                for key, value in raw.items():
+                    values[key], ok = resolve_set(value)
+                    if not ok:
+                        unset.add(key)
+                        del values[key]
+                self._check_section(installed[name], name, values, raw, skip=frozenset(unset))
         base = Path(self.source).resolve().parent if self.source is not None else Path.cwd()
-        return ResolvedPolicy(routes=routes, drivers=drivers, base_dir=base)
+        notice = None
+        if self._table is None:
+            where = "no [store] table" if self.source else "no policy file"
+            notice = (
+                f"{where}: the built-in default applies: {DEFAULT_BACKEND} at "
+                f"{base / DEFAULT_SQLITE_PATH}"
+            )
+        return ResolvedPolicy(
+            routes=routes, drivers=drivers, base_dir=base, unused=unused, notice=notice
+        )
+
+    def _check_section(
+        self,
+        spec: DriverSpec,
+        name: str,
+        values: Mapping[str, Any],
+        raw: Mapping[str, Any],
+        skip: frozenset[str] = frozenset(),
+    ) -> BaseModel:
+        try:
+            # The section as written rides along so a model can insist that a secret be
+            # given as an env reference rather than typed into a reviewed file.
+            return spec.build_config(values, raw)
+        except ValidationError as exc:
+            prefix = self._path(f"store.{name}")
+            err = validation_message(exc, prefix, model=spec.config_model, section=raw, skip=skip)
+            if err is None:
+                return spec.config_model.model_construct()
+            raise err from None
 
 
 def find_policy(explicit: str | os.PathLike[str] | None = None) -> StorePolicy:
@@ -362,4 +476,4 @@ def find_policy(explicit: str | os.PathLike[str] | None = None) -> StorePolicy:
     return StorePolicy.default()
 
 
-__all__ = ["ResolvedPolicy", "StorePolicy", "find_policy"]
+__all__ = ["ResolvedPolicy", "StorePolicy", "find_policy", "resolve_env"]

@@ -20,6 +20,7 @@ import pluggy
 from pydantic import BaseModel, ConfigDict
 
 from agentstore import _discovery, hookspecs
+from agentstore._policy_wording import did_you_mean
 from agentstore.capabilities import (
     CAPABILITIES,
     AuditSink,
@@ -316,10 +317,7 @@ class Registry:
                 f"driver {name!r} is not installed; it is provided by {dist}: "
                 f"run `pip install {dist}` (installed drivers: {installed})"
             )
-        import difflib  # only on this error path: it is slow to import
-
-        hint = difflib.get_close_matches(name, list(drivers) + list(FIRST_PARTY), n=1)
-        again = f"; did you mean {hint[0]!r}?" if hint else ""
+        again = did_you_mean(name, list(drivers) + list(FIRST_PARTY))  # case ignored
         raise UnknownDriver(f"unknown driver {name!r} (installed drivers: {installed}){again}")
 
     # -- internals ---------------------------------------------------------------------

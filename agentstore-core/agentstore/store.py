@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
+from agentstore._policy_wording import database_hint
 from agentstore.capabilities import (
     AuditSink,
     CapabilityName,
@@ -25,9 +27,17 @@ from agentstore.capabilities import (
     WriterLogStore,
 )
 from agentstore.doorbell import Doorbell
-from agentstore.errors import BackendUnavailable, MissingCapability, StoreError, native_error
+from agentstore.errors import (
+    BackendUnavailable,
+    InvalidPolicy,
+    MissingCapability,
+    StoreError,
+    native_error,
+)
 from agentstore.policy import StorePolicy, find_policy
 from agentstore.registry import DriverStores, OpenContext, Registry
+
+_log = logging.getLogger("agentstore")
 
 
 class Store:
@@ -172,8 +182,15 @@ def open(
         create: False to open existing storage only: a driver that would create a new
             database (a SQLite file) raises BackendUnavailable instead, creating nothing.
 
+    When the built-in default applies (no policy file, or one with no ``[store]`` nor
+    ``[storage]`` table), this is logged at INFO on the ``agentstore`` logger, naming the
+    SQLite file; a driver section left unused because its driver is not installed is
+    logged there too.
+
     Raises:
-        ConfigError: the policy is invalid or names drivers or capabilities not installed.
+        ConfigError: the policy is invalid or names drivers or capabilities not installed;
+            a database file or URL given as ``source`` is named as such, with the policy
+            to write instead.
         BackendUnavailable: a backend could not be reached or opened.
     """
     if isinstance(source, StorePolicy):
@@ -181,8 +198,13 @@ def open(
     elif source is None:
         policy = find_policy()
     else:
+        hint = database_hint(source)  # before Path(), which would fold a URL's //
+        if hint is not None:
+            raise InvalidPolicy(hint)
         policy = StorePolicy.load(Path(source))
     resolved = policy.resolve(registry)
+    for line in ([resolved.notice] if resolved.notice else []) + resolved.warnings:
+        _log.info("%s%s", f"{policy.source}: " if policy.source else "", line)
     doorbell = Doorbell()
     opened: dict[str, DriverStores] = {}
     try:

@@ -278,6 +278,11 @@ class Fingerprint:
         return self.hex()
 
 
+def _a(name: str) -> str:
+    """``name`` after its article: ``an AgentId``, ``a SessionId``."""
+    return f"{'an' if name[:1] in 'AEIOUaeiou' else 'a'} {name}"
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class _UUIDId:
     value: uuid.UUID
@@ -297,13 +302,13 @@ class _UUIDId:
         try:
             return cls(uuid.UUID(text))
         except (TypeError, ValueError, AttributeError):
-            raise InvalidInput(f"not a {cls.__name__}: {text!r}") from None
+            raise InvalidInput(f"not {_a(cls.__name__)}: {text!r}") from None
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Self:
         """Decode the 16-byte form written by :meth:`to_bytes`."""
         if not isinstance(raw, bytes) or len(raw) != 16:
-            raise InvalidInput(f"a {cls.__name__} is 16 bytes")
+            raise InvalidInput(f"{_a(cls.__name__)} is 16 bytes")
         return cls(uuid.UUID(bytes=raw))
 
     def to_bytes(self) -> bytes:
@@ -328,7 +333,7 @@ class SessionId(_UUIDId):
 
 def _require(value: object, kind: type, what: str) -> None:
     if not isinstance(value, kind):
-        raise InvalidInput(f"{what} must be a {kind.__name__}, not {type(value).__name__}")
+        raise InvalidInput(f"{what} must be {_a(kind.__name__)}, not {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)

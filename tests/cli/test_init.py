@@ -106,7 +106,9 @@ def test_installed_driver_settings_are_listed_from_its_model(
     # the required setting is left for the user, and validate says which one
     check = run("validate")
     assert check.exit_code == 2
-    assert error_line(check) == "agentstore.toml: store.tuned.host: Field required"
+    assert error_line(check) == (
+        "agentstore.toml: store.tuned.host: required key missing: add host = ... to [store.tuned]"
+    )
 
 
 def test_a_partial_driver_gets_a_note_and_a_routing_example(

@@ -112,8 +112,9 @@ def test_unset_environment_reference_names_variable_and_path(
     assert result.exit_code == 2
     assert error_line(result) == (
         "agentstore.toml: store.remote.url: environment variable AGENTSTORE_TEST_UNSET_URL is "
-        "not set; set it or write the value inline"
+        "not set; set it in the environment of the process that opens the store"
     )
+    assert "inline" not in error_line(result)
     monkeypatch.setenv("AGENTSTORE_TEST_UNSET_URL", "redis://user:hunter2@127.0.0.1:6379")
     ok = run("validate")
     assert ok.exit_code == 0, ok.stdout

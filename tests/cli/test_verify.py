@@ -62,8 +62,8 @@ def test_all_chains_hold(run: Run, store: Store) -> None:
     assert verbose.stdout.splitlines() == [
         "ok: stream 'conv', writer 'alice': 3 entries",
         "ok: stream 'conv', writer 'bob': 2 entries",
-        "ok: stream 'ops', writer 'cron': 1 entries",
-        f"ok: stream '{AUDIT_STREAM}', writer '{AUDIT_WRITER}': 1 entries",
+        "ok: stream 'ops', writer 'cron': 1 entry",
+        f"ok: stream '{AUDIT_STREAM}', writer '{AUDIT_WRITER}': 1 entry",
         "ok: 4 chains hold (7 entries)",
     ]
 
@@ -114,9 +114,9 @@ def test_filters(run: Run, store: Store, shared: SharedState, error_line: ErrorL
     assert only_conv.exit_code == 0, only_conv.stdout
     assert only_conv.stdout.splitlines()[-1] == "ok: 2 chains hold (5 entries)"
     bob = run("verify", "--writer", "bob")
-    assert bob.stdout == "ok: 1 chains hold (2 entries)\n"
+    assert bob.stdout == "ok: 1 chain holds (2 entries)\n"
     audit = run("verify", "--stream", AUDIT_STREAM)
-    assert audit.stdout == "ok: 1 chains hold (1 entries)\n"
+    assert audit.stdout == "ok: 1 chain holds (1 entry)\n"
     nothing = run("verify", "--stream", "conv", "--writer", "cron")
     assert nothing.exit_code == 2
     assert (
@@ -225,7 +225,7 @@ def test_default_policy_store_is_used_without_config(
     with agentstore.open(StorePolicy.load(other), registry=registry) as s:
         s.log("x", "y").append(b"z")
     result = run("--config", str(other), "verify")
-    assert result.stdout == "ok: 1 chains hold (1 entries)\n"
+    assert result.stdout == "ok: 1 chain holds (1 entry)\n"
 
 
 def test_no_store_here_is_an_error_and_creates_nothing(
@@ -245,7 +245,7 @@ def test_the_default_store_in_the_working_folder_is_verified(
     assert (workdir / "agentstore.db").is_file()
     result = run("verify", reg=installed)
     assert result.exit_code == 0, result.output
-    assert result.stdout == "ok: 1 chains hold (2 entries)\n"
+    assert result.stdout == "ok: 1 chain holds (2 entries)\n"
 
 
 def test_a_mistyped_sqlite_path_is_refused_and_creates_nothing(

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
+from agentstore._policy_wording import POLICY_EXPECTED, database_hint
 from agentstore.capabilities import CAPABILITIES
 from agentstore.cli.errors import (
     EXIT_FAILED,
@@ -34,6 +35,7 @@ from agentstore.policy import (
     CONFIG_FILENAME,
     DEFAULT_BACKEND,
     DEFAULT_SQLITE_PATH,
+    ResolvedPolicy,
     StorePolicy,
     find_policy,
 )
@@ -51,8 +53,29 @@ class Options:
     registry: Registry = field(default_factory=default_registry)
 
 
+class _Command(click.Command):
+    """A command whose errors, under ``--json``, are printed as JSON on stdout."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise
+        except Exception as exc:
+            if not ctx.params.get("as_json"):
+                raise
+            opts = ctx.find_object(Options)
+            if opts is not None and opts.debug:
+                traceback.print_exc()
+            err = exc if isinstance(exc, click.ClickException) else _to_cli_error(exc)
+            click.echo(json.dumps({"ok": False, "error": err.format_message()}, indent=2))
+            ctx.exit(err.exit_code)
+
+
 class _Group(click.Group):
     """Turns any exception a command raises into one line and an exit code."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -82,7 +105,9 @@ def load_policy(opts: Options, path: Path | None = None) -> StorePolicy:
     try:
         return find_policy(explicit)
     except ConfigError as exc:
-        where = None if explicit is None else str(explicit)
+        # A database URL given for a policy is not echoed: it may carry a password.
+        url = explicit is not None and database_hint(explicit, POLICY_EXPECTED) == exc.message
+        where = None if explicit is None or url else str(explicit)
         raise CliError(_with_file(exc.message, where)) from None
 
 
@@ -266,13 +291,16 @@ def init(ctx: click.Context, backend: str, force: bool, path: Path | None) -> No
 
 
 @cli.command(short_help="Check a policy against the installed drivers.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
-def validate(ctx: click.Context, path: Path | None) -> None:
+def validate(ctx: click.Context, path: Path | None, as_json: bool) -> None:
     """Check that a policy resolves against the installed drivers.
 
     PATH defaults to --config, else the policy agentstore.open() would find. Environment
-    references are read (an unset variable is an error). No backend is contacted.
+    references are read (an unset variable is an error). No backend is contacted. A file
+    in aa-storage's format (a [storage] table) is read as the equivalent [store] policy,
+    which is printed. A section whose driver is not installed is named as unused.
     """
     opts = _opts(ctx)
     policy = load_policy(opts, path)
@@ -280,11 +308,51 @@ def validate(ctx: click.Context, path: Path | None) -> None:
         resolved = policy.resolve(opts.registry)
     except ConfigError as exc:
         raise CliError(_with_file(exc.message, _where(policy))) from None
-    click.echo(f"ok: {_where(policy)}")
+    if as_json:
+        click.echo(json.dumps(_validate_json(policy, resolved, opts.registry), indent=2))
+        return
+    aa_storage = policy.table == "storage"
+    click.echo(f"ok: {_where(policy)}" + (" (read as aa-storage's format)" if aa_storage else ""))
     for name, (spec, _config) in resolved.drivers.items():
         caps = [c for c in CAPABILITIES if resolved.routes[c] == name]
         origin = f"{spec.distribution} {spec.version}" if spec.distribution else "in-process"
         click.echo(f"  {name} ({origin}): {', '.join(caps)}")
+    if resolved.notice:
+        click.echo(resolved.notice)
+    if aa_storage:
+        click.echo("the equivalent [store] policy:")
+        click.echo(policy.dumps(), nl=False)
+    for line in resolved.warnings:
+        click.echo(f"warning: {line}", err=True)
+
+
+def _validate_json(policy: StorePolicy, resolved: ResolvedPolicy, reg: Registry) -> dict[str, Any]:
+    installed = reg.drivers
+    return {
+        "ok": True,
+        "source": policy.source,
+        "format": {"store": "store", "storage": "aa-storage"}.get(policy.table or "", "default"),
+        "routes": dict(resolved.routes),
+        "drivers": {
+            name: {
+                "distribution": spec.distribution,
+                "version": spec.version,
+                "capabilities": [c for c in CAPABILITIES if resolved.routes[c] == name],
+            }
+            for name, (spec, _config) in resolved.drivers.items()
+        },
+        "sections": {
+            name: {
+                "driver": name,
+                "installed": name in installed,
+                "in_use": name in resolved.drivers,
+            }
+            for name in policy.sections
+        },
+        "notice": resolved.notice,
+        "warnings": resolved.warnings,
+        "policy": policy.dumps(),
+    }
 
 
 # -- verify ---------------------------------------------------------------------------------
@@ -342,16 +410,25 @@ def verify(
                     f"{r.broken.detail}"
                 )
             elif verbose:
-                click.echo(f"ok: stream {r.stream!r}, writer {r.writer!r}: {r.entries} entries")
+                click.echo(
+                    f"ok: stream {r.stream!r}, writer {r.writer!r}: {_n(r.entries, 'entry')}"
+                )
         entries = sum(r.entries or 0 for r in results)
         if broken:
-            click.echo(f"{len(broken)} of {len(results)} chains broken")
+            click.echo(f"{len(broken)} of {_n(len(results), 'chain')} broken")
         elif results:
-            click.echo(f"ok: {len(results)} chains hold ({entries} entries)")
+            held = "chain holds" if len(results) == 1 else "chains hold"
+            click.echo(f"ok: {len(results)} {held} ({_n(entries, 'entry')})")
         else:
             click.echo("ok: no chains to verify (the store holds no log entries)")
     if broken:
         ctx.exit(EXIT_FAILED)
+
+
+def _n(count: int | None, noun: str) -> str:
+    """``1 entry``, ``2 entries``, ``1 chain``, ``0 chains``."""
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{count} {noun if count == 1 else plural}"
 
 
 # -- demo -----------------------------------------------------------------------------------

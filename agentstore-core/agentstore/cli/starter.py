@@ -36,13 +36,24 @@ _HEADER: Final = """\
 """
 
 
+def _key(key: str) -> str:
+    return tomli_w.dumps({key: 0}).split(" = ")[0]
+
+
+def _value(value: Any) -> str:
+    """``value`` as inline TOML: a table stays inline (``{ env = "NAME" }``, ``{}``), so an
+    uncommented line never opens a table of its own."""
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items())
+        return f"{{ {items} }}" if items else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value})[len("v = ") :].strip()
+
+
 def _line(key: str, value: Any) -> str:
-    """One ``key = value`` line; an env reference stays an inline table."""
-    if isinstance(value, Mapping) and set(value) == {"env"}:
-        ref = tomli_w.dumps({"env": value["env"]}).strip()
-        key_part = tomli_w.dumps({key: 0}).split(" = ")[0]
-        return f"{key_part} = {{ {ref} }}"
-    return tomli_w.dumps({key: value}).strip()
+    """One ``key = value`` line."""
+    return f"{_key(key)} = {_value(value)}"
 
 
 def _field_default(model: type[BaseModel], name: str) -> tuple[bool, Any]:
@@ -60,16 +71,17 @@ def _model_lines(spec: DriverSpec, written: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     model = spec.config_model
     for name, field in model.model_fields.items():
-        if name in written:
+        key = field.alias or name  # the key a policy writes (postgres: schema)
+        if name in written or key in written:
             continue
         has_default, default = _field_default(model, name)
         about = f"  # {field.description}" if field.description else ""
         if not has_default:
-            lines.append(f"# {name} = ...   (required){about}")
+            lines.append(f"# {key} = ...   (required){about}")
             continue
         try:
             json.dumps(default)
-            rendered = _line(name, default)
+            rendered = _line(key, default)
         except (TypeError, ValueError):
             continue
         if "\n" in rendered:
@@ -111,7 +123,7 @@ def starter_policy(
     for name, values in wanted.items():
         parts.append("")
         parts.append(f"# Settings of the {name} driver.")
-        parts.append(f"[store.{tomli_w.dumps({name: 0}).split(' = ')[0]}]")
+        parts.append(f"[store.{_key(name)}]")
         parts.extend(_line(k, v) for k, v in values.items())
         if spec is not None and spec.name == name:
             parts.extend(_model_lines(spec, values))
