@@ -259,7 +259,8 @@ def test_a_mistyped_sqlite_path_is_refused_and_creates_nothing(
     policy = workdir / "agentstore.toml"
     policy.write_text('[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "reel.db"\n')
     result = run("verify", reg=installed)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # no store there: a usage error
     assert str(workdir / "reel.db") in error_line(result)
     assert "does not exist" in error_line(result)
+    assert "holds no agentstore store" in error_line(result)
     assert sorted(p.name for p in workdir.iterdir()) == ["agentstore.toml", "real.db"]
