@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -264,3 +266,77 @@ def test_a_mistyped_sqlite_path_is_refused_and_creates_nothing(
     assert "does not exist" in error_line(result)
     assert "holds no agentstore store" in error_line(result)
     assert sorted(p.name for p in workdir.iterdir()) == ["agentstore.toml", "real.db"]
+
+
+# -- read only: verify, validate and drivers never write ------------------------------------
+
+
+def _sqlite_policy(workdir: Path, db: str) -> Path:
+    policy = workdir / "p.toml"
+    policy.write_text(f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{db}"\n')
+    return policy
+
+
+def _sqlite_objects(db: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_an_applications_own_sqlite_file_is_no_store_and_stays_untouched(
+    run: Run, installed: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    db = workdir / "app.db"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.close()
+    _sqlite_policy(workdir, "app.db")
+    for command in (["verify"], ["validate"], ["drivers"], ["verify", "--json"]):
+        result = run("--config", "p.toml", *command, reg=installed)
+        if command[0] == "verify":
+            assert result.exit_code == 2, result.output
+            line = error_line(result)
+            assert str(db) in line and "holds no agentstore store" in line
+        else:
+            assert result.exit_code == 0, result.output
+    assert _sqlite_objects(db) == [("table", "t")]
+    assert sorted(p.name for p in workdir.iterdir()) == ["app.db", "p.toml"]
+
+
+def test_validate_and_drivers_create_no_database(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    _sqlite_policy(workdir, "new.db")
+    assert run("--config", "p.toml", "validate", reg=installed).exit_code == 0
+    assert run("--config", "p.toml", "drivers", reg=installed).exit_code == 0
+    assert run("drivers", reg=installed).exit_code == 0
+    assert sorted(p.name for p in workdir.iterdir()) == ["p.toml"]
+
+
+def test_an_empty_store_agentstore_made_is_still_ok(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    policy = _sqlite_policy(workdir, "empty.db")
+    agentstore.open(policy, registry=installed).close()
+    result = run("--config", "p.toml", "verify", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok: no chains to verify")
+
+
+def test_a_0444_sqlite_file_is_verified_and_left_as_it_was(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    policy = _sqlite_policy(workdir, "ro.db")
+    with agentstore.open(policy, registry=installed) as s:
+        s.log("conv", "alice").append_many([b"1", b"2"])
+    db = workdir / "ro.db"
+    os.chmod(db, 0o444)
+    before = db.read_bytes()
+    result = run("--config", "p.toml", "verify", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ok: 1 chains hold (2 entries)\n"
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in workdir.iterdir()) == ["p.toml", "ro.db"]
