@@ -118,7 +118,7 @@ def require_store(
         SchemaVersionError: the store's schema is newer, or older than this code reads.
     """
     name = config.schema_name
-    where = f"PostgreSQL at {config.target}, schema {name!r},"
+    where = f"PostgreSQL at {config.target}, schema {name!r}"
     found = conn.execute(
         "SELECT has_schema_privilege(%s, 'USAGE') FROM pg_namespace WHERE nspname = %s",
         (name, name),
@@ -133,7 +133,7 @@ def require_store(
             f"permission denied: the user may not use schema {name!r} in {config.target}: "
             f"GRANT USAGE ON SCHEMA {name} (and SELECT on its tables, to read) to it"
         )
-    require_schema(backend, where.rstrip(","))
+    require_schema(backend, where)
 
 
 def open_pool(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -246,16 +245,15 @@ class _WorkerFailed(Exception):
     pass
 
 
-_HELD: Final = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM blocked in this thread for the block, delivered after it."""
+    import signal  # deferred, like subprocess: only long chains need it
+
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:

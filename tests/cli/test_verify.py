@@ -423,7 +423,7 @@ def test_a_signal_mid_verify_leaves_no_worker_and_no_temporary_folder(
         f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{db}"\nverify_workers = 3\n'
     )
     with agentstore.open(policy) as s:
-        s.log("s", "w").append_many([b"%d" % i for i in range(3_000)])
+        s.log("s", "w").append_many([b"%d" % i for i in range(6_000)])
     script = tmp_path / "slow_agentstore.py"
     script.write_text(_SLOW)
     temp = tmp_path / "tmp"
