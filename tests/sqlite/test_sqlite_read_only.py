@@ -249,3 +249,40 @@ def test_an_unreadable_file_is_permission_denied_never_read_only(shared_folder: 
     assert out.startswith("BackendUnavailable: permission denied"), out
     assert str(db) in out
     assert "read-only" not in out and "writable" not in out
+
+
+def test_another_users_file_is_verified_while_its_owner_writes(shared_folder: Path) -> None:
+    db = shared_folder / "live.db"
+    _store_file(db)
+    os.chmod(db, 0o644)
+    assert _verify(db) == "ok 3 1"
+    with open_file_store(db) as owner:  # the owner's store stays open: -wal and -shm exist
+        owner.log("s", writer="w").append(b"while open")
+        assert sorted(_folder(db)) == ["live.db", "live.db-shm", "live.db-wal"]
+        assert _as_nobody(lambda: _verify(db)) == "ok 4 1"
+        owner.log("s", writer="w").append(b"after")
+    assert _folder(db) == ["live.db"]
+
+
+def test_an_older_store_is_never_upgraded_without_create(tmp_path: Path) -> None:
+    from agentstore.sql.schema import _CREATE_META, META_TABLE, MIGRATIONS, VERSION_KEY, _sql
+    from agentstore_sqlite.backend import open_file
+
+    db = tmp_path / "v2.db"
+    backend = open_file(db)
+    with backend.transaction():  # a database exactly as schema version 2 left it
+        backend.exec(_sql(_CREATE_META, backend.dialect))
+        for version in (1, 2):
+            for statement in MIGRATIONS[version][backend.dialect]:
+                backend.exec(_sql(statement, backend.dialect))
+        backend.exec(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)", (VERSION_KEY, "2"))
+    backend.close()
+    before = _objects(db)
+    for flags in ({"create": False}, {"read_only": True}):
+        with pytest.raises(agentstore.SchemaVersionError) as info:
+            agentstore.open(sqlite_policy(db), **flags)
+        assert "version 2" in str(info.value) and "agentstore.open(policy)" in str(info.value)
+    assert _objects(db) == before
+    with open_file_store(db) as store:  # an open that may create upgrades it
+        assert store.logs() == []
+    assert _objects(db) != before
