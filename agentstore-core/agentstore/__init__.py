@@ -42,6 +42,7 @@ from agentstore.errors import (
     NotFound,
     SchemaVersionError,
     StoreError,
+    StoreNotFound,
     UnknownDriver,
 )
 from agentstore.hookspecs import hookimpl
@@ -106,6 +107,7 @@ __all__ = [
     "SessionStore",
     "Store",
     "StoreError",
+    "StoreNotFound",
     "StorePolicy",
     "Subscription",
     "UnknownDriver",

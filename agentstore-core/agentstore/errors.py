@@ -82,6 +82,16 @@ class BackendUnavailable(StoreError):
     """
 
 
+class StoreNotFound(BackendUnavailable):
+    """Opening without creating (``create=False``, ``read_only=True``) found no agentstore
+    store where the policy points: a missing file or schema, or storage that holds
+    something else (an application's own tables only). Nothing was created.
+
+    The message names the place (a path, or host, port, database and schema), never a
+    password. A store agentstore created and left empty is found, not this.
+    """
+
+
 class SchemaVersionError(StoreError):
     """A database carries a schema this code cannot use (newer than it knows)."""
 

@@ -64,9 +64,14 @@ class OpenContext:
         clock: the store's clock, for expiry and liveness (never for ordering).
         base_dir: the folder relative paths in the driver's section are relative to (the
             policy file's folder, or the working directory).
-        create: whether the driver may create the database it is pointed at. When False,
-            a driver that would create one (a local file) raises BackendUnavailable
-            naming it and creates nothing; drivers that never create storage ignore it.
+        create: whether the driver may create or upgrade storage. When False it runs no
+            DDL and creates nothing (no file, table, schema or key); storage holding no
+            agentstore store raises :class:`~agentstore.errors.StoreNotFound` naming
+            it. A driver whose every open starts a new private store (``memory``)
+            ignores it.
+        read_only: the caller only reads. Always comes with ``create=False``. A driver
+            that can open its storage read-only does so, so storage the user may only
+            read opens and a write fails; one that cannot still honours ``create``.
     """
 
     capabilities: frozenset[CapabilityName]
@@ -74,6 +79,7 @@ class OpenContext:
     clock: Clock = time.time
     base_dir: Path = field(default_factory=Path.cwd)
     create: bool = True
+    read_only: bool = False
 
 
 @dataclass

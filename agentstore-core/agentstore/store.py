@@ -170,6 +170,7 @@ def open(
     registry: Registry | None = None,
     clock: Clock | None = None,
     create: bool = True,
+    read_only: bool = False,
 ) -> Store:
     """Open the store a policy describes.
 
@@ -179,8 +180,12 @@ def open(
             (every capability on a local SQLite file, ``./agentstore.db``).
         registry: the driver registry to resolve names against (default: installed drivers).
         clock: seconds since the epoch for expiry and liveness (default ``time.time``).
-        create: False to open existing storage only: a driver that would create a new
-            database (a SQLite file) raises BackendUnavailable instead, creating nothing.
+        create: False to open an existing store only: nothing is created or upgraded
+            (no file, table, index or schema); storage that holds no agentstore store
+            raises StoreNotFound.
+        read_only: True to only read (implies ``create=False``): storage the user may
+            only read opens (a SQLite file read-only, a PostgreSQL role with SELECT
+            only), and writes through the store fail.
 
     When the built-in default applies (no policy file, or one with no ``[store]`` nor
     ``[storage]`` table), this is logged at INFO on the ``agentstore`` logger, naming the
@@ -191,8 +196,13 @@ def open(
         ConfigError: the policy is invalid or names drivers or capabilities not installed;
             a database file or URL given as ``source`` is named as such, with the policy
             to write instead.
+        StoreNotFound: ``create`` is False and a backend holds no agentstore store.
+        SchemaVersionError: a store's schema is newer than this code, or (``create``
+            False) older than it can read without upgrading.
         BackendUnavailable: a backend could not be reached or opened.
     """
+    if read_only:
+        create = False
     if isinstance(source, StorePolicy):
         policy = source
     elif source is None:
@@ -216,6 +226,7 @@ def open(
                 clock=clock or time.time,
                 base_dir=resolved.base_dir,
                 create=create,
+                read_only=read_only,
             )
             try:
                 stores = spec.open(config, ctx)

@@ -24,6 +24,8 @@ T = TypeVar("T")
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 # Races a caller resolves by retrying, like a duplicate key.
 _CONFLICT_STATES = frozenset({"23505", "40001", "40P01"})
+# A write in a read-only transaction (a store opened read_only=True).
+_READ_ONLY_STATE = "25006"
 
 
 @functools.lru_cache(maxsize=512)
@@ -105,6 +107,11 @@ class ErrorTranslator:
             ) from exc
         if isinstance(exc, psycopg.Error):
             state = exc.sqlstate or ""
+            if state == _READ_ONLY_STATE:  # the server's text names the wrong statement
+                raise StoreError(
+                    f"PostgreSQL at {self.where}{what}: the store was opened read-only; "
+                    "nothing was written"
+                ) from exc
             text = self.scrub(f"PostgreSQL at {self.where}{what}: {_reason(exc)}")
             if state in _CONFLICT_STATES:
                 raise Conflict(text) from exc

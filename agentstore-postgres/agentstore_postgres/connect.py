@@ -9,7 +9,8 @@ from typing import Any
 
 import psycopg
 import psycopg_pool
-from agentstore.errors import BackendUnavailable, StoreError
+from agentstore.errors import BackendUnavailable, StoreError, StoreNotFound
+from agentstore.sql import require_schema
 from psycopg import sql
 
 from agentstore_postgres.backend import (
@@ -24,15 +25,19 @@ from agentstore_postgres.config import PostgresConfig
 log = logging.getLogger("agentstore.postgres")
 
 
-def conninfo(config: PostgresConfig, *, schema: bool = True) -> str:
+def conninfo(config: PostgresConfig, *, schema: bool = True, read_only: bool = False) -> str:
     """The libpq connection string of ``config`` (holds the password: never show it).
 
-    With ``schema``, sessions start with the store's schema first on their search_path.
+    With ``schema``, sessions start with the store's schema first on their search_path;
+    with ``read_only``, every transaction of the session is read-only.
     """
     base = config.url.get_secret_value() if config.url is not None else ""
     kwargs: dict[str, Any] = config.connect_kwargs()
-    if schema:
-        opt = f"-c search_path={config.schema_name}"
+    opts = [f"-c search_path={config.schema_name}"] if schema else []
+    if read_only:
+        opts.append("-c default_transaction_read_only=on")
+    if opts:
+        opt = " ".join(opts)
         kwargs["options"] = f"{kwargs['options']} {opt}" if "options" in kwargs else opt
     try:
         return psycopg.conninfo.make_conninfo(base, **kwargs)
@@ -101,26 +106,61 @@ def prepare_schema(conn: psycopg.Connection[Any], config: PostgresConfig) -> Non
         translate(exc, f"preparing schema {name!r}")
 
 
+def require_store(
+    conn: psycopg.Connection[Any], backend: PostgresBackend, config: PostgresConfig
+) -> None:
+    """Check, creating nothing, that the config's schema holds an agentstore store this
+    code reads as it stands.
+
+    Raises:
+        StoreNotFound: the schema does not exist, or holds no agentstore tables.
+        StoreError: the user may not use the schema (permission denied).
+        SchemaVersionError: the store's schema is newer, or older than this code reads.
+    """
+    name = config.schema_name
+    where = f"PostgreSQL at {config.target}, schema {name!r}"
+    found = conn.execute(
+        "SELECT has_schema_privilege(%s, 'USAGE') FROM pg_namespace WHERE nspname = %s",
+        (name, name),
+    ).fetchone()
+    if found is None:
+        raise StoreNotFound(
+            f"{where} does not exist, so it holds no agentstore store; check schema in "
+            "[store.postgres]. Nothing was created."
+        )
+    if not found[0]:
+        raise StoreError(
+            f"permission denied: the user may not use schema {name!r} in {config.target}: "
+            f"GRANT USAGE ON SCHEMA {name} (and SELECT on its tables, to read) to it"
+        )
+    require_schema(backend, where)
+
+
 def open_pool(
     config: PostgresConfig,
     *,
     ready: Callable[[PostgresBackend], bool] | None = None,
     setup: Callable[[PostgresBackend], object] | None = None,
+    create: bool = True,
+    read_only: bool = False,
 ) -> PostgresBackend:
     """A backend on a new pool, the server and schema checked first with one connection.
 
     Unless ``ready(probe)`` says the schema is already usable, the schema is created if
     missing and ``setup(probe)`` runs, all in one transaction: if anything fails, nothing
-    is left behind. The pool connects in the background meanwhile.
+    is left behind. With ``create`` False nothing is created: the schema must hold a
+    store already (:func:`require_store`). With ``read_only`` every session of the pool
+    is read-only. The pool connects in the background meanwhile.
 
     Raises:
         BackendUnavailable: the server cannot be reached or refuses the login.
+        StoreNotFound: ``create`` is False and the schema holds no agentstore store.
         StoreError: the schema cannot be used or created (naming the missing grant).
     """
     probe = connect(config)
     translate = ErrorTranslator(config.target, Scrubber(config.secrets()))
     pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-        conninfo(config),
+        conninfo(config, read_only=read_only),
         kwargs={"autocommit": True},
         min_size=config.pool_min_size,
         max_size=config.pool_max_size,
@@ -134,7 +174,9 @@ def open_pool(
             checked = PostgresBackend(
                 OwnedConnectionSource(probe), location=config.target, secrets=config.secrets()
             )
-            if ready is None or not ready(checked):
+            if not create:
+                require_store(probe, checked, config)
+            elif ready is None or not ready(checked):
                 with checked.transaction():
                     prepare_schema(probe, config)
                     if setup is not None:

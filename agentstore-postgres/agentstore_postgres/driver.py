@@ -146,10 +146,16 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     """Open the stores ``context`` asks for on the server ``config`` names.
 
     The schema and tables are created in one transaction before the pool opens: a failure
-    (a missing privilege, a newer schema) leaves nothing behind.
+    (a missing privilege, a newer schema) leaves nothing behind. Without
+    ``context.create`` nothing is created; with ``context.read_only`` every session is
+    read-only, so a role with SELECT only can read the store.
     """
     backend = open_pool(
-        config, ready=lambda probe: schema_version(probe) == SCHEMA_VERSION, setup=ensure_schema
+        config,
+        ready=lambda probe: schema_version(probe) == SCHEMA_VERSION,
+        setup=ensure_schema,
+        create=context.create,
+        read_only=context.read_only,
     )
     listener: Listener | None = None
     try:

@@ -1,13 +1,14 @@
 """Checks chunks of one chain; run as a script by :mod:`agentstore_sqlite.logs`.
 
-Usage: ``python -S _verify_worker.py PATH STREAM WRITER LAST BUSY_TIMEOUT CHUNK CLAIMS``,
-with STREAM and WRITER as the hex of their UTF-8 (any name passes through argv that way)
-and CLAIMS a folder shared with the other checkers. The seqs ``1..LAST`` are cut into
-chunks of CHUNK; the worker checks, in ascending order, each chunk it is first to claim (by
-creating a file named after it in CLAIMS), so a checker that started late or runs on a busier
-CPU simply checks fewer. Prints ``count N``, the rows it checked, when each chunk it checked
-holds exactly its seqs, every row continuing the chain; else ``broken``, and checks no
-further.
+Usage: ``python -S _verify_worker.py PATH STREAM WRITER LAST BUSY_TIMEOUT CHUNK CLAIMS
+[immutable]``, with STREAM and WRITER as the hex of their UTF-8 (any name passes through
+argv that way), CLAIMS a folder shared with the other checkers, and ``immutable`` when the
+file is to be read as SQLite's immutable (see ``agentstore_sqlite.backend.open_file``).
+The seqs ``1..LAST`` are cut into chunks of CHUNK; the worker checks, in ascending order,
+each chunk it is first to claim (by creating a file named after it in CLAIMS), so a checker
+that started late or runs on a busier CPU simply checks fewer. Prints ``count N``, the rows
+it checked, when each chunk it checked holds exactly its seqs, every row continuing the
+chain; else ``broken``, and checks no further.
 
 Each row is checked against the stored row before it only, so chunks can be checked in any
 order. A check here only proves a chain whole or finds that it is not: where it is not, the
@@ -17,6 +18,9 @@ besides what every interpreter has loaded, to start quickly.
 
 from __future__ import annotations
 
+# The signal module's C half, loaded at every start-up: signal itself imports enum, which
+# would cost each worker's start a fifth.
+import _signal  # type: ignore[import-not-found]
 import os
 import sqlite3
 import sys
@@ -139,10 +143,13 @@ def _create(path: str) -> bool:
     return True
 
 
-def open_snapshot(path: str | Path, busy_timeout: float) -> sqlite3.Connection:
+def open_snapshot(
+    path: str | Path, busy_timeout: float, *, immutable: bool = False
+) -> sqlite3.Connection:
     """A read-only connection to the file at ``path`` (the very file: no ``..`` is
     resolved by text) holding one read snapshot until closed."""
-    conn = sqlite3.connect(_read_only_uri(os.fspath(path)), uri=True, timeout=busy_timeout)
+    uri = _read_only_uri(os.fspath(path)) + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout)
     try:
         conn.execute("BEGIN")
     except BaseException:
@@ -164,8 +171,13 @@ def _read_only_uri(path: str) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path, stream, writer, last, busy_timeout, chunk, claims = argv[1:]
-    conn = open_snapshot(path, float(busy_timeout))
+    # Ctrl-C reaches the whole process group: the parent alone decides, and kills us. It
+    # started us with SIGINT and SIGTERM blocked (see logs.py); let them in now.
+    _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+    if hasattr(_signal, "pthread_sigmask"):
+        _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGINT, _signal.SIGTERM})
+    path, stream, writer, last, busy_timeout, chunk, claims, *flags = argv[1:]
+    conn = open_snapshot(path, float(busy_timeout), immutable="immutable" in flags)
     try:
         count = check_chunks(
             conn,

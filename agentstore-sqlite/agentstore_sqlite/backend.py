@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Final, cast
 
-from agentstore.errors import BackendUnavailable, Conflict, StoreError
+from agentstore.errors import BackendUnavailable, Conflict, StoreError, StoreNotFound
 from agentstore.sql.backend import Dialect, Row, Value
 
 MIN_SQLITE_VERSION: Final = (3, 35, 0)
@@ -53,6 +53,10 @@ class SqliteBackend:
         file_id: ``(st_dev, st_ino)`` of the file opened at ``path``, to tell it from
             another file moved to that path later; None without a path.
         wal: whether the file is in WAL mode, where a long read holds no writer back.
+        read_only: whether the connection only reads (every write fails).
+        immutable: whether the file is read as SQLite's ``immutable`` (a read-only open
+            of a WAL file nobody has open, in a place where SQLite could not make its
+            ``-shm`` and ``-wal`` files, or should not leave them behind).
     """
 
     dialect: Final = Dialect.SQLITE
@@ -72,6 +76,8 @@ class SqliteBackend:
         self.busy_timeout = busy_timeout
         self.file_id: tuple[int, int] | None = None
         self.wal = False
+        self.read_only = False
+        self.immutable = False
         self._conn = conn
         self._lock = threading.RLock()
         self._depth = 0  # nesting of transaction() scopes; only the lock holder reads it
@@ -196,6 +202,8 @@ class SqliteBackend:
                 f"{waited if self.busy_timeout is not None else ''} ({exc})"
             )
         if name.startswith("SQLITE_READONLY"):
+            if self.read_only:
+                return StoreError(f"{where}: the store was opened read-only; nothing was written")
             return BackendUnavailable(f"{where}: the database cannot be written ({exc})")
         if name.startswith(_UNAVAILABLE):
             return BackendUnavailable(f"{where}: {exc}")
@@ -270,27 +278,46 @@ def open_file(
     journal_mode: str = "WAL",
     busy_timeout: float = 10.0,
     create: bool = True,
+    read_only: bool = False,
 ) -> SqliteBackend:
     """A backend on the database file ``path``, created (mode 0600) if it does not exist.
 
+    With ``create`` False the file must exist and nothing about it is changed (its journal
+    mode stays as it is). With ``read_only`` (which implies it) the connection never
+    writes: a file this user may write is opened with writes refused by SQLite
+    (``query_only``); one it may only read is opened ``mode=ro``, and a WAL file with no
+    ``-wal`` beside it (nobody has it open) as ``immutable``, so no ``-shm`` or ``-wal``
+    file is made or left behind.
+
     Raises:
-        BackendUnavailable: naming ``path`` when it does not exist and ``create`` is False,
-            its folder does not exist, it is a folder
-            or not a regular file, it is read-only, or it holds something other than a
-            SQLite database. Nothing is created or changed in those cases. If opening a
-            file created here fails later, the (empty, 0600) file is left in place: another
+        StoreNotFound: ``create`` is False and ``path`` does not exist or is not a SQLite
+            database.
+        BackendUnavailable: naming ``path`` when its folder does not exist, it is a folder
+            or not a regular file, it cannot be read (permission denied), it is read-only
+            and ``read_only`` is False, or it holds something other than a SQLite
+            database. Nothing is created or changed in those cases. If opening a file
+            created here fails later, the (empty, 0600) file is left in place: another
             process may already be using it.
     """
     check_sqlite_version()
     path = path.absolute()
-    _prepare_file(path, create=create)
+    create = create and not read_only
+    header = _prepare_file(path, create=create, read_only=read_only)
+    params, query_only, immutable = "mode=rw", False, False
+    if read_only:
+        if _may_write(path):
+            query_only = True  # rw, so the last reader out removes -wal and -shm
+        elif _is_wal(header) and not os.path.exists(f"{path}-wal"):
+            params, immutable = "mode=ro&immutable=1", True
+        else:
+            params = "mode=ro"
     # A file created here is never removed on a later failure: another process may have
     # opened it at once and had writes acknowledged. At worst an empty 0600 file is left,
     # which is an empty database the next open uses.
     try:
         # mode=rw: never let SQLite create the file itself (it would not be 0600).
         conn = sqlite3.connect(
-            f"{path.as_uri()}?mode=rw",
+            f"{path.as_uri()}?{params}",
             uri=True,
             timeout=busy_timeout,
             isolation_level=None,
@@ -300,12 +327,21 @@ def open_file(
     except sqlite3.Error as exc:
         raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
     backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
+    backend.read_only, backend.immutable = read_only, immutable
     try:
-        _configure(backend, conn, journal_mode, synchronous, busy_timeout)
+        if create:
+            _configure(backend, conn, journal_mode, synchronous, busy_timeout)
+            backend.wal = journal_mode == "WAL"
+        else:
+            backend.wal = _configure_existing(backend, conn, synchronous, busy_timeout)
+        if query_only:
+            conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        backend.close()
+        raise backend._error(exc) from exc
     except BaseException:
         backend.close()  # closes our connection only; the file and its data stay
         raise
-    backend.wal = journal_mode == "WAL"
     with suppress(OSError):  # gone already: verify reads through this connection
         backend.file_id = file_id(path)
     return backend
@@ -358,20 +394,57 @@ def _configure(
         raise backend._error(exc) from exc
 
 
-def _prepare_file(path: Path, *, create: bool = True) -> None:
-    """Check ``path`` can hold our database; create it empty (mode 0600) if missing,
-    or refuse when ``create`` is False."""
+def _configure_existing(
+    backend: SqliteBackend, conn: sqlite3.Connection, synchronous: str, busy_timeout: float
+) -> bool:
+    """Set this connection's own settings, change nothing in the file, and read it once
+    (so a file that cannot be read fails here); whether it is in WAL mode."""
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        mode = str(conn.execute("PRAGMA journal_mode").fetchone()[0])
+    except sqlite3.Error as exc:
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        if backend.read_only and name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+            raise BackendUnavailable(
+                f"cannot read SQLite database {backend.location} read-only ({exc}): a writer "
+                "has it open or left its -wal file, and SQLite cannot make the -shm file "
+                "beside it; read it while that folder is writable, or verify a copy"
+            ) from exc
+        raise backend._error(exc) from exc
+    return mode.upper() == "WAL"
+
+
+def _may_write(path: Path) -> bool:
+    # A file nobody may write is read-only by intent, even to a user (root) who could.
+    return bool(os.stat(path).st_mode & 0o222) and os.access(path, os.W_OK)
+
+
+def _is_wal(header: bytes) -> bool:
+    """Whether a database header says WAL mode (write and read format versions 2)."""
+    return header[18:20] == b"\x02\x02"
+
+
+def _prepare_file(path: Path, *, create: bool = True, read_only: bool = False) -> bytes:
+    """Check ``path`` can hold our database, and return its first 100 bytes; create it
+    empty (mode 0600) if missing, or refuse when ``create`` is False."""
     try:
         st: os.stat_result | None = os.stat(path)
     except FileNotFoundError:
         st = None
+    except PermissionError as exc:
+        raise BackendUnavailable(
+            f"permission denied: cannot reach SQLite database {path} (a folder on its path "
+            "cannot be searched)"
+        ) from exc
     except OSError as exc:
         raise BackendUnavailable(f"cannot use {path} as a SQLite database: {exc.strerror}") from exc
     if st is None:
         if not create:
-            raise BackendUnavailable(
-                f"SQLite database {path} does not exist (opened without creating it); "
-                "check the path"
+            raise StoreNotFound(
+                f"SQLite database {path} does not exist, so it holds no agentstore store; "
+                "check the path. Nothing was created."
             )
         parent = path.parent
         if not parent.is_dir():
@@ -382,37 +455,46 @@ def _prepare_file(path: Path, *, create: bool = True) -> None:
             )
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
-            _prepare_file(path, create=create)  # another process created it just now
-            return
+        except FileExistsError:  # another process created it just now
+            return _prepare_file(path, create=create, read_only=read_only)
         except OSError as exc:
             raise BackendUnavailable(
                 f"cannot create SQLite database {path}: {exc.strerror}"
             ) from exc
         os.close(fd)
-        return
+        return b""
     if stat.S_ISDIR(st.st_mode):
         raise BackendUnavailable(
             f"{path} is a folder, not a SQLite database file; name a file inside it"
         )
     if not stat.S_ISREG(st.st_mode):
         raise BackendUnavailable(f"{path} is not a regular file, so it cannot be a database")
-    # A file nobody may write is read-only by intent, even to a user (root) who could.
-    if not st.st_mode & 0o222 or not os.access(path, os.R_OK | os.W_OK):
+    if not os.access(path, os.R_OK):
+        raise BackendUnavailable(f"permission denied: cannot read SQLite database {path}")
+    if not read_only and not _may_write(path):
         raise BackendUnavailable(
-            f"SQLite database {path} is read-only; make it writable (chmod u+w) or use another path"
+            f"SQLite database {path} is read-only; make it writable (chmod u+w), use another "
+            "path, or open it with read_only=True to read it"
         )
+    header = b""
     if st.st_size:
         try:
             with open(path, "rb") as f:
-                header = f.read(len(SQLITE_MAGIC))
+                header = f.read(100)
+        except PermissionError as exc:
+            raise BackendUnavailable(
+                f"permission denied: cannot read SQLite database {path}"
+            ) from exc
         except OSError as exc:
             raise BackendUnavailable(f"cannot read {path}: {exc.strerror}") from exc
-        if header != SQLITE_MAGIC:
-            raise BackendUnavailable(
-                f"{path} is not a SQLite database (it holds other data); nothing was "
-                "changed: point [store.sqlite] path at a new or SQLite file"
+        if not header.startswith(SQLITE_MAGIC):
+            kind = BackendUnavailable if create else StoreNotFound
+            raise kind(
+                f"{path} is not a SQLite database (it holds other data), so it holds no "
+                "agentstore store; nothing was changed: point [store.sqlite] path at a new "
+                "or SQLite file"
             )
+    return header
 
 
 __all__ = [

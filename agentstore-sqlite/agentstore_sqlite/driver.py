@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from agentstore import (
@@ -28,10 +29,15 @@ DRIVER_NAME = "sqlite"
 
 
 def open_backend(
-    config: SqliteConfig, base_dir: Path | None = None, *, create: bool = True
+    config: SqliteConfig,
+    base_dir: Path | None = None,
+    *,
+    create: bool = True,
+    read_only: bool = False,
 ) -> SqliteBackend:
     """The backend a config describes (relative paths taken from ``base_dir``, else the
-    working directory); with ``create=False`` a missing file is refused, not created."""
+    working directory); with ``create=False`` a missing file is refused, not created, and
+    with ``read_only`` the file is only read (see :func:`open_file`)."""
     if config.in_memory:
         return open_memory()
     return open_file(
@@ -40,12 +46,20 @@ def open_backend(
         journal_mode=config.journal_mode,
         busy_timeout=config.busy_timeout,
         create=create,
+        read_only=read_only,
     )
 
 
 def open_stores(config: SqliteConfig, context: OpenContext) -> DriverStores:
-    """The driver's ``open``: every asked-for capability on one SQLite database."""
-    backend = open_backend(config, context.base_dir, create=context.create)
+    """The driver's ``open``: every asked-for capability on one SQLite database.
+
+    An in-memory database is new at every open and outlives nothing, so ``create`` and
+    ``read_only`` do not apply to it."""
+    if config.in_memory:
+        context = replace(context, create=True, read_only=False)
+    backend = open_backend(
+        config, context.base_dir, create=context.create, read_only=context.read_only
+    )
     try:
         return _stores(backend, context, config.verify_workers)
     except BaseException:

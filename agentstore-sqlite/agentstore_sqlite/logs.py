@@ -3,9 +3,11 @@ worker processes from a length on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
@@ -79,10 +81,11 @@ class SqliteLogStore(SqlLogStore):
         last = head[0]
         backend = self._backend
         # Snapshots read the file while appends go on only in WAL mode (a rollback journal
-        # would hold writers back for the whole read); an edited head is left to the pass.
+        # would hold writers back for the whole read), or a file read as immutable (no
+        # writer); an edited head is left to the pass.
         if (
             backend.file_id is not None
-            and backend.wal
+            and (backend.wal or backend.immutable)
             and type(last) is int
             and 0 < last < _MAX_SEQ
         ):
@@ -184,21 +187,25 @@ class SqliteLogStore(SqlLogStore):
                 str(self._backend.busy_timeout or 10.0),
                 str(chunk),
                 claims,
+                *(["immutable"] if self._backend.immutable else []),
             ]
             procs: list[subprocess.Popen[str]] = []
             try:
                 for _ in range(workers - 1):
-                    procs.append(
-                        subprocess.Popen(
-                            [sys.executable, "-S", str(_WORKER), *job],
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE,
-                            env=env,
-                            encoding="utf-8",
-                            errors="replace",
+                    # A signal (Ctrl-C) raised while Popen is starting a worker would lose
+                    # it, left running: hold them until the worker is in procs.
+                    with _signals_held():
+                        procs.append(
+                            subprocess.Popen(
+                                [sys.executable, "-S", str(_WORKER), *job],
+                                stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                env=env,
+                                encoding="utf-8",
+                                errors="replace",
+                            )
                         )
-                    )
                 # This process claims and checks chunks too while the workers start.
                 claim, give_up = claim_in(claims), give_up_in(claims)
                 own = self._check_here(
@@ -222,8 +229,11 @@ class SqliteLogStore(SqlLogStore):
             raise _WorkerFailed(f"{self._backend.path} is no longer the file this store opened")
 
     def _check_here(self, check: Callable[[sqlite3.Connection], int | None]) -> int | None:
-        assert self._backend.path is not None
-        conn = open_snapshot(self._backend.path, self._backend.busy_timeout or 10.0)
+        backend = self._backend
+        assert backend.path is not None
+        conn = open_snapshot(
+            backend.path, backend.busy_timeout or 10.0, immutable=backend.immutable
+        )
         try:
             return check(conn)
         finally:
@@ -232,6 +242,21 @@ class SqliteLogStore(SqlLogStore):
 
 class _WorkerFailed(Exception):
     pass
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM blocked in this thread for the block, delivered after it."""
+    import signal  # deferred, like subprocess: only long chains need it
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _hex(name: str) -> str:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -259,7 +265,197 @@ def test_a_mistyped_sqlite_path_is_refused_and_creates_nothing(
     policy = workdir / "agentstore.toml"
     policy.write_text('[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "reel.db"\n')
     result = run("verify", reg=installed)
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # no store there: a usage error
     assert str(workdir / "reel.db") in error_line(result)
     assert "does not exist" in error_line(result)
+    assert "holds no agentstore store" in error_line(result)
     assert sorted(p.name for p in workdir.iterdir()) == ["agentstore.toml", "real.db"]
+
+
+# -- read only: verify, validate and drivers never write ------------------------------------
+
+
+def _sqlite_policy(workdir: Path, db: str) -> Path:
+    policy = workdir / "p.toml"
+    policy.write_text(f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{db}"\n')
+    return policy
+
+
+def _sqlite_objects(db: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT type, name FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_an_applications_own_sqlite_file_is_no_store_and_stays_untouched(
+    run: Run, installed: Registry, workdir: Path, error_line: ErrorLine
+) -> None:
+    db = workdir / "app.db"
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    conn.close()
+    _sqlite_policy(workdir, "app.db")
+    for command in (["verify"], ["validate"], ["drivers"], ["verify", "--json"]):
+        result = run("--config", "p.toml", *command, reg=installed)
+        if command[0] == "verify":
+            assert result.exit_code == 2, result.output
+            line = error_line(result)
+            assert str(db) in line and "holds no agentstore store" in line
+        else:
+            assert result.exit_code == 0, result.output
+    assert _sqlite_objects(db) == [("table", "t")]
+    assert sorted(p.name for p in workdir.iterdir()) == ["app.db", "p.toml"]
+
+
+def test_validate_and_drivers_create_no_database(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    _sqlite_policy(workdir, "new.db")
+    assert run("--config", "p.toml", "validate", reg=installed).exit_code == 0
+    assert run("--config", "p.toml", "drivers", reg=installed).exit_code == 0
+    assert run("drivers", reg=installed).exit_code == 0
+    assert sorted(p.name for p in workdir.iterdir()) == ["p.toml"]
+
+
+def test_an_empty_store_agentstore_made_is_still_ok(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    policy = _sqlite_policy(workdir, "empty.db")
+    agentstore.open(policy, registry=installed).close()
+    result = run("--config", "p.toml", "verify", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok: no chains to verify")
+
+
+def test_a_0444_sqlite_file_is_verified_and_left_as_it_was(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    policy = _sqlite_policy(workdir, "ro.db")
+    with agentstore.open(policy, registry=installed) as s:
+        s.log("conv", "alice").append_many([b"1", b"2"])
+    db = workdir / "ro.db"
+    os.chmod(db, 0o444)
+    before = db.read_bytes()
+    result = run("--config", "p.toml", "verify", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "ok: 1 chains hold (2 entries)\n"
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in workdir.iterdir()) == ["p.toml", "ro.db"]
+
+
+# -- stopped by a signal: no worker, no temporary folder, exit 130 / 143 ---------------------
+
+# Runs `agentstore ARGS...` with every chunk of a parallel sqlite verify made slow (in this
+# process and in its workers), so a signal surely lands while the workers run.
+_SLOW = """
+import sys, time
+
+if sys.flags.no_site:  # a worker, started with -S: no site-packages, import it by path
+    sys.path.insert(0, sys.argv.pop(1))
+    import _verify_worker as w
+else:
+    import agentstore_sqlite._verify_worker as w
+
+real = w.check_range
+
+
+def slow(*args):
+    time.sleep(0.1)
+    return real(*args)
+
+
+w.check_range = slow
+if sys.flags.no_site:
+    sys.exit(w.main(sys.argv))
+from pathlib import Path
+
+import agentstore_sqlite.logs as logs
+
+logs._WORKER = Path(__file__)
+store = logs.SqliteLogStore
+store.PARALLEL_MIN_ENTRIES, store.MIN_ENTRIES_PER_WORKER, store.CHUNK_ROWS = 2, 1, 100
+import subprocess
+
+popen = subprocess.Popen
+
+
+def with_folder(args, **kwargs):  # hand the worker the folder of the real worker module
+    return popen([*args[:3], str(Path(w.__file__).parent), *args[3:]], **kwargs)
+
+
+subprocess.Popen = with_folder
+from agentstore.cli.app import main
+
+main(sys.argv[1:])
+"""
+
+
+def _workers_of(script: Path) -> list[int]:
+    """Live processes running ``script`` as a worker (zombies excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(script).encode() in cmdline and b"-S" in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
+@pytest.mark.parametrize(
+    ("signum", "group", "code", "word"),
+    [(signal.SIGINT, True, 130, "interrupted"), (signal.SIGTERM, False, 143, "terminated")],
+)
+def test_a_signal_mid_verify_leaves_no_worker_and_no_temporary_folder(
+    tmp_path: Path, signum: int, group: bool, code: int, word: str
+) -> None:
+    db = tmp_path / "big.db"
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{db}"\nverify_workers = 3\n'
+    )
+    with agentstore.open(policy) as s:
+        s.log("s", "w").append_many([b"%d" % i for i in range(6_000)])
+    script = tmp_path / "slow_agentstore.py"
+    script.write_text(_SLOW)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--config", str(policy), "verify"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_workers_of(script)) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the workers never started"
+            time.sleep(0.01)
+        assert list(temp.iterdir())  # the claims folder exists meanwhile
+        time.sleep(0.2)
+        if group:  # Ctrl-C: the whole foreground process group gets SIGINT
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == code, (out, err)
+    assert err.strip().splitlines() == [f"Error: {word}; the verify did not finish"]
+    assert out == ""
+    assert _workers_of(script) == []
+    assert list(temp.iterdir()) == []

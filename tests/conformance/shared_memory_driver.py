@@ -20,6 +20,7 @@ from agentstore import (
     DriverStores,
     LogAuditSink,
     OpenContext,
+    StoreNotFound,
     WriterLogStore,
     hookimpl,
 )
@@ -40,6 +41,8 @@ class SharedConfig(BaseModel):
 def open_shared(config: SharedConfig, context: OpenContext) -> DriverStores:
     with _LOCK:
         state = _STATE.get(config.key)
+        if state is None and not context.create:
+            raise StoreNotFound(f"no shared store under key {config.key!r}")
         if state is None:
             full = OpenContext(capabilities=frozenset(CAPABILITIES), clock=context.clock)
             state = _STATE[config.key] = open_memory(full)

@@ -362,3 +362,26 @@ def test_backend_redis_alone_says_which_capabilities_to_route_elsewhere(tmp_path
     assert exc.value.path == "store.backend"
     assert "does not provide capability 'lifecycle'" in exc.value.message
     assert "[store.capabilities]" in exc.value.message
+
+
+def test_create_false_writes_nothing_and_finds_stores_old_and_new(
+    redis_policy: StorePolicy, redis_prefix: str
+) -> None:
+    client = _client()
+    try:
+        for flags in ({"create": False}, {"read_only": True}):
+            with pytest.raises(agentstore.StoreNotFound) as info:
+                agentstore.open(redis_policy, **flags)
+            assert repr(redis_prefix) in str(info.value)
+            assert "holds no agentstore store" in str(info.value)
+        assert client.keys(f"{redis_prefix}*") == []
+        agentstore.open(redis_policy).close()  # an empty store: only its marker
+        assert client.keys(f"{redis_prefix}*") == [f"{redis_prefix}store".encode()]
+        with agentstore.open(redis_policy, create=False) as store:
+            store.log("s", "w").append(b"x")
+        client.delete(f"{redis_prefix}store")  # a store written before the marker existed
+        with agentstore.open(redis_policy, read_only=True) as store:
+            assert store.log("s", "w").verify() == 1
+        assert client.exists(f"{redis_prefix}store") == 0  # opening it wrote nothing
+    finally:
+        client.close()

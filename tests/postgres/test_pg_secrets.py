@@ -89,7 +89,7 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 def test_cli_output_never_shows_the_password(
-    secret_url: str, pg_schema: str, tmp_path: Path
+    secret_url: str, pg_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     policy = tmp_path / "agentstore.toml"
     policy.write_text(
@@ -97,6 +97,8 @@ def test_cli_output_never_shows_the_password(
         f"url = {{ env = 'AGENTSTORE_SECRET_URL' }}\nschema = '{pg_schema}'\n"
     )
     good = {"AGENTSTORE_SECRET_URL": secret_url}
+    monkeypatch.setenv("AGENTSTORE_SECRET_URL", secret_url)
+    agentstore.open(policy).close()  # the store verify finds (it creates none itself)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from agentstore import SchemaVersionError, StoreError
-from agentstore.sql import SCHEMA_VERSION, Backend, Dialect, ensure_schema, schema_version
-from agentstore.sql.schema import META_TABLE, VERSION_KEY
+from agentstore import SchemaVersionError, StoreError, StoreNotFound
+from agentstore.sql import (
+    SCHEMA_VERSION,
+    Backend,
+    Dialect,
+    ensure_schema,
+    require_schema,
+    schema_version,
+)
+from agentstore.sql.schema import META_TABLE, READABLE_FROM, VERSION_KEY
 
 
 def _tables(backend: Backend) -> set[str]:
@@ -356,3 +363,66 @@ def test_sqlite_appends_reach_the_largest_seq(sqlite_file_backend: Backend) -> N
     assert fresh._append("s", "w", b"b").seq == top - 1
     assert fresh._append("s", "w", b"c").seq == top
     assert backend.query("SELECT seq FROM agentstore_log_heads") == [(top,)]
+
+
+# -- opening without create: no DDL at all ---------------------------------------------------
+
+
+def _objects(backend: Backend) -> set[str]:
+    """Every table, view, index and trigger (SQLite) or relation (PostgreSQL) there is."""
+    if backend.dialect is Dialect.SQLITE:
+        rows = backend.query("SELECT type || ' ' || name FROM sqlite_master")
+    else:
+        rows = backend.query(
+            "SELECT c.relkind::text || ' ' || c.relname FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema()"
+        )
+    return {str(r[0]) for r in rows}
+
+
+def test_require_schema_finds_no_store_and_creates_nothing(backend: Backend) -> None:
+    with pytest.raises(StoreNotFound, match="holds no agentstore store") as info:
+        require_schema(backend)
+    assert backend.location in str(info.value)
+    assert _objects(backend) == set()
+    backend.exec("CREATE TABLE t (x INTEGER)")  # an application's own database
+    before = _objects(backend)
+    with pytest.raises(StoreNotFound):
+        require_schema(backend, "the app's file")
+    assert _objects(backend) == before
+
+
+def test_require_schema_reads_a_current_store_and_refuses_a_newer_one(backend: Backend) -> None:
+    ensure_schema(backend)
+    before = _objects(backend)
+    assert require_schema(backend) == SCHEMA_VERSION
+    _set_version(backend, str(SCHEMA_VERSION + 1))
+    with pytest.raises(SchemaVersionError, match="newer"):
+        require_schema(backend)
+    assert _objects(backend) == before
+
+
+def test_require_schema_never_upgrades_an_older_store(backend: Backend) -> None:
+    _make_v1(backend)
+    before = _objects(backend)
+    with pytest.raises(SchemaVersionError) as info:
+        require_schema(backend)
+    message = str(info.value)
+    assert "version 1" in message and "agentstore.open(policy)" in message
+    assert _objects(backend) == before
+    assert schema_version(backend) == 1
+
+
+def test_require_schema_reads_the_oldest_version_it_can_without_upgrading(
+    backend: Backend,
+) -> None:
+    oldest = READABLE_FROM[backend.dialect]
+    _make_v1(backend, oldest)
+    before = _objects(backend)
+    assert require_schema(backend) == oldest
+    assert _objects(backend) == before
+    if oldest > 1:
+        _set_version(backend, str(oldest - 1))
+        with pytest.raises(SchemaVersionError):
+            require_schema(backend)

@@ -94,7 +94,7 @@ def test_a_failing_own_range_releases_every_worker(
     db = tmp_path / "v.db"
     _build(db)
 
-    def broken_snapshot(path: object, busy_timeout: float) -> sqlite3.Connection:
+    def broken_snapshot(path: object, busy_timeout: float, **flags: bool) -> sqlite3.Connection:
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(logs_module, "open_snapshot", broken_snapshot)

@@ -29,7 +29,12 @@ from agentstore.cli.errors import (
     _redact,
     _to_cli_error,
 )
-from agentstore.cli.verify import PROGRESS_THRESHOLD, ChainResult, verify_store
+from agentstore.cli.verify import (
+    PROGRESS_THRESHOLD,
+    ChainResult,
+    stopped_by_signals,
+    verify_store,
+)
 from agentstore.errors import ConfigError, UnknownDriver
 from agentstore.policy import (
     CONFIG_FILENAME,
@@ -118,10 +123,12 @@ def _where(policy: StorePolicy) -> str:
 
 
 @contextmanager
-def opened(opts: Options, policy: StorePolicy, *, create: bool = True) -> Iterator[Store]:
+def opened(
+    opts: Options, policy: StorePolicy, *, create: bool = True, read_only: bool = False
+) -> Iterator[Store]:
     """The store ``policy`` describes, with errors naming the policy file."""
     try:
-        store = open_store(policy, registry=opts.registry, create=create)
+        store = open_store(policy, registry=opts.registry, create=create, read_only=read_only)
     except ConfigError as exc:
         raise CliError(_with_file(exc.message, _where(policy))) from exc
     with store:
@@ -390,8 +397,9 @@ def verify(
             f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
             f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
         )
-    # A mistyped path must fail, not verify a new empty database.
-    with opened(opts, policy, create=False) as store:
+    # Read only: a mistyped path fails rather than verify a new empty database, a file
+    # the user may only read is verified, and nothing is ever written.
+    with stopped_by_signals(), opened(opts, policy, read_only=True) as store:
         results = verify_store(store, stream, writer, progress=progress)
     broken = [r for r in results if r.broken is not None]
     if not results and (stream is not None or writer is not None):

@@ -9,7 +9,7 @@ import re
 
 import click
 
-from agentstore.errors import ConfigError, InvalidInput, StoreError
+from agentstore.errors import ConfigError, InvalidInput, StoreError, StoreNotFound
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -49,7 +49,7 @@ def _redact(text: str) -> str:
 
 
 def _to_cli_error(exc: BaseException) -> CliError:
-    if isinstance(exc, ConfigError | InvalidInput):
+    if isinstance(exc, ConfigError | InvalidInput | StoreNotFound):
         return CliError(exc.message)
     if isinstance(exc, StoreError):
         return CliFailure(exc.message)

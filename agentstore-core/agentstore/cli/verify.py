@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import click
 
 from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.cli.errors import CliError
 from agentstore.errors import ChainBroken
 from agentstore.store import Store
 
@@ -85,3 +91,59 @@ def verify_store(
         if audit.broken is not None or audit.entries or stream == AUDIT_STREAM:
             results.append(audit)
     return results
+
+
+class Interrupted(CliError):
+    """Ctrl-C (SIGINT) stopped the command: one line, exit 130."""
+
+    exit_code = 128 + signal.SIGINT
+
+    def __init__(self, what: str = "interrupted") -> None:
+        super().__init__(f"{what}; the verify did not finish")
+
+
+class Terminated(Interrupted):
+    """SIGTERM stopped the command: one line, exit 143."""
+
+    exit_code = 128 + signal.SIGTERM
+
+    def __init__(self) -> None:
+        super().__init__("terminated")
+
+
+class _Stopped(BaseException):
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """Turn SIGINT (Ctrl-C) and SIGTERM into :class:`Interrupted` (exit 130) and
+    :class:`Terminated` (exit 143).
+
+    The signal unwinds the block as an exception, so every clean-up inside it runs
+    (worker processes killed and reaped, temporary folders removed) before the command
+    exits; a second signal while that runs is ignored. Outside the main thread, where
+    Python cannot handle signals, it does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping: list[int] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if not stopping:
+            stopping.append(signum)
+            raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except _Stopped as exc:
+        raise (Terminated() if exc.signum == signal.SIGTERM else Interrupted()) from None
+    except KeyboardInterrupt:  # raised before our handler was in place, or re-raised
+        raise Interrupted() from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -6,7 +6,7 @@ schema live here, shared by every SQL driver.
 """
 
 from agentstore.sql.backend import Backend, Dialect, Row, Value
-from agentstore.sql.schema import SCHEMA_VERSION, ensure_schema, schema_version
+from agentstore.sql.schema import SCHEMA_VERSION, ensure_schema, require_schema, schema_version
 from agentstore.sql.stores import (
     SqlCredentialStore,
     SqlGenerationStore,
@@ -33,5 +33,6 @@ __all__ = [
     "Value",
     "ensure_schema",
     "open_sql_stores",
+    "require_schema",
     "schema_version",
 ]

@@ -32,11 +32,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from agentstore.errors import SchemaVersionError
+from agentstore.errors import SchemaVersionError, StoreNotFound
 from agentstore.sql.backend import Backend, Dialect
 
 SCHEMA_VERSION: Final = 3
 """The schema version this code writes and understands."""
+
+READABLE_FROM: Final[Mapping[Dialect, int]] = {Dialect.SQLITE: 3, Dialect.POSTGRES: 2}
+"""The oldest schema version this code reads as it stands (PostgreSQL's version 3 only
+renumbered SQLite's layout); an older one must be upgraded by an open that may create."""
 
 META_TABLE: Final = "agentstore_meta"
 VERSION_KEY: Final = "schema_version"
@@ -321,6 +325,34 @@ def _refuse_unkeepable(backend: Backend) -> None:
         )
 
 
+def require_schema(backend: Backend, where: str | None = None) -> int:
+    """The schema version of an existing store, checked usable as it stands; no DDL runs.
+
+    ``where`` names the storage in messages (default: ``backend.location``).
+
+    Raises:
+        StoreNotFound: the database holds no agentstore tables.
+        SchemaVersionError: the schema is newer than this code, or older than it reads
+            without an upgrade (the message says how to upgrade); nothing is changed.
+    """
+    place = where or backend.location
+    found = schema_version(backend)
+    if found == 0:
+        raise StoreNotFound(
+            f"{place} holds no agentstore store (no agentstore tables); check the path or "
+            "schema in the policy. Nothing was created."
+        )
+    _refuse_newer(backend, found)
+    if found < READABLE_FROM[backend.dialect]:
+        raise SchemaVersionError(
+            f"{place} has agentstore schema version {found}, older than this code reads "
+            f"without upgrading it (version {SCHEMA_VERSION}); opened without creating, it "
+            "is left as it is: upgrade it by opening the store once with "
+            "agentstore.open(policy) (create=True, the default), then try again"
+        )
+    return found
+
+
 def ensure_schema(backend: Backend) -> int:
     """Create or upgrade the agentstore tables; return the schema version (always current).
 
@@ -362,7 +394,9 @@ __all__ = [
     "MIGRATIONS",
     "MOVE_HEAD",
     "MOVE_HEAD_ROW",
+    "READABLE_FROM",
     "SCHEMA_VERSION",
     "ensure_schema",
+    "require_schema",
     "schema_version",
 ]

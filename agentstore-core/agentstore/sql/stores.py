@@ -37,7 +37,7 @@ from agentstore.errors import (
 )
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Dialect, Row
-from agentstore.sql.schema import MOVE_HEAD, MOVE_HEAD_ROW, ensure_schema
+from agentstore.sql.schema import MOVE_HEAD, MOVE_HEAD_ROW, ensure_schema, require_schema
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -575,14 +575,20 @@ def open_sql_stores(
 ) -> DriverStores:
     """Ensure the schema and build the stores ``context`` asks for, all on ``backend``.
 
-    The returned ``close`` closes ``backend``. ``log_store`` builds the log store from the
-    backend, so a driver can substitute a subclass (a faster ``_verify``, say) without
-    touching any other capability.
+    With ``context.create`` False no DDL runs: the schema must already be there and
+    readable as it stands. The returned ``close`` closes ``backend``. ``log_store`` builds
+    the log store from the backend, so a driver can substitute a subclass (a faster
+    ``_verify``, say) without touching any other capability.
 
     Raises:
-        SchemaVersionError: the database's schema is newer than this code.
+        SchemaVersionError: the database's schema is newer than this code (or, without
+            create, older than it reads).
+        StoreNotFound: without create, the database holds no agentstore tables.
     """
-    ensure_schema(backend)
+    if context.create:
+        ensure_schema(backend)
+    else:
+        require_schema(backend)
     caps = context.capabilities
     logs = log_store(backend) if caps & {"logs", "audit"} else None
     return DriverStores(

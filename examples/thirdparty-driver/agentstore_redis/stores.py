@@ -12,6 +12,7 @@ Keys, all under the configured prefix ``P``:
 ``P secrets``                       hash    secret name -> value bytes
 ``P rates``                         hash    rate-limit key -> count in its window
 ``P rate_ends``                     hash    rate-limit key -> when its window ends (seconds)
+``P store``                         string  marks the prefix as holding a store (set on open)
 ==================================  ======  =================================================
 
 A log's ``<name>`` is ``<length of stream>:<stream>:<writer>``: readable in redis-cli, and
@@ -52,6 +53,7 @@ from agentstore import (
     SessionRecord,
     SessionStore,
     StoreError,
+    StoreNotFound,
     WriterLogStore,
     chain_hash,
 )
@@ -395,16 +397,43 @@ class RedisRateLimitCounter(RateLimitCounter):
         self._c.call(pipe.execute)
 
 
+# Keys any store under a prefix has had: the marker, and (for stores written before the
+# marker) every key a write creates.
+_STORE_KEYS: Final = (
+    "store",
+    "gen",
+    "logs",
+    "heads",
+    "policies",
+    "sessions",
+    "secrets",
+    "rates",
+    "rate_ends",
+)
+
+
 def open_redis(config: RedisConfig, context: OpenContext) -> DriverStores:
     """Stores on the server ``config`` names, checked reachable before returning.
+
+    Opening marks the prefix as holding a store (key ``P store``), so a store left empty
+    is still found; without ``context.create`` nothing is written, and a prefix holding
+    no store is refused.
 
     Raises:
         BackendUnavailable: the server cannot be reached within ``connect_timeout``
             (naming host and port, never the password).
+        StoreNotFound: ``context.create`` is False and the prefix holds no store.
     """
     client = _Client(config)
     try:
         client.call(client.redis.ping)
+        if context.create:
+            client.call(client.redis.set, client.key("store"), b"1", nx=True)
+        elif not client.call(client.redis.exists, *(client.key(k) for k in _STORE_KEYS)):
+            raise StoreNotFound(
+                f"redis at {client.where}, prefix {config.prefix!r}, holds no agentstore "
+                "store; check prefix in [store.redis]. Nothing was created."
+            )
     except BaseException:
         client.close()
         raise

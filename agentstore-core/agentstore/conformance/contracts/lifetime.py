@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
+import agentstore
 from agentstore.capabilities import (
     CapabilityName,
 )
@@ -14,8 +15,10 @@ from agentstore.conformance.contracts.base import (
     ContractBase,
 )
 from agentstore.errors import (
+    BackendUnavailable,
     StoreError,
 )
+from agentstore.store import Store
 from agentstore.types import (
     AgentId,
     SessionId,
@@ -89,3 +92,28 @@ class StoreContract(ContractBase):
             with pytest.raises(StoreError, match="closed"):
                 call()
                 pytest.fail(f"{name} worked after the store was closed")
+
+    def _open_existing(self, **flags: Any) -> Store:
+        store = agentstore.open(self.policy, registry=self.registry, clock=self.clock, **flags)
+        self._stores.append(store)
+        return store
+
+    def test_open_without_create_on_missing_storage_creates_nothing(self) -> None:
+        # A persistent driver's fresh storage holds no store yet: opening it with
+        # create=False, or read_only=True, raises BackendUnavailable (StoreNotFound) and
+        # creates nothing, so asking again is refused again.
+        if not self.support.persistent:
+            # Every open starts a new private store: nothing to refuse, nothing left.
+            for flags in ({"create": False}, {"read_only": True}):
+                assert self._open_existing(**flags).logs() == []
+            return
+        for flags in ({"create": False}, {"read_only": True}, {"create": False}):
+            with pytest.raises(BackendUnavailable):
+                self._open_existing(**flags)
+                pytest.fail(f"agentstore.open(..., {flags}) opened storage holding no store")
+        # A store agentstore made is found by both, even left empty.
+        self.open_store().close()
+        for flags in ({"create": False}, {"read_only": True}):
+            store = self._open_existing(**flags)
+            assert store.logs() == []
+            store.close()
