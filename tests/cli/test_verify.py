@@ -300,7 +300,12 @@ def test_an_applications_own_sqlite_file_is_no_store_and_stays_untouched(
     _sqlite_policy(workdir, "app.db")
     for command in (["verify"], ["validate"], ["drivers"], ["verify", "--json"]):
         result = run("--config", "p.toml", *command, reg=installed)
-        if command[0] == "verify":
+        if command == ["verify", "--json"]:
+            assert result.exit_code == 2, result.output
+            doc = json.loads(result.stdout)
+            assert doc["ok"] is False
+            assert str(db) in doc["error"] and "holds no agentstore store" in doc["error"]
+        elif command[0] == "verify":
             assert result.exit_code == 2, result.output
             line = error_line(result)
             assert str(db) in line and "holds no agentstore store" in line
@@ -341,7 +346,7 @@ def test_a_0444_sqlite_file_is_verified_and_left_as_it_was(
     before = db.read_bytes()
     result = run("--config", "p.toml", "verify", reg=installed)
     assert result.exit_code == 0, result.output
-    assert result.stdout == "ok: 1 chains hold (2 entries)\n"
+    assert result.stdout == "ok: 1 chain holds (2 entries)\n"
     assert db.read_bytes() == before
     assert sorted(p.name for p in workdir.iterdir()) == ["p.toml", "ro.db"]
 
