@@ -12,11 +12,17 @@ import json
 import os
 import select
 import signal
+import threading
 import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from agentstore import Store
+
+THREADS = 3
+EACH = 50  # appends per thread: 150 per process to a shared log
 
 
 @contextlib.contextmanager
@@ -135,3 +141,38 @@ class Child:
         self.kill()
         self._in.close()
         os.close(self._go)
+
+
+def append_in_threads(store: Store, stream: str, writer: str, tag: str) -> list[list[Any]]:
+    """THREADS threads each append EACH payloads; the acknowledged ``[seq, payload]``s."""
+    acked: list[list[Any]] = []
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        log = store.log(stream, writer=writer)
+        try:
+            for i in range(EACH):
+                payload = f"{tag}-{t}-{i}"
+                acked.append([log.append(payload.encode()).seq, payload])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "an appending thread hangs"
+    assert not errors, errors
+    return acked
+
+
+def assert_log_holds_exactly(
+    store: Store, stream: str, writer: str, acked: list[list[Any]]
+) -> None:
+    """The log is every acknowledged append exactly once, seqs contiguous, chain intact."""
+    log = store.log(stream, writer=writer)
+    assert log.verify() == len(acked)
+    stored = [(e.seq, e.payload.decode()) for e in log.entries()]
+    assert [seq for seq, _ in stored] == list(range(1, len(acked) + 1))
+    assert sorted(stored) == sorted((seq, payload) for seq, payload in acked)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -19,11 +18,8 @@ import agentstore_postgres
 import psycopg
 import pytest
 from agentstore import CommitEvent, Store, StoreError, StorePolicy
-from forked import Child, deadline
+from forked import EACH, THREADS, Child, append_in_threads, assert_log_holds_exactly, deadline
 from pg_server import pg_section
-
-THREADS = 3
-EACH = 50  # appends per thread: 150 per process to the shared log
 
 
 @pytest.fixture(autouse=True)
@@ -36,41 +32,6 @@ def _no_hang() -> Iterator[None]:
 def policy(pg_schema: str) -> StorePolicy:
     section = pg_section(pg_schema, pool_min_size=4, pool_max_size=8)
     return StorePolicy("postgres", sections={"postgres": section})
-
-
-def append_in_threads(store: Store, stream: str, writer: str, tag: str) -> list[list[Any]]:
-    """THREADS threads each append EACH payloads; the acknowledged ``[seq, payload]``s."""
-    acked: list[list[Any]] = []
-    errors: list[BaseException] = []
-
-    def work(t: int) -> None:
-        log = store.log(stream, writer=writer)
-        try:
-            for i in range(EACH):
-                payload = f"{tag}-{t}-{i}"
-                acked.append([log.append(payload.encode()).seq, payload])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(t,), daemon=True) for t in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert not any(t.is_alive() for t in threads), "an appending thread hangs"
-    assert not errors, errors
-    return acked
-
-
-def assert_log_holds_exactly(
-    store: Store, stream: str, writer: str, acked: list[list[Any]]
-) -> None:
-    """The log is every acknowledged append exactly once, seqs contiguous, chain intact."""
-    log = store.log(stream, writer=writer)
-    assert log.verify() == len(acked)
-    stored = [(e.seq, e.payload.decode()) for e in log.entries()]
-    assert [seq for seq, _ in stored] == list(range(1, len(acked) + 1))
-    assert sorted(stored) == sorted((seq, payload) for seq, payload in acked)
 
 
 def test_parent_and_forked_child_append_at_once(policy: StorePolicy) -> None:
