@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -228,3 +229,69 @@ def test_a_store_on_an_application_connection_refuses_in_a_child(
         assert "opened in a parent process" in message
         assert store.log("s", writer="w").append(b"two").seq == 2  # the parent's is intact
         assert store.log("s", writer="w").verify() == 2
+
+
+def test_a_fork_while_the_parents_threads_append(policy: StorePolicy) -> None:
+    # Connections are checked out by the parent's threads at the moment of the fork.
+    with agentstore.open(policy) as store:
+        stop = threading.Event()
+        acked: list[list[Any]] = []
+        errors: list[BaseException] = []
+
+        def keep_appending(t: int) -> None:
+            log = store.log("shared", writer="w")
+            i = 0
+            try:
+                while not stop.is_set():
+                    payload = f"busy-{t}-{i}"
+                    acked.append([log.append(payload.encode()).seq, payload])
+                    i += 1
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=keep_appending, args=(t,), daemon=True) for t in range(3)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            while len(acked) < 30:
+                time.sleep(0.01)
+
+            def in_child(child: Child) -> Any:
+                return append_in_threads(store, "shared", "w", "child")
+
+            child = Child(in_child)
+            try:
+                from_child = child.result()
+            finally:
+                child.close()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        assert not errors, errors
+        assert_log_holds_exactly(store, "shared", "w", [*acked, *from_child])
+
+
+def test_inherited_connections_finalized_in_a_child_leave_the_parent_intact(
+    policy: StorePolicy,
+) -> None:
+    # What a child's interpreter does at exit: collect every object it inherited.
+    from agentstore_postgres import forksafe
+
+    with agentstore.open(policy) as store:
+        append_in_threads(store, "before", "w", "warm")
+
+        def in_child(child: Child) -> Any:
+            store.log("child", writer="w").append(b"one")
+            forksafe._abandoned.clear()
+            gc.collect()
+            return "collected"
+
+        child = Child(in_child)
+        try:
+            assert child.result() == "collected"
+        finally:
+            child.close()
+        assert_pool_serves(store, "parent")

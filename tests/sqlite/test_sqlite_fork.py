@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +185,49 @@ def test_stores_that_cannot_reopen_refuse_in_a_child(db: Path, kind: str) -> Non
         assert store.log("s", writer="w").append(b"two").seq == 2
         assert store.log("s", writer="w").verify() == 2
     conn.close()
+
+
+def test_forks_while_the_parents_threads_append(db: Path) -> None:
+    # The parent's threads are inside SQLite transactions at any moment: a fork waits
+    # for the one in progress, so every child starts clean and can write.
+    with open_file_store(db) as store:
+        stop = threading.Event()
+        acked: list[list[Any]] = []
+        errors: list[BaseException] = []
+
+        def keep_appending(t: int) -> None:
+            log = store.log("shared", writer="w")
+            i = 0
+            try:
+                while not stop.is_set():
+                    payload = f"busy-{t}-{i}"
+                    acked.append([log.append(payload.encode()).seq, payload])
+                    i += 1
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=keep_appending, args=(t,), daemon=True) for t in range(3)
+        ]
+        for t in threads:
+            t.start()
+        from_children: list[list[Any]] = []
+        try:
+            for _ in range(5):
+                time.sleep(0.05)
+
+                def in_child(child: Child) -> Any:
+                    log = store.log("shared", writer="w")
+                    return [[log.append(f"c{i}".encode()).seq, f"c{i}"] for i in range(20)]
+
+                child = Child(in_child)
+                try:
+                    from_children += child.result()
+                finally:
+                    child.close()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        assert not errors, errors
+        assert_log_holds_exactly(store, "shared", "w", [*acked, *from_children])
