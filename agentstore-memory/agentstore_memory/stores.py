@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from agentstore import (
@@ -29,6 +28,8 @@ from agentstore.capabilities import MAX_INT, Clock
 from agentstore.chain import verify_rows
 from agentstore.errors import ChainBroken, StoreError
 
+from agentstore_memory.forksafe import fork_safe_lock
+
 
 class _Lifetime:
     """Shared by the stores of one open: once closed, every call on any of them (through a
@@ -50,7 +51,7 @@ class _Lifetime:
 class MemoryGenerationStore(GenerationStore):
     def __init__(self, life: _Lifetime | None = None) -> None:
         self._life = life or _Lifetime()
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self._values: dict[str, int] = {}
 
     def _current(self, name: str) -> int:
@@ -83,7 +84,7 @@ class MemoryLogStore(WriterLogStore):
 
     def __init__(self, life: _Lifetime | None = None) -> None:
         self._life = life or _Lifetime()
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self._data: dict[tuple[str, str], list[Entry]] = {}
         self._heads: dict[tuple[str, str], tuple[int, bytes]] = {}
 
@@ -223,7 +224,7 @@ class MemoryRateLimitCounter(RateLimitCounter):
     def __init__(self, clock: Clock, life: _Lifetime | None = None) -> None:
         super().__init__(clock)
         self._life = life or _Lifetime()
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         # key -> [window end, count]
         self._windows: dict[str, list[float]] = {}
 
@@ -257,7 +258,7 @@ class MemoryLifecycleStore(LifecycleStore):
     def __init__(self, clock: Clock, life: _Lifetime | None = None) -> None:
         super().__init__(clock)
         self._life = life or _Lifetime()
-        self._lock = threading.Lock()
+        self._lock = fork_safe_lock()
         self._agents: dict[AgentId, AgentInfo] = {}
 
     def _register(self, agent_id: AgentId, now: float) -> None:

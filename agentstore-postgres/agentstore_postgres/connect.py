@@ -16,11 +16,11 @@ from psycopg import sql
 from agentstore_postgres.backend import (
     ErrorTranslator,
     OwnedConnectionSource,
-    PoolSource,
     PostgresBackend,
     Scrubber,
 )
 from agentstore_postgres.config import PostgresConfig
+from agentstore_postgres.forksafe import ForkSafePoolSource, ParentOnlyConnectionSource
 
 log = logging.getLogger("agentstore.postgres")
 
@@ -159,15 +159,20 @@ def open_pool(
     """
     probe = connect(config)
     translate = ErrorTranslator(config.target, Scrubber(config.secrets()))
-    pool: psycopg_pool.ConnectionPool[Any] = psycopg_pool.ConnectionPool(
-        conninfo(config, read_only=read_only),
-        kwargs={"autocommit": True},
-        min_size=config.pool_min_size,
-        max_size=config.pool_max_size,
-        timeout=config.connect_timeout,
-        name=f"agentstore:{config.schema_name}",
-        open=False,
-    )
+    info = conninfo(config, read_only=read_only)
+
+    def make_pool() -> psycopg_pool.ConnectionPool[Any]:
+        return psycopg_pool.ConnectionPool(
+            info,
+            kwargs={"autocommit": True},
+            min_size=config.pool_min_size,
+            max_size=config.pool_max_size,
+            timeout=config.connect_timeout,
+            name=f"agentstore:{config.schema_name}",
+            open=False,
+        )
+
+    pool = make_pool()
     try:
         pool.open(wait=False)
         try:
@@ -193,7 +198,7 @@ def open_pool(
         "opened a pool of %d..%d connections to %s", pool.min_size, pool.max_size, config.target
     )
     return PostgresBackend(
-        PoolSource(pool, config.connect_timeout),
+        ForkSafePoolSource(pool, config.connect_timeout, make_pool=make_pool),
         location=config.target,
         secrets=config.secrets(),
         schema=config.schema_name,
@@ -204,7 +209,7 @@ def on_connection(conn: psycopg.Connection[Any]) -> PostgresBackend:
     """A backend sharing an application's own connection (it stays the application's)."""
     info = conn.info
     return PostgresBackend(
-        OwnedConnectionSource(conn),
+        ParentOnlyConnectionSource(conn),
         location=f"{info.host}:{info.port}/{info.dbname}",
         secrets=[info.password] if info.password else [],
     )

@@ -23,6 +23,7 @@ from agentstore.sql.backend import Backend
 from agentstore_postgres.backend import PostgresBackend
 from agentstore_postgres.config import PostgresConfig
 from agentstore_postgres.connect import conninfo, on_connection, open_pool
+from agentstore_postgres.forksafe import renew_in_child
 from agentstore_postgres.notify import Listener, announcement, channel_for
 
 _Row = tuple[str, str, int, bytes, bytes | None, bytes]
@@ -164,6 +165,7 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
                 backend, config.schema_name, conninfo(config), config.target, context
             )
         stores = open_sql_stores(backend, context, log_store=PgLogStore)
+        renew_in_child(backend, listener)
     except BaseException:
         if listener is not None:
             listener.close()

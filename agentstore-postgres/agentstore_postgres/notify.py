@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from typing import Any, Final
 
@@ -21,6 +22,8 @@ import psycopg
 from agentstore.doorbell import Doorbell
 from agentstore.types import CommitEvent
 from psycopg import sql
+
+from agentstore_postgres.forksafe import abandon
 
 log = logging.getLogger("agentstore.postgres")
 
@@ -80,10 +83,15 @@ class Listener:
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
 
     def start(self) -> None:
         """Connect and LISTEN (raising BackendUnavailable like any connect), then run."""
+        self._pid = os.getpid()
         self._conn = self._connect()
+        self._run_thread()
+
+    def _run_thread(self) -> None:
         self._thread = threading.Thread(
             target=self._run, name=f"agentstore-listen-{self._channel}", daemon=True
         )
@@ -132,15 +140,41 @@ class Listener:
             return  # our own append: the facade has already rung for it
         self._doorbell.ring(event)
 
+    def renew_in_child(self, origin: str) -> None:
+        """In a forked child: leave the parent's connection alone (never close it: that
+        would end the parent's LISTEN) and listen anew from this process as ``origin``."""
+        if self._pid == os.getpid():
+            return
+        abandon(self._conn)
+        self._conn = None
+        self._thread = None  # threads do not survive fork
+        self._stop = threading.Event()
+        self._origin = origin
+        self._pid = os.getpid()
+        try:
+            self._conn = self._connect()
+        except psycopg.Error as exc:
+            # The thread keeps trying, as after a lost connection.
+            log.warning(
+                "doorbell listener on %s cannot connect (%s); retrying",
+                self._where,
+                type(exc).__name__,
+            )
+        self._run_thread()
+
     def close(self) -> None:
-        """Stop the thread and close its connection. Idempotent."""
+        """Stop the thread and close its connection. Idempotent. In a forked child that
+        never renewed it, the parent's connection is left to the parent."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(POLL_SECONDS * 10)
         conn, self._conn = self._conn, None
         if conn is not None:
-            conn.close()
+            if self._pid == os.getpid():
+                conn.close()
+            else:
+                abandon(conn)
 
     @property
     def running(self) -> bool:

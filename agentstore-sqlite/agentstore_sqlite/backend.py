@@ -14,14 +14,15 @@ import sqlite3
 import stat
 import threading
 import time
-import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Final
 
 from agentstore.errors import BackendUnavailable, Conflict, StoreError, StoreNotFound
 from agentstore.sql.backend import Dialect, Row, Value
+
+from agentstore_sqlite.forksafe import track
 
 MIN_SQLITE_VERSION: Final = (3, 35, 0)
 """RETURNING and ON CONFLICT ... DO UPDATE, which the substrate uses, need 3.35."""
@@ -86,7 +87,9 @@ class SqliteBackend:
         # legacy mode where sqlite3 opens transactions implicitly: there every store
         # write runs in an explicit transaction of its own.
         self._explicit = not owned
-        _live_backends.add(self)
+        # How a forked child opens its own connection to the file (see forksafe).
+        self.reconnect: Callable[[], sqlite3.Connection] | None = None
+        track(self)
 
     # -- the Backend protocol --------------------------------------------------------------
 
@@ -213,44 +216,6 @@ class SqliteBackend:
         return f"<SqliteBackend {self.location}{' closed' if self._closed else ''}>"
 
 
-# -- fork safety ---------------------------------------------------------------------------
-# SQLite connections must not cross fork(): in the child, each backend's connection is
-# swapped for one that explains the problem. The real one is kept referenced (never
-# closed or collected there) so the child cannot disturb the parent's locks or WAL.
-
-_live_backends: weakref.WeakSet[SqliteBackend] = weakref.WeakSet()
-_inherited: list[object] = []
-
-
-class _ForkedConnection:
-    def __init__(self, location: str) -> None:
-        self._location = location
-        self.in_transaction = False
-
-    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
-        raise StoreError(
-            f"{self._location}: this store was opened in a parent process; a SQLite "
-            "connection cannot cross fork(), so open the store again in this process"
-        )
-
-    execute = executemany = _refuse
-
-    def close(self) -> None:
-        pass
-
-
-def _after_fork_in_child() -> None:
-    for backend in list(_live_backends):
-        _inherited.append(backend._conn)
-        backend._conn = cast(sqlite3.Connection, _ForkedConnection(backend.location))
-        backend._lock = threading.RLock()
-        backend._depth = 0
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 # -- opening -------------------------------------------------------------------------------
 
 
@@ -314,21 +279,22 @@ def open_file(
     # A file created here is never removed on a later failure: another process may have
     # opened it at once and had writes acknowledged. At worst an empty 0600 file is left,
     # which is an empty database the next open uses.
-    try:
+
+    def connect() -> sqlite3.Connection:
         # mode=rw: never let SQLite create the file itself (it would not be 0600).
-        conn = sqlite3.connect(
-            f"{path.as_uri()}?{params}",
-            uri=True,
-            timeout=busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-            cached_statements=256,
-        )
-    except sqlite3.Error as exc:
-        raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
-    backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
-    backend.read_only, backend.immutable = read_only, immutable
-    try:
+        try:
+            return sqlite3.connect(
+                f"{path.as_uri()}?{params}",
+                uri=True,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=256,
+            )
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
+
+    def configure(conn: sqlite3.Connection) -> None:
         if create:
             _configure(backend, conn, journal_mode, synchronous, busy_timeout)
             backend.wal = journal_mode == "WAL"
@@ -336,12 +302,32 @@ def open_file(
             backend.wal = _configure_existing(backend, conn, synchronous, busy_timeout)
         if query_only:
             conn.execute("PRAGMA query_only = ON")
+
+    conn = connect()
+    backend = SqliteBackend(conn, location=str(path), path=path, busy_timeout=busy_timeout)
+    backend.read_only, backend.immutable = read_only, immutable
+    try:
+        configure(conn)
     except sqlite3.Error as exc:
         backend.close()
         raise backend._error(exc) from exc
     except BaseException:
         backend.close()  # closes our connection only; the file and its data stay
         raise
+
+    def reconnect() -> sqlite3.Connection:
+        fresh = connect()
+        try:
+            configure(fresh)
+        except sqlite3.Error as exc:
+            fresh.close()
+            raise backend._error(exc) from exc
+        except BaseException:
+            fresh.close()
+            raise
+        return fresh
+
+    backend.reconnect = reconnect
     with suppress(OSError):  # gone already: verify reads through this connection
         backend.file_id = file_id(path)
     return backend

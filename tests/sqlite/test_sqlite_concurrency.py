@@ -7,9 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
-import agentstore
 import pytest
-from agentstore import StoreError
 from sqlite_helpers import Children, open_file_store
 
 
@@ -138,28 +136,3 @@ def test_sigkill_mid_batch_keeps_batches_whole(db: Path) -> None:
         stored = {e.seq: e.content_hash.hex() for e in log.entries()}
         for seq, digest in reported:
             assert stored[seq] == digest
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_a_forked_child_cannot_use_the_parents_connection(store: agentstore.Store) -> None:
-    log = store.log("shared", writer="w")
-    log.append(b"before fork")
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report what using the inherited store does
-        code = 3
-        try:
-            log.append(b"from the child")
-        except StoreError as exc:
-            code = 0 if "fork" in str(exc) else 4
-        except BaseException:
-            code = 5
-        os.write(write, b"x")
-        os._exit(code)
-    os.close(write)
-    os.read(read, 1)
-    os.close(read)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    assert log.append(b"after fork").seq == 2
-    assert log.verify() == 2
