@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentstore import DriverSpec, DriverStores, OpenContext
+from agentstore import DriverSpec, DriverStores, OpenContext, Registry
 from agentstore.conformance import ConformanceSupport
 from agentstore.kv import MemoryKeyValue, open_kv_stores
 from pydantic import BaseModel, ConfigDict
@@ -61,3 +61,10 @@ KVMEM = DriverSpec(
     description="the key-value substrate on MemoryKeyValue shared by key (tests only)",
     conformance=f"{__name__}:SUPPORT",
 )
+
+
+def registry() -> Registry:
+    """A registry holding only ``kvmem``."""
+    reg = Registry(load_entry_points=False)
+    reg.register(KVMEM)
+    return reg

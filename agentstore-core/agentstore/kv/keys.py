@@ -89,7 +89,7 @@ def pack_entry(prev_hash: bytes | None, content_hash: bytes, payload: bytes) -> 
 
 def unpack_entry(stream: str, writer: str, seq: int, raw: bytes) -> Entry | None:
     """The entry stored as ``raw``, or None when ``raw`` is not a packed entry."""
-    if not raw:
+    if type(raw) is not bytes or not raw:
         return None
     n = raw[0]
     if len(raw) < n + 2:
@@ -111,7 +111,7 @@ def unpack_head(raw: bytes | None) -> tuple[int, bytes | None]:
     a negative seq and a missing hash)."""
     if raw is None:
         return 0, None
-    if len(raw) <= _U64.size:
+    if type(raw) is not bytes or len(raw) <= _U64.size:
         return -1, None
     seq: int = _U64.unpack_from(raw)[0]
     return (seq, raw[_U64.size :]) if 0 < seq < 2**63 else (-1, None)
