@@ -4,6 +4,7 @@ it creates, tamper-evident in its own file, and as small as its README says."""
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,6 +26,17 @@ def test_registered_by_its_entry_point_with_every_capability() -> None:
     assert spec.distribution == "agentstore-tiny"
     assert len(spec.capabilities) == 8
     assert spec.conformance == "agentstore_tiny.conformance:SUPPORT"
+
+
+def test_discovery_imports_neither_sqlite3_nor_the_substrate() -> None:
+    probe = (
+        "import sys, agentstore_tiny\n"
+        "print(sorted({'sqlite3', 'agentstore.kv'} & set(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_new_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:

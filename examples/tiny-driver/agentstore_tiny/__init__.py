@@ -7,12 +7,10 @@ safe to share between processes on one machine.
 """
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 
 from agentstore import BackendUnavailable, DriverSpec, DriverStores, OpenContext, hookimpl
-from agentstore.kv import open_kv_stores
 from pydantic import BaseModel, ConfigDict
 
 Writes = Mapping[bytes, bytes | None]
@@ -21,7 +19,7 @@ Writes = Mapping[bytes, bytes | None]
 class TinyConfig(BaseModel):
     """The ``[store.tiny]`` section: ``path``, relative to the policy file's folder."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     path: str = "agentstore-tiny.db"
 
 
@@ -29,6 +27,8 @@ class SqliteKeyValue:
     """A :class:`agentstore.kv.KeyValue` on table ``kv`` of one SQLite file."""
 
     def __init__(self, path: str, create: bool) -> None:
+        import sqlite3  # here and in open_tiny, not at the top: discovery imports this module
+
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.text_factory = bytes  # a value edited into TEXT reads back as bytes, to check
         self.lock = threading.RLock()  # one connection: one thread at a time, one transaction
@@ -60,6 +60,8 @@ class SqliteKeyValue:
 
 
 def open_tiny(config: TinyConfig, context: OpenContext) -> DriverStores:
+    from agentstore.kv import open_kv_stores
+
     path = str(context.base_dir / config.path)
     if not context.create and not os.path.exists(path):
         raise BackendUnavailable(f"{path}: no such store (opened with create=False)")
