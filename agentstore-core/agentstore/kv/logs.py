@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Final
 
-from agentstore.capabilities import GenerationStore, WriterLogStore
+from agentstore.capabilities import MAX_INT, GenerationStore, WriterLogStore
 from agentstore.chain import ChainRow, chain_hash, verify_rows
 from agentstore.errors import ChainBroken, NonMonotonicGeneration, StoreError
 from agentstore.kv import keys
 from agentstore.kv.primitives import Lifetime
 from agentstore.sql.stores import check_head
 from agentstore.types import Entry
-
-MAX_INT: Final = 2**63 - 1
 
 
 class KvGenerationStore(GenerationStore):

@@ -21,7 +21,8 @@ class MemoryKeyValue:
         self._keys: list[bytes] = []
 
     def get(self, key: bytes) -> bytes | None:
-        return self._data.get(key)
+        with self._lock:  # never between two writes of one commit
+            return self._data.get(key)
 
     def scan(self, start: bytes, end: bytes, limit: int) -> Sequence[Pair]:
         with self._lock:
