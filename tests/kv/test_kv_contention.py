@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import agentstore
-from agentstore import Doorbell, OpenContext, StorePolicy, WriterLog
+import pytest
+from agentstore import Doorbell, OpenContext, StoreError, StorePolicy, WriterLog
 from agentstore.kv import KeyValue, MemoryKeyValue, Pair, open_kv_stores
 from agentstore.kv.logs import KvLogStore
 
@@ -142,3 +143,24 @@ def test_appends_bumps_and_increments_from_processes_are_exact(tiny_policy: Stor
         assert store.generation(STREAM).current() == total
         assert store.rate_limits.current(STREAM) == total
     assert Path(path).stat().st_mode & 0o777 == 0o600
+
+
+class Refusing(MemoryKeyValue):
+    """A broken driver: its commit refuses every guarded write, whatever is stored."""
+
+    def commit(
+        self, expect: Mapping[bytes, bytes | None], writes: Mapping[bytes, bytes | None]
+    ) -> bool:
+        return False if expect else super().commit(expect, writes)
+
+
+def test_a_commit_that_never_keeps_its_contract_is_an_error_not_a_hang() -> None:
+    kv = Refusing()
+    stores = open_kv_stores(kv, OpenContext(frozenset({"logs", "generations"})), location="x")
+    assert stores.generations is not None
+    with pytest.raises(StoreError, match="x: the driver's commit was refused 1000 times"):
+        stores.generations.bump("g")
+    log = WriterLog(stores.logs, Doorbell(), STREAM, WRITER)  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="not keeping the KeyValue contract"):
+        log.append(b"never")
+    assert log.head() is None

@@ -23,7 +23,7 @@ from agentstore.capabilities import (
 from agentstore.errors import BackendUnavailable, InvalidInput, SchemaVersionError
 from agentstore.kv import keys
 from agentstore.kv.logs import KvGenerationStore, KvLogStore
-from agentstore.kv.primitives import KeyValue, Lifetime
+from agentstore.kv.primitives import KeyValue, Lifetime, Writes
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.types import (
     AgentId,
@@ -98,9 +98,7 @@ class KvRateLimitCounter(RateLimitCounter):
         self._kv = kv
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
-        k = keys.key(keys.RATE_LIMIT, key)
-        while True:
-            raw = self._kv.get(k)
+        def increment(raw: bytes | None) -> tuple[Writes, int]:
             end, count = (0.0, 0) if raw is None else keys.unpack_window(raw)
             if now >= end:  # the window expired (or never opened): a new one opens now
                 end, count = now + window_secs, 0
@@ -109,8 +107,10 @@ class KvRateLimitCounter(RateLimitCounter):
                 raise InvalidInput(
                     f"rate-limit key {key!r} would total {total}; the limit is {MAX_INT}"
                 )
-            if self._kv.commit({k: raw}, {k: keys.pack_window(end, total)}):
-                return total
+            return {k: keys.pack_window(end, total)}, total
+
+        k = keys.key(keys.RATE_LIMIT, key)
+        return self._kv.update(k, increment)
 
     def _current(self, key: str, now: float) -> int:
         raw = self._kv.get(keys.key(keys.RATE_LIMIT, key))
@@ -135,14 +135,14 @@ class KvLifecycleStore(LifecycleStore):
         self._kv.put(keys.AGENT + agent_id.to_bytes(), keys.pack_times(now, now))
 
     def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
-        k = keys.AGENT + agent_id.to_bytes()
-        while True:
-            raw = self._kv.get(k)
+        def heartbeat(raw: bytes | None) -> tuple[Writes | None, bool]:
             if raw is None:
-                return False
+                return None, False
             registered, _ = keys.unpack_times(raw)
-            if self._kv.commit({k: raw}, {k: keys.pack_times(registered, now)}):
-                return True
+            return {k: keys.pack_times(registered, now)}, True
+
+        k = keys.AGENT + agent_id.to_bytes()
+        return self._kv.update(k, heartbeat)
 
     def _deregister(self, agent_id: AgentId) -> None:
         self._kv.delete(keys.AGENT + agent_id.to_bytes())

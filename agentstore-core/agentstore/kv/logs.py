@@ -15,7 +15,7 @@ from agentstore.capabilities import MAX_INT, GenerationStore, WriterLogStore
 from agentstore.chain import ChainRow, chain_hash, verify_rows
 from agentstore.errors import ChainBroken, NonMonotonicGeneration, StoreError
 from agentstore.kv import keys
-from agentstore.kv.primitives import Lifetime
+from agentstore.kv.primitives import Lifetime, Writes
 from agentstore.sql.stores import check_head
 from agentstore.types import Entry
 
@@ -30,24 +30,24 @@ class KvGenerationStore(GenerationStore):
         return keys.unpack_int(self._kv.get(keys.key(keys.GENERATION, name)))
 
     def _bump(self, name: str) -> int:
-        k = keys.key(keys.GENERATION, name)
-        while True:
-            raw = self._kv.get(k)
+        def bump(raw: bytes | None) -> tuple[Writes, int]:
             value = keys.unpack_int(raw) + 1
             if value > MAX_INT:
                 raise StoreError(f"generation {name!r} is at its limit, {MAX_INT}")
-            if self._kv.commit({k: raw}, {k: keys.pack_int(value)}):
-                return value
+            return {k: keys.pack_int(value)}, value
+
+        k = keys.key(keys.GENERATION, name)
+        return self._kv.update(k, bump)
 
     def _advance_to(self, name: str, value: int) -> int:
-        k = keys.key(keys.GENERATION, name)
-        while True:
-            raw = self._kv.get(k)
+        def advance(raw: bytes | None) -> tuple[Writes | None, int]:
             current = keys.unpack_int(raw)
             if value < current:
                 raise NonMonotonicGeneration(name, current, value)
-            if value == current or self._kv.commit({k: raw}, {k: keys.pack_int(value)}):
-                return value
+            return (None if value == current else {k: keys.pack_int(value)}), value
+
+        k = keys.key(keys.GENERATION, name)
+        return self._kv.update(k, advance)
 
 
 class KvLogStore(WriterLogStore):
@@ -75,15 +75,10 @@ class KvLogStore(WriterLogStore):
         return self._append_many(stream, writer, (payload,))[0]
 
     def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
-        kv, log = self._kv, (stream, writer)
         head_key = keys.key(keys.HEAD, stream, writer)
         entry_prefix = keys.key(keys.ENTRY, stream, writer)
-        raw = self._heads.get(log)
-        cached = raw is not None
-        while True:
-            if not cached:
-                raw = kv.get(head_key)
-            cached = False
+
+        def append(raw: bytes | None) -> tuple[Writes, list[Entry]]:
             seq, prev = keys.unpack_head(raw)
             if seq < 0:
                 raise ChainBroken(stream, writer, 1, "the log's recorded head is malformed")
@@ -95,11 +90,14 @@ class KvLogStore(WriterLogStore):
                 writes[entry_prefix + keys.seq_bytes(seq)] = keys.pack_entry(prev, digest, payload)
                 out.append(Entry(stream, writer, seq, payload, prev, digest))
                 prev = digest
-            new_head = keys.pack_head(seq, out[-1].content_hash)
-            writes[head_key] = new_head
-            if kv.commit({head_key: raw}, writes):
-                self._remember(log, new_head)
-                return out
+            writes[head_key] = keys.pack_head(seq, digest)
+            return writes, out
+
+        log = (stream, writer)
+        cached = self._heads.get(log)
+        entries = self._kv.update(head_key, append, known=cached, use_known=cached is not None)
+        self._remember(log, keys.pack_head(entries[-1].seq, entries[-1].content_hash))
+        return entries
 
     def _remember(self, log: tuple[str, str], head: bytes) -> None:
         if len(self._heads) >= self.MAX_CACHED_HEADS:

@@ -6,12 +6,18 @@ directory, a server); :func:`agentstore.kv.open_kv_stores` builds every capabili
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from agentstore.errors import StoreError
 
 Pair = tuple[bytes, bytes]
+Writes = Mapping[bytes, bytes | None]
+"""Keys to write, each to a value or to None (delete it)."""
+T = TypeVar("T")
+
+MAX_REFUSALS: Final = 1000
+"""Refused commits in a row, the stored value unchanged, before a driver is deemed broken."""
 
 PAGE_SIZE = 1000
 """Pairs asked for per scan when the substrate streams a range: memory stays bounded."""
@@ -83,9 +89,7 @@ class Lifetime:
     def scan(self, start: bytes, end: bytes, limit: int) -> Sequence[Pair]:
         return self.check().scan(start, end, limit)
 
-    def commit(
-        self, expect: Mapping[bytes, bytes | None], writes: Mapping[bytes, bytes | None]
-    ) -> bool:
+    def commit(self, expect: Writes, writes: Writes) -> bool:
         return self.check().commit(expect, writes)
 
     def items(self, start: bytes, end: bytes, page: int = PAGE_SIZE) -> Iterator[Pair]:
@@ -97,6 +101,40 @@ class Lifetime:
             if len(pairs) < page:
                 return
             start = pairs[-1][0] + b"\x00"  # the least key after the last one read
+
+    def update(
+        self,
+        key: bytes,
+        compute: Callable[[bytes | None], tuple[Writes | None, T]],
+        *,
+        known: bytes | None = None,
+        use_known: bool = False,
+    ) -> T:
+        """Read ``key`` (or take ``known`` when ``use_known``), ``compute(value)`` into
+        ``(writes, result)``, commit ``writes`` guarded by that value, and return
+        ``result``; when the commit is refused (another commit won) do it all again from
+        the value now stored. ``writes`` of None commits nothing.
+
+        Raises:
+            StoreError: the driver refused :data:`MAX_REFUSALS` commits in a row while the
+                guarding value stayed the same: its ``commit`` breaks its contract, and
+                retrying would never end.
+        """
+        raw = known if use_known else self.get(key)
+        refused = 0
+        while True:
+            writes, result = compute(raw)
+            if writes is None or self.commit({key: raw}, writes):
+                return result
+            again = self.get(key)
+            refused = refused + 1 if again == raw else 0
+            if refused >= MAX_REFUSALS:
+                raise StoreError(
+                    f"{self.location}: the driver's commit was refused {refused} times in a "
+                    "row while the value it was guarded by held: it is not keeping the "
+                    "KeyValue contract"
+                )
+            raw = again
 
     def put(self, key: bytes, value: bytes) -> None:
         self.check().commit({}, {key: value})
@@ -110,4 +148,4 @@ class Lifetime:
             self._kv.close()
 
 
-__all__ = ["PAGE_SIZE", "KeyValue", "Lifetime", "Pair"]
+__all__ = ["MAX_REFUSALS", "PAGE_SIZE", "KeyValue", "Lifetime", "Pair", "Writes"]
