@@ -20,6 +20,7 @@ DIST_FOLDERS = {
     "agentstore-sqlite": "agentstore-sqlite",
     "agentstore-postgres": "agentstore-postgres",
     "agentstore-redis": "examples/thirdparty-driver",
+    "agentstore-tiny": "examples/tiny-driver",
 }
 """Each published distribution and the folder of its pyproject.toml and README.md."""
 

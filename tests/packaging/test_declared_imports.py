@@ -21,6 +21,7 @@ PROJECTS = {
     "agentstore-sqlite": ROOT / "agentstore-sqlite" / "agentstore_sqlite",
     "agentstore-postgres": ROOT / "agentstore-postgres" / "agentstore_postgres",
     "agentstore-redis": ROOT / "examples" / "thirdparty-driver" / "agentstore_redis",
+    "agentstore-tiny": ROOT / "examples" / "tiny-driver" / "agentstore_tiny",
 }
 
 
