@@ -20,7 +20,7 @@ from agentstore.capabilities import (
     RateLimitCounter,
     SessionStore,
 )
-from agentstore.errors import BackendUnavailable, InvalidInput, SchemaVersionError
+from agentstore.errors import SchemaVersionError, StoreNotFound
 from agentstore.kv import keys
 from agentstore.kv.logs import KvGenerationStore, KvLogStore
 from agentstore.kv.primitives import KeyValue, Lifetime, Writes
@@ -104,9 +104,7 @@ class KvRateLimitCounter(RateLimitCounter):
                 end, count = now + window_secs, 0
             total = count + amount
             if total > MAX_INT:
-                raise InvalidInput(
-                    f"rate-limit key {key!r} would total {total}; the limit is {MAX_INT}"
-                )
+                self._refuse_total(key, amount)
             return {k: keys.pack_window(end, total)}, total
 
         k = keys.key(keys.RATE_LIMIT, key)
@@ -164,12 +162,12 @@ def open_kv_stores(kv: KeyValue, context: OpenContext, *, location: str) -> Driv
 
     ``location`` names the storage in error messages (a path, a host and port: never a
     password). Storage holding no store is marked as holding one, unless
-    ``context.create`` is False: then this raises BackendUnavailable and writes nothing.
+    ``context.create`` is False: then this raises StoreNotFound and writes nothing.
     The returned ``close`` closes ``kv`` once; every later call on a capability or a handle
     obtained from one raises StoreError.
 
     Raises:
-        BackendUnavailable: ``context.create`` is False and the storage holds no store.
+        StoreNotFound: ``context.create`` is False and the storage holds no store.
         SchemaVersionError: the storage holds a store in a format this code does not know.
     """
     life = Lifetime(kv, location)
@@ -177,7 +175,7 @@ def open_kv_stores(kv: KeyValue, context: OpenContext, *, location: str) -> Driv
         found = kv.get(keys.VERSION_KEY)
         if found is None:
             if not context.create:
-                raise BackendUnavailable(
+                raise StoreNotFound(
                     f"{location} holds no agentstore store (opened with create=False)"
                 )
             kv.commit({keys.VERSION_KEY: None}, {keys.VERSION_KEY: keys.FORMAT})

@@ -12,11 +12,10 @@ from collections.abc import Iterator, Sequence
 from typing import Final
 
 from agentstore.capabilities import MAX_INT, GenerationStore, WriterLogStore
-from agentstore.chain import ChainRow, chain_hash, verify_rows
+from agentstore.chain import ChainRow, chain_hash, check_head, verify_rows
 from agentstore.errors import ChainBroken, NonMonotonicGeneration, StoreError
 from agentstore.kv import keys
 from agentstore.kv.primitives import Lifetime, Writes
-from agentstore.sql.stores import check_head
 from agentstore.types import Entry
 
 

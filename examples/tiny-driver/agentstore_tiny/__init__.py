@@ -10,13 +10,13 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
-from agentstore import BackendUnavailable, DriverSpec, DriverStores, OpenContext, hookimpl
+from agentstore import DriverSpec, DriverStores, OpenContext, StoreNotFound, hookimpl
 from pydantic import BaseModel, ConfigDict
 
 Writes = Mapping[bytes, bytes | None]
 
 
-class TinyConfig(BaseModel):
+class Config(BaseModel):
     """The ``[store.tiny]`` section: ``path``, relative to the policy file's folder."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -59,17 +59,18 @@ class SqliteKeyValue:
             self.db.close()
 
 
-def open_tiny(config: TinyConfig, context: OpenContext) -> DriverStores:
+def open_tiny(config: Config, context: OpenContext) -> DriverStores:
     from agentstore.kv import open_kv_stores
 
     path = str(context.base_dir / config.path)
     if not context.create and not os.path.exists(path):
-        raise BackendUnavailable(f"{path}: no such store (opened with create=False)")
+        raise StoreNotFound(f"{path}: no such store (opened with create=False)")
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # a new file is its owner's only
     return open_kv_stores(SqliteKeyValue(path, context.create), context, location=path)
 
 
 @hookimpl
 def register_drivers(register: Callable[[DriverSpec], None]) -> None:
-    support = "agentstore_tiny.conformance:SUPPORT"  # imported by the conformance suite only
-    register(DriverSpec("tiny", open_tiny, config_model=TinyConfig, conformance=support))
+    tests = "agentstore_tiny.conformance:SUPPORT"  # imported by the conformance suite only
+    spec = DriverSpec("tiny", open_tiny, config_model=Config, conformance=tests, cross_process=True)
+    register(spec)
