@@ -64,6 +64,12 @@ DEFAULT_SQLITE_PATH: Final = "agentstore.db"
 _RESERVED_KEYS: Final = ("backend", "capabilities")
 
 
+def _capability_hint(name: str) -> str:
+    """A did-you-mean for an unknown capability; aa-storage's kind names map to theirs."""
+    meant = _aa_storage.KIND_KEYS.get(name.lower())
+    return f"; did you mean {meant!r}?" if meant else did_you_mean(name, CAPABILITIES)
+
+
 @dataclass(frozen=True)
 class ResolvedPolicy:
     """A policy checked against installed drivers, env references resolved.
@@ -112,7 +118,8 @@ class StorePolicy:
         for cap, driver in dict(capabilities or {}).items():
             if cap not in CAPABILITIES:
                 raise InvalidPolicy(
-                    f"unknown capability {cap!r}; known: {', '.join(CAPABILITIES)}",
+                    f"unknown capability {cap!r}{_capability_hint(cap)} "
+                    f"(known: {', '.join(CAPABILITIES)})",
                     path=f"store.capabilities.{cap}",
                 )
             if not isinstance(driver, str) or not driver:
@@ -123,9 +130,10 @@ class StorePolicy:
             if name in _RESERVED_KEYS:
                 raise InvalidPolicy("is not a driver section", path=f"store.{name}")
             if not isinstance(section, Mapping):
+                hint = did_you_mean(name, _RESERVED_KEYS)
                 raise InvalidPolicy(
-                    f"unknown key {name!r} in [store]; the keys are backend, capabilities "
-                    f"and one [store.<driver>] table per driver",
+                    f"unknown key {name!r} in [store]{hint} (the keys are backend, "
+                    f"capabilities and one [store.<driver>] table per driver)",
                     path=f"store.{name}",
                 )
             check_section_values(dict(section), f"store.{name}")

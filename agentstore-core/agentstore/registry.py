@@ -310,12 +310,23 @@ class Registry:
 
         Raises:
             UnknownDriver: listing the installed drivers, with the ``pip install`` line when
-                ``name`` is a first-party driver, or the closest installed name.
+                ``name`` is a first-party driver, or the closest installed name; for an
+                installed driver whose plugin failed to import, that error.
         """
         drivers = self._collect()
         spec = drivers.get(name)
         if spec is not None:
             return spec
+        for broken in self._broken:
+            if broken.name == name:  # installed, but its plugin did not import
+                dist = broken.distribution or "the distribution that provides it"
+                error = broken.error.splitlines()[0] if broken.error else "unknown error"
+                raise UnknownDriver(
+                    f"driver {name!r} is installed"
+                    f"{f' ({broken.distribution})' if broken.distribution else ''} but failed "
+                    f"to load: {error}; repair or reinstall {dist} (`agentstore drivers` "
+                    f"lists what loaded)"
+                )
         installed = ", ".join(sorted(drivers)) or "none"
         if name in FIRST_PARTY:
             dist = FIRST_PARTY[name]

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import agentstore
 import pytest
@@ -26,6 +26,7 @@ from agentstore import (
     StorePolicy,
 )
 from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.cli import app as cli_app
 from agentstore.registry import NoConfig
 from agentstore_memory import MemoryLogStore, open_memory
 from click.testing import Result
@@ -464,3 +465,22 @@ def test_a_signal_mid_verify_leaves_no_worker_and_no_temporary_folder(
     assert out == ""
     assert _workers_of(script) == []
     assert list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_ctrl_c_before_verify_starts_exits_130_never_1(
+    run: Run, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    # Ctrl-C while the policy is still being read (before verify's own signal handling):
+    # click's default is "Aborted!" and exit 1, the code of a broken chain.
+    def interrupted(path: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_app, "find_policy", interrupted)
+    result = run("verify", *(["--json"] if as_json else []))
+    assert result.exit_code == 130, result.output
+    assert "Aborted" not in result.output
+    if as_json:
+        assert json.loads(result.stdout) == {"ok": False, "error": "interrupted"}
+    else:
+        assert result.stderr.strip() == "Error: interrupted"

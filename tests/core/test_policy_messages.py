@@ -67,6 +67,40 @@ def test_a_driver_name_in_the_wrong_case_gets_a_did_you_mean() -> None:
         StorePolicy("MEMORY").resolve(private_registry())
 
 
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [
+        ("policy", "policies"),  # aa-storage's kind names, written in [store.capabilities]
+        ("policy_store", "policies"),
+        ("rate_limit_counter", "rate_limits"),
+        ("session", "sessions"),
+        ("log", "logs"),
+        ("Audit", "audit"),
+    ],
+)
+def test_an_unknown_capability_gets_a_did_you_mean(key: str, meant: str) -> None:
+    text = f'[store]\nbackend = "memory"\n[store.capabilities]\n{key} = "memory"\n'
+    with pytest.raises(InvalidPolicy) as info:
+        StorePolicy.loads(text)
+    assert str(info.value) == (
+        f"store.capabilities.{key}: unknown capability {key!r}; did you mean {meant!r}? "
+        "(known: generations, logs, policies, audit, sessions, credentials, rate_limits, "
+        "lifecycle)"
+    )
+
+
+def test_an_unknown_key_in_store_gets_a_did_you_mean() -> None:
+    with pytest.raises(InvalidPolicy) as info:
+        StorePolicy.loads('[store]\nbackedn = "sqlite"\n')
+    assert str(info.value) == (
+        "store.backedn: unknown key 'backedn' in [store]; did you mean 'backend'? (the keys "
+        "are backend, capabilities and one [store.<driver>] table per driver)"
+    )
+    with pytest.raises(InvalidPolicy) as far:
+        StorePolicy.loads('[store]\nbackend = "sqlite"\ncolour = 1\n')
+    assert "did you mean" not in str(far.value)
+
+
 def test_pydantic_prefixes_never_reach_the_user() -> None:
     policy = StorePolicy.loads('[store]\nbackend = "db"\n[store.db]\nurl = "http://x"\n')
     with pytest.raises(InvalidPolicy) as info:

@@ -163,6 +163,22 @@ def test_broken_entry_point_is_listed_not_fatal(site: Path) -> None:
     assert "fancydb_client" in broken.error
 
 
+def test_a_policy_naming_a_broken_driver_says_it_failed_to_load(site: Path) -> None:
+    _install(
+        site,
+        "agentstore-broken",
+        {"broken": "as_broken_plugin"},
+        {"as_broken_plugin": "raise ImportError('No module named fancydb_client')\n"},
+    )
+    with pytest.raises(UnknownDriver) as info:
+        agentstore.StorePolicy("broken").resolve(Registry())
+    assert str(info.value) == (
+        "store.backend: driver 'broken' is installed (agentstore-broken) but failed to load: "
+        "ImportError: No module named fancydb_client; repair or reinstall agentstore-broken "
+        "(`agentstore drivers` lists what loaded)"
+    )
+
+
 def test_entry_point_driver_records_its_distribution(site: Path) -> None:
     _install(
         site,

@@ -96,6 +96,20 @@ def test_the_core_readme_is_the_guide() -> None:
         "agentstore:audit",
         "16 MiB",
         "255",
+        # what a user relies on since issue 12: read-only opens, fork, values, declarations
+        "read_only=True",
+        "os.fork()",
+        "nested at most 64 levels",
+        "read-only `dict`",
+        "2**63-1",
+        "aa-storage",
+        "no [store] table",
+        "unused",
+        "exits 130",
+        "validate  [PATH] [--json]",
+        "python -m agentstore`",
+        "cross_process=True",
+        "tamper_evident=False",
     ]
     missing = [phrase for phrase in expected if phrase not in text]
     assert missing == []

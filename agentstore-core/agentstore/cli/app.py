@@ -26,6 +26,7 @@ from agentstore.cli.errors import (
     EXIT_USAGE,
     CliError,
     CliFailure,
+    CliInterrupted,
     _redact,
     _to_cli_error,
 )
@@ -63,7 +64,11 @@ class _Command(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except KeyboardInterrupt:
+                # Ctrl-C outside a command's own handling: click would say "Aborted!", exit 1.
+                raise CliInterrupted() from None
         except (click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except Exception as exc:

@@ -31,6 +31,15 @@ class CliFailure(CliError):
     exit_code = EXIT_FAILED
 
 
+class CliInterrupted(CliError):
+    """Ctrl-C (SIGINT) stopped a command: one line, exit code 130, never 1 (a failed check)."""
+
+    exit_code = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C ended
+
+    def __init__(self, message: str = "interrupted") -> None:
+        super().__init__(message)
+
+
 # The user info runs to the *last* ``@`` of the URL: a password holding an unescaped ``@``
 # or ``/`` is still masked whole (masking a host too is the safe way to be wrong).
 _URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
