@@ -484,3 +484,17 @@ def test_ctrl_c_before_verify_starts_exits_130_never_1(
         assert json.loads(result.stdout) == {"ok": False, "error": "interrupted"}
     else:
         assert result.stderr.strip() == "Error: interrupted"
+
+
+def test_a_signal_the_process_ignores_stays_ignored_during_verify() -> None:
+    # nohup and background jobs start with SIGINT ignored; verify must not turn it back on.
+    from agentstore.cli.verify import stopped_by_signals
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stopped_by_signals():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -124,7 +124,8 @@ def stopped_by_signals() -> Iterator[None]:
 
     The signal unwinds the block as an exception, so every clean-up inside it runs
     (worker processes killed and reaped, temporary folders removed) before the command
-    exits; a second signal while that runs is ignored. Outside the main thread, where
+    exits; a second signal while that runs is ignored. A signal the process was started
+    ignoring (``nohup``, a background job) stays ignored. Outside the main thread, where
     Python cannot handle signals, it does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
@@ -137,7 +138,11 @@ def stopped_by_signals() -> Iterator[None]:
             stopping.append(signum)
             raise _Stopped(signum)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, stop)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield
     except _Stopped as exc:
