@@ -11,7 +11,6 @@ from agentstore import StorePolicy
 
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
-REDIS_CAPS = ("generations", "logs", "audit", "policies", "sessions", "credentials", "rate_limits")
 
 
 def _redis_required() -> bool:
@@ -55,9 +54,5 @@ def redis_prefix(redis_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def redis_policy(redis_prefix: str) -> StorePolicy:
-    """Every capability agentstore-redis provides on Redis; lifecycle on memory."""
-    return StorePolicy(
-        "memory",
-        capabilities=dict.fromkeys(REDIS_CAPS, "redis"),
-        sections={"redis": {"prefix": redis_prefix}},
-    )
+    """Every capability on agentstore-redis, under a prefix of this test's own."""
+    return StorePolicy("redis", sections={"redis": {"prefix": redis_prefix}})

@@ -1,8 +1,9 @@
 """The example third-party driver, agentstore-redis, against the real Redis server.
 
 The conformance suite checks it by name (``pytest --agentstore-driver redis``); these
-tests add what is particular to it: keys, prefixes, the compare-and-set append under
-threads, processes and a SIGKILL, and what the error messages hold.
+tests add what is particular to it: its two keys per prefix, the compare-and-set append
+under threads, processes and a SIGKILL, edits made on the server, and what the error
+messages hold.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import agentstore
 import pytest
 import redis
 from agentstore import (
+    CAPABILITIES,
     AgentId,
     BackendUnavailable,
     ChainBroken,
     InvalidInput,
     InvalidPolicy,
-    MissingCapability,
     NonMonotonicGeneration,
     NotFound,
     PolicyDocument,
@@ -32,7 +32,7 @@ from agentstore import (
     StorePolicy,
     chain_hash,
 )
-from agentstore_redis.stores import log_name, parse_log_name
+from agentstore.kv import keys
 
 
 def _client(url: str = "redis://127.0.0.1:6379/0") -> redis.Redis:
@@ -42,21 +42,16 @@ def _client(url: str = "redis://127.0.0.1:6379/0") -> redis.Redis:
 def test_it_is_discovered_through_its_entry_point() -> None:
     spec = agentstore.Registry().get("redis")
     assert spec.distribution == "agentstore-redis"
-    assert set(spec.capabilities) == {
-        "generations",
-        "logs",
-        "audit",
-        "policies",
-        "sessions",
-        "credentials",
-        "rate_limits",
-    }
+    assert set(spec.capabilities) == set(CAPABILITIES)
+    assert spec.cross_process and spec.tamper_evident
 
 
-def test_discovery_imports_no_redis_client() -> None:
+def test_discovery_imports_no_redis_client_and_not_the_substrate() -> None:
     code = (
         "import sys, agentstore; reg = agentstore.Registry(); assert 'redis' in reg.drivers; "
-        "print(sorted(m for m in sys.modules if m == 'redis' or m.startswith('redis.')))"
+        "import agentstore_redis.plugin; "
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] == 'redis' "
+        "or m == 'agentstore.kv'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -93,7 +88,7 @@ def test_entries_stream_in_batches(redis_policy: StorePolicy) -> None:
 
 
 def test_a_batch_of_ten_thousand_is_one_append(redis_policy: StorePolicy) -> None:
-    # Far beyond Lua's stack limit for unpack() (about 8,000 values).
+    # One commit script with over 20,000 arguments: far beyond Lua's stack (about 8,000).
     payloads = [f"b{i}".encode() for i in range(10_000)]
     with agentstore.open(redis_policy) as store:
         log = store.log("bulk", writer="w")
@@ -117,13 +112,11 @@ def test_prefixes_are_separate_stores(redis_policy: StorePolicy, redis_prefix: s
 
 
 def test_odd_names_round_trip(redis_policy: StorePolicy) -> None:
-    names = [("a:b", "c"), ("a", "b:c"), ("ünï:c0de", "w r i t e r"), ("1:x", "")]
-    for stream, writer in names:
-        assert parse_log_name(log_name(stream, writer)) == (stream, writer)
+    names = [("a:b", "c"), ("a", "b:c"), ("ünï:c0de", "w r i t e r"), ("1:x", "y")]
     with agentstore.open(redis_policy) as store:
-        for stream, writer in names[:3]:
+        for stream, writer in names:
             store.log(stream, writer).append(stream.encode())
-        assert store.logs() == sorted(names[:3])
+        assert store.logs() == sorted(names)
         assert next(store.log("a:b", "c").entries()).payload == b"a:b"
 
 
@@ -225,7 +218,7 @@ def test_generations(redis_policy: StorePolicy) -> None:
             t.join()
         assert gen.current() == 100
         assert gen.advance_to(100) == 100
-        # beyond double precision: compared exactly, not as Lua numbers
+        # beyond double precision: compared exactly
         assert gen.advance_to(2**53 + 1) == 2**53 + 1
         with pytest.raises(NonMonotonicGeneration):
             gen.advance_to(2**53)
@@ -237,15 +230,23 @@ def test_generations(redis_policy: StorePolicy) -> None:
         assert gen.bump() == 2**53 + 2
 
 
-def _tamper(prefix: str, stream: str, writer: str, index: int, value: bytes | None) -> None:
+def _entry_key(stream: str, writer: str, seq: int) -> bytes:
+    return keys.key(keys.ENTRY, stream, writer) + keys.seq_bytes(seq)
+
+
+def test_a_store_is_two_keys_under_its_prefix(redis_policy: StorePolicy, redis_prefix: str) -> None:
+    with agentstore.open(redis_policy) as store:
+        store.log("conv", "bob").append_many([b"one", b"two"])
+        store.generation("g").bump()
+        store.credentials.put_secret("api", b"hunter2")
     client = _client()
-    key = f"{prefix}log:{log_name(stream, writer)}"
     try:
-        if value is None:
-            client.lset(key, index, b"__deleted__")
-            client.lrem(key, 1, b"__deleted__")
-        else:
-            client.lset(key, index, value)
+        found = sorted(client.keys(f"{redis_prefix}*"))
+        assert found == [f"{redis_prefix}keys".encode(), f"{redis_prefix}values".encode()]
+        # every key of the hash is in the sorted set, ordered bytewise, and nothing else is
+        stored = sorted(client.hkeys(f"{redis_prefix}values"))
+        assert client.zrange(f"{redis_prefix}keys", 0, -1) == stored
+        assert _entry_key("conv", "bob", 2) in stored
     finally:
         client.close()
 
@@ -253,24 +254,41 @@ def _tamper(prefix: str, stream: str, writer: str, index: int, value: bytes | No
 def test_tampering_on_the_server_is_caught_at_its_seq(
     redis_policy: StorePolicy, redis_prefix: str
 ) -> None:
+    client = _client()
+    values = f"{redis_prefix}values"
     with agentstore.open(redis_policy) as store:
         log = store.log("conv", "bob")
         log.append_many([b"one", b"two", b"three", b"four"])
-        raw = _client().lindex(f"{redis_prefix}log:{log_name('conv', 'bob')}", 1)
-        assert isinstance(raw, bytes)
-        flipped = raw[:-1] + bytes([raw[-1] ^ 1])
-        _tamper(redis_prefix, "conv", "bob", 1, flipped)
+        raw = client.hget(values, _entry_key("conv", "bob", 2))
+        assert isinstance(raw, bytes) and raw.endswith(b"two")
+        client.hset(values, _entry_key("conv", "bob", 2), raw[:-1] + b"X")
         with pytest.raises(ChainBroken) as broken:
             log.verify()
         assert (broken.value.stream, broken.value.writer, broken.value.seq) == ("conv", "bob", 2)
-        assert "content_hash" in broken.value.detail
 
-        _tamper(redis_prefix, "conv", "bob", 1, raw)  # restore, then delete seq 3
+        client.hset(values, _entry_key("conv", "bob", 2), raw)  # restore, then delete seq 3
         assert log.verify() == 4
-        _tamper(redis_prefix, "conv", "bob", 2, None)
+        seq3 = client.hget(values, _entry_key("conv", "bob", 3))
+        assert isinstance(seq3, bytes)
+        client.hdel(values, _entry_key("conv", "bob", 3))
+        client.zrem(f"{redis_prefix}keys", _entry_key("conv", "bob", 3))
         with pytest.raises(ChainBroken) as gap:
             log.verify()
         assert gap.value.seq == 3
+
+        # The two keys out of step: a value the sorted set does not list is not there...
+        client.hset(values, _entry_key("conv", "bob", 3), seq3)
+        with pytest.raises(ChainBroken) as unlisted:
+            log.verify()
+        assert unlisted.value.seq == 3
+        client.zadd(f"{redis_prefix}keys", {_entry_key("conv", "bob", 3): 0})
+        assert log.verify() == 4
+        # ...and a key it lists without a value is a broken entry.
+        client.hdel(values, _entry_key("conv", "bob", 4))
+        with pytest.raises(ChainBroken) as valueless:
+            log.verify()
+        assert valueless.value.seq == 4
+    client.close()
 
 
 def test_governance_stores(redis_policy: StorePolicy) -> None:
@@ -308,22 +326,15 @@ def test_governance_stores(redis_policy: StorePolicy) -> None:
         assert store.audit.verify() == 1
 
 
-def test_rate_limits_keep_exact_64_bit_totals_in_two_hashes(
-    redis_policy: StorePolicy, redis_prefix: str
-) -> None:
-    big = 2**63 - 2  # a double cannot hold it: the script must never add in Lua numbers
+def test_rate_limits_keep_exact_64_bit_totals(redis_policy: StorePolicy) -> None:
+    big = 2**63 - 2  # a double cannot hold it
     with agentstore.open(redis_policy) as store:
         assert store.rate_limits.increment("k", big, 60) == big
         assert store.rate_limits.increment("k", 1, 60) == big + 1
         with pytest.raises(InvalidInput, match="64-bit"):
             store.rate_limits.increment("k", 1, 60)
-        assert store.rate_limits.current("k") == big + 1
-    client = _client()
-    try:
-        assert client.hget(f"{redis_prefix}rates", "k") == str(big + 1).encode()
-        assert client.hexists(f"{redis_prefix}rate_ends", "k")
-    finally:
-        client.close()
+    with agentstore.open(redis_policy) as again:
+        assert again.rate_limits.current("k") == big + 1
 
 
 def test_unreachable_server_fails_fast_naming_host_and_port_only() -> None:
@@ -356,15 +367,24 @@ def test_config_is_checked_and_the_url_is_secret() -> None:
         ).resolve()
 
 
-def test_backend_redis_alone_says_which_capabilities_to_route_elsewhere(tmp_path: Path) -> None:
-    with pytest.raises(MissingCapability) as exc:
-        StorePolicy("redis").resolve()
-    assert exc.value.path == "store.backend"
-    assert "does not provide capability 'lifecycle'" in exc.value.message
-    assert "[store.capabilities]" in exc.value.message
+def test_backend_redis_alone_serves_lifecycle_and_rate_limits_too(
+    redis_policy: StorePolicy,
+) -> None:
+    clock = [1000.0]
+    agent = AgentId.new()
+    with agentstore.open(redis_policy, clock=lambda: clock[0]) as store:
+        store.lifecycle.register(agent)
+        assert store.rate_limits.increment("alice:search", 2, 60) == 2
+    clock[0] += 30
+    with agentstore.open(redis_policy, clock=lambda: clock[0]) as again:  # kept on the server
+        assert again.lifecycle.live(ttl_secs=60) == [agent]
+        assert again.lifecycle.live(ttl_secs=10) == []
+        assert again.rate_limits.increment("alice:search", 1, 60) == 3
+        again.lifecycle.heartbeat(agent)
+        assert again.lifecycle.live(ttl_secs=10) == [agent]
 
 
-def test_create_false_writes_nothing_and_finds_stores_old_and_new(
+def test_create_false_writes_nothing_and_finds_an_empty_store(
     redis_policy: StorePolicy, redis_prefix: str
 ) -> None:
     client = _client()
@@ -372,16 +392,33 @@ def test_create_false_writes_nothing_and_finds_stores_old_and_new(
         for flags in ({"create": False}, {"read_only": True}):
             with pytest.raises(agentstore.StoreNotFound) as info:
                 agentstore.open(redis_policy, **flags)
+            assert "127.0.0.1:6379" in str(info.value)
             assert repr(redis_prefix) in str(info.value)
             assert "holds no agentstore store" in str(info.value)
         assert client.keys(f"{redis_prefix}*") == []
-        agentstore.open(redis_policy).close()  # an empty store: only its marker
-        assert client.keys(f"{redis_prefix}*") == [f"{redis_prefix}store".encode()]
+        agentstore.open(redis_policy).close()  # an empty store: only its format marker
+        assert client.hlen(f"{redis_prefix}values") == 1
         with agentstore.open(redis_policy, create=False) as store:
             store.log("s", "w").append(b"x")
-        client.delete(f"{redis_prefix}store")  # a store written before the marker existed
         with agentstore.open(redis_policy, read_only=True) as store:
             assert store.log("s", "w").verify() == 1
-        assert client.exists(f"{redis_prefix}store") == 0  # opening it wrote nothing
+    finally:
+        client.close()
+
+
+def test_a_prefix_in_the_old_key_layout_is_left_alone(
+    redis_policy: StorePolicy, redis_prefix: str
+) -> None:
+    client = _client()
+    try:  # keys as versions before the key-value substrate wrote them
+        client.set(f"{redis_prefix}store", b"1")
+        client.hset(f"{redis_prefix}gen", "report", 7)
+        with pytest.raises(agentstore.StoreNotFound):
+            agentstore.open(redis_policy, create=False)
+        with agentstore.open(redis_policy) as store:  # a new, empty store beside them
+            assert store.generation("report").current() == 0
+            assert store.generation("report").bump() == 1
+        assert client.get(f"{redis_prefix}store") == b"1"
+        assert client.hget(f"{redis_prefix}gen", "report") == b"7"
     finally:
         client.close()

@@ -1,5 +1,6 @@
-"""The primitives' contract (docs/cli-and-drivers.md, "On the key-value substrate"), checked
-on the reference MemoryKeyValue and on the tiny example driver's SQLite table."""
+"""The primitives' contract (docs/writing-a-driver.md, "On the key-value substrate"), checked
+on the reference MemoryKeyValue and on the tiny example driver's SQLite table (and on Redis,
+in tests/examples/test_redis_keyvalue.py)."""
 
 from __future__ import annotations
 

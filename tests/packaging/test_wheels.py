@@ -1,13 +1,16 @@
 """Packaging, as a user meets it: wheels that pass ``twine check``, and an environment
 holding only agentstore-core and agentstore-sqlite where the CLI and the demo work, only
 sqlite is listed, no PostgreSQL client is installed, and a postgres policy fails with
-the ``pip install`` that fixes it. Then a third-party driver wheel is added and shows up.
+the ``pip install`` that fixes it. Then a third-party driver wheel is added and shows up,
+and the tiny example driver, installed from its wheel beside agentstore-core alone, passes
+the conformance suite by name there.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +28,7 @@ DISTRIBUTIONS = {
     "agentstore-sqlite": "agentstore_sqlite",
     "agentstore-postgres": "agentstore_postgres",
     "agentstore-redis": "agentstore_redis",
+    "agentstore-tiny": "agentstore_tiny",
 }
 
 
@@ -135,6 +139,7 @@ def test_each_wheel_declares_only_its_own_dependencies(wheels: dict[str, Path]) 
         assert set(requires(dist)) <= {"agentstore-core", *core}, dist
     assert "psycopg" in requires("agentstore-postgres")
     assert set(requires("agentstore-redis")) == {"agentstore-core", "pydantic", "redis"}
+    assert set(requires("agentstore-tiny")) == {"agentstore-core", "pydantic"}
 
 
 def test_every_wheel_is_typed(wheels: dict[str, Path]) -> None:
@@ -151,7 +156,12 @@ def test_only_what_the_user_asked_for_is_installed(user_env: Path) -> None:
     listed = _run([_uv(), "pip", "list", "--python", user_env / "bin" / "python"], cwd=user_env)
     names = {line.split()[0].lower() for line in listed.stdout.splitlines()[2:]}
     assert {"agentstore-core", "agentstore-sqlite"} <= names
-    assert not names & {"agentstore-memory", "agentstore-postgres", "agentstore-redis"}
+    assert not names & {
+        "agentstore-memory",
+        "agentstore-postgres",
+        "agentstore-redis",
+        "agentstore-tiny",
+    }
     assert not names & {"psycopg", "psycopg-binary", "psycopg-pool", "redis"}
     probe = _run(
         [
@@ -235,6 +245,39 @@ def test_a_third_party_driver_wheel_joins_by_installing_it(
         ("redis", "agentstore-redis"),
         ("sqlite", "agentstore-sqlite"),
     ]
+
+
+def test_the_tiny_driver_passes_the_suite_by_name_beside_the_core_alone(
+    wheels: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # What the tiny driver's README tells an author to run, from the wheels a release
+    # would publish: no other driver installed, pytest brought by the conformance extra.
+    venv = tmp_path_factory.mktemp("tiny") / "venv"
+    uv = _uv()
+    python = venv / "bin" / "python"
+    _run([uv, "venv", "--python", sys.executable, venv], cwd=venv.parent)
+    core = f"agentstore-core[conformance] @ {wheels['agentstore-core'].as_uri()}"
+    _run(
+        [uv, "pip", "install", "--python", python, core, wheels["agentstore-tiny"]], cwd=venv.parent
+    )
+    listed = _run([uv, "pip", "list", "--python", python], cwd=venv.parent)
+    names = {line.split()[0].lower() for line in listed.stdout.splitlines()[2:]}
+    assert {"agentstore-core", "agentstore-tiny", "pytest"} <= names
+    assert not {n for n in names if n.startswith("agentstore-")} - {
+        "agentstore-core",
+        "agentstore-tiny",
+    }
+    drivers = json.loads(_run([venv / "bin" / "agentstore", "drivers", "--json"], cwd=venv).stdout)
+    assert [d["name"] for d in drivers["drivers"]] == ["tiny"]
+
+    empty = tmp_path_factory.mktemp("tiny-run")
+    args = [python, "-m", "pytest", "--agentstore-driver", "tiny", "-q", "-rs"]
+    result = _run([*args, "-p", "no:cacheprovider"], cwd=empty, check=False, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    passed = re.search(r"(\d+) passed", summary)
+    assert passed is not None and int(passed.group(1)) >= 200, summary
+    assert "skipped" not in summary and "failed" not in summary, summary
 
 
 def test_each_wheel_describes_itself_with_its_whole_readme(wheels: dict[str, Path]) -> None:

@@ -1,15 +1,10 @@
-"""agentstore driver ``redis``: seven capabilities kept natively on a Redis server.
+"""agentstore driver ``redis``: all eight capabilities on a Redis server.
 
-Provides ``generations``, ``logs``, ``audit``, ``policies``, ``sessions``,
-``credentials`` and ``rate_limits``; route ``lifecycle`` to another driver under
-``[store.capabilities]``. Select it with::
+It supplies the four primitives of agentstore's key-value substrate (get, scan, commit,
+close) on Redis; the substrate builds every capability on them. Select it with::
 
     [store]
-    backend = "sqlite"
-
-    [store.capabilities]
-    generations = "redis"
-    logs = "redis"
+    backend = "redis"
 
     [store.redis]
     url = { env = "AGENTSTORE_REDIS_URL" }     # default redis://127.0.0.1:6379/0

@@ -1,8 +1,8 @@
 """What agentstore's conformance suite needs to know about the ``redis`` driver.
 
 Imported only by the suite (``DriverSpec.conformance`` names it): each test gets a store
-under a key prefix of its own, deleted afterwards, and the tamper-detection tests edit
-the stored log elements directly on the server.
+under a key prefix of its own, deleted afterwards. The tamper-detection tests use the
+key-value substrate's own hook.
 """
 
 from __future__ import annotations
@@ -10,18 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import redis
-from agentstore import Entry, Store
 from agentstore.conformance import ConformanceSupport
 from agentstore.conformance.support import Section
 from agentstore.policy import resolve_env
 
 from agentstore_redis.config import RedisConfig
-from agentstore_redis.stores import RedisLogStore, pack_entry
-
-_DELETED = b"__agentstore_conformance_deleted__"
 
 
 def _fresh_section(section: Section, tmp_path: Path) -> Iterator[Section]:
@@ -32,25 +27,9 @@ def _fresh_section(section: Section, tmp_path: Path) -> Iterator[Section]:
         base.url.get_secret_value(), socket_connect_timeout=base.connect_timeout
     )
     try:
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+        client.delete(f"{prefix}keys", f"{prefix}values")
     finally:
         client.close()
 
 
-def _tamper(store: Store, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
-    logs = store._cap("logs")
-    if not isinstance(logs, RedisLogStore):
-        raise NotImplementedError("the logs capability is not served by the redis driver")
-    # redis-py's annotations say str; it sends bytes unchanged, which binary entries need.
-    client: Any = logs.raw_client
-    key = logs.log_key(stream, writer)
-    if entry is None:
-        client.lset(key, seq - 1, _DELETED)
-        client.lrem(key, 1, _DELETED)
-    else:
-        client.lset(key, seq - 1, pack_entry(entry))
-
-
-SUPPORT = ConformanceSupport(persistent=True, fresh_section=_fresh_section, tamper=_tamper)
+SUPPORT = ConformanceSupport(persistent=True, fresh_section=_fresh_section)

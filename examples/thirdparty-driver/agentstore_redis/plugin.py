@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentstore import CapabilityName, DriverSpec, DriverStores, OpenContext, hookimpl
+from agentstore import DriverSpec, DriverStores, OpenContext, hookimpl
 
 from agentstore_redis.config import RedisConfig
 
-CAPABILITIES: frozenset[CapabilityName] = frozenset(
-    {"generations", "logs", "audit", "policies", "sessions", "credentials", "rate_limits"}
-)
-
 
 def _open(config: RedisConfig, context: OpenContext) -> DriverStores:
-    from agentstore_redis.stores import open_redis  # redis is imported only here
+    from agentstore_redis.keyvalue import open_redis  # redis is imported only here
 
     return open_redis(config, context)
 
@@ -25,9 +21,8 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
         DriverSpec(
             name="redis",
             open=_open,
-            capabilities=CAPABILITIES,
             config_model=RedisConfig,
-            description="a Redis server: logs, generations, governance stores and rate limits",
+            description="a Redis server: every capability, on agentstore's key-value substrate",
             conformance="agentstore_redis.conformance:SUPPORT",
             cross_process=True,
         )
