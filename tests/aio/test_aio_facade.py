@@ -89,10 +89,10 @@ def test_a_call_cancelled_before_it_starts_never_runs() -> None:
         second = asyncio.ensure_future(offload.run(ran.append, 1))
         await asyncio.sleep(0.05)
         second.cancel()
-        hold.set()
-        assert await first is True
         with pytest.raises(asyncio.CancelledError):
             await second
+        hold.set()
+        assert await first is True
         await asyncio.to_thread(offload.shutdown)
 
     asyncio.run(main())

@@ -163,7 +163,8 @@ async def on_own_thread(fn: Callable[[], T], name: str) -> T:
 class Runner:
     """How a bridged store's calls run: on the store's threads, or ``inline`` on the loop.
 
-    ``inline`` suits only a driver whose calls are in memory and quick; :meth:`heavy`
+    ``inline`` suits only a driver whose calls are in memory and quick (each call still
+    yields to the loop once before it runs); :meth:`heavy`
     calls (a chain's verify, hashing a large batch) go to the threads either way.
     """
 
@@ -175,6 +176,9 @@ class Runner:
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         if self.inline:
+            # Yield to the loop first, as real I/O would: a task appending in a loop must
+            # not starve the others, and cancellation and close take effect here.
+            await asyncio.sleep(0)
             self.offload.check()
             return fn(*args, **kwargs)
         return await self.offload.run(fn, *args, **kwargs)
