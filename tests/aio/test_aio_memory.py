@@ -9,7 +9,6 @@ import agentstore.aio
 import agentstore_memory.aio as memory_aio
 import pytest
 from agentstore import StorePolicy
-from agentstore.aio.handles import BridgedLogStore
 
 
 def test_memory_calls_run_on_the_loop_thread() -> None:
@@ -78,17 +77,3 @@ def test_memory_batch_hashed_off_the_loop_retries_after_a_racing_append() -> Non
             assert await log.verify() == 5 + len(payloads)
 
     asyncio.run(main())
-
-
-def test_a_synchronous_driver_is_bridged() -> None:
-    from agentstore.conformance.support import FakeClock  # noqa: F401 - conformance importable
-
-    async def main(path: str) -> None:
-        policy = StorePolicy("sqlite", sections={"sqlite": {"path": path}})
-        async with agentstore.aio.open(policy) as store:
-            assert type(store._caps["logs"]) is BridgedLogStore
-
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        asyncio.run(main(f"{folder}/x.db"))
