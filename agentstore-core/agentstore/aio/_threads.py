@@ -5,8 +5,9 @@ one async store (never asyncio's default executor). What it guarantees:
 
 - a call is awaited on the loop while it runs on a worker thread;
 - a caller cancelled while its call waits for a free thread cancels the call: it never
-  runs. A caller cancelled while its call runs leaves the call to finish on its thread
-  (a transaction in progress commits or rolls back whole); only the result is dropped;
+  runs. A caller cancelled while its call runs waits for the call to finish on its
+  thread (a transaction in progress commits or rolls back whole), drops the result and
+  then raises CancelledError: what the call did is final by then;
 - :meth:`Offload.fail_pending` makes every call still awaited raise StoreError at once,
   whatever its thread is doing, so closing a store never waits on a caller;
 - :meth:`Offload.shutdown` waits (up to a bound) for the calls still running on their
@@ -20,8 +21,8 @@ import concurrent.futures
 import contextlib
 import functools
 import threading
-from collections.abc import Callable
-from typing import Final, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Final, ParamSpec, TypeVar
 
 from agentstore.errors import StoreError
 
@@ -48,6 +49,8 @@ class Offload:
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix=name)
         self._awaited: set[asyncio.Future[object]] = set()
         self._running: set[concurrent.futures.Future[object]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._finishing: set[asyncio.Future[None]] = set()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -77,8 +80,10 @@ class Offload:
                 raise closed_error() from exc
             self._running.add(cf)  # type: ignore[arg-type]
         af: asyncio.Future[T] = loop.create_future()
+        fin = self._finish_marker(loop)
 
         def settle(done: concurrent.futures.Future[T]) -> None:
+            _mark(fin)
             if af.done():  # cancelled, or failed by fail_pending
                 return
             if done.cancelled():
@@ -101,10 +106,74 @@ class Offload:
         try:
             return await af
         except asyncio.CancelledError:
-            cf.cancel()  # succeeds only if the call has not started: then it never runs
+            # A call that has not started never runs; one running is left to end, and the
+            # caller with it, so what it did is final once the cancellation is raised.
+            if not cf.cancel():
+                await _settled(fin)
             raise
         finally:
             self._awaited.discard(af)
+            self._finishing.discard(fin)
+
+    async def native(self, work: Coroutine[Any, Any, T], *, shield: bool = False) -> T:
+        """Await a native driver coroutine as the store's own call.
+
+        It runs as a task of its own: closing the store fails the caller with StoreError
+        at once (the task is left to finish, and :meth:`drain` waits for it). With
+        ``shield``, a cancelled caller waits for the task to finish (a commit completes and
+        rings the doorbell), drops its result and then raises CancelledError; otherwise
+        the task is cancelled.
+
+        Raises:
+            StoreError: the store is closed, or was closed while the call was awaited.
+        """
+        if self._closed:
+            work.close()
+            raise closed_error()
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(work)
+        self._tasks.add(task)
+        af: asyncio.Future[T] = loop.create_future()
+        fin = self._finish_marker(loop)
+
+        def settle(done: asyncio.Task[T]) -> None:
+            self._tasks.discard(done)
+            _mark(fin)
+            if af.done():
+                if not done.cancelled():
+                    done.exception()  # retrieved: nobody awaits it any more
+                return
+            if done.cancelled():
+                af.cancel()
+            elif (exc := done.exception()) is not None:
+                af.set_exception(exc)
+            else:
+                af.set_result(done.result())
+
+        task.add_done_callback(settle)
+        self._awaited.add(af)  # type: ignore[arg-type]
+        try:
+            return await af
+        except asyncio.CancelledError:
+            if shield:
+                await _settled(fin)
+            else:
+                task.cancel()
+            raise
+        finally:
+            self._awaited.discard(af)
+            self._finishing.discard(fin)
+
+    def _finish_marker(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        fin: asyncio.Future[None] = loop.create_future()
+        self._finishing.add(fin)
+        return fin
+
+    async def drain(self, wait: float = SHUTDOWN_WAIT) -> None:
+        """Wait (up to ``wait`` seconds) for the native tasks still running."""
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=wait)
 
     def fail_pending(self, what: str = "") -> None:
         """Mark closed; every call still awaited raises StoreError now (on the loop)."""
@@ -113,6 +182,8 @@ class Offload:
             running = list(self._running)
         for cf in running:
             cf.cancel()  # the queued ones never start
+        for fin in list(self._finishing):
+            _mark(fin)  # a cancelled caller waiting for its call stops waiting
         for af in list(self._awaited):
             if not af.done():
                 af.set_exception(closed_error(what or "the store was closed during the call"))
@@ -129,6 +200,18 @@ class Offload:
         _done, not_done = concurrent.futures.wait(running, timeout=wait)
         self._pool.shutdown(wait=not not_done, cancel_futures=True)
         return not not_done
+
+
+def _mark(fin: asyncio.Future[None]) -> None:
+    if not fin.done():
+        fin.set_result(None)
+
+
+async def _settled(fin: asyncio.Future[None]) -> None:
+    """Wait for ``fin`` whatever further cancellations arrive meanwhile."""
+    while not fin.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(fin)
 
 
 async def on_own_thread(fn: Callable[[], T], name: str) -> T:

@@ -8,8 +8,9 @@ bridged (the synchronous store's calls on the async store's threads) or native.
 Cancellation: a task cancelled while awaiting ``append`` or ``append_many`` leaves either
 the whole append committed (visible in ``head()``, its doorbell rung) or nothing, never
 part of a batch; the store stays usable. A call that had not started when the task was
-cancelled never runs; one already running finishes its transaction on its thread and its
-result is dropped, so after a cancellation read ``head()`` to learn which happened.
+cancelled never runs; one already running finishes its transaction (on its thread, or as
+a task of its own) and its result is dropped. The task raises CancelledError only once
+the append has ended either way, so ``head()`` read after it tells which happened.
 """
 
 from __future__ import annotations
