@@ -33,26 +33,11 @@ from types import TracebackType
 from typing import Final
 
 from agentstore.doorbell import Doorbell, Subscription
-from agentstore.errors import InvalidInput, StoreError
+from agentstore.errors import EventsMissed, InvalidInput
 from agentstore.types import CommitEvent
 
 DEFAULT_BUFFER: Final = 1024
 _log = logging.getLogger("agentstore.doorbell")
-
-
-class EventsMissed(StoreError):
-    """Raised by a ``doorbell.events()`` iterator that fell behind, after the events it kept.
-
-    Attributes:
-        missed: how many events were dropped (all committed after the last one yielded).
-    """
-
-    def __init__(self, missed: int) -> None:
-        super().__init__(
-            f"the doorbell consumer fell behind and missed {missed} event(s); read the logs "
-            "from the last seq seen to catch up, and start a new events()"
-        )
-        self.missed = missed
 
 
 Lagged = EventsMissed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any, cast
@@ -55,7 +56,9 @@ class AsyncStore:
     """An open store, awaited: the causal primitives, the doorbell and the governance stores.
 
     Obtain one with :func:`agentstore.aio.open`. Use it from the event loop it was opened
-    on. No call runs database I/O, batch hashing or chain verification on the loop.
+    on. ``sync`` is the synchronous :class:`~agentstore.Store` underneath (its calls
+    block: never make them on the loop). No call of the async store runs database I/O,
+    batch hashing or chain verification on the loop.
     After :meth:`aclose`, every capability raises StoreError saying the store is closed,
     and calls that were still awaited fail with StoreError at once.
     """
@@ -239,7 +242,7 @@ async def _open(
     try:
         sync = await offload.run(open_sync, source, registry=registry, clock=clock, create=create)
         bell = AsyncDoorbell(sync.doorbell, loop)
-        kit = NativeKit(offload, sync.doorbell, clock or _sync_clock(sync))
+        kit = NativeKit(offload, sync.doorbell, clock or time.time)
         caps: dict[CapabilityName, object] = {}
         found = registry or default_registry()
         for name, stores in sync._opened.items():
@@ -266,12 +269,6 @@ async def _open(
 
         await on_own_thread(undo, "agentstore-aio-close")
         raise
-
-
-def _sync_clock(sync: Store) -> Clock:
-    import time
-
-    return time.time
 
 
 def _bridge(cap: CapabilityName, stores: DriverStores, kit: NativeKit) -> object:
