@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 import agentstore.aio
 import pytest
@@ -129,3 +130,19 @@ def test_lagged_is_events_missed() -> None:
     assert Lagged is EventsMissed
     assert EventsMissed(3).missed == 3
     assert issubclass(EventsMissed, StoreError)
+
+
+def test_a_failed_open_raises_the_sync_error_and_leaves_no_thread(tmp_path: Path) -> None:
+    from agentstore import BackendUnavailable, UnknownDriver
+
+    async def main() -> None:
+        with pytest.raises(UnknownDriver):
+            await agentstore.aio.open(StorePolicy("no-such-driver"))
+        missing = StorePolicy("sqlite", sections={"sqlite": {"path": str(tmp_path / "x.db")}})
+        with pytest.raises(BackendUnavailable):
+            async with agentstore.aio.open(missing, create=False):
+                pytest.fail("opened a store that does not exist with create=False")
+
+    asyncio.run(main())
+    assert not [t for t in threading.enumerate() if t.name.startswith("agentstore-aio")]
+    assert not (tmp_path / "x.db").exists()
