@@ -7,12 +7,16 @@ statements are the synchronous driver's own (the core's SQL substrate and
 announcing the entry when ``notify`` is on); a batch is a binary ``COPY`` in one
 transaction; a stale head or a lost race re-reads the head and tries again. Hashing a large
 batch and verifying a chain run on the async store's threads. A commit runs as a task of
-its own: a cancelled caller leaves it to finish (and ring the doorbell), so an append is
-either whole or absent. The governance stores are bridged to the synchronous driver.
+its own: a cancelled caller waits for it to finish (and ring the doorbell), so an append
+is either whole or absent when the cancellation is raised. Appends to one log through
+one store commit one at a time, so the doorbell rings in seq order per log. The
+governance stores are bridged to the synchronous driver.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Sequence
 from typing import Any, Final, cast
 
@@ -107,6 +111,8 @@ class PgAsyncLogStore:
     def __init__(self, pg: AsyncPg, sync: PgLogStore, doorbell: Doorbell, offload: Offload) -> None:
         self._pg, self._sync, self._bell, self._offload = pg, sync, doorbell, offload
         self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock]
+        self._locks = weakref.WeakValueDictionary()
 
     # -- appends ---------------------------------------------------------------------------
 
@@ -124,6 +130,16 @@ class PgAsyncLogStore:
         return await self._offload.native(self._commit(stream, writer, checked), shield=True)
 
     async def _commit(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
+        # One append at a time per log in this store, so its doorbell rings in seq order
+        # (the database serializes them anyway).
+        key = (stream, writer)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            return await self._commit_locked(stream, writer, payloads)
+
+    async def _commit_locked(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
         key = (stream, writer)
         big = sum(map(len, payloads)) > INLINE_BYTES
         head = self._heads.get(key)
