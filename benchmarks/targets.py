@@ -143,7 +143,44 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         throughput=True,
     )
     checks.extend(_coldstart(get("coldstart")))
+    checks.append(
+        _lag(get("aio-sqlite-lag"), "agentstore.aio sqlite", 2.0, "8 tasks appending on sqlite")
+    )
+    ratio_check(
+        "aio-postgres-append",
+        "asyncio postgres, 4 tasks on distinct writers, within 1.2x of raw AsyncConnection",
+        "agentstore.aio postgres",
+        "raw psycopg.AsyncConnection (floor)",
+        lambda v: v <= 1.2,
+        throughput=False,
+    )
+    checks.append(
+        _lag(get("aio-verify"), "agentstore.aio sqlite await verify()", 5.0, "await verify()")
+    )
+    ratio_check(
+        "aio-verify",
+        "asyncio await verify() rate within 1.1x of the synchronous verify",
+        "agentstore.aio sqlite await verify()",
+        "sync agentstore sqlite verify() (floor)",
+        lambda v: v <= 1.1,
+        throughput=False,
+    )
     return checks
+
+
+def _lag(res: ScenarioResult | None, name: str, limit_ms: float, what: str) -> Check:
+    target = f"asyncio: event-loop lag p99 <= {limit_ms:g} ms during {what}"
+    row = _ok(res.row(name)) if res else None
+    if res is None or row is None:
+        why = "scenario not run" if res is None else _why_missing(name, res.row(name))
+        return Check(target, f"n/a: {why}", None)
+    lags = sorted(
+        float(s.extra["loop lag p99 ms"]) for s in row.samples if "loop lag p99 ms" in s.extra
+    )
+    if not lags:
+        return Check(target, "n/a: no lag measured", None)
+    median = lags[len(lags) // 2]
+    return Check(target, f"{median:.2f} ms (median of the samples' p99)", median <= limit_ms)
 
 
 def _verify(res: ScenarioResult | None) -> list[Check]:

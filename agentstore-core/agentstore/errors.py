@@ -96,6 +96,21 @@ class SchemaVersionError(StoreError):
     """A database carries a schema this code cannot use (newer than it knows)."""
 
 
+class EventsMissed(StoreError):
+    """A doorbell event stream (``agentstore.aio``: ``doorbell.events()``) fell behind.
+
+    Raised after the stream yielded every event it kept; ``missed`` events committed after
+    those were dropped. Start a new stream and read the logs from the last seq seen.
+    """
+
+    def __init__(self, missed: int) -> None:
+        super().__init__(
+            f"the doorbell consumer fell behind and missed {missed} event(s); read the logs "
+            "from the last seq seen to catch up, and start a new events()"
+        )
+        self.missed = missed
+
+
 class ConfigError(StoreError):
     """A StorePolicy could not be loaded or resolved against the installed drivers.
 

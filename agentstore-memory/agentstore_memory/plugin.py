@@ -14,6 +14,10 @@ def _open(config: NoConfig, context: OpenContext) -> DriverStores:
     return open_memory(context)
 
 
+# Native to agentstore.aio: calls run on the event loop (see agentstore.aio._driver).
+_open.agentstore_aio = "agentstore_memory.aio:open_native"  # type: ignore[attr-defined]
+
+
 @hookimpl
 def register_drivers(register: Callable[[DriverSpec], None]) -> None:
     register(

@@ -108,6 +108,25 @@ class MemoryLogStore(WriterLogStore):
             self._heads[key] = (seq, out[-1].content_hash)
             return out
 
+    def _recorded_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        """The log's recorded head ``(seq, content_hash)``; ``(0, None)`` when empty."""
+        self._life.check()
+        return self._heads.get((stream, writer), (0, None))
+
+    def _commit_after(
+        self, stream: str, writer: str, head: tuple[int, bytes | None], entries: list[Entry]
+    ) -> bool:
+        """Store ``entries`` (chained after ``head`` elsewhere) if ``head`` is still the
+        recorded head; False, storing nothing, when another append came first."""
+        self._life.check()
+        key = (stream, writer)
+        with self._lock:
+            if self._heads.get(key, (0, None)) != head:
+                return False
+            self._data.setdefault(key, []).extend(entries)
+            self._heads[key] = (entries[-1].seq, entries[-1].content_hash)
+            return True
+
     def _verify(self, stream: str, writer: str) -> int:
         self._life.check()
         with self._lock:

@@ -16,6 +16,10 @@ def _open(config: PostgresConfig, context: OpenContext) -> DriverStores:
     return open_driver(config, context)
 
 
+# Generations and logs native to agentstore.aio on an AsyncConnectionPool (agentstore_postgres.aio).
+_open.agentstore_aio = "agentstore_postgres.aio:open_native"  # type: ignore[attr-defined]
+
+
 SPEC_DESCRIPTION = "PostgreSQL via psycopg 3, pooled; a server you already run"
 
 

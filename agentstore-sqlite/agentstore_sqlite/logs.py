@@ -76,7 +76,10 @@ class SqliteLogStore(SqlLogStore):
         wanted = self._verify_workers or _cpus()
         return max(1, min(wanted, entries // self.MIN_ENTRIES_PER_WORKER))
 
-    def _verify(self, stream: str, writer: str) -> int:
+    def _verify(self, stream: str, writer: str, *, here: bool = True) -> int:
+        """As the base class; with ``here`` False a chain read through snapshots is
+        checked by worker processes alone, this process only waiting for them (what the
+        async face asks, so the event loop's thread never waits for the GIL)."""
         head = self._read_head(stream, writer)
         last = head[0]
         backend = self._backend
@@ -92,7 +95,11 @@ class SqliteLogStore(SqlLogStore):
             workers = self._workers_for(last)
             if workers > 1 or last >= self.SNAPSHOT_MIN_ENTRIES:
                 try:
-                    whole = self._check_ranges(stream, writer, last, workers)
+                    whole = (
+                        self._check_ranges(stream, writer, last, workers)
+                        if here
+                        else self._check_ranges(stream, writer, last, workers, here=False)
+                    )
                 except _WorkerFailed as exc:
                     import logging  # deferred, like subprocess: only long chains need them
 
@@ -138,7 +145,9 @@ class SqliteLogStore(SqlLogStore):
             return None
         return count
 
-    def _check_ranges(self, stream: str, writer: str, last: int, workers: int) -> bool:
+    def _check_ranges(
+        self, stream: str, writer: str, last: int, workers: int, *, here: bool = True
+    ) -> bool:
         """Whether rows ``1..last`` prove a chain, read through snapshots of the file: by
         this process alone when ``workers`` is 1, else in chunks claimed in turn by it and
         ``workers - 1`` worker processes.
@@ -149,10 +158,14 @@ class SqliteLogStore(SqlLogStore):
         """
         try:
             self._check_same_file()
-            if workers == 1:
+            if workers == 1 and here:
                 counts = [self._check_here(lambda c: check_range(c, stream, writer, 1, last))]
             else:
-                counts = self._check_with_workers(stream, writer, last, workers)
+                counts = (
+                    self._check_with_workers(stream, writer, last, workers)
+                    if here
+                    else self._check_with_workers(stream, writer, last, workers, here=False)
+                )
             self._check_same_file()  # still: the snapshots read the store's own file
         except (OSError, sqlite3.Error, ValueError) as exc:  # ValueError: OverflowError too
             raise _WorkerFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -164,7 +177,7 @@ class SqliteLogStore(SqlLogStore):
         return True
 
     def _check_with_workers(
-        self, stream: str, writer: str, last: int, workers: int
+        self, stream: str, writer: str, last: int, workers: int, *, here: bool = True
     ) -> list[int | None]:
         # Deferred: opening a store need not pay for them.
         import subprocess
@@ -191,7 +204,7 @@ class SqliteLogStore(SqlLogStore):
             ]
             procs: list[subprocess.Popen[str]] = []
             try:
-                for _ in range(workers - 1):
+                for _ in range(workers - 1 if here else workers):
                     # A signal (Ctrl-C) raised while Popen is starting a worker would lose
                     # it, left running: hold them until the worker is in procs.
                     with _signals_held():
@@ -206,6 +219,8 @@ class SqliteLogStore(SqlLogStore):
                                 errors="replace",
                             )
                         )
+                if not here:
+                    return [_result(p) for p in procs]
                 # This process claims and checks chunks too while the workers start.
                 claim, give_up = claim_in(claims), give_up_in(claims)
                 own = self._check_here(

@@ -15,6 +15,10 @@ def _open(config: SqliteConfig, context: OpenContext) -> DriverStores:
     return open_stores(config, context)
 
 
+# Under agentstore.aio, verify leaves long chains to worker processes (see agentstore_sqlite.aio).
+_open.agentstore_aio = "agentstore_sqlite.aio:open_native"  # type: ignore[attr-defined]
+
+
 @hookimpl
 def register_drivers(register: Callable[[DriverSpec], None]) -> None:
     register(

@@ -70,3 +70,18 @@ def test_unknown_scenario_is_a_usage_error() -> None:
     proc = run_bench("--only", "no-such-scenario")
     assert proc.returncode == 2
     assert "unknown scenario no-such-scenario" in proc.stdout
+
+
+def test_asyncio_rows_report_loop_lag_and_their_targets() -> None:
+    proc = run_bench("--only", "aio-sqlite-lag,aio-verify", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    rows = {r["name"]: r for s in doc["scenarios"] for r in s["rows"]}
+    for name in ("agentstore.aio sqlite", "agentstore.aio sqlite await verify()"):
+        assert rows[name]["status"] == "ok", rows[name]
+        assert rows[name]["extra"]["loop lag p99 ms"] >= 0
+    targets = {t["target"]: t for t in doc["targets"]}
+    lag = "asyncio: event-loop lag p99 <= 2 ms during 8 tasks appending on sqlite"
+    assert targets[lag]["met"] is not None
+    verify = "asyncio await verify() rate within 1.1x of the synchronous verify"
+    assert targets[verify]["met"] is not None

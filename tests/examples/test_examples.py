@@ -112,3 +112,21 @@ def test_adopt_sqlite_connection(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert rows == [(1,), (2,)]
+
+
+def test_async_agents(tmp_path: Path) -> None:
+    out = run_example("async_agents.py", tmp_path)
+    events = [line.split()[1:3] for line in out if line.startswith("event:")]
+    agents = ["planner", "researcher", "coder", "reviewer"]
+    # the agents took turns, and the consumer saw every commit in that order
+    assert events == [[name, f"#{r}"] for r in (1, 2, 3) for name in agents]
+    refused = [line for line in out if "refused by the rate limiter" in line]
+    assert len(refused) == 4  # each agent's third tool call in the minute
+    assert sorted(line for line in out if line.startswith("session saved:")) == sorted(
+        f"session saved: {name} after 3 turns" for name in agents
+    )
+    assert [line for line in out if line.startswith("verified:")] == [
+        f"verified: conv:release {name}, 3 entries, chain intact" for name in agents
+    ]
+    assert out[-1] == "live agents: 4"
+    assert (tmp_path / "agents.db").is_file()

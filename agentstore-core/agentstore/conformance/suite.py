@@ -7,6 +7,16 @@ Not a ``test_*.py`` file, so pytest collects it only when the plugin names it; i
 from __future__ import annotations
 
 from agentstore.conformance.contracts import (
+    AsyncAuditSinkContract,
+    AsyncCredentialStoreContract,
+    AsyncDoorbellContract,
+    AsyncGenerationContract,
+    AsyncLifecycleContract,
+    AsyncPolicyStoreContract,
+    AsyncRateLimitContract,
+    AsyncSessionStoreContract,
+    AsyncStoreContract,
+    AsyncWriterLogContract,
     AuditSinkContract,
     CredentialStoreContract,
     DoorbellContract,
@@ -57,4 +67,47 @@ class TestRateLimit(RateLimitContract):
 
 
 class TestLifecycle(LifecycleContract):
+    pass
+
+
+# -- the same contract through the async face (agentstore.aio) ------------------------------
+
+
+class TestAsyncStore(AsyncStoreContract):
+    pass
+
+
+class TestAsyncGeneration(AsyncGenerationContract):
+    pass
+
+
+class TestAsyncWriterLog(AsyncWriterLogContract):
+    pass
+
+
+class TestAsyncDoorbell(AsyncDoorbellContract):
+    pass
+
+
+class TestAsyncPolicyStore(AsyncPolicyStoreContract):
+    pass
+
+
+class TestAsyncAuditSink(AsyncAuditSinkContract):
+    pass
+
+
+class TestAsyncSessionStore(AsyncSessionStoreContract):
+    pass
+
+
+class TestAsyncCredentialStore(AsyncCredentialStoreContract):
+    pass
+
+
+class TestAsyncRateLimit(AsyncRateLimitContract):
+    pass
+
+
+class TestAsyncLifecycle(AsyncLifecycleContract):
     pass

@@ -8,6 +8,20 @@ their names do not start with ``Test``.
 
 from __future__ import annotations
 
+from agentstore.conformance.contracts.aio import (
+    AsyncDoorbellContract,
+    AsyncGenerationContract,
+    AsyncWriterLogContract,
+)
+from agentstore.conformance.contracts.aio_governance import (
+    AsyncAuditSinkContract,
+    AsyncCredentialStoreContract,
+    AsyncLifecycleContract,
+    AsyncPolicyStoreContract,
+    AsyncRateLimitContract,
+    AsyncSessionStoreContract,
+    AsyncStoreContract,
+)
 from agentstore.conformance.contracts.base import (
     HELLO_WORLD_HASH,
     SECOND_HASH,
@@ -40,8 +54,19 @@ class AllContracts(
     CredentialStoreContract,
     RateLimitContract,
     LifecycleContract,
+    AsyncStoreContract,
+    AsyncGenerationContract,
+    AsyncWriterLogContract,
+    AsyncDoorbellContract,
+    AsyncPolicyStoreContract,
+    AsyncAuditSinkContract,
+    AsyncSessionStoreContract,
+    AsyncCredentialStoreContract,
+    AsyncRateLimitContract,
+    AsyncLifecycleContract,
 ):
-    """Every contract at once; each test still skips a capability the driver lacks."""
+    """Every contract at once, through both faces (``agentstore.open`` and
+    ``agentstore.aio.open``); each test still skips a capability the driver lacks."""
 
 
 CONTRACTS: tuple[type[ContractBase], ...] = AllContracts.__bases__
@@ -54,6 +79,16 @@ __all__ = [
     "SECOND_HASH",
     "THREADS",
     "AllContracts",
+    "AsyncAuditSinkContract",
+    "AsyncCredentialStoreContract",
+    "AsyncDoorbellContract",
+    "AsyncGenerationContract",
+    "AsyncLifecycleContract",
+    "AsyncPolicyStoreContract",
+    "AsyncRateLimitContract",
+    "AsyncSessionStoreContract",
+    "AsyncStoreContract",
+    "AsyncWriterLogContract",
     "AuditSinkContract",
     "ContractBase",
     "CredentialStoreContract",

@@ -1,0 +1,284 @@
+"""The async store and how to open it: ``agentstore.aio.open``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any, cast
+
+from agentstore.aio._driver import AsyncDriverStores, NativeKit, native_opener
+from agentstore.aio._threads import DEFAULT_WORKERS, Offload, Runner, closed_error, on_own_thread
+from agentstore.aio.doorbell import AsyncDoorbell
+from agentstore.aio.governance import (
+    AsyncAuditSink,
+    AsyncCredentialStore,
+    AsyncLifecycleStore,
+    AsyncPolicyStore,
+    AsyncRateLimitCounter,
+    AsyncSessionStore,
+    BridgedAuditSink,
+    BridgedCredentialStore,
+    BridgedLifecycleStore,
+    BridgedPolicyStore,
+    BridgedRateLimitCounter,
+    BridgedSessionStore,
+)
+from agentstore.aio.handles import (
+    AsyncGeneration,
+    AsyncGenerationStore,
+    AsyncLogStore,
+    AsyncWriterLog,
+    BridgedGenerationStore,
+    BridgedLogStore,
+)
+from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
+from agentstore.errors import MissingCapability
+from agentstore.policy import StorePolicy
+from agentstore.registry import DriverStores, Registry, default_registry
+from agentstore.store import Store
+from agentstore.store import open as open_sync
+
+_BRIDGES: dict[CapabilityName, Any] = {
+    "generations": BridgedGenerationStore,
+    "policies": BridgedPolicyStore,
+    "audit": BridgedAuditSink,
+    "sessions": BridgedSessionStore,
+    "credentials": BridgedCredentialStore,
+    "rate_limits": BridgedRateLimitCounter,
+    "lifecycle": BridgedLifecycleStore,
+}
+
+
+class AsyncStore:
+    """An open store, awaited: the causal primitives, the doorbell and the governance stores.
+
+    Obtain one with :func:`agentstore.aio.open`. Use it from the event loop it was opened
+    on. ``sync`` is the synchronous :class:`~agentstore.Store` underneath (its calls
+    block: never make them on the loop). No call of the async store runs database I/O,
+    batch hashing or chain verification on the loop.
+    After :meth:`aclose`, every capability raises StoreError saying the store is closed,
+    and calls that were still awaited fail with StoreError at once.
+    """
+
+    def __init__(
+        self,
+        sync: Store,
+        caps: dict[CapabilityName, object],
+        doorbell: AsyncDoorbell,
+        offload: Offload,
+        closers: list[AsyncDriverStores],
+    ) -> None:
+        self.sync = sync
+        self.policy: StorePolicy = sync.policy
+        self.doorbell = doorbell
+        self._caps = caps
+        self._offload = offload
+        self._closers = closers
+        self._closing: asyncio.Future[None] | None = None
+
+    def _cap(self, capability: CapabilityName) -> Any:
+        if self._offload.closed:
+            raise closed_error(f"cannot use capability {capability!r}")
+        return self._caps[capability]
+
+    @property
+    def routes(self) -> dict[CapabilityName, str]:
+        """The driver serving each capability."""
+        return self.sync.routes
+
+    def generation(self, name: str) -> AsyncGeneration:
+        """The monotonic counter called ``name``."""
+        return AsyncGeneration(cast(AsyncGenerationStore, self._cap("generations")), name)
+
+    def log(self, stream: str, writer: str) -> AsyncWriterLog:
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
+        return AsyncWriterLog(cast(AsyncLogStore, self._cap("logs")), stream, writer)
+
+    async def logs(self) -> list[tuple[str, str]]:
+        """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
+        return await cast(AsyncLogStore, self._cap("logs")).logs()
+
+    @property
+    def policies(self) -> AsyncPolicyStore:
+        return cast(AsyncPolicyStore, self._cap("policies"))
+
+    @property
+    def audit(self) -> AsyncAuditSink:
+        return cast(AsyncAuditSink, self._cap("audit"))
+
+    @property
+    def sessions(self) -> AsyncSessionStore:
+        return cast(AsyncSessionStore, self._cap("sessions"))
+
+    @property
+    def credentials(self) -> AsyncCredentialStore:
+        return cast(AsyncCredentialStore, self._cap("credentials"))
+
+    @property
+    def rate_limits(self) -> AsyncRateLimitCounter:
+        return cast(AsyncRateLimitCounter, self._cap("rate_limits"))
+
+    @property
+    def lifecycle(self) -> AsyncLifecycleStore:
+        return cast(AsyncLifecycleStore, self._cap("lifecycle"))
+
+    @property
+    def closed(self) -> bool:
+        return self._offload.closed
+
+    async def aclose(self) -> None:
+        """Release every driver and stop the store's threads. Idempotent.
+
+        Calls still awaited fail with StoreError at once; calls already running on a
+        thread finish there (a transaction commits or rolls back whole) before the
+        drivers close.
+        """
+        if self._closing is not None:
+            await asyncio.shield(self._closing)
+            return
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            self._offload.fail_pending()
+            await self.doorbell._aclose()
+            first: BaseException | None = None
+            for native in self._closers:
+                if native.aclose is not None:
+                    try:
+                        await native.aclose()
+                    except Exception as exc:
+                        first = first or exc
+            offload, sync = self._offload, self.sync
+
+            def finish() -> None:
+                offload.shutdown()
+                sync.close()
+
+            try:
+                await on_own_thread(finish, "agentstore-aio-close")
+            except Exception as exc:
+                first = first or exc
+            if first is not None:
+                raise first
+        finally:
+            self._closing.set_result(None)
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        drivers = sorted(set(self.sync.routes.values()))
+        return f"<agentstore.aio.AsyncStore drivers={drivers} closed={self.closed}>"
+
+
+class _Opening:
+    """What :func:`open` returns: await it, or use it as ``async with``."""
+
+    def __init__(self, opening: Any) -> None:
+        self._coro = opening
+        self._store: AsyncStore | None = None
+
+    def __await__(self) -> Generator[Any, None, AsyncStore]:
+        store: AsyncStore = yield from self._coro.__await__()
+        return store
+
+    async def __aenter__(self) -> AsyncStore:
+        self._store = await self
+        return self._store
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._store is not None:
+            await self._store.aclose()
+
+
+def open(
+    source: StorePolicy | str | os.PathLike[str] | None = None,
+    *,
+    clock: Clock | None = None,
+    create: bool = True,
+    registry: Registry | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> _Opening:
+    """Open the store a policy describes, for asyncio.
+
+    ``async with agentstore.aio.open(...) as store:``, or ``store = await
+    agentstore.aio.open(...)`` then ``await store.aclose()``. The policy is found exactly
+    as :func:`agentstore.open` finds it, and the arguments mean the same; ``workers`` is
+    how many threads the store owns for blocking driver calls.
+
+    Raises:
+        ConfigError: the policy is invalid or names drivers or capabilities not installed.
+        BackendUnavailable: a backend could not be reached or opened.
+    """
+    return _Opening(_open(source, clock, create, registry, workers))
+
+
+async def _open(
+    source: StorePolicy | str | os.PathLike[str] | None,
+    clock: Clock | None,
+    create: bool,
+    registry: Registry | None,
+    workers: int,
+) -> AsyncStore:
+    loop = asyncio.get_running_loop()
+    offload = Offload(workers)
+    sync: Store | None = None
+    closers: list[AsyncDriverStores] = []
+    try:
+        sync = await offload.run(open_sync, source, registry=registry, clock=clock, create=create)
+        bell = AsyncDoorbell(sync.doorbell, loop)
+        kit = NativeKit(offload, sync.doorbell, clock or time.time)
+        caps: dict[CapabilityName, object] = {}
+        found = registry or default_registry()
+        for name, stores in sync._opened.items():
+            served = [c for c in CAPABILITIES if sync._routes[c] == name]
+            opener = native_opener(found.get(name))
+            native = AsyncDriverStores()
+            if opener is not None:
+                native = await opener(stores, kit)
+                closers.append(native)
+            for cap in served:
+                caps[cap] = getattr(native, cap) or _bridge(cap, stores, kit)
+        return AsyncStore(sync, caps, bell, offload, closers)
+    except BaseException:
+        offload.fail_pending()
+        for native in closers:
+            if native.aclose is not None:
+                await native.aclose()
+        opened = sync
+
+        def undo() -> None:
+            offload.shutdown()
+            if opened is not None:
+                opened.close()
+
+        await on_own_thread(undo, "agentstore-aio-close")
+        raise
+
+
+def _bridge(cap: CapabilityName, stores: DriverStores, kit: NativeKit) -> object:
+    obj = getattr(stores, cap)
+    if obj is None:
+        raise MissingCapability(f"no driver serves capability {cap!r}")
+    runner = Runner(kit.offload)
+    if cap == "logs":
+        return BridgedLogStore(obj, kit.doorbell, runner)
+    return _BRIDGES[cap](obj, runner)
+
+
+__all__ = ["AsyncStore", "open"]

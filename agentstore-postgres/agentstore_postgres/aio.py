@@ -1,0 +1,316 @@
+"""The postgres driver, native to ``agentstore.aio`` (imported only by it).
+
+Generations and logs run on psycopg's ``AsyncConnectionPool``: no thread per call. The
+statements are the synchronous driver's own (the core's SQL substrate and
+:mod:`agentstore_postgres.driver`), with the same semantics: an append is one guarded
+``INSERT`` after the remembered head, moving the recorded head in the same statement (and
+announcing the entry when ``notify`` is on); a batch is a binary ``COPY`` in one
+transaction; a stale head or a lost race re-reads the head and tries again. Hashing a large
+batch and verifying a chain run on the async store's threads. A commit runs as a task of
+its own: a cancelled caller waits for it to finish (and ring the doorbell), so an append
+is either whole or absent when the cancellation is raised. Appends to one log through
+one store commit one at a time, so the doorbell rings in seq order per log. The
+governance stores are bridged to the synchronous driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+from typing import Any, Final, cast
+
+import psycopg
+import psycopg_pool
+from agentstore.aio._driver import AsyncDriverStores, NativeKit
+from agentstore.aio._threads import Offload
+from agentstore.capabilities import WriterLog, check_int, check_payload
+from agentstore.doorbell import Doorbell
+from agentstore.errors import NonMonotonicGeneration, StoreError
+from agentstore.registry import DriverStores
+from agentstore.sql.stores import SqlGenerationStore, SqlLogStore, _chain
+from agentstore.types import CommitEvent, Entry
+
+from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql
+from agentstore_postgres.driver import (
+    _COPY,
+    _COPY_TYPES,
+    _INSERT,
+    _INSERT_AFTER,
+    _INSERT_AFTER_NOTIFY,
+    _INSERT_FIRST_NOTIFY,
+    _MOVE_HEAD_AFTER,
+    _MOVE_HEAD_TO,
+    _NOTIFY_MANY,
+    PgLogStore,
+)
+from agentstore_postgres.notify import announcement
+
+INLINE_BYTES: Final = 64 * 1024
+"""Payload bytes hashed on the loop; a larger append or batch is hashed on a thread."""
+MAX_TRIES: Final = 1000
+
+_Row = tuple[str, str, int, bytes, bytes | None, bytes]
+
+
+class _Stale(Exception):
+    """The head an append built on is not the log's head: re-read it and try again."""
+
+
+class AsyncPg:
+    """The pool and error translation the native stores share."""
+
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool[Any], sync: PostgresBackend) -> None:
+        self.pool = pool
+        self.sync = sync
+        self.timeout = cast(PoolSource, sync.source)._timeout
+
+    def fail(self, exc: BaseException, doing: str) -> StoreError:
+        try:
+            self.sync.translate_error(exc, doing)
+        except StoreError as err:
+            return err
+        raise AssertionError("translate_error always raises")  # pragma: no cover
+
+    async def query(self, sql: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        try:
+            async with self.pool.connection(timeout=self.timeout) as conn:
+                cur = await conn.execute(translate_sql(sql), params)
+                rows: list[tuple[Any, ...]] = await cur.fetchall()
+                return rows
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
+            raise self.fail(exc, doing) from exc
+
+
+class PgAsyncGenerationStore:
+    """Generations with the substrate's upserts, awaited on the pool."""
+
+    def __init__(self, pg: AsyncPg, offload: Offload) -> None:
+        self._pg, self._offload = pg, offload
+
+    async def _one(self, sql: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        return await self._offload.native(self._pg.query(sql, params, doing))
+
+    async def current(self, name: str) -> int:
+        rows = await self._one(SqlGenerationStore._GET, (name,), "Generation.current")
+        return int(rows[0][0]) if rows else 0
+
+    async def bump(self, name: str) -> int:
+        rows = await self._one(SqlGenerationStore._BUMP, (name,), "Generation.bump")
+        return int(rows[0][0])
+
+    async def advance_to(self, name: str, value: int) -> int:
+        if await self._one(SqlGenerationStore._ADVANCE, (name, value), "Generation.advance_to"):
+            return value
+        raise NonMonotonicGeneration(name, await self.current(name), value)
+
+
+class PgAsyncLogStore:
+    """Writer logs on the pool with the synchronous driver's statements (module docs)."""
+
+    def __init__(self, pg: AsyncPg, sync: PgLogStore, doorbell: Doorbell, offload: Offload) -> None:
+        self._pg, self._sync, self._bell, self._offload = pg, sync, doorbell, offload
+        self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock]
+        self._locks = weakref.WeakValueDictionary()
+
+    # -- appends ---------------------------------------------------------------------------
+
+    async def append(self, stream: str, writer: str, payload: bytes) -> Entry:
+        checked = payload if type(payload) is bytes else check_payload(payload)
+        if len(checked) > INLINE_BYTES:
+            checked = check_payload(checked)
+        entries = await self._offload.native(self._commit(stream, writer, [checked]), shield=True)
+        return entries[0]
+
+    async def append_many(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
+        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
+        if not checked:
+            return []
+        return await self._offload.native(self._commit(stream, writer, checked), shield=True)
+
+    async def _commit(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
+        # One append at a time per log in this store, so its doorbell rings in seq order
+        # (the database serializes them anyway).
+        key = (stream, writer)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        async with lock:
+            return await self._commit_locked(stream, writer, payloads)
+
+    async def _commit_locked(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
+        key = (stream, writer)
+        big = sum(map(len, payloads)) > INLINE_BYTES
+        head = self._heads.get(key)
+        for _ in range(MAX_TRIES):
+            if head is None:
+                head = await self._read_head(stream, writer)
+            if big:
+                rows = await self._offload.run(_chain, stream, writer, head, payloads)
+            else:
+                rows = _chain(stream, writer, head, payloads)
+            try:
+                await self._insert(rows)
+            except _Stale:
+                head = None
+                continue
+            last = rows[-1]
+            if len(self._heads) >= SqlLogStore.MAX_CACHED_HEADS:
+                self._heads.clear()
+            self._heads[key] = (last[2], last[5])
+            entries = [Entry(*row) for row in rows]
+            if self._bell._subs:  # rung here, in the commit's own task
+                for e in entries:
+                    self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
+            return entries
+        raise StoreError(
+            f"{self._pg.sync.location}: appending to stream {stream!r}, writer {writer!r} "
+            f"lost {MAX_TRIES} races in a row"
+        )
+
+    async def _read_head(self, stream: str, writer: str) -> tuple[int, bytes | None]:
+        rows = await self._pg.query(SqlLogStore.HEAD, (stream, writer), "reading the head")
+        return (0, None) if not rows else (int(rows[0][0]), bytes(rows[0][1]))
+
+    def _note(self, row: _Row) -> str:
+        return announcement(self._pg.sync.origin, row[0], row[1], row[2], row[5])
+
+    async def _insert(self, rows: list[_Row]) -> None:
+        pg = self._pg
+        channel = pg.sync.notify_channel
+        try:
+            async with pg.pool.connection(timeout=pg.timeout) as conn:
+                if len(rows) == 1:
+                    await self._insert_one(conn, rows[0], channel)
+                else:
+                    async with conn.transaction():
+                        await self._copy(conn, rows, channel)
+        except _Stale:
+            raise
+        except (
+            psycopg.errors.UniqueViolation,
+            psycopg.errors.SerializationFailure,
+            psycopg.errors.DeadlockDetected,
+        ) as exc:  # a race, as the synchronous driver's Conflict: try again
+            raise _Stale from exc
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
+            raise pg.fail(exc, "appending") from exc
+
+    async def _insert_one(self, conn: Any, row: _Row, channel: str | None) -> None:
+        stream, writer, seq, _, prev, _ = row
+        if prev is None:  # genesis: the primary key alone decides
+            if channel is None:
+                await conn.execute(_INSERT, row)
+            else:
+                await conn.execute(_INSERT_FIRST_NOTIFY, (*row, channel, self._note(row)))
+            return
+        if channel is None:
+            cur = await conn.execute(_INSERT_AFTER, (*row, stream, writer, seq - 1, prev))
+            found = await cur.fetchone()
+            done = int(found[0]) if found else 0
+        else:
+            params = (*row, stream, writer, seq - 1, prev, channel, self._note(row))
+            cur = await conn.execute(_INSERT_AFTER_NOTIFY, params)
+            done = len(await cur.fetchall())
+        if not done:
+            raise _Stale
+
+    async def _copy(self, conn: Any, rows: list[_Row], channel: str | None) -> None:
+        stream, writer, seq, _, prev, _ = rows[0]
+        async with conn.cursor() as cur:
+            async with cur.copy(_COPY) as out:
+                out.set_types(_COPY_TYPES)
+                for row in rows:
+                    await out.write_row(row)
+            last = rows[-1]
+            head = (last[0], last[1], last[2], last[5])
+            if prev is None:
+                await cur.execute(_MOVE_HEAD_TO, head)
+            else:
+                await cur.execute(_MOVE_HEAD_AFTER, (*head, stream, writer, seq - 1, prev))
+                found = await cur.fetchone()
+                if not (found and found[0]):
+                    raise _Stale
+            if channel is not None:
+                await cur.execute(_NOTIFY_MANY, (channel, [self._note(row) for row in rows]))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def head(self, stream: str, writer: str) -> Entry | None:
+        rows = await self._offload.native(
+            self._pg.query(SqlLogStore.LAST, (stream, writer), "WriterLog.head")
+        )
+        return Entry(stream, writer, *rows[0]) if rows else None
+
+    async def page(self, stream: str, writer: str, after: int, limit: int) -> list[Entry]:
+        check_int(after, "after", 0)
+        params = (stream, writer, after, limit)
+        rows = await self._offload.native(
+            self._pg.query(SqlLogStore.PAGE, params, "WriterLog.entries")
+        )
+        return [Entry(stream, writer, *row) for row in rows]
+
+    def _verify_now(self, stream: str, writer: str) -> int:
+        return WriterLog(self._sync, Doorbell(), stream, writer).verify()
+
+    async def verify(self, stream: str, writer: str) -> int:
+        # Hashing a whole chain: on the store's threads, with the synchronous driver.
+        return await self._offload.run(self._verify_now, stream, writer)
+
+    async def logs(self) -> list[tuple[str, str]]:
+        async def walk() -> list[tuple[str, str]]:
+            found: list[tuple[str, str]] = []
+            stream = writer = ""
+            while True:
+                rows = await self._pg.query(
+                    SqlLogStore.NEXT_LOG, (stream, writer, stream, writer), "logs"
+                )
+                if not rows:
+                    return found
+                stream, writer = str(rows[0][0]), str(rows[0][1])
+                found.append((stream, writer))
+
+        return await self._offload.native(walk())
+
+
+async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores:
+    """Generations and logs on an ``AsyncConnectionPool`` to the synchronous driver's
+    server and schema (the same settings); the rest bridged."""
+    logs = stores.logs
+    backend = logs._pg if isinstance(logs, PgLogStore) else None
+    if backend is None and stores.generations is not None:
+        candidate = getattr(stores.generations, "_backend", None)
+        backend = candidate if isinstance(candidate, PostgresBackend) else None
+    if backend is None or not isinstance(backend.source, PoolSource):
+        return AsyncDriverStores()  # on an application's own connection: bridged
+    sync_pool = backend.source.pool
+    pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+        sync_pool.conninfo,
+        kwargs={"autocommit": True},  # as the synchronous pool's connections
+        min_size=sync_pool.min_size,
+        max_size=sync_pool.max_size,
+        timeout=backend.source._timeout,
+        name=f"{sync_pool.name}:aio",
+        open=False,
+    )
+    pg = AsyncPg(pool, backend)
+    try:
+        await pool.open(wait=True, timeout=backend.source._timeout)
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        await pool.close()
+        raise pg.fail(exc, "opening the async pool") from exc
+
+    async def aclose() -> None:
+        await kit.offload.drain()
+        await pool.close()
+
+    native = AsyncDriverStores(aclose=aclose)
+    if stores.generations is not None:
+        native.generations = PgAsyncGenerationStore(pg, kit.offload)
+    if isinstance(logs, PgLogStore):
+        native.logs = PgAsyncLogStore(pg, logs, kit.doorbell, kit.offload)
+    return native
+
+
+__all__ = ["PgAsyncGenerationStore", "PgAsyncLogStore", "open_native"]

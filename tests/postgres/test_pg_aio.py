@@ -1,0 +1,82 @@
+"""The postgres driver native to agentstore.aio: an AsyncConnectionPool, no thread per call."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import agentstore
+import agentstore.aio
+import pytest
+from agentstore import CommitEvent, StorePolicy
+from agentstore.aio._threads import Offload
+from agentstore_postgres.aio import PgAsyncGenerationStore, PgAsyncLogStore
+from pg_server import pg_section
+
+
+def test_generations_and_logs_run_on_the_async_pool_not_threads(
+    pg_policy: StorePolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[str] = []
+    run = Offload.run
+
+    async def counting(self: Offload, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await run(self, fn, *args, **kwargs)
+
+    async def main() -> None:
+        async with agentstore.aio.open(pg_policy) as store:
+            assert isinstance(store._caps["logs"], PgAsyncLogStore)
+            assert isinstance(store._caps["generations"], PgAsyncGenerationStore)
+            monkeypatch.setattr(Offload, "run", counting)
+            log = store.log("s", writer="w")
+            await asyncio.gather(*(log.append(f"{i}".encode()) for i in range(20)))
+            await log.append_many([b"a", b"b", b"c"])
+            assert (await log.head()) is not None
+            assert len([e async for e in log.entries()]) == 23
+            assert await store.generation("g").bump() == 1
+            assert await store.logs() == [("s", "w")]
+            assert hops == []  # not one call went to a thread
+            assert await log.verify() == 23  # hashing a chain does
+            assert len(hops) == 1
+
+    asyncio.run(main())
+
+
+def test_native_appends_interleave_with_the_synchronous_driver(pg_policy: StorePolicy) -> None:
+    async def main() -> None:
+        with agentstore.open(pg_policy) as sync:
+            async with agentstore.aio.open(pg_policy) as store:
+                alog, slog = store.log("s", writer="w"), sync.log("s", writer="w")
+                for i in range(5):
+                    await alog.append(f"a{i}".encode())  # builds on a remembered head
+                    await asyncio.to_thread(slog.append, f"s{i}".encode())
+                big = await alog.append_many([b"x" * 70_000] * 3)  # hashed on a thread
+                assert [e.seq for e in big] == [11, 12, 13]
+                assert await alog.verify() == 13
+
+    asyncio.run(main())
+
+
+def test_notify_rings_the_async_doorbell_for_another_store(pg_schema: str) -> None:
+    policy = StorePolicy("postgres", sections={"postgres": pg_section(pg_schema, notify=True)})
+
+    async def main() -> None:
+        async with agentstore.aio.open(policy) as listening, agentstore.aio.open(policy) as other:
+            events = listening.doorbell.events()
+            entry = await other.log("s", writer="w").append(b"elsewhere")
+            mine = await listening.log("s", writer="me").append(b"here")
+            seen: list[CommitEvent] = []
+            async with asyncio.timeout(10):
+                async for event in events:
+                    seen.append(event)
+                    if len(seen) == 2:
+                        break
+            assert sorted(seen) == sorted(
+                [
+                    CommitEvent("s", "w", entry.seq, entry.content_hash),
+                    CommitEvent("s", "me", mine.seq, mine.content_hash),
+                ]
+            )
+
+    asyncio.run(main())
