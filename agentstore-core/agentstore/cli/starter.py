@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from agentstore.capabilities import CAPABILITIES
 from agentstore.policy import StorePolicy
-from agentstore.registry import FIRST_PARTY, DriverSpec
+from agentstore.registry import FIRST_PARTY
+from agentstore.spec import DriverSpec
 
 STARTER_SECTIONS: Final[Mapping[str, Mapping[str, Any]]] = {
     "sqlite": {"path": "agentstore.db"},

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER
 from agentstore.cli.errors import CliError
 from agentstore.errors import ChainBroken
 from agentstore.store import Store

@@ -6,7 +6,6 @@ A driver builds its :class:`ConformanceSupport` in a module of its own, named by
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from agentstore.errors import ConfigError
-from agentstore.registry import DriverSpec
+from agentstore.spec import DriverSpec, load_dotted
 from agentstore.store import Store
 from agentstore.types import Entry
 
@@ -55,7 +54,7 @@ class ConformanceSupport:
             default): it must let the suite check that claim. They skip otherwise.
 
     What the driver guarantees, as opposed to how to test it, is declared on its
-    :class:`~agentstore.DriverSpec` (``tamper_evident``, ``cross_process``), where
+    :class:`~agentstore.driver.DriverSpec` (``tamper_evident``, ``cross_process``), where
     ``agentstore drivers`` shows it without importing this module.
     """
 
@@ -84,16 +83,7 @@ def load_support(spec: DriverSpec) -> ConformanceSupport:
     target = spec.conformance
     if target is None:
         return DEFAULT_SUPPORT
-    module_name, _, attr = target.partition(":")
-    try:
-        found: object = importlib.import_module(module_name)
-        for part in attr.split(".") if attr else ():
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"driver {spec.name!r} names conformance support {target!r}, which cannot be "
-            f"loaded: {type(exc).__name__}: {exc}"
-        ) from exc
+    found = load_dotted(target, f"driver {spec.name!r} names conformance support {target!r}, which")
     if not isinstance(found, ConformanceSupport):
         raise ConfigError(
             f"driver {spec.name!r} names conformance support {target!r}, which is a "

@@ -15,13 +15,13 @@ from typing import Final, cast
 
 from blake3 import blake3
 
+from agentstore.audit import LogAuditSink
 from agentstore.capabilities import (
     MAX_INT,
     Clock,
     CredentialStore,
     GenerationStore,
     LifecycleStore,
-    LogAuditSink,
     PolicyStore,
     RateLimitCounter,
     SessionStore,
@@ -35,7 +35,7 @@ from agentstore.errors import (
     NonMonotonicGeneration,
     StoreError,
 )
-from agentstore.registry import DriverStores, OpenContext
+from agentstore.spec import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Dialect, Row
 from agentstore.sql.schema import MOVE_HEAD, MOVE_HEAD_ROW, ensure_schema, require_schema
 from agentstore.types import (

@@ -15,12 +15,8 @@ import pytest
 from blake3 import blake3
 
 import agentstore
-from agentstore.capabilities import (
-    AUDIT_STREAM,
-    AUDIT_WRITER,
-    CapabilityName,
-    LogAuditSink,
-)
+from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER, LogAuditSink
+from agentstore.capabilities import CapabilityName
 from agentstore.conformance.support import (
     ConformanceSupport,
     FakeClock,
@@ -28,7 +24,8 @@ from agentstore.conformance.support import (
     load_support,
 )
 from agentstore.policy import StorePolicy
-from agentstore.registry import DriverSpec, Registry, default_registry
+from agentstore.registry import Registry, default_registry
+from agentstore.spec import DriverSpec
 from agentstore.store import Store
 from agentstore.types import (
     Entry,
