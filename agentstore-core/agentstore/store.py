@@ -84,14 +84,11 @@ class Store:
         Raises:
             InvalidInput: ``name`` is not a capability.
             StoreError: the store is closed.
-            MissingCapability: no driver serves ``name`` in this store.
         """
         if name not in CAPABILITIES:
             raise InvalidInput(
                 f"unknown capability {name!r}; capabilities are {', '.join(CAPABILITIES)}"
             )
-        if name not in self._routes and not self._closed:
-            raise MissingCapability(f"no driver serves capability {name!r} in this store")
         obj: object = self._cap(name)
         return obj
 

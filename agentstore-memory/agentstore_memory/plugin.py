@@ -1,17 +1,10 @@
-"""Registers the ``memory`` driver; importing this module imports nothing heavy."""
+"""Registers the ``memory`` driver: a declaration that imports nothing heavy."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentstore import DriverSpec, DriverStores, OpenContext, hookimpl
-from agentstore.registry import NoConfig
-
-
-def _open(config: NoConfig, context: OpenContext) -> DriverStores:
-    from agentstore_memory.stores import open_memory
-
-    return open_memory(context)
+from agentstore.driver import DriverSpec, NoConfig, hookimpl
 
 
 @hookimpl
@@ -19,7 +12,7 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
     register(
         DriverSpec(
             name="memory",
-            open=_open,
+            open="agentstore_memory.stores:open_driver",
             config_model=NoConfig,
             description="in-process, not persisted; the reference semantics",
             conformance="agentstore_memory.conformance:SUPPORT",

@@ -8,13 +8,10 @@ from agentstore import (
     AgentId,
     AgentInfo,
     CredentialStore,
-    DriverStores,
     Entry,
     GenerationStore,
     LifecycleStore,
-    LogAuditSink,
     NonMonotonicGeneration,
-    OpenContext,
     PolicyDocument,
     PolicyStore,
     RateLimitCounter,
@@ -26,6 +23,7 @@ from agentstore import (
 )
 from agentstore.capabilities import MAX_INT, Clock
 from agentstore.chain import verify_rows
+from agentstore.driver import DriverStores, LogAuditSink, NoConfig, OpenContext
 from agentstore.errors import ChainBroken, StoreError
 
 from agentstore_memory.forksafe import fork_safe_lock
@@ -288,6 +286,11 @@ class MemoryLifecycleStore(LifecycleStore):
         self._life.check()
         with self._lock:
             return [a for a, info in self._agents.items() if info.last_heartbeat >= cutoff]
+
+
+def open_driver(config: NoConfig, context: OpenContext) -> DriverStores:
+    """The driver's ``open``, as every first-party driver names it: :func:`open_memory`."""
+    return open_memory(context)
 
 
 def open_memory(context: OpenContext) -> DriverStores:

@@ -7,17 +7,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from agentstore import (
-    CAPABILITIES,
-    CapabilityName,
-    Clock,
-    Doorbell,
-    DriverStores,
-    OpenContext,
-    Store,
-    StoreError,
-    StorePolicy,
-)
+from agentstore import CAPABILITIES, CapabilityName, Clock, Doorbell, Store, StoreError, StorePolicy
+from agentstore.driver import DriverStores, OpenContext
 from agentstore.errors import InvalidInput
 from agentstore.sql import open_sql_stores
 
@@ -50,7 +41,7 @@ def open_backend(
     )
 
 
-def open_stores(config: SqliteConfig, context: OpenContext) -> DriverStores:
+def open_driver(config: SqliteConfig, context: OpenContext) -> DriverStores:
     """The driver's ``open``: every asked-for capability on one SQLite database.
 
     An in-memory database is new at every open and outlives nothing, so ``create`` and
@@ -121,4 +112,14 @@ def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> 
     return Store(policy, {DRIVER_NAME: stores}, routes, doorbell)
 
 
-__all__ = ["DRIVER_NAME", "StoreError", "open_backend", "open_stores", "wrap_connection"]
+open_stores = open_driver
+"""The name :func:`open_driver` had before every driver's open function was named alike."""
+
+__all__ = [
+    "DRIVER_NAME",
+    "StoreError",
+    "open_backend",
+    "open_driver",
+    "open_stores",
+    "wrap_connection",
+]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from agentstore import DriverSpec, OpenContext, Registry
+from agentstore import Registry
 from agentstore.cli.app import _redact
+from agentstore.driver import DriverSpec, OpenContext
 from agentstore.registry import DriverStores, NoConfig
 from click.testing import Result
 

@@ -15,17 +15,9 @@ from typing import Any
 
 import agentstore
 import pytest
-from agentstore import (
-    AuditEntry,
-    BackendUnavailable,
-    DriverSpec,
-    DriverStores,
-    OpenContext,
-    Registry,
-    Store,
-    StorePolicy,
-)
+from agentstore import AuditEntry, BackendUnavailable, Registry, Store, StorePolicy
 from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.driver import DriverSpec, DriverStores, OpenContext
 from agentstore.registry import NoConfig
 from agentstore_memory import MemoryLogStore, open_memory
 from click.testing import Result

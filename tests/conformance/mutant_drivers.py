@@ -17,12 +17,8 @@ from typing import Any
 import pytest
 from agentstore import (
     AgentId,
-    DriverSpec,
-    DriverStores,
     Entry,
-    LogAuditSink,
     NotFound,
-    OpenContext,
     PolicyDocument,
     Registry,
     StorePolicy,
@@ -41,6 +37,7 @@ from agentstore.conformance import (
     SessionStoreContract,
     WriterLogContract,
 )
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext
 from agentstore_memory import open_memory
 from agentstore_memory.stores import (
     MemoryCredentialStore,

@@ -14,17 +14,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentstore import (
-    CAPABILITIES,
-    DriverSpec,
-    DriverStores,
-    LogAuditSink,
-    OpenContext,
-    StoreNotFound,
-    WriterLogStore,
-    hookimpl,
-)
+from agentstore import CAPABILITIES, StoreNotFound, WriterLogStore
 from agentstore.conformance import ConformanceSupport
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext, hookimpl
 from agentstore_memory import open_memory
 from agentstore_memory.stores import _Lifetime
 from pydantic import BaseModel, ConfigDict

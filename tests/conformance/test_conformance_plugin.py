@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from agentstore import DriverSpec, default_registry
+from agentstore import default_registry
 from agentstore.conformance.plugin import SUITE, ByName, pytest_configure
+from agentstore.driver import DriverSpec
 from shared_memory_driver import SHARED
 
 pytest_plugins = ["pytester"]
@@ -29,7 +30,8 @@ PARTIAL = """
 from pathlib import Path
 
 import shared_memory_driver as shared
-from agentstore import DriverSpec, default_registry
+from agentstore import default_registry
+from agentstore.driver import DriverSpec
 from agentstore.conformance import ConformanceSupport
 
 LOG = Path(__file__).with_name("fresh.log")
@@ -244,7 +246,8 @@ def test_partial_driver_skips_what_it_lacks_and_gets_fresh_stores(
 # declares it False.
 PLAIN = """
 import shared_memory_driver as shared
-from agentstore import DriverSpec, default_registry
+from agentstore import default_registry
+from agentstore.driver import DriverSpec
 from agentstore.conformance import ConformanceSupport
 from mutant_drivers import PlainLog
 

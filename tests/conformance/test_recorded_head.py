@@ -13,16 +13,9 @@ from typing import Any
 
 import agentstore
 import pytest
-from agentstore import (
-    ChainBroken,
-    DriverSpec,
-    DriverStores,
-    LogAuditSink,
-    OpenContext,
-    Registry,
-    StorePolicy,
-)
+from agentstore import ChainBroken, Registry, StorePolicy
 from agentstore.conformance import AuditSinkContract, ConformanceSupport, WriterLogContract
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext
 from agentstore_memory import open_memory
 from mutant_drivers import HeadedLog, TruncatableLog
 from pydantic import BaseModel, ConfigDict

@@ -14,9 +14,7 @@ from typing import Any
 
 import redis
 from agentstore import Entry, Store
-from agentstore.conformance import ConformanceSupport
-from agentstore.conformance.support import Section
-from agentstore.policy import resolve_env
+from agentstore.driver import ConformanceSupport, Section, resolve_env
 
 from agentstore_redis.config import RedisConfig
 from agentstore_redis.stores import RedisLogStore, pack_entry
@@ -40,7 +38,7 @@ def _fresh_section(section: Section, tmp_path: Path) -> Iterator[Section]:
 
 
 def _tamper(store: Store, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
-    logs = store._cap("logs")
+    logs = store.capability("logs")
     if not isinstance(logs, RedisLogStore):
         raise NotImplementedError("the logs capability is not served by the redis driver")
     # redis-py's annotations say str; it sends bytes unchanged, which binary entries need.

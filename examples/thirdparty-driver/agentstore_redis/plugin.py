@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentstore import CapabilityName, DriverSpec, DriverStores, OpenContext, hookimpl
+from agentstore import CapabilityName
+from agentstore.driver import DriverSpec, DriverStores, OpenContext, hookimpl
 
 from agentstore_redis.config import RedisConfig
 

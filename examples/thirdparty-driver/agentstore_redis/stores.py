@@ -39,13 +39,10 @@ from agentstore import (
     AgentId,
     BackendUnavailable,
     CredentialStore,
-    DriverStores,
     Entry,
     GenerationStore,
     InvalidInput,
-    LogAuditSink,
     NonMonotonicGeneration,
-    OpenContext,
     PolicyDocument,
     PolicyStore,
     RateLimitCounter,
@@ -58,6 +55,7 @@ from agentstore import (
     chain_hash,
 )
 from agentstore.capabilities import Clock
+from agentstore.driver import DriverStores, LogAuditSink, OpenContext
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
