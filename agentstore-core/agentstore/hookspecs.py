@@ -42,3 +42,12 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
         register: records a :class:`~agentstore.registry.DriverSpec`; the registry decides
             how names and clashes are handled, so a plugin never sees other plugins' drivers.
     """
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROJECT",
+    "hookimpl",
+    "hookspec",
+    "register_drivers",
+]

@@ -265,3 +265,9 @@ def open(
             _close_all(opened)
         raise
     return Store(policy, opened, dict(resolved.routes), doorbell)
+
+
+__all__ = [
+    "Store",
+    "open",
+]

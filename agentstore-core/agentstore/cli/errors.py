@@ -59,3 +59,12 @@ def _to_cli_error(exc: BaseException) -> CliError:
         f"unexpected {type(exc).__name__}: {_redact(str(exc))} "
         "(run `agentstore --debug ...` to see the traceback)"
     )
+
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "CliFailure",
+]

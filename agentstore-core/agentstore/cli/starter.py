@@ -171,3 +171,10 @@ def starter_policy(
     if StorePolicy.loads(text) != expected:  # pragma: no cover - a bug in this module
         raise AssertionError("the starter policy does not read back to what it describes")
     return text
+
+
+__all__ = [
+    "STARTER_SECTIONS",
+    "missing_capabilities",
+    "starter_policy",
+]

@@ -147,3 +147,13 @@ def stopped_by_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+__all__ = [
+    "PROGRESS_THRESHOLD",
+    "ChainResult",
+    "Interrupted",
+    "Terminated",
+    "stopped_by_signals",
+    "verify_store",
+]

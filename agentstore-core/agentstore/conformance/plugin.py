@@ -209,3 +209,13 @@ class ByName:
             if teardown is not None:
                 for _ in teardown:
                     raise RuntimeError(f"{name}: fresh_section must yield exactly once")
+
+
+__all__ = [
+    "FALLBACK_DRIVER",
+    "SUITE",
+    "ByName",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_load_initial_conftests",
+]

@@ -58,3 +58,17 @@ class TestRateLimit(RateLimitContract):
 
 class TestLifecycle(LifecycleContract):
     pass
+
+
+__all__ = [
+    "TestAuditSink",
+    "TestCredentialStore",
+    "TestDoorbell",
+    "TestGeneration",
+    "TestLifecycle",
+    "TestPolicyStore",
+    "TestRateLimit",
+    "TestSessionStore",
+    "TestStore",
+    "TestWriterLog",
+]

@@ -271,3 +271,15 @@ class ContractBase:
 
 
 # -- causal primitives ----------------------------------------------------------------------
+
+
+__all__ = [
+    "BAD_PAYLOADS",
+    "HELLO_WORLD_HASH",
+    "SECOND_HASH",
+    "THREADS",
+    "ContractBase",
+    "b3",
+    "capability_of",
+    "run_threads",
+]
