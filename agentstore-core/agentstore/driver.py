@@ -63,6 +63,7 @@ from agentstore.errors import (
     native_error,
 )
 from agentstore.hookspecs import hookimpl
+from agentstore.redact import redact
 from agentstore.spec import DriverSpec, DriverStores, NoConfig, OpenContext, Opener
 from agentstore.translate import DriverCall
 from agentstore.types import (
@@ -158,6 +159,7 @@ __all__ = [
     "check_stream",
     "hookimpl",
     "native_error",
+    "redact",
     "resolve_env",
     "verify_rows",
 ]

@@ -194,7 +194,7 @@ def test_errors_from_outside_agentstore_lose_url_credentials() -> None:
     err = _to_cli_error(RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379\nwhile listing"))
     assert err.exit_code == EXIT_FAILED
     assert err.message == (
-        "unexpected RuntimeError: lost redis://***@10.0.0.1:6379 while listing "
+        "unexpected RuntimeError: lost redis://admin:***@10.0.0.1:6379 while listing "
         "(run `agentstore --debug ...` to see the traceback)"
     )
     assert _to_cli_error(PermissionError(13, "Permission denied", "x.db")).exit_code == 1

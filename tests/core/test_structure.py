@@ -19,6 +19,7 @@ MAX_LINES = 600
 LAYERS: dict[str, int] = {
     "agentstore.errors": 0,
     "agentstore._discovery": 0,
+    "agentstore.redact": 0,
     "agentstore.types": 1,
     "agentstore.chain": 1,
     "agentstore.translate": 1,
