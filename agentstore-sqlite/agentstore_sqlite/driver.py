@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def _stores(backend: SqliteBackend, context: OpenContext, workers: int) -> Drive
     return open_sql_stores(backend, context, log_store=log_store)
 
 
-def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
+def open_on_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
     """A :class:`~agentstore.Store` on a ``sqlite3.Connection`` the application already owns.
 
     The store's tables (all named ``agentstore_*``) are created in that connection's
@@ -112,6 +113,18 @@ def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> 
     return Store(policy, {DRIVER_NAME: stores}, routes, doorbell)
 
 
+def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
+    """Deprecated: the name :func:`open_on_connection` had before both SQL drivers named
+    it alike. Warns, then does the same."""
+    warnings.warn(
+        "agentstore_sqlite.wrap_connection is renamed open_on_connection (as in "
+        "agentstore_postgres); use that name",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return open_on_connection(conn, clock=clock)
+
+
 open_stores = open_driver
 """The name :func:`open_driver` had before every driver's open function was named alike."""
 
@@ -120,6 +133,7 @@ __all__ = [
     "StoreError",
     "open_backend",
     "open_driver",
+    "open_on_connection",
     "open_stores",
     "wrap_connection",
 ]
