@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentstore.conformance import ConformanceSupport, tamper_via_log_store
-from agentstore.policy import resolve_env
+from agentstore.driver import resolve_env
 
 URL_ENV = "AGENTSTORE_TEST_POSTGRES_URL"
 _SERVER_KEYS = ("url", "host", "port", "user", "dbname")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agentstore.conformance import ConformanceSupport, tamper_via_log_store
-from agentstore.conformance.support import Section
+from agentstore.driver import Section
 
 
 def fresh_section(section: Section, tmp_path: Path) -> Section:
