@@ -1,7 +1,7 @@
 """Adopting agentstore in an application that already owns a SQLite database.
 
 The application keeps its own ``tickets`` table on its own ``sqlite3`` connection.
-``agentstore_sqlite.wrap_connection`` opens a store on that same connection: the store's
+``agentstore_sqlite.open_on_connection`` opens a store on that same connection: the store's
 tables (all named ``agentstore_*``) are created beside the application's, in the same
 file, and closing the store leaves the connection to the application.
 
@@ -24,7 +24,7 @@ def main(folder: Path) -> None:
     conn = sqlite3.connect(folder / "app.db", isolation_level=None)
     conn.execute("CREATE TABLE tickets (id INTEGER PRIMARY KEY, title TEXT NOT NULL)")
 
-    with agentstore_sqlite.wrap_connection(conn) as store:
+    with agentstore_sqlite.open_on_connection(conn) as store:
         events = store.log("tickets", writer="api")
         for title in ("login fails on Safari", "export times out"):
             ticket_id = conn.execute("INSERT INTO tickets (title) VALUES (?)", (title,)).lastrowid

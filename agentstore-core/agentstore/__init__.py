@@ -9,23 +9,22 @@
         entry = store.log("conv:demo", writer="alice").append(b"hello world")
 """
 
+from typing import TYPE_CHECKING, Any, Final
+
 from agentstore.capabilities import (
     CAPABILITIES,
     AuditSink,
     CapabilityName,
     Clock,
     CredentialStore,
-    Generation,
     GenerationStore,
     LifecycleStore,
-    LogAuditSink,
     PolicyStore,
     RateLimitCounter,
     SessionStore,
-    WriterLog,
     WriterLogStore,
 )
-from agentstore.chain import chain_hash, verify_rows
+from agentstore.chain import chain_hash
 from agentstore.doorbell import Doorbell, Subscription
 from agentstore.errors import (
     BackendUnavailable,
@@ -46,9 +45,9 @@ from agentstore.errors import (
     StoreNotFound,
     UnknownDriver,
 )
-from agentstore.hookspecs import hookimpl
+from agentstore.handles import Generation, WriterLog
 from agentstore.policy import StorePolicy
-from agentstore.registry import DriverSpec, DriverStores, OpenContext, Registry, default_registry
+from agentstore.registry import Registry, default_registry
 from agentstore.store import Store, open
 from agentstore.types import (
     AgentId,
@@ -64,6 +63,43 @@ from agentstore.types import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # explicit re-exports, so code type-checked against older releases passes
+    from agentstore.driver import DriverSpec as DriverSpec
+    from agentstore.driver import DriverStores as DriverStores
+    from agentstore.driver import LogAuditSink as LogAuditSink
+    from agentstore.driver import OpenContext as OpenContext
+    from agentstore.driver import hookimpl as hookimpl
+    from agentstore.driver import verify_rows as verify_rows
+
+# Names for driver authors, once exported here too: still importable from ``agentstore``
+# (a driver written against an earlier release keeps working), with a DeprecationWarning
+# naming their home, ``agentstore.driver``.
+_DRIVER_NAMES: Final = frozenset(
+    {"DriverSpec", "DriverStores", "LogAuditSink", "OpenContext", "hookimpl", "verify_rows"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _DRIVER_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import sys
+    import warnings
+
+    from agentstore import driver
+
+    # ``from agentstore import X`` looks X up twice, first from importlib's own frame:
+    # warn once, at the importing line.
+    if sys._getframe(1).f_globals.get("__name__") == "importlib._bootstrap":
+        return getattr(driver, name)
+    warnings.warn(
+        f"agentstore.{name} is for driver authors and has moved: "
+        f"import it from agentstore.driver instead",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(driver, name)
+
 
 __all__ = [
     "CAPABILITIES",
@@ -81,8 +117,6 @@ __all__ = [
     "Conflict",
     "CredentialStore",
     "Doorbell",
-    "DriverSpec",
-    "DriverStores",
     "DuplicateDriver",
     "Entry",
     "EventsMissed",
@@ -92,13 +126,11 @@ __all__ = [
     "InvalidInput",
     "InvalidPolicy",
     "LifecycleStore",
-    "LogAuditSink",
     "MissingCapability",
     "MissingDriverSection",
     "MissingEnvironmentVariable",
     "NonMonotonicGeneration",
     "NotFound",
-    "OpenContext",
     "PolicyDocument",
     "PolicyStore",
     "RateLimitCounter",
@@ -117,7 +149,5 @@ __all__ = [
     "WriterLogStore",
     "chain_hash",
     "default_registry",
-    "hookimpl",
     "open",
-    "verify_rows",
 ]

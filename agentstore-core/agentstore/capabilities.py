@@ -29,24 +29,40 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from types import TracebackType
-from typing import Final, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
 from agentstore.chain import ChainRow, Head, check_head, verify_rows
-from agentstore.doorbell import Doorbell
+from agentstore.checks import (
+    MAX_INT,
+    MAX_JSON_DEPTH,
+    MAX_NAME_LENGTH,
+    MAX_PAYLOAD_BYTES,
+    MAX_SECRET_BYTES,
+    RESERVED_PREFIX,
+    check_int,
+    check_name,
+    check_payload,
+    check_seconds,
+    check_stream,
+)
+from agentstore.checks import check_agent as _check_agent
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
-from agentstore.types import MAX_JSON_DEPTH as _MAX_JSON_DEPTH
+from agentstore.translate import DriverCall, driver_call
 from agentstore.types import (
     AgentId,
     AgentInfo,
     AuditEntry,
     AuditRecord,
-    CommitEvent,
     Entry,
     PolicyDocument,
     SessionId,
     SessionRecord,
 )
+
+if TYPE_CHECKING:
+    # Re-exported lazily (see __getattr__): these modules build on this one.
+    from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER, LogAuditSink
+    from agentstore.handles import Generation, WriterLog
 
 CapabilityName = Literal[
     "generations",
@@ -72,120 +88,6 @@ CAPABILITIES: Final[tuple[CapabilityName, ...]] = (
 Clock = Callable[[], float]
 """Seconds since the epoch, as ``time.time``. Used for expiry and liveness, never ordering."""
 
-MAX_NAME_LENGTH: Final = 255
-MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
-MAX_SECRET_BYTES: Final = 1024 * 1024
-MAX_INT: Final = 2**63 - 1
-"""Counters and seqs are signed 64-bit integers in every backend."""
-MAX_JSON_DEPTH: Final = _MAX_JSON_DEPTH
-"""How deeply the JSON in a PolicyDocument, SessionRecord or AuditEntry may nest (the
-object itself is level 1); checked where the value is built."""
-RESERVED_PREFIX: Final = "agentstore:"
-"""Stream names with this prefix belong to the store itself (the audit chain lives there)."""
-AUDIT_STREAM: Final = RESERVED_PREFIX + "audit"
-AUDIT_WRITER: Final = "audit"
-
-
-# -- driver errors -------------------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-class driver_call:  # a class used like a function: `with driver_call("op"):`
-    """Turns an exception a driver hook raises into a StoreError (the original as cause).
-
-    The message names the call and the native type, not the native text: that text may
-    hold a password or a credential. A StoreError the driver raised passes unchanged.
-    """
-
-    __slots__ = ("op",)
-
-    def __init__(self, op: str) -> None:
-        self.op = op
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None or isinstance(exc, StoreError) or not isinstance(exc, Exception):
-            return
-        raise native_error(f"{self.op} failed in the driver", exc) from exc
-
-    def stream(self, items: Iterator[T]) -> Iterator[T]:
-        """``items``, with errors raised while iterating translated too."""
-        with self:
-            yield from items
-
-
-# -- argument checks -----------------------------------------------------------------------
-
-
-def check_name(value: object, what: str) -> str:
-    """Return ``value`` if it is a usable name: a non-empty str of at most 255 characters."""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be a str, not {type(value).__name__}")
-    if not value:
-        raise InvalidInput(f"{what} must not be empty")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"{what} is {len(value)} characters; the limit is {MAX_NAME_LENGTH}")
-    if "\x00" in value:
-        raise InvalidInput(f"{what} must not contain a NUL character")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"{what} is not valid Unicode text (a lone surrogate)") from None
-    return value
-
-
-def check_stream(value: object) -> str:
-    name = check_name(value, "stream")
-    if name.startswith(RESERVED_PREFIX):
-        raise InvalidInput(f"stream names starting with {RESERVED_PREFIX!r} are reserved")
-    return name
-
-
-def check_payload(value: object, what: str = "payload", limit: int = MAX_PAYLOAD_BYTES) -> bytes:
-    """Return ``value`` as bytes if it is bytes-like and within ``limit``."""
-    if type(value) is not bytes:
-        if isinstance(value, bytearray | memoryview):
-            value = bytes(value)
-        else:
-            raise InvalidInput(f"{what} must be bytes, not {type(value).__name__}")
-    if len(value) > limit:
-        raise InvalidInput(f"{what} is {len(value)} bytes; the limit is {limit}")
-    return value
-
-
-def check_int(value: object, what: str, minimum: int) -> int:
-    """Return ``value`` if it is an int (not a bool) in ``minimum .. MAX_INT``."""
-    if type(value) is not int:
-        raise InvalidInput(f"{what} must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise InvalidInput(f"{what} must be at least {minimum}, not {value}")
-    if value > MAX_INT:
-        raise InvalidInput(f"{what} must be at most {MAX_INT} (a signed 64-bit integer)")
-    return value
-
-
-def check_seconds(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"{what} must be a number of seconds, not {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidInput(f"{what} must be a positive, finite number of seconds, not {value}")
-    return float(value)
-
-
-def _check_agent(value: object) -> AgentId:
-    if not isinstance(value, AgentId):
-        raise InvalidInput(f"expected an AgentId, not {type(value).__name__}")
-    return value
-
 
 # -- causal primitives ---------------------------------------------------------------------
 
@@ -201,13 +103,13 @@ class GenerationStore(ABC):
     def current(self, name: str) -> int:
         """The current value of generation ``name`` (0 if never bumped)."""
         key = check_name(name, "generation name")
-        with driver_call("Generation.current"):
+        with DriverCall("Generation.current"):
             return self._current(key)
 
     def bump(self, name: str) -> int:
         """Atomically add one and return the new value (the first bump returns 1)."""
         key = check_name(name, "generation name")
-        with driver_call("Generation.bump"):
+        with DriverCall("Generation.bump"):
             return self._bump(key)
 
     def advance_to(self, name: str, value: int) -> int:
@@ -219,7 +121,7 @@ class GenerationStore(ABC):
             NonMonotonicGeneration: ``value`` is below the current value; nothing changes.
         """
         key, target = check_name(name, "generation name"), check_int(value, "value", 0)
-        with driver_call("Generation.advance_to"):
+        with DriverCall("Generation.advance_to"):
             return self._advance_to(key, target)
 
     @abstractmethod
@@ -231,43 +133,6 @@ class GenerationStore(ABC):
     @abstractmethod
     def _advance_to(self, name: str, value: int) -> int:
         """Raise NonMonotonicGeneration if ``value`` is below the current value."""
-
-
-class Generation:
-    """A handle on one named generation; see :class:`GenerationStore` for the guarantees."""
-
-    __slots__ = ("_store", "name")
-
-    def __init__(self, store: GenerationStore, name: str) -> None:
-        self._store = store
-        self.name = check_name(name, "generation name")
-
-    def current(self) -> int:
-        """The current value (0 if never bumped)."""
-        try:
-            return self._store._current(self.name)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise native_error("Generation.current failed in the driver", exc) from exc
-
-    def bump(self) -> int:
-        """Atomically add one and return the new value."""
-        try:
-            return self._store._bump(self.name)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise native_error("Generation.bump failed in the driver", exc) from exc
-
-    def advance_to(self, value: int) -> int:
-        """Move forward to ``value``; refuses to move backward (NonMonotonicGeneration)."""
-        target = check_int(value, "value", 0)
-        with driver_call("Generation.advance_to"):
-            return self._store._advance_to(self.name, target)
-
-    def __repr__(self) -> str:
-        return f"Generation({self.name!r})"
 
 
 class WriterLogStore(ABC):
@@ -346,90 +211,8 @@ class WriterLogStore(ABC):
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` holding entries, the store's own audit chain included."""
-        with driver_call("WriterLogStore.logs"):
+        with DriverCall("WriterLogStore.logs"):
             return list(self._logs())
-
-
-class WriterLog:
-    """One writer's chained log in one stream: ``store.log(stream, writer=...)``.
-
-    See :class:`WriterLogStore` for the ordering guarantees. After each committed append
-    the store's :class:`~agentstore.doorbell.Doorbell` rings with a
-    :class:`~agentstore.types.CommitEvent`, never before the commit.
-    """
-
-    __slots__ = ("_bell", "_store", "stream", "writer")
-
-    def __init__(self, store: WriterLogStore, doorbell: Doorbell, stream: str, writer: str) -> None:
-        self._store = store
-        self._bell = doorbell
-        self.stream = check_stream(stream)
-        self.writer = check_name(writer, "writer")
-
-    def append(self, payload: bytes) -> Entry:
-        """Append ``payload`` and return the committed entry."""
-        if type(payload) is not bytes or len(payload) > MAX_PAYLOAD_BYTES:
-            payload = check_payload(payload)
-        try:
-            entry = self._store._append(self.stream, self.writer, payload)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise native_error("WriterLog.append failed in the driver", exc) from exc
-        if self._bell._subs:
-            self._bell.ring(CommitEvent(entry.stream, entry.writer, entry.seq, entry.content_hash))
-        return entry
-
-    def append_many(self, payloads: Iterable[bytes]) -> list[Entry]:
-        """Append every payload in one transaction; all commit or none do.
-
-        An empty iterable appends nothing and returns ``[]``.
-        """
-        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
-        if not checked:
-            return []
-        with driver_call("WriterLog.append_many"):
-            entries = self._store._append_many(self.stream, self.writer, checked)
-        if self._bell._subs:
-            for e in entries:
-                self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
-        return entries
-
-    def head(self) -> Entry | None:
-        """The last committed entry, or None when the log is empty."""
-        with driver_call("WriterLog.head"):
-            return self._store._head(self.stream, self.writer)
-
-    def entries(self, after: int = 0) -> Iterator[Entry]:
-        """Entries with ``seq > after``, in seq order, streamed from the store."""
-        start = check_int(after, "after", 0)
-        call = driver_call("WriterLog.entries")
-        with call:
-            return call.stream(self._store._entries(self.stream, self.writer, start))
-
-    __iter__ = entries
-
-    def verify(self) -> int:
-        """Check the whole chain in constant memory and return the number of entries.
-
-        What it proves: the stored entries are exactly a complete chain from seq 1 up to
-        the log's recorded head (every link and content hash intact, nothing missing,
-        nothing stored past the head), so an edit, a gap, a reorder or a truncation (the
-        last entries, or the whole log, deleted) made without also rewriting the recorded
-        head is caught. Entries appended while it runs may or may not be included. It does
-        not prove who wrote an entry: anyone able to write the store can append a valid
-        entry or rewrite the chain and its head consistently; authorship needs signatures.
-
-        Raises:
-            ChainBroken: naming the first seq at which the stored chain is not the one
-                appended (a gap, a reorder, an edited payload or hash, a broken link, a
-                truncated log: the first missing seq).
-        """
-        with driver_call("WriterLog.verify"):
-            return self._store._verify(self.stream, self.writer)
-
-    def __repr__(self) -> str:
-        return f"WriterLog(stream={self.stream!r}, writer={self.writer!r})"
 
 
 # -- governance stores ---------------------------------------------------------------------
@@ -443,13 +226,13 @@ class PolicyStore(ABC):
         if not isinstance(document, PolicyDocument):
             raise InvalidInput(f"expected a PolicyDocument, not {type(document).__name__}")
         agent = _check_agent(agent_id)
-        with driver_call("PolicyStore.put"):
+        with DriverCall("PolicyStore.put"):
             self._put(agent, document)
 
     def get(self, agent_id: AgentId) -> PolicyDocument:
         """The agent's policy. Raises NotFound if none is stored (or it was invalidated)."""
         agent = _check_agent(agent_id)
-        with driver_call("PolicyStore.get"):
+        with DriverCall("PolicyStore.get"):
             doc = self._get(agent)
         if doc is None:
             raise NotFound(f"no policy stored for agent {agent_id}")
@@ -458,7 +241,7 @@ class PolicyStore(ABC):
     def invalidate(self, agent_id: AgentId) -> None:
         """Forget the agent's policy. Idempotent: invalidating nothing is not an error."""
         agent = _check_agent(agent_id)
-        with driver_call("PolicyStore.invalidate"):
+        with DriverCall("PolicyStore.invalidate"):
             self._invalidate(agent)
 
     @abstractmethod
@@ -482,19 +265,19 @@ class AuditSink(ABC):
         """Append ``entry`` durably and return it with its place in the chain."""
         if not isinstance(entry, AuditEntry):
             raise InvalidInput(f"expected an AuditEntry, not {type(entry).__name__}")
-        with driver_call("AuditSink.emit"):
+        with DriverCall("AuditSink.emit"):
             return self._emit(entry)
 
     def records(self, after: int = 0) -> Iterator[AuditRecord]:
         """Stored records with ``seq > after``, in order, streamed."""
         start = check_int(after, "after", 0)
-        call = driver_call("AuditSink.records")
+        call = DriverCall("AuditSink.records")
         with call:
             return call.stream(self._records(start))
 
     def verify(self) -> int:
         """Check the audit chain; return its length. Raises ChainBroken on tampering."""
-        with driver_call("AuditSink.verify"):
+        with DriverCall("AuditSink.verify"):
             return self._verify()
 
     @abstractmethod
@@ -507,24 +290,6 @@ class AuditSink(ABC):
     def _verify(self) -> int: ...
 
 
-class LogAuditSink(AuditSink):
-    """An AuditSink kept as the store's own WriterLog (stream ``agentstore:audit``)."""
-
-    def __init__(self, logs: WriterLogStore) -> None:
-        self._logs = logs
-
-    def _emit(self, entry: AuditEntry) -> AuditRecord:
-        e = self._logs._append(AUDIT_STREAM, AUDIT_WRITER, entry.to_json())
-        return AuditRecord(e.seq, entry, e.prev_hash, e.content_hash)
-
-    def _records(self, after: int) -> Iterator[AuditRecord]:
-        for e in self._logs._entries(AUDIT_STREAM, AUDIT_WRITER, after):
-            yield AuditRecord(e.seq, AuditEntry.from_json(e.payload), e.prev_hash, e.content_hash)
-
-    def _verify(self) -> int:
-        return self._logs._verify(AUDIT_STREAM, AUDIT_WRITER)
-
-
 class SessionStore(ABC):
     """Per-execution :class:`~agentstore.types.SessionRecord` storage (``sessions``)."""
 
@@ -532,14 +297,14 @@ class SessionStore(ABC):
         """Store ``record`` under its session id, overwriting any previous record."""
         if not isinstance(record, SessionRecord):
             raise InvalidInput(f"expected a SessionRecord, not {type(record).__name__}")
-        with driver_call("SessionStore.save"):
+        with DriverCall("SessionStore.save"):
             self._save(record)
 
     def load(self, session_id: SessionId) -> SessionRecord:
         """The stored record. Raises NotFound if there is none."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        with driver_call("SessionStore.load"):
+        with DriverCall("SessionStore.load"):
             record = self._load(session_id)
         if record is None:
             raise NotFound(f"no session {session_id}")
@@ -549,7 +314,7 @@ class SessionStore(ABC):
         """Remove the record. Idempotent."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        with driver_call("SessionStore.delete"):
+        with DriverCall("SessionStore.delete"):
             self._delete(session_id)
 
     @abstractmethod
@@ -576,13 +341,13 @@ class CredentialStore(ABC):
             # Name the type only: the value itself may be the secret.
             raise InvalidInput(f"a secret value must be bytes, not {type(value).__name__}")
         checked = check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES)
-        with driver_call("CredentialStore.put_secret"):
+        with DriverCall("CredentialStore.put_secret"):
             self._put_secret(key, checked)
 
     def get_secret(self, name: str) -> bytes:
         """The stored value. Raises NotFound (naming only ``name``) if absent."""
         key = check_name(name, "secret name")
-        with driver_call("CredentialStore.get_secret"):
+        with DriverCall("CredentialStore.get_secret"):
             value = self._get_secret(key)
         if value is None:
             raise NotFound(f"no secret named {key!r}")
@@ -591,7 +356,7 @@ class CredentialStore(ABC):
     def delete_secret(self, name: str) -> None:
         """Remove the secret. Idempotent."""
         key = check_name(name, "secret name")
-        with driver_call("CredentialStore.delete_secret"):
+        with DriverCall("CredentialStore.delete_secret"):
             self._delete_secret(key)
 
     @abstractmethod
@@ -656,7 +421,7 @@ class RateLimitCounter(ABC):
     def reset(self, key: str) -> None:
         """Forget the key's window and count. Idempotent."""
         name = check_name(key, "rate-limit key")
-        with driver_call("RateLimitCounter.reset"):
+        with DriverCall("RateLimitCounter.reset"):
             self._reset(name)
 
     @abstractmethod
@@ -688,14 +453,14 @@ class LifecycleStore(ABC):
         """Record the agent as registered and alive now. Registering again refreshes it."""
         agent = _check_agent(agent_id)
         now = self.clock()
-        with driver_call("LifecycleStore.register"):
+        with DriverCall("LifecycleStore.register"):
             self._register(agent, now)
 
     def heartbeat(self, agent_id: AgentId) -> None:
         """Mark a registered agent alive now. Raises NotFound unless it is registered."""
         agent = _check_agent(agent_id)
         now = self.clock()
-        with driver_call("LifecycleStore.heartbeat"):
+        with DriverCall("LifecycleStore.heartbeat"):
             alive = self._heartbeat(agent, now)
         if not alive:
             raise NotFound(f"agent {agent_id} is not registered")
@@ -703,13 +468,13 @@ class LifecycleStore(ABC):
     def deregister(self, agent_id: AgentId) -> None:
         """Forget the agent. Idempotent."""
         agent = _check_agent(agent_id)
-        with driver_call("LifecycleStore.deregister"):
+        with DriverCall("LifecycleStore.deregister"):
             self._deregister(agent)
 
     def info(self, agent_id: AgentId) -> AgentInfo:
         """What is known of a registered agent. Raises NotFound unless it is registered."""
         agent = _check_agent(agent_id)
-        with driver_call("LifecycleStore.info"):
+        with DriverCall("LifecycleStore.info"):
             found = self._info(agent)
         if found is None:
             raise NotFound(f"agent {agent_id} is not registered")
@@ -721,7 +486,7 @@ class LifecycleStore(ABC):
         Sorted by id. An agent exactly ``ttl_secs`` old still counts as live.
         """
         cutoff = self.clock() - check_seconds(ttl_secs, "ttl_secs")
-        with driver_call("LifecycleStore.live"):
+        with DriverCall("LifecycleStore.live"):
             return sorted(self._live_since(cutoff))
 
     @abstractmethod
@@ -740,3 +505,56 @@ class LifecycleStore(ABC):
     @abstractmethod
     def _live_since(self, cutoff: float) -> Iterable[AgentId]:
         """Agents whose last heartbeat is at or after ``cutoff``."""
+
+
+# Names that lived here before the split; modules built on the contract define them, so
+# they are looked up on first use rather than imported (which would be a cycle).
+_MOVED: Final = {
+    "AUDIT_STREAM": "agentstore.audit",
+    "AUDIT_WRITER": "agentstore.audit",
+    "LogAuditSink": "agentstore.audit",
+    "Generation": "agentstore.handles",
+    "WriterLog": "agentstore.handles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "AUDIT_STREAM",
+    "AUDIT_WRITER",
+    "CAPABILITIES",
+    "MAX_INT",
+    "MAX_JSON_DEPTH",
+    "MAX_NAME_LENGTH",
+    "MAX_PAYLOAD_BYTES",
+    "MAX_SECRET_BYTES",
+    "RESERVED_PREFIX",
+    "AuditSink",
+    "CapabilityName",
+    "Clock",
+    "CredentialStore",
+    "DriverCall",
+    "Generation",
+    "GenerationStore",
+    "LifecycleStore",
+    "LogAuditSink",
+    "PolicyStore",
+    "RateLimitCounter",
+    "SessionStore",
+    "WriterLog",
+    "WriterLogStore",
+    "check_int",
+    "check_name",
+    "check_payload",
+    "check_seconds",
+    "check_stream",
+    "driver_call",
+]

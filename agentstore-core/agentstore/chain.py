@@ -138,3 +138,12 @@ def _well_formed(head: Head) -> bool:
     if seq == 0 and digest is None:  # no head recorded
         return True
     return seq > 0 and type(digest) is bytes  # as every stored hash
+
+
+__all__ = [
+    "ChainRow",
+    "Head",
+    "chain_hash",
+    "check_head",
+    "verify_rows",
+]

@@ -89,3 +89,10 @@ class Doorbell:
                     event.writer,
                     event.seq,
                 )
+
+
+__all__ = [
+    "Doorbell",
+    "Subscriber",
+    "Subscription",
+]

@@ -145,3 +145,24 @@ class DuplicateDriver(ConfigError):
 
 class MissingEnvironmentVariable(ConfigError):
     """A ``{ env = "NAME" }`` reference names a variable that is not set."""
+
+
+__all__ = [
+    "BackendUnavailable",
+    "ChainBroken",
+    "ConfigError",
+    "Conflict",
+    "DuplicateDriver",
+    "InvalidInput",
+    "InvalidPolicy",
+    "MissingCapability",
+    "MissingDriverSection",
+    "MissingEnvironmentVariable",
+    "NonMonotonicGeneration",
+    "NotFound",
+    "SchemaVersionError",
+    "StoreError",
+    "StoreNotFound",
+    "UnknownDriver",
+    "native_error",
+]

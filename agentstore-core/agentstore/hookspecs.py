@@ -3,14 +3,15 @@
 A driver is a module named by an entry point in the ``agentstore.drivers`` group. It
 implements :func:`register_drivers` with :data:`hookimpl`::
 
-    from agentstore import DriverSpec, hookimpl
+    from agentstore.driver import DriverSpec, hookimpl
 
     @hookimpl
     def register_drivers(register):
         register(DriverSpec(name="mydriver", config_model=MyConfig,
                             capabilities={"generations", "logs"}, open=open_my_driver))
 
-Importing that module must be cheap: import the database client inside ``open``.
+Importing that module must be cheap: name the open function as a string
+(``open="mydriver.stores:open_driver"``) or import the database client inside it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from agentstore.registry import DriverSpec
+    from agentstore.spec import DriverSpec
 
 PROJECT = "agentstore"
 ENTRY_POINT_GROUP = "agentstore.drivers"
@@ -41,3 +42,12 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
         register: records a :class:`~agentstore.registry.DriverSpec`; the registry decides
             how names and clashes are handled, so a plugin never sees other plugins' drivers.
     """
+
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PROJECT",
+    "hookimpl",
+    "hookspec",
+    "register_drivers",
+]

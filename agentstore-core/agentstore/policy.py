@@ -55,7 +55,8 @@ from agentstore.errors import (
     MissingDriverSection,
     UnknownDriver,
 )
-from agentstore.registry import FIRST_PARTY, DriverSpec, Registry, default_registry
+from agentstore.registry import FIRST_PARTY, Registry, default_registry
+from agentstore.spec import DriverSpec
 
 CONFIG_FILENAME: Final = "agentstore.toml"
 CONFIG_ENV: Final = "AGENTSTORE_CONFIG"

@@ -7,35 +7,18 @@ client is imported until a store using that driver is opened.
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 import types
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Final
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Final
 
 import pluggy
-from pydantic import BaseModel, ConfigDict
 
 from agentstore import _discovery, hookspecs
 from agentstore._policy_wording import did_you_mean
-from agentstore.capabilities import (
-    CAPABILITIES,
-    AuditSink,
-    CapabilityName,
-    Clock,
-    CredentialStore,
-    GenerationStore,
-    LifecycleStore,
-    PolicyStore,
-    RateLimitCounter,
-    SessionStore,
-    WriterLogStore,
-)
-from agentstore.doorbell import Doorbell
 from agentstore.errors import ConfigError, DuplicateDriver, UnknownDriver
+from agentstore.spec import DriverSpec, DriverStores, NoConfig, OpenContext
 
 FIRST_PARTY: Final[Mapping[str, str]] = types.MappingProxyType(
     {
@@ -45,180 +28,6 @@ FIRST_PARTY: Final[Mapping[str, str]] = types.MappingProxyType(
     }
 )
 """First-party driver names and the distribution that provides each."""
-
-
-class NoConfig(BaseModel):
-    """The config model of a driver that takes no settings."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-
-
-@dataclass(frozen=True)
-class OpenContext:
-    """What the facade hands a driver's ``open`` callable.
-
-    Attributes:
-        capabilities: the capabilities this store routes to the driver; open only these.
-        doorbell: the store's doorbell; a driver that learns of commits made elsewhere
-            (another process) rings it. Local appends are rung by the facade.
-        clock: the store's clock, for expiry and liveness (never for ordering).
-        base_dir: the folder relative paths in the driver's section are relative to (the
-            policy file's folder, or the working directory).
-        create: whether the driver may create or upgrade storage. When False it runs no
-            DDL and creates nothing (no file, table, schema or key); storage holding no
-            agentstore store raises :class:`~agentstore.errors.StoreNotFound` naming
-            it. A driver whose every open starts a new private store (``memory``)
-            ignores it.
-        read_only: the caller only reads. Always comes with ``create=False``. A driver
-            that can open its storage read-only does so, so storage the user may only
-            read opens and a write fails; one that cannot still honours ``create``.
-    """
-
-    capabilities: frozenset[CapabilityName]
-    doorbell: Doorbell = field(default_factory=Doorbell)
-    clock: Clock = time.time
-    base_dir: Path = field(default_factory=Path.cwd)
-    create: bool = True
-    read_only: bool = False
-
-
-@dataclass
-class DriverStores:
-    """The capability objects an opened driver serves, and how to release them.
-
-    Leave a capability ``None`` when the driver was not asked for it.
-    """
-
-    generations: GenerationStore | None = None
-    logs: WriterLogStore | None = None
-    policies: PolicyStore | None = None
-    audit: AuditSink | None = None
-    sessions: SessionStore | None = None
-    credentials: CredentialStore | None = None
-    rate_limits: RateLimitCounter | None = None
-    lifecycle: LifecycleStore | None = None
-    close: Callable[[], None] = lambda: None
-
-
-Opener = Callable[[Any, OpenContext], DriverStores]
-
-_DRIVER_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_-]*")
-
-
-@dataclass(frozen=True)
-class DriverSpec:
-    """A driver as a plugin registers it.
-
-    Attributes:
-        name: what a policy writes (``backend = "sqlite"``): lowercase ASCII letters,
-            digits, ``-`` and ``_``, starting with a letter or digit.
-        open: ``open(config, context) -> DriverStores``; imports its client library lazily.
-        capabilities: the capabilities the driver provides.
-        config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
-            fields all have defaults makes the section optional. It is validated with
-            ``context={"section": <the section as written>}``, env references unresolved,
-            so a validator can refuse a secret written inline.
-        description: one line for ``agentstore drivers``.
-        conformance: optional ``"package.module:attribute"`` naming an
-            :class:`agentstore.conformance.ConformanceSupport` (how the conformance suite
-            makes a fresh store, whether data persists, how to tamper with a chain). A
-            string, so discovery imports nothing; only the conformance suite loads it.
-        distribution, version: filled in by the registry from the entry point.
-        tamper_evident: the driver keeps what ``WriterLog.verify`` promises, truncation
-            included: a log whose last entries (or every entry) were deleted behind the
-            store's back fails ``verify()``. This needs each log's head recorded apart
-            from its entries, moved in the same transaction as every append: the default
-            ``WriterLogStore._verify`` checks it when the driver returns it from
-            ``_recorded_head``. A driver that cannot keep this declares False; the
-            conformance suite then skips its truncation tests, and ``agentstore drivers``
-            shows it.
-        cross_process: stores opened by separate processes on the same storage share it
-            safely: appends, bumps and increments from every process serialize, nothing is
-            lost. The conformance suite runs its multi-process tests only when this is
-            declared; ``agentstore drivers`` shows it.
-    """
-
-    name: str
-    open: Opener
-    capabilities: frozenset[CapabilityName] = frozenset(CAPABILITIES)
-    config_model: type[BaseModel] = NoConfig
-    description: str = ""
-    conformance: str | None = None
-    distribution: str | None = None
-    version: str | None = None
-    tamper_evident: bool = True
-    cross_process: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _DRIVER_NAME.fullmatch(self.name):
-            raise ConfigError(
-                f"invalid driver name {self.name!r}: use lowercase letters, digits, - and _, "
-                "starting with a letter or digit"
-            )
-        unknown = set(self.capabilities) - set(CAPABILITIES)
-        if unknown:
-            raise ConfigError(
-                f"driver {self.name!r} declares unknown capabilities {sorted(unknown)}; "
-                f"known: {', '.join(CAPABILITIES)}"
-            )
-        for flag in ("tamper_evident", "cross_process"):
-            if type(getattr(self, flag)) is not bool:
-                raise ConfigError(
-                    f"driver {self.name!r}: {flag} must be True or False, "
-                    f"not {type(getattr(self, flag)).__name__}"
-                )
-        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
-
-    @property
-    def needs_section(self) -> bool:
-        """True when the config model cannot be built from an empty section."""
-        if not _defaults_are_valid(self.config_model):
-            try:
-                self.config_model.model_validate({})
-            except Exception:
-                return True
-            return False
-        return any(f.is_required() for f in self.config_model.model_fields.values())
-
-    def build_config(self, values: Mapping[str, Any], section: Mapping[str, Any]) -> BaseModel:
-        """The driver's config from a section's values (env references resolved).
-
-        ``section`` is the section as written, handed to validators as
-        ``context["section"]``. An empty section of a model whose defaults pydantic would
-        take unvalidated anyway is built without validating (the same result, without
-        building a validator at open).
-
-        Raises:
-            pydantic.ValidationError: the values do not fit the model.
-        """
-        model = self.config_model
-        required = any(f.is_required() for f in model.model_fields.values())
-        if not values and not required and _defaults_are_valid(model):
-            return model.model_construct()
-        return model.model_validate(values, context={"section": section})
-
-
-def _defaults_are_valid(model: type[BaseModel]) -> bool:
-    """Whether ``model.model_validate({})`` can only give ``model.model_construct()``.
-
-    True for a plain model: every field known, no model validator, no default validated,
-    no ``model_post_init`` (which validation would hand the context), no core schema of
-    its own and not a RootModel. Pydantic then takes every default as it is, which is what
-    ``model_construct`` does. Anything else is validated.
-    """
-    if (
-        model.__pydantic_decorators__.model_validators
-        or model.model_config.get("validate_default")
-        or getattr(model, "__pydantic_post_init__", None) is not None
-        or getattr(model, "__pydantic_root_model__", False)
-        or not getattr(model, "__pydantic_fields_complete__", True)
-        or getattr(model.__get_pydantic_core_schema__, "__func__", None) is not _BASE_CORE_SCHEMA
-    ):
-        return False
-    return not any(f.validate_default for f in model.model_fields.values())
-
-
-_BASE_CORE_SCHEMA: Final = getattr(BaseModel.__get_pydantic_core_schema__, "__func__", None)
 
 
 @dataclass(frozen=True)
@@ -397,7 +206,8 @@ def _with_dist(spec: DriverSpec, dist: str, version: str) -> DriverSpec:
 def _origin(spec: DriverSpec) -> str:
     if spec.distribution:
         return f"{spec.distribution} {spec.version or ''}".strip()
-    module = getattr(spec.open, "__module__", None)
+    opener = spec.open
+    module = opener.partition(":")[0] if isinstance(opener, str) else opener.__module__
     return f"an in-process registration ({module})" if module else "an in-process registration"
 
 

@@ -13,29 +13,31 @@ from typing import Any, cast
 
 from agentstore._policy_wording import database_hint
 from agentstore.capabilities import (
+    CAPABILITIES,
     AuditSink,
     CapabilityName,
     Clock,
     CredentialStore,
-    Generation,
     GenerationStore,
     LifecycleStore,
     PolicyStore,
     RateLimitCounter,
     SessionStore,
-    WriterLog,
     WriterLogStore,
 )
 from agentstore.doorbell import Doorbell
 from agentstore.errors import (
     BackendUnavailable,
+    InvalidInput,
     InvalidPolicy,
     MissingCapability,
     StoreError,
     native_error,
 )
+from agentstore.handles import Generation, WriterLog
 from agentstore.policy import StorePolicy, find_policy
-from agentstore.registry import DriverStores, OpenContext, Registry
+from agentstore.registry import Registry
+from agentstore.spec import DriverStores, OpenContext
 
 _log = logging.getLogger("agentstore")
 
@@ -72,6 +74,22 @@ class Store:
         obj = getattr(self._opened[self._routes[capability]], capability)
         if obj is None:  # open() checked this; only a driver mutating its stores gets here
             raise MissingCapability(f"no driver serves capability {capability!r}")
+        return obj
+
+    def capability(self, name: CapabilityName) -> object:
+        """The object the driver serves for capability ``name`` (its GenerationStore,
+        WriterLogStore, ...), for a driver's own tools and tests to reach what only that
+        driver has. Applications use ``generation()``, ``log()``, ``policies`` and the rest.
+
+        Raises:
+            InvalidInput: ``name`` is not a capability.
+            StoreError: the store is closed.
+        """
+        if name not in CAPABILITIES:
+            raise InvalidInput(
+                f"unknown capability {name!r}; capabilities are {', '.join(CAPABILITIES)}"
+            )
+        obj: object = self._cap(name)
         return obj
 
     @property
@@ -229,7 +247,7 @@ def open(
                 read_only=read_only,
             )
             try:
-                stores = spec.open(config, ctx)
+                stores = spec.opener(config, ctx)
             except StoreError:
                 raise
             except Exception as exc:
@@ -247,3 +265,9 @@ def open(
             _close_all(opened)
         raise
     return Store(policy, opened, dict(resolved.routes), doorbell)
+
+
+__all__ = [
+    "Store",
+    "open",
+]

@@ -436,3 +436,24 @@ class AgentInfo(NamedTuple):
     agent_id: AgentId
     registered_at: float
     last_heartbeat: float
+
+
+__all__ = [
+    "HASH_SIZE",
+    "MAX_JSON_DEPTH",
+    "AgentId",
+    "AgentInfo",
+    "AuditEntry",
+    "AuditRecord",
+    "CommitEvent",
+    "Entry",
+    "Fingerprint",
+    "FrozenDict",
+    "FrozenList",
+    "JSONValue",
+    "PolicyDocument",
+    "SessionId",
+    "SessionRecord",
+    "canonical_json",
+    "frozen_json",
+]

@@ -2,9 +2,11 @@
 
 Imported only by the conformance suite (``DriverSpec.conformance`` names it). Every open
 starts empty, so no fresh-store hook is needed; tampering goes through
-:meth:`MemoryLogStore.tamper`, which the suite finds on its own.
+:meth:`MemoryLogStore.tamper`.
 """
 
-from agentstore.conformance import ConformanceSupport
+from agentstore.conformance import ConformanceSupport, tamper_via_log_store
 
-SUPPORT = ConformanceSupport(persistent=False)
+SUPPORT = ConformanceSupport(persistent=False, tamper=tamper_via_log_store)
+
+__all__ = ["SUPPORT"]

@@ -8,13 +8,10 @@ from agentstore import (
     AgentId,
     AgentInfo,
     CredentialStore,
-    DriverStores,
     Entry,
     GenerationStore,
     LifecycleStore,
-    LogAuditSink,
     NonMonotonicGeneration,
-    OpenContext,
     PolicyDocument,
     PolicyStore,
     RateLimitCounter,
@@ -25,8 +22,9 @@ from agentstore import (
     chain_hash,
 )
 from agentstore.capabilities import MAX_INT, Clock
-from agentstore.chain import verify_rows
-from agentstore.errors import ChainBroken, StoreError
+from agentstore.chain import check_head, verify_rows
+from agentstore.driver import DriverStores, LogAuditSink, NoConfig, OpenContext
+from agentstore.errors import StoreError
 
 from agentstore_memory.forksafe import fork_safe_lock
 
@@ -134,17 +132,9 @@ class MemoryLogStore(WriterLogStore):
             head = self._heads.get((stream, writer), (0, None))
         rows = ((e.seq, e.payload, e.prev_hash, e.content_hash) for e in stored)
         count, last = verify_rows(stream, writer, rows)
-        seq, digest = head
-        if count < seq:
-            missing = f"entry {seq}" if count + 1 == seq else f"entries {count + 1}..{seq}"
-            detail = f"{missing} missing: the log was truncated"
-            raise ChainBroken(stream, writer, count + 1, detail)
-        if count > seq:
-            detail = f"entries {seq + 1}..{count} lie past the log's recorded head"
-            raise ChainBroken(stream, writer, seq + 1, detail)
-        if last != digest:
-            detail = "the entry's content_hash is not the recorded head's"
-            raise ChainBroken(stream, writer, count, detail)
+        seq = head[0]
+        at_head = [stored[seq - 1].content_hash] if 0 < seq <= count else []
+        check_head(stream, writer, count, last, first=head, at_first=at_head, read_head=None)
         return count
 
     def _head(self, stream: str, writer: str) -> Entry | None:
@@ -307,6 +297,11 @@ class MemoryLifecycleStore(LifecycleStore):
         self._life.check()
         with self._lock:
             return [a for a, info in self._agents.items() if info.last_heartbeat >= cutoff]
+
+
+def open_driver(config: NoConfig, context: OpenContext) -> DriverStores:
+    """The driver's ``open``, as every first-party driver names it: :func:`open_memory`."""
+    return open_memory(context)
 
 
 def open_memory(context: OpenContext) -> DriverStores:

@@ -50,8 +50,9 @@ def open_on_connection(conn: Any, *, notify: bool = False, clock: Clock | None =
     Raises:
         StoreError: the connection is closed, or the schema could not be prepared.
     """
-    from agentstore import DriverSpec, Registry, StorePolicy
+    from agentstore import Registry, StorePolicy
     from agentstore import open as open_store
+    from agentstore.driver import DriverSpec
     from agentstore.registry import NoConfig
 
     from agentstore_postgres.driver import open_on_connection_stores

@@ -28,7 +28,7 @@ from agentstore.capabilities import WriterLog, check_int, check_payload
 from agentstore.doorbell import Doorbell
 from agentstore.errors import NonMonotonicGeneration, StoreError
 from agentstore.registry import DriverStores
-from agentstore.sql.stores import SqlGenerationStore, SqlLogStore, _chain
+from agentstore.sql.logs import SqlGenerationStore, SqlLogStore, _chain
 from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql

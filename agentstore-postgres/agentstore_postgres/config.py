@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from agentstore.driver import redact
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -90,18 +91,9 @@ def url_target(url: str) -> tuple[str, str, str | None]:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (safe to show)."""
-    if url.split("://", 1)[0] in URL_SCHEMES:
-        parts = urlsplit(url)
-        userinfo, at, hostlist = parts.netloc.rpartition("@")
-        if ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        query = "&".join(
-            f"{k}={'***' if k == 'password' else v}" for k, v in parse_qsl(parts.query)
-        )
-        netloc = f"{userinfo}{at}{hostlist}"
-        return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
-    return re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url)
+    """``url`` with any password replaced by ``***`` (safe to show): the core's
+    :func:`agentstore.redact.redact`."""
+    return redact(url)
 
 
 class PostgresConfig(BaseModel):

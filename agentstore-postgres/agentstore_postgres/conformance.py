@@ -7,7 +7,7 @@ driver section names; a section that names none uses ``$AGENTSTORE_TEST_POSTGRES
     AGENTSTORE_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test \\
         pytest --agentstore-driver postgres
 
-Tampering goes through the SQL log store's own ``tamper``, which the suite finds.
+Tampering goes through the SQL log store's own ``tamper``, named by ``tamper_via_log_store``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentstore.conformance import ConformanceSupport
-from agentstore.policy import resolve_env
+from agentstore.conformance import ConformanceSupport, tamper_via_log_store
+from agentstore.driver import resolve_env
 
 URL_ENV = "AGENTSTORE_TEST_POSTGRES_URL"
 _SERVER_KEYS = ("url", "host", "port", "user", "dbname")
@@ -49,4 +49,6 @@ def _drop_schema(section: Mapping[str, Any], name: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
-SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh_schema)
+SUPPORT = ConformanceSupport(
+    persistent=True, fresh_section=fresh_schema, tamper=tamper_via_log_store
+)

@@ -27,19 +27,19 @@ import sys
 
 from blake3 import blake3
 
-TYPE_CHECKING = False  # typing itself costs a worker's start-up a tenth
+TYPE_CHECKING = False  # not typing's: importing typing slows every worker's start
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
 # The table, not the agentstore_log view: numeric bounds already leave out the head row
-# (seq 'head', text), and reading past the view's filter is a twentieth faster. Half-open,
-# so that any numeric seq, 4.5 say, falls in exactly one chunk.
+# (seq 'head', text), so the view's filter is work for nothing. Half-open, so that any
+# numeric seq, 4.5 say, falls in exactly one chunk.
 _ROWS = (
     "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log_rows "
     "WHERE stream = ? AND writer = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
-# Rows fetched at a time: the loop then runs over a list, a sixth faster than the cursor.
+# Rows fetched at a time: looping over a list is cheaper than stepping the cursor.
 _BATCH = 256
 HASH_AT = "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
 

@@ -4,16 +4,16 @@ Imported only by the conformance suite (``DriverSpec.conformance`` names it). Th
 run gives each test a fresh database file in the test's temporary folder, whatever path
 the section names, keeping its other settings; an in-memory database cannot show
 persistence, so the repository's own tests run the suite on ``:memory:`` separately.
-Tampering goes through :meth:`agentstore.sql.SqlLogStore.tamper`, which the suite finds
-on the log store.
+Tampering goes through :meth:`agentstore.sql.SqlLogStore.tamper`, named by
+``tamper_via_log_store``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from agentstore.conformance import ConformanceSupport
-from agentstore.conformance.support import Section
+from agentstore.conformance import ConformanceSupport, tamper_via_log_store
+from agentstore.driver import Section
 
 
 def fresh_section(section: Section, tmp_path: Path) -> Section:
@@ -21,4 +21,6 @@ def fresh_section(section: Section, tmp_path: Path) -> Section:
     return {**section, "path": str(tmp_path / "conformance.db")}
 
 
-SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh_section)
+SUPPORT = ConformanceSupport(
+    persistent=True, fresh_section=fresh_section, tamper=tamper_via_log_store
+)

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
-from agentstore import (
-    CAPABILITIES,
-    CapabilityName,
-    Clock,
-    Doorbell,
-    DriverStores,
-    OpenContext,
-    Store,
-    StoreError,
-    StorePolicy,
-)
+from agentstore import CAPABILITIES, CapabilityName, Clock, Doorbell, Store, StoreError, StorePolicy
+from agentstore.driver import DriverStores, OpenContext
 from agentstore.errors import InvalidInput
 from agentstore.sql import open_sql_stores
 
@@ -50,7 +42,7 @@ def open_backend(
     )
 
 
-def open_stores(config: SqliteConfig, context: OpenContext) -> DriverStores:
+def open_driver(config: SqliteConfig, context: OpenContext) -> DriverStores:
     """The driver's ``open``: every asked-for capability on one SQLite database.
 
     An in-memory database is new at every open and outlives nothing, so ``create`` and
@@ -74,7 +66,7 @@ def _stores(backend: SqliteBackend, context: OpenContext, workers: int) -> Drive
     return open_sql_stores(backend, context, log_store=log_store)
 
 
-def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
+def open_on_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
     """A :class:`~agentstore.Store` on a ``sqlite3.Connection`` the application already owns.
 
     The store's tables (all named ``agentstore_*``) are created in that connection's
@@ -121,4 +113,27 @@ def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> 
     return Store(policy, {DRIVER_NAME: stores}, routes, doorbell)
 
 
-__all__ = ["DRIVER_NAME", "StoreError", "open_backend", "open_stores", "wrap_connection"]
+def wrap_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
+    """Deprecated: the name :func:`open_on_connection` had before both SQL drivers named
+    it alike. Warns, then does the same."""
+    warnings.warn(
+        "agentstore_sqlite.wrap_connection is renamed open_on_connection (as in "
+        "agentstore_postgres); use that name",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return open_on_connection(conn, clock=clock)
+
+
+open_stores = open_driver
+"""The name :func:`open_driver` had before every driver's open function was named alike."""
+
+__all__ = [
+    "DRIVER_NAME",
+    "StoreError",
+    "open_backend",
+    "open_driver",
+    "open_on_connection",
+    "open_stores",
+    "wrap_connection",
+]

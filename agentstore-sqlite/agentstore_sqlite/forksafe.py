@@ -9,7 +9,7 @@ holds locks it does not, and a parent closing the file could then checkpoint and
 the WAL under the child's commits) and a connection of the child's own is opened on its
 first call, with the same settings. The parent's connection is never touched.
 
-A connection the application handed in (``wrap_connection``), an in-memory database, and a
+A connection the application handed in (``open_on_connection``), an in-memory database, and a
 store forked in the middle of one of its transactions stay the parent's: in the child they
 refuse with a StoreError.
 """

@@ -54,11 +54,12 @@ class SqliteLogStore(SqlLogStore):
     the one a single pass gives. Entries appended while a verify runs are not part of it.
     """
 
-    # With chunks claimed in turn, a worker pays for its ~25 ms start from about 30,000 entries.
+    # Below this a worker's start costs more than its share of the chain saves
+    # (benchmarks/verify.py measures where).
     PARALLEL_MIN_ENTRIES: Final = 30_000
     MIN_ENTRIES_PER_WORKER: Final = 15_000
-    # Seqs per chunk that the processes of a parallel verify claim in turn: about 15 ms of
-    # checking, so all finish within that of each other whatever each started or ran at.
+    # Seqs per chunk that the processes of a parallel verify claim in turn: small, so all
+    # finish close together whatever each started or ran at.
     CHUNK_ROWS: Final = 10_000
     # From here a chain in a file is read through a snapshot connection of its own, whose
     # loop is faster than the shared one's; below, opening that connection costs more.

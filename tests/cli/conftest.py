@@ -10,9 +10,10 @@ from pathlib import Path
 
 import agentstore_memory.plugin
 import pytest
-from agentstore import DriverSpec, DriverStores, LogAuditSink, OpenContext, Registry
+from agentstore import Registry
 from agentstore.cli import cli
 from agentstore.cli.app import Options
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext
 from agentstore.registry import NoConfig
 from agentstore_memory import MemoryGenerationStore, MemoryLogStore, open_memory
 from click.testing import CliRunner, Result

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from agentstore import DriverSpec, Registry, StorePolicy
+from agentstore import Registry, StorePolicy
+from agentstore.driver import DriverSpec
 from agentstore.registry import NoConfig
 from click.testing import Result
 

@@ -9,7 +9,8 @@ import types
 from collections.abc import Callable
 
 import pytest
-from agentstore import DriverSpec, Registry, _discovery, hookimpl
+from agentstore import Registry, _discovery
+from agentstore.driver import DriverSpec, hookimpl
 from agentstore.registry import NoConfig
 from click.testing import Result
 

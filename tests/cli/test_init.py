@@ -6,7 +6,8 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
-from agentstore import DriverSpec, Registry, StorePolicy
+from agentstore import Registry, StorePolicy
+from agentstore.driver import DriverSpec
 from agentstore.registry import NoConfig
 from click.testing import Result
 from pydantic import BaseModel, ConfigDict, Field

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from agentstore import DriverSpec, OpenContext, Registry
+from agentstore import Registry
 from agentstore.cli.app import _redact
+from agentstore.driver import DriverSpec, OpenContext
 from agentstore.registry import DriverStores, NoConfig
 from click.testing import Result
 
@@ -14,11 +15,13 @@ from click.testing import Result
 @pytest.mark.parametrize(
     ("text", "secret", "kept"),
     [
-        ("postgresql://u:pw1@host/db", "pw1", "postgresql://***@host/db"),
-        ("postgresql://u:p@ss@host/db", "p@ss", "postgresql://***@host/db"),
-        ("postgresql://u:pa/ss@host:5432/db", "pa/ss", "postgresql://***@host:5432/db"),
+        ("postgresql://u:pw1@host/db", "pw1", "postgresql://u:***@host/db"),
+        ("postgresql://u:p@ss@host/db", "p@ss", "postgresql://u:***@host/db"),
+        ("postgresql://u:pa/ss@host:5432/db", "pa/ss", "postgresql://u:***@host:5432/db"),
         ("redis://:s3cr@t@127.0.0.1:6379/0 failed", "s3cr@t", "***@127.0.0.1:6379/0 failed"),
-        ("connect 'postgres://a:b@c@h/d' refused", "b@c", "'postgres://***@h/d' refused"),
+        ("connect 'postgres://a:b@c@h/d' refused", "b@c", "'postgres://a:***@h/d' refused"),
+        ("postgresql://us@er:pw@host/db", "pw", "postgresql://***@host/db"),
+        ("postgresql://token@host/db", "token", "postgresql://***@host/db"),
         ("host=h password=secret dbname=d", "secret", "host=h password=*** dbname=d"),
         ("host=h password = 'se cr\\'et' dbname=d", "cr\\'et", "password=*** dbname=d"),
         ('password="a b" port=5', "a b", "password=*** port=5"),
@@ -32,6 +35,19 @@ def test_redact_masks_passwords(text: str, secret: str, kept: str) -> None:
     out = _redact(text)
     assert secret not in out
     assert kept in out
+
+
+def test_the_cli_and_the_postgres_driver_share_one_redaction() -> None:
+    from agentstore.redact import redact
+    from agentstore_postgres.config import redact_url
+
+    url = "postgresql://app:p@ss@db/x?sslmode=require"
+    assert (
+        _redact(url)
+        == redact_url(url)
+        == redact(url)
+        == "postgresql://app:***@db/x?sslmode=require"
+    )
 
 
 def test_redact_leaves_text_without_secrets_alone() -> None:

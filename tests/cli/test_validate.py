@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from agentstore import DriverSpec, Registry
+from agentstore import Registry
+from agentstore.driver import DriverSpec
 from agentstore.registry import NoConfig
 from click.testing import Result
 

@@ -15,18 +15,10 @@ from typing import Any, NoReturn
 
 import agentstore
 import pytest
-from agentstore import (
-    AuditEntry,
-    BackendUnavailable,
-    DriverSpec,
-    DriverStores,
-    OpenContext,
-    Registry,
-    Store,
-    StorePolicy,
-)
+from agentstore import AuditEntry, BackendUnavailable, Registry, Store, StorePolicy
 from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
 from agentstore.cli import app as cli_app
+from agentstore.driver import DriverSpec, DriverStores, OpenContext
 from agentstore.registry import NoConfig
 from agentstore_memory import MemoryLogStore, open_memory
 from click.testing import Result
@@ -203,7 +195,7 @@ def test_errors_from_outside_agentstore_lose_url_credentials() -> None:
     err = _to_cli_error(RuntimeError("lost redis://admin:hunter2@10.0.0.1:6379\nwhile listing"))
     assert err.exit_code == EXIT_FAILED
     assert err.message == (
-        "unexpected RuntimeError: lost redis://***@10.0.0.1:6379 while listing "
+        "unexpected RuntimeError: lost redis://admin:***@10.0.0.1:6379 while listing "
         "(run `agentstore --debug ...` to see the traceback)"
     )
     assert _to_cli_error(PermissionError(13, "Permission denied", "x.db")).exit_code == 1

@@ -17,12 +17,8 @@ from typing import Any
 import pytest
 from agentstore import (
     AgentId,
-    DriverSpec,
-    DriverStores,
     Entry,
-    LogAuditSink,
     NotFound,
-    OpenContext,
     PolicyDocument,
     Registry,
     StorePolicy,
@@ -40,7 +36,9 @@ from agentstore.conformance import (
     RateLimitContract,
     SessionStoreContract,
     WriterLogContract,
+    tamper_via_log_store,
 )
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext
 from agentstore_memory import open_memory
 from agentstore_memory.stores import (
     MemoryCredentialStore,
@@ -414,10 +412,11 @@ MUTANTS: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object
     ),
 }
 
-PERSISTENT = ConformanceSupport(persistent=True)
+PERSISTENT = ConformanceSupport(persistent=True, tamper=tamper_via_log_store)
+UNTESTABLE = ConformanceSupport(persistent=True)  # no tamper hook at all
 SUPPORT: dict[str, ConformanceSupport] = {
-    "untestable_tampering": PERSISTENT,
-    "untestable_audit_tampering": PERSISTENT,
+    "untestable_tampering": UNTESTABLE,
+    "untestable_audit_tampering": UNTESTABLE,
     "truncation_unnoticed": PERSISTENT,
     "audit_truncation_unnoticed": PERSISTENT,
 }
@@ -437,7 +436,9 @@ def _suite(
 
     body = {
         "registry": registry,
-        "conformance": SUPPORT.get(name, ConformanceSupport(persistent=False)),
+        "conformance": SUPPORT.get(
+            name, ConformanceSupport(persistent=False, tamper=tamper_via_log_store)
+        ),
         "agentstore_policy": agentstore_policy,
     }
     return type(f"{prefix}_{name}", (contract,), body)
@@ -460,6 +461,6 @@ DECLARED: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], objec
 }
 HONEST = Registry(load_entry_points=False)
 for _name, (_contract, _cap, _make) in DECLARED.items():
-    SUPPORT[_name] = PERSISTENT
+    SUPPORT[_name] = UNTESTABLE if _name == "declared_untestable" else PERSISTENT
     HONEST.register(_driver(_name, _cap, _make, tamper_evident=False))
     globals()[f"TestDeclared_{_name}"] = _suite(_name, _contract, HONEST, "TestDeclared")

@@ -14,17 +14,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentstore import (
-    CAPABILITIES,
-    DriverSpec,
-    DriverStores,
-    LogAuditSink,
-    OpenContext,
-    StoreNotFound,
-    WriterLogStore,
-    hookimpl,
-)
-from agentstore.conformance import ConformanceSupport
+from agentstore import CAPABILITIES, StoreNotFound, WriterLogStore
+from agentstore.conformance import ConformanceSupport, tamper_via_log_store
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext, hookimpl
 from agentstore_memory import open_memory
 from agentstore_memory.stores import _Lifetime
 from pydantic import BaseModel, ConfigDict
@@ -79,7 +71,7 @@ def fresh(section: Mapping[str, Any], tmp_path: Path) -> Iterator[Mapping[str, A
     drop(key)
 
 
-SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh)
+SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh, tamper=tamper_via_log_store)
 
 SHARED = DriverSpec(
     name="shared",

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from agentstore import DriverSpec, default_registry
+from agentstore import default_registry
 from agentstore.conformance.plugin import SUITE, ByName, pytest_configure
+from agentstore.driver import DriverSpec
 from shared_memory_driver import SHARED
 
 pytest_plugins = ["pytester"]
@@ -29,8 +30,9 @@ PARTIAL = """
 from pathlib import Path
 
 import shared_memory_driver as shared
-from agentstore import DriverSpec, default_registry
-from agentstore.conformance import ConformanceSupport
+from agentstore import default_registry
+from agentstore.driver import DriverSpec
+from agentstore.conformance import ConformanceSupport, tamper_via_log_store
 
 LOG = Path(__file__).with_name("fresh.log")
 
@@ -46,7 +48,7 @@ def fresh(section, tmp_path):
         f.write("down\\n")
 
 
-SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh)
+SUPPORT = ConformanceSupport(persistent=True, fresh_section=fresh, tamper=tamper_via_log_store)
 
 default_registry().register(
     DriverSpec(
@@ -244,7 +246,8 @@ def test_partial_driver_skips_what_it_lacks_and_gets_fresh_stores(
 # declares it False.
 PLAIN = """
 import shared_memory_driver as shared
-from agentstore import DriverSpec, default_registry
+from agentstore import default_registry
+from agentstore.driver import DriverSpec
 from agentstore.conformance import ConformanceSupport
 from mutant_drivers import PlainLog
 
@@ -297,14 +300,20 @@ def test_by_name_a_driver_declaring_no_tamper_evidence_skips_saying_so(
     plain: pytest.Pytester,
 ) -> None:
     result = run(
-        plain, "-p", "plain_driver", "--agentstore-driver", "honest", "-k", "tamper", "-rs"
+        plain,
+        *("-p", "plain_driver", "--agentstore-driver", "honest", "-k", "tamper", "-rs"),
+        *("-W", "default::DeprecationWarning"),
     )
     outcomes = result.parseoutcomes()
     assert result.ret == 0, result.stdout.str()
     # The log's 11 tamper tests (no hook, and none required), and the audit's truncation
     # test; the audit's other two and the async face's audit tamper test run, on the memory
-    # log under it, which has a hook.
-    assert (outcomes["skipped"], outcomes["passed"]) == (12, 3)
+    # log under it, whose tamper() method the suite still finds without
+    # ConformanceSupport.tamper (deprecated: it warns).
+    assert (outcomes["skipped"], outcomes["passed"], outcomes["warnings"]) == (12, 3, 3)
+    result.stdout.fnmatch_lines(
+        ["*DeprecationWarning: driver 'honest': the conformance suite found a tamper() method*"]
+    )
     result.stdout.fnmatch_lines(
         [
             "agentstore conformance: driver declares verify() may miss a truncated log "

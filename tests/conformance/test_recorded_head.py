@@ -13,16 +13,14 @@ from typing import Any
 
 import agentstore
 import pytest
-from agentstore import (
-    ChainBroken,
-    DriverSpec,
-    DriverStores,
-    LogAuditSink,
-    OpenContext,
-    Registry,
-    StorePolicy,
+from agentstore import ChainBroken, Registry, StorePolicy
+from agentstore.conformance import (
+    AuditSinkContract,
+    ConformanceSupport,
+    WriterLogContract,
+    tamper_via_log_store,
 )
-from agentstore.conformance import AuditSinkContract, ConformanceSupport, WriterLogContract
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext
 from agentstore_memory import open_memory
 from mutant_drivers import HeadedLog, TruncatableLog
 from pydantic import BaseModel, ConfigDict
@@ -49,7 +47,7 @@ REGISTRY.register(DriverSpec(name="headed", open=_open, config_model=_Key))
 
 class _Headed:
     registry = REGISTRY
-    conformance = ConformanceSupport(persistent=True)
+    conformance = ConformanceSupport(persistent=True, tamper=tamper_via_log_store)
 
     @pytest.fixture
     def agentstore_policy(self, tmp_path: Path) -> Iterator[StorePolicy]:

@@ -9,11 +9,8 @@ from typing import Any, NoReturn
 from agentstore import (
     AuditSink,
     CredentialStore,
-    DriverSpec,
-    DriverStores,
     GenerationStore,
     LifecycleStore,
-    OpenContext,
     PolicyStore,
     RateLimitCounter,
     Registry,
@@ -21,6 +18,7 @@ from agentstore import (
     WriterLogStore,
 )
 from agentstore.capabilities import CapabilityName
+from agentstore.driver import DriverSpec, DriverStores, OpenContext
 from agentstore.registry import NoConfig
 from agentstore_memory import open_memory
 from pydantic import BaseModel, ConfigDict

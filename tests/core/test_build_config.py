@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agentstore import DriverSpec, DriverStores
+from agentstore.driver import DriverSpec, DriverStores
 from agentstore.registry import NoConfig
 from agentstore_sqlite.config import SqliteConfig
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, RootModel, ValidationError

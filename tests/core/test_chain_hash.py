@@ -6,9 +6,10 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from agentstore import ChainBroken, chain_hash, verify_rows
+from agentstore import ChainBroken, chain_hash
 from agentstore.chain import ChainRow
 from agentstore.conformance import HELLO_WORLD_HASH, SECOND_HASH
+from agentstore.driver import verify_rows
 from blake3 import blake3
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import agentstore
+import agentstore.driver
 import pytest
 from agentstore import (
     BackendUnavailable,
@@ -108,7 +109,7 @@ def test_driver_missing_a_declared_store_is_refused_and_closed() -> None:
     def _open(config: object, context: OpenContext) -> DriverStores:
         return DriverStores(close=lambda: closed.append("closed"))
 
-    registry = private_registry(agentstore.DriverSpec(name="hollow", open=_open))
+    registry = private_registry(agentstore.driver.DriverSpec(name="hollow", open=_open))
     with pytest.raises(MissingCapability, match="hollow"):
         agentstore.open(StorePolicy("hollow"), registry=registry)
     assert closed == ["closed"]

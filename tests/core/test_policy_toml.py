@@ -7,6 +7,7 @@ import traceback
 from pathlib import Path
 
 import agentstore
+import agentstore.driver
 import pytest
 import tomli_w
 from agentstore import (
@@ -346,4 +347,6 @@ def test_policies_compare_by_content() -> None:
 
 def test_spec_for_unknown_capability_is_refused() -> None:
     with pytest.raises(agentstore.ConfigError, match="unknown capabilities"):
-        DriverSpec(name="x", open=lambda c, ctx: agentstore.DriverStores(), capabilities={"logz"})  # type: ignore[arg-type]
+        DriverSpec(
+            name="x", open=lambda c, ctx: agentstore.driver.DriverStores(), capabilities={"logz"}
+        )  # type: ignore[arg-type]

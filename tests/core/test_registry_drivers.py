@@ -11,7 +11,8 @@ from pathlib import Path
 
 import agentstore
 import pytest
-from agentstore import DriverSpec, DuplicateDriver, Registry, UnknownDriver, hookimpl
+from agentstore import DuplicateDriver, Registry, UnknownDriver
+from agentstore.driver import DriverSpec, hookimpl
 from core_drivers import Recorder, private_registry, recording_spec
 
 
@@ -129,7 +130,7 @@ def _install(site: Path, dist: str, entry_points: dict[str, str], modules: dict[
 
 def _driver_module(driver: str) -> str:
     return f"""
-        from agentstore import DriverSpec, DriverStores, hookimpl
+        from agentstore.driver import DriverSpec, DriverStores, hookimpl
 
         @hookimpl
         def register_drivers(register):

@@ -9,16 +9,15 @@ from agentstore import (
     AgentId,
     AuditEntry,
     ChainBroken,
-    DriverStores,
     NonMonotonicGeneration,
     NotFound,
-    OpenContext,
     PolicyDocument,
     SessionId,
     SessionRecord,
     chain_hash,
 )
 from agentstore.capabilities import CAPABILITIES
+from agentstore.driver import DriverStores, OpenContext
 from agentstore.sql import Backend, SqlLogStore, open_sql_stores
 from agentstore.sql.backend import Dialect
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from agentstore import StorePolicy
-from agentstore.conformance import AllContracts, ConformanceSupport
+from agentstore.conformance import AllContracts, ConformanceSupport, tamper_via_log_store
 from agentstore_sqlite.conformance import SUPPORT, fresh_section
 from sqlite_helpers import sqlite_policy
 
@@ -21,7 +21,8 @@ class TestSqliteFileConformance(AllContracts):
 
 
 class TestSqliteMemoryConformance(AllContracts):
-    conformance = ConformanceSupport(persistent=False)  # each open is a new database
+    # each open is a new database
+    conformance = ConformanceSupport(persistent=False, tamper=tamper_via_log_store)
 
     @pytest.fixture
     def agentstore_policy(self) -> StorePolicy:

@@ -162,7 +162,7 @@ def test_the_parent_keeps_working_after_a_child_is_killed_mid_append(db: Path) -
 def test_stores_that_cannot_reopen_refuse_in_a_child(db: Path, kind: str) -> None:
     conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     if kind == "wrapped":
-        store = agentstore_sqlite.wrap_connection(conn)
+        store = agentstore_sqlite.open_on_connection(conn)
     else:
         store = open_file_store(":memory:")
     with store:

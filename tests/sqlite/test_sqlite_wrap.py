@@ -1,4 +1,4 @@
-"""wrap_connection: the store on a sqlite3 connection the application already owns."""
+"""open_on_connection: the store on a sqlite3 connection the application already owns."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from agentstore import InvalidInput, SessionId, StoreError
-from agentstore_sqlite import wrap_connection
+from agentstore_sqlite import open_on_connection
 from sqlite_helpers import open_file_store
 
 
@@ -26,7 +26,7 @@ def test_store_and_application_share_one_file(tmp_path: Path) -> None:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, item TEXT)")
     conn.execute("INSERT INTO orders (item) VALUES ('tea')")
-    with wrap_connection(conn) as store:
+    with open_on_connection(conn) as store:
         log = store.log("orders", writer="api")
         log.append(b"created 1")
         store.generation("g").bump()
@@ -43,7 +43,7 @@ def test_legacy_transaction_mode_still_commits_each_call(tmp_path: Path) -> None
     db = tmp_path / "legacy.db"
     conn = sqlite3.connect(db)  # isolation_level "": sqlite3 opens transactions itself
     try:
-        store = wrap_connection(conn)
+        store = open_on_connection(conn)
         store.log("s", writer="w").append(b"one")
         store.log("s", writer="w").append_many([b"two", b"three"])
         store.rate_limits.increment("k")
@@ -59,7 +59,7 @@ def test_an_open_application_transaction_is_not_committed_by_the_store(tmp_path:
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         conn.execute("CREATE TABLE notes (body TEXT)")
-        store = wrap_connection(conn)
+        store = open_on_connection(conn)
         conn.execute("BEGIN")
         conn.execute("INSERT INTO notes VALUES ('draft')")
         with pytest.raises(StoreError, match="transaction open"):
@@ -77,7 +77,7 @@ def test_an_open_application_transaction_is_not_committed_by_the_store(tmp_path:
 def test_wrapping_an_in_memory_connection(tmp_path: Path) -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     try:
-        store = wrap_connection(conn)
+        store = open_on_connection(conn)
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -102,21 +102,21 @@ def test_wrapping_an_in_memory_connection(tmp_path: Path) -> None:
 
 def test_wrapping_something_else_is_refused() -> None:
     with pytest.raises(InvalidInput, match=r"sqlite3\.Connection"):
-        wrap_connection("app.db")  # type: ignore[arg-type]
+        open_on_connection("app.db")  # type: ignore[arg-type]
 
 
 def test_wrapping_a_closed_connection_is_refused() -> None:
     conn = sqlite3.connect(":memory:")
     conn.close()
     with pytest.raises(InvalidInput, match="not usable"):
-        wrap_connection(conn)
+        open_on_connection(conn)
 
 
 def test_handles_held_across_close_refuse_and_the_connection_stays_open(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
     conn = sqlite3.connect(db, isolation_level=None)
     try:
-        store = wrap_connection(conn)
+        store = open_on_connection(conn)
         log = store.log("s", writer="w")
         gen = store.generation("g")
         sessions = store.sessions
@@ -136,5 +136,22 @@ def test_handles_held_across_close_refuse_and_the_connection_stays_open(tmp_path
         # the application's connection is still open and usable, and nothing was written
         assert conn.execute("SELECT count(*) FROM agentstore_log").fetchone() == (1,)
         assert conn.execute("SELECT count(*) FROM agentstore_generations").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_the_old_name_wrap_connection_still_works_and_warns(tmp_path: Path) -> None:
+    import agentstore_sqlite.driver
+
+    conn = sqlite3.connect(tmp_path / "app.db", isolation_level=None)
+    try:
+        for old in (agentstore_sqlite.wrap_connection, agentstore_sqlite.driver.wrap_connection):
+            with (
+                pytest.warns(DeprecationWarning, match="renamed open_on_connection"),
+                old(conn) as store,
+            ):
+                store.log("s", writer="w").append(b"x")
+        with agentstore_sqlite.open_on_connection(conn) as store:
+            assert store.log("s", writer="w").verify() == 2
     finally:
         conn.close()

@@ -9,9 +9,9 @@ How the async face serves a driver's capabilities:
   :func:`agentstore.open`, and every call of its stores runs on the async store's own
   threads (:class:`~agentstore.aio._threads.Offload`), never on the event loop. A
   third-party synchronous driver needs nothing more.
-- **Native**: a driver whose ``DriverSpec.open`` callable carries an attribute
-  ``agentstore_aio``, a string ``"package.module:function"`` (a string, so discovery
-  imports nothing), is opened through that function instead::
+- **Native**: a driver whose ``DriverSpec`` names ``aio="package.module:function"`` (a
+  string, so discovery imports nothing; an ``agentstore_aio`` attribute of the same form
+  on its ``open`` callable works too) is opened through that function instead::
 
       async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores
 
@@ -82,7 +82,7 @@ def native_opener(spec: DriverSpec) -> NativeOpener | None:
     Raises:
         ConfigError: the declared opener cannot be imported or is not callable.
     """
-    target = getattr(spec.open, NATIVE_ATTRIBUTE, None)
+    target = spec.aio or getattr(spec.open, NATIVE_ATTRIBUTE, None)
     if target is None:
         return None
     module_name, _, attr = str(target).partition(":")

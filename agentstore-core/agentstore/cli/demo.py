@@ -160,3 +160,12 @@ def _scene(store: Store, echo: Echo) -> bool:
         echo("a chain was broken before anything was tampered with: this is a bug")
         return False
     return True
+
+
+__all__ = [
+    "STREAM",
+    "TAMPER",
+    "TURNS",
+    "Echo",
+    "run_demo",
+]

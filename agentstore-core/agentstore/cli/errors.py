@@ -1,15 +1,15 @@
-"""The command line's errors: exit codes, one-line messages, and redaction of secrets.
+"""The command line's errors: exit codes and one-line messages.
 
-Every message that leaves the CLI passes through here, so none carries a password.
+Every message that leaves the CLI passes through here, and unexpected ones through
+:func:`agentstore.redact.redact`, so none carries a password.
 """
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from agentstore.errors import ConfigError, InvalidInput, StoreError, StoreNotFound
+from agentstore.redact import redact
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -40,21 +40,7 @@ class CliInterrupted(CliError):
         super().__init__(message)
 
 
-# The user info runs to the *last* ``@`` of the URL: a password holding an unescaped ``@``
-# or ``/`` is still masked whole (masking a host too is the safe way to be wrong).
-_URL_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s'\"<>]*@")
-# libpq key/value (``password=x``, quoted values with escapes) and URL query parameters;
-# an unquoted value runs to the next blank, so a password holding ``&`` is masked whole.
-_KEY_VALUE_PASSWORD = re.compile(
-    r"""(\w*(?:pass(?:word)?|passwd|pwd))\s*=\s*('(?:[^'\\]|\\.)*'?|"(?:[^"\\]|\\.)*"?|\S*)""",
-    re.IGNORECASE,
-)
-
-
-def _redact(text: str) -> str:
-    """Mask the user info of any URL and any ``password=`` value in ``text``."""
-    text = _URL_CREDENTIALS.sub(r"\1***@", text)
-    return _KEY_VALUE_PASSWORD.sub(r"\1=***", text)
+_redact = redact  # the name the CLI and its tests knew it by
 
 
 def _to_cli_error(exc: BaseException) -> CliError:
@@ -68,3 +54,12 @@ def _to_cli_error(exc: BaseException) -> CliError:
         f"unexpected {type(exc).__name__}: {_redact(str(exc))} "
         "(run `agentstore --debug ...` to see the traceback)"
     )
+
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "CliError",
+    "CliFailure",
+]

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from agentstore.capabilities import CAPABILITIES
 from agentstore.policy import StorePolicy
-from agentstore.registry import FIRST_PARTY, DriverSpec
+from agentstore.registry import FIRST_PARTY
+from agentstore.spec import DriverSpec
 
 STARTER_SECTIONS: Final[Mapping[str, Mapping[str, Any]]] = {
     "sqlite": {"path": "agentstore.db"},
@@ -170,3 +171,10 @@ def starter_policy(
     if StorePolicy.loads(text) != expected:  # pragma: no cover - a bug in this module
         raise AssertionError("the starter policy does not read back to what it describes")
     return text
+
+
+__all__ = [
+    "STARTER_SECTIONS",
+    "missing_capabilities",
+    "starter_policy",
+]

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from agentstore.capabilities import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER
 from agentstore.cli.errors import CliError
 from agentstore.errors import ChainBroken
 from agentstore.store import Store
@@ -152,3 +152,13 @@ def stopped_by_signals() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+__all__ = [
+    "PROGRESS_THRESHOLD",
+    "ChainResult",
+    "Interrupted",
+    "Terminated",
+    "stopped_by_signals",
+    "verify_store",
+]

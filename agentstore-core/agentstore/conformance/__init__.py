@@ -51,8 +51,9 @@ every ``open`` starts empty, like ``memory``: such a driver declares
 are then skipped). A persistent driver (the default) without ``fresh_section`` is refused
 by the by-name run, since its tests would share one store and leave data behind. And
 ``tamper`` lets the tamper-detection tests edit a stored chain (see
-:class:`ConformanceSupport`); without it they call ``tamper()`` on the driver's log store
-object if it has one (``MemoryLogStore.tamper``). A persistent driver that gives neither
+:class:`ConformanceSupport`); a driver whose log store has a ``tamper()`` method (as
+``MemoryLogStore`` and ``SqlLogStore`` do) passes ``tamper=tamper_via_log_store``. A
+persistent driver that gives none
 fails every tamper test, with a message saying what to supply, unless it declares its
 logs are not tamper-evident (below).
 
@@ -137,6 +138,7 @@ from agentstore.conformance.support import (
     FakeClock,
     TamperRefused,
     load_support,
+    tamper_via_log_store,
 )
 
 __all__ = [
@@ -161,4 +163,5 @@ __all__ = [
     "WriterLogContract",
     "load_support",
     "run_threads",
+    "tamper_via_log_store",
 ]

@@ -20,7 +20,8 @@ from agentstore.conformance.contracts import capability_of
 from agentstore.conformance.support import ConformanceSupport, load_support
 from agentstore.errors import StoreError
 from agentstore.policy import StorePolicy
-from agentstore.registry import DriverSpec, default_registry
+from agentstore.registry import default_registry
+from agentstore.spec import DriverSpec
 
 SUITE = Path(__file__).with_name("suite.py")
 """The module the by-name run collects."""
@@ -208,3 +209,13 @@ class ByName:
             if teardown is not None:
                 for _ in teardown:
                     raise RuntimeError(f"{name}: fresh_section must yield exactly once")
+
+
+__all__ = [
+    "FALLBACK_DRIVER",
+    "SUITE",
+    "ByName",
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_load_initial_conftests",
+]

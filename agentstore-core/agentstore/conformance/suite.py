@@ -111,3 +111,27 @@ class TestAsyncRateLimit(AsyncRateLimitContract):
 
 class TestAsyncLifecycle(AsyncLifecycleContract):
     pass
+
+
+__all__ = [
+    "TestAsyncAuditSink",
+    "TestAsyncCredentialStore",
+    "TestAsyncDoorbell",
+    "TestAsyncGeneration",
+    "TestAsyncLifecycle",
+    "TestAsyncPolicyStore",
+    "TestAsyncRateLimit",
+    "TestAsyncSessionStore",
+    "TestAsyncStore",
+    "TestAsyncWriterLog",
+    "TestAuditSink",
+    "TestCredentialStore",
+    "TestDoorbell",
+    "TestGeneration",
+    "TestLifecycle",
+    "TestPolicyStore",
+    "TestRateLimit",
+    "TestSessionStore",
+    "TestStore",
+    "TestWriterLog",
+]

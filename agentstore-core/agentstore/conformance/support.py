@@ -6,15 +6,15 @@ A driver builds its :class:`ConformanceSupport` in a module of its own, named by
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER, LogAuditSink
 from agentstore.errors import ConfigError
-from agentstore.registry import DriverSpec
+from agentstore.spec import DriverSpec, load_dotted
 from agentstore.store import Store
 from agentstore.types import Entry
 
@@ -47,21 +47,49 @@ class ConformanceSupport:
             use it. The audit chain is reached as stream ``agentstore:audit``, writer
             ``audit``. Raise NotImplementedError for a chain it cannot reach, and
             :class:`TamperRefused` when the database itself refuses the edit (a CHECK
-            constraint): the tests then require the chain to verify unchanged. Without
-            it the suite calls ``tamper(stream, writer, seq, entry)`` on the driver's
-            log store object if it has that method. With neither (or when the hook
-            raises NotImplementedError) the tamper tests fail for a persistent driver
-            whose DriverSpec declares tamper-evident logs (``tamper_evident``, the
-            default): it must let the suite check that claim. They skip otherwise.
+            constraint): the tests then require the chain to verify unchanged. A driver
+            whose log store has a ``tamper(stream, writer, seq, entry)`` method passes
+            :func:`tamper_via_log_store`. Without a hook (or when it raises
+            NotImplementedError) the tamper tests fail for a persistent driver whose
+            DriverSpec declares tamper-evident logs (``tamper_evident``, the default):
+            it must let the suite check that claim. They skip otherwise. (A log store's
+            ``tamper`` method found without this hook is still used, with a
+            DeprecationWarning.)
 
     What the driver guarantees, as opposed to how to test it, is declared on its
-    :class:`~agentstore.DriverSpec` (``tamper_evident``, ``cross_process``), where
+    :class:`~agentstore.driver.DriverSpec` (``tamper_evident``, ``cross_process``), where
     ``agentstore drivers`` shows it without importing this module.
     """
 
     persistent: bool = True
     fresh_section: FreshSection | None = None
     tamper: Tamper | None = None
+
+
+def tamper_via_log_store(
+    store: Store, stream: str, writer: str, seq: int, entry: Entry | None
+) -> None:
+    """A ready-made ``ConformanceSupport.tamper`` for a driver whose log store has a method
+    ``tamper(stream, writer, seq, entry)`` doing the edit (``MemoryLogStore.tamper``,
+    ``SqlLogStore.tamper``): it calls that method on the log store holding the chain (for
+    the audit chain, the one under its :class:`~agentstore.audit.LogAuditSink`).
+
+    Raises:
+        NotImplementedError: that log store has no ``tamper`` method.
+    """
+    method = getattr(log_store_of(store, stream, writer), "tamper", None)
+    if not callable(method):
+        raise NotImplementedError("the log store holding this chain has no tamper() method")
+    method(stream, writer, seq, entry)
+
+
+def log_store_of(store: Store, stream: str, writer: str) -> object:
+    """The driver object holding chain ``(stream, writer)``: the audit sink's log store for
+    the audit chain, else the store's ``logs`` capability (None when there is none)."""
+    if (stream, writer) == (AUDIT_STREAM, AUDIT_WRITER):
+        audit = store.capability("audit")
+        return audit._logs if isinstance(audit, LogAuditSink) else None
+    return store.capability("logs")
 
 
 class TamperRefused(Exception):
@@ -84,16 +112,7 @@ def load_support(spec: DriverSpec) -> ConformanceSupport:
     target = spec.conformance
     if target is None:
         return DEFAULT_SUPPORT
-    module_name, _, attr = target.partition(":")
-    try:
-        found: object = importlib.import_module(module_name)
-        for part in attr.split(".") if attr else ():
-            found = getattr(found, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"driver {spec.name!r} names conformance support {target!r}, which cannot be "
-            f"loaded: {type(exc).__name__}: {exc}"
-        ) from exc
+    found = load_dotted(target, f"driver {spec.name!r} names conformance support {target!r}, which")
     if not isinstance(found, ConformanceSupport):
         raise ConfigError(
             f"driver {spec.name!r} names conformance support {target!r}, which is a "
@@ -133,4 +152,15 @@ class FakeClock:
         return f"FakeClock({self._now!r})"
 
 
-__all__ = ["EPOCH", "ConformanceSupport", "FakeClock", "TamperRefused", "load_support"]
+__all__ = [
+    "EPOCH",
+    "ConformanceSupport",
+    "FakeClock",
+    "FreshSection",
+    "Section",
+    "Tamper",
+    "TamperRefused",
+    "load_support",
+    "log_store_of",
+    "tamper_via_log_store",
+]

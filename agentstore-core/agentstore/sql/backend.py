@@ -82,3 +82,11 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release connections. Idempotent."""
         ...
+
+
+__all__ = [
+    "Backend",
+    "Dialect",
+    "Row",
+    "Value",
+]

@@ -12,9 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
-from agentstore.conformance import ConformanceSupport
-from agentstore.conformance.support import Section
-from agentstore.policy import resolve_env
+from agentstore.driver import ConformanceSupport, Section, resolve_env
 
 from agentstore_redis.config import RedisConfig
 

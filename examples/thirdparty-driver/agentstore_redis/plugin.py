@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agentstore import DriverSpec, DriverStores, OpenContext, hookimpl
+from agentstore.driver import DriverSpec, hookimpl
 
 from agentstore_redis.config import RedisConfig
-
-
-def _open(config: RedisConfig, context: OpenContext) -> DriverStores:
-    from agentstore_redis.keyvalue import open_redis  # redis is imported only here
-
-    return open_redis(config, context)
 
 
 @hookimpl
@@ -20,7 +14,7 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
     register(
         DriverSpec(
             name="redis",
-            open=_open,
+            open="agentstore_redis.keyvalue:open_redis",  # redis is imported only then
             config_model=RedisConfig,
             description="a Redis server: every capability, on agentstore's key-value substrate",
             conformance="agentstore_redis.conformance:SUPPORT",

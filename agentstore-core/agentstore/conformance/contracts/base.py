@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import ClassVar, TypeVar
 
@@ -15,20 +16,18 @@ import pytest
 from blake3 import blake3
 
 import agentstore
-from agentstore.capabilities import (
-    AUDIT_STREAM,
-    AUDIT_WRITER,
-    CapabilityName,
-    LogAuditSink,
-)
+from agentstore.capabilities import CapabilityName
 from agentstore.conformance.support import (
     ConformanceSupport,
     FakeClock,
     TamperRefused,
     load_support,
+    log_store_of,
+    tamper_via_log_store,
 )
 from agentstore.policy import StorePolicy
-from agentstore.registry import DriverSpec, Registry, default_registry
+from agentstore.registry import Registry, default_registry
+from agentstore.spec import DriverSpec
 from agentstore.store import Store
 from agentstore.types import (
     Entry,
@@ -174,32 +173,35 @@ class ContractBase:
     def tamper(self, store: Store, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
         """Overwrite (``entry``) or delete (None) the stored entry at ``seq``, unchecked.
 
-        Uses ``ConformanceSupport.tamper``, else a ``tamper()`` method of the driver's log
-        store. Without either, or when it raises NotImplementedError, the test fails for a
+        Uses ``ConformanceSupport.tamper``; a driver on the key-value substrate needs none
+        (the substrate's log store supplies it). A ``tamper()`` method of another driver's
+        log store found without it is used with a DeprecationWarning (the hook
+        :func:`tamper_via_log_store` names it). Without either, or when it raises
+        NotImplementedError, the test fails for a
         persistent driver that declares tamper-evident logs (it must give the suite a way
         to check that claim) and skips otherwise. An edit the database refuses
         (:class:`TamperRefused`) is recorded in ``self._refused``: the chain must then
         verify unchanged.
         """
+        from agentstore.kv import KvLogStore
+
         hook: Callable[[], object] | None = None
+        holder = log_store_of(store, stream, writer)
         if self.support.tamper is not None:
             hook = functools.partial(self.support.tamper, store, stream, writer, seq, entry)
-        else:
-            target: object = None
-            if (stream, writer) == (AUDIT_STREAM, AUDIT_WRITER):
-                audit = store.audit
-                if isinstance(audit, LogAuditSink):
-                    target = audit._logs
-            else:
-                target = store._cap("logs")
-            method = getattr(target, "tamper", None)
-            if callable(method):
-                hook = functools.partial(method, stream, writer, seq, entry)
-        if hook is None:
-            self._cannot_tamper(
-                "it offers no tamper hook (ConformanceSupport.tamper, or a tamper() method "
-                "on its log store)"
+        elif isinstance(holder, KvLogStore):  # the key-value substrate supplies its own hook
+            hook = functools.partial(tamper_via_log_store, store, stream, writer, seq, entry)
+        elif callable(getattr(holder, "tamper", None)):
+            warnings.warn(
+                f"driver {self.spec.name!r}: the conformance suite found a tamper() method on "
+                "its log store without ConformanceSupport.tamper; say so with "
+                "ConformanceSupport(tamper=agentstore.conformance.tamper_via_log_store)",
+                DeprecationWarning,
+                stacklevel=2,
             )
+            hook = functools.partial(tamper_via_log_store, store, stream, writer, seq, entry)
+        if hook is None:
+            self._cannot_tamper("it offers no tamper hook (ConformanceSupport.tamper)")
             return
         try:
             hook()
@@ -274,3 +276,15 @@ class ContractBase:
 
 
 # -- causal primitives ----------------------------------------------------------------------
+
+
+__all__ = [
+    "BAD_PAYLOADS",
+    "HELLO_WORLD_HASH",
+    "SECOND_HASH",
+    "THREADS",
+    "ContractBase",
+    "b3",
+    "capability_of",
+    "run_threads",
+]

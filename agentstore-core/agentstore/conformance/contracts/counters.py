@@ -285,3 +285,9 @@ class LifecycleContract(ContractBase):
 
 
 # -- the store as a whole -------------------------------------------------------------------
+
+
+__all__ = [
+    "LifecycleContract",
+    "RateLimitContract",
+]

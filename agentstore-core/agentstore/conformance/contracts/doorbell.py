@@ -191,3 +191,8 @@ class DoorbellContract(ContractBase):
 
 
 # -- governance stores ----------------------------------------------------------------------
+
+
+__all__ = [
+    "DoorbellContract",
+]

@@ -115,3 +115,8 @@ class GenerationContract(ContractBase):
         )
         assert stores[0].generation("race").current() == THREADS * per_thread
         assert stores[1].generation("race").current() == THREADS * per_thread
+
+
+__all__ = [
+    "GenerationContract",
+]

@@ -483,3 +483,11 @@ class CredentialStoreContract(ContractBase):
         first.credentials.put_secret("api-key", self.SECRET)
         first.close()
         assert self.open_store().credentials.get_secret("api-key") == self.SECRET
+
+
+__all__ = [
+    "AuditSinkContract",
+    "CredentialStoreContract",
+    "PolicyStoreContract",
+    "SessionStoreContract",
+]

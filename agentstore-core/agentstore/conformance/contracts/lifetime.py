@@ -117,3 +117,8 @@ class StoreContract(ContractBase):
             store = self._open_existing(**flags)
             assert store.logs() == []
             store.close()
+
+
+__all__ = [
+    "StoreContract",
+]

@@ -39,3 +39,11 @@ def deepest_value() -> dict[str, Any]:
 
 BAD_JSON_VALUES: tuple[object, ...] = ("\ud800", {"\udfff": 1}, float("nan"), [{1: 2}])
 """JSON values every domain value refuses (a lone surrogate, NaN, a non-string key)."""
+
+
+__all__ = [
+    "BAD_JSON_VALUES",
+    "deepest_value",
+    "json_value",
+    "try_to_change",
+]

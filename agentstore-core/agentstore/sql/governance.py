@@ -1,0 +1,246 @@
+"""The six governance stores over a :class:`~agentstore.sql.backend.Backend`, and
+:func:`open_sql_stores`, which builds every capability a SQL driver serves.
+
+Statements are portable between SQLite and PostgreSQL, as in :mod:`agentstore.sql.logs`;
+atomicity comes from single statements and primary keys, so it holds across processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import cast
+
+from agentstore.audit import LogAuditSink
+from agentstore.capabilities import (
+    MAX_INT,
+    Clock,
+    CredentialStore,
+    LifecycleStore,
+    PolicyStore,
+    RateLimitCounter,
+    SessionStore,
+)
+from agentstore.spec import DriverStores, OpenContext
+from agentstore.sql.backend import Backend
+from agentstore.sql.logs import SqlGenerationStore, SqlLogStore
+from agentstore.sql.schema import ensure_schema, require_schema
+from agentstore.types import (
+    AgentId,
+    AgentInfo,
+    JSONValue,
+    PolicyDocument,
+    SessionId,
+    SessionRecord,
+)
+
+# -- governance stores ---------------------------------------------------------------------
+
+
+class SqlPolicyStore(PolicyStore):
+    _PUT = (
+        "INSERT INTO agentstore_policies (agent_id, document) VALUES (?, ?) "
+        "ON CONFLICT (agent_id) DO UPDATE SET document = excluded.document"
+    )
+    _GET = "SELECT document FROM agentstore_policies WHERE agent_id = ?"
+    _DELETE = "DELETE FROM agentstore_policies WHERE agent_id = ?"
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
+        self._backend.exec(self._PUT, (str(agent_id), document.to_json().decode("utf-8")))
+
+    def _get(self, agent_id: AgentId) -> PolicyDocument | None:
+        rows = self._backend.query(self._GET, (str(agent_id),))
+        return PolicyDocument.from_json(cast(str, rows[0][0])) if rows else None
+
+    def _invalidate(self, agent_id: AgentId) -> None:
+        self._backend.exec(self._DELETE, (str(agent_id),))
+
+
+class SqlSessionStore(SessionStore):
+    _SAVE = (
+        "INSERT INTO agentstore_sessions (session_id, agent_id, data) VALUES (?, ?, ?) "
+        "ON CONFLICT (session_id) DO UPDATE SET agent_id = excluded.agent_id, "
+        "data = excluded.data"
+    )
+    _LOAD = "SELECT agent_id, data FROM agentstore_sessions WHERE session_id = ?"
+    _DELETE = "DELETE FROM agentstore_sessions WHERE session_id = ?"
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _save(self, record: SessionRecord) -> None:
+        self._backend.exec(
+            self._SAVE,
+            (str(record.session_id), str(record.agent_id), record.data_json().decode("utf-8")),
+        )
+
+    def _load(self, session_id: SessionId) -> SessionRecord | None:
+        rows = self._backend.query(self._LOAD, (str(session_id),))
+        if not rows:
+            return None
+        agent, data = rows[0]
+        return SessionRecord(
+            session_id, AgentId.parse(cast(str, agent)), _json_object(cast(str, data))
+        )
+
+    def _delete(self, session_id: SessionId) -> None:
+        self._backend.exec(self._DELETE, (str(session_id),))
+
+
+def _json_object(text: str) -> dict[str, JSONValue]:
+    loaded: dict[str, JSONValue] = json.loads(text)
+    return loaded
+
+
+class SqlCredentialStore(CredentialStore):
+    """Secrets as opaque bytes in ``agentstore_credentials``; never shown in a repr."""
+
+    _PUT = (
+        "INSERT INTO agentstore_credentials (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+    )
+    _GET = "SELECT value FROM agentstore_credentials WHERE name = ?"
+    _DELETE = "DELETE FROM agentstore_credentials WHERE name = ?"
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+
+    def _put_secret(self, name: str, value: bytes) -> None:
+        self._backend.exec(self._PUT, (name, value))
+
+    def _get_secret(self, name: str) -> bytes | None:
+        rows = self._backend.query(self._GET, (name,))
+        return bytes(cast(bytes, rows[0][0])) if rows else None
+
+    def _delete_secret(self, name: str) -> None:
+        self._backend.exec(self._DELETE, (name,))
+
+    def __repr__(self) -> str:
+        return f"<SqlCredentialStore at {self._backend.location}>"
+
+
+class SqlRateLimitCounter(RateLimitCounter):
+    """Fixed windows in ``agentstore_rate_limits``; an increment is one atomic upsert."""
+
+    _INCREMENT = (
+        "INSERT INTO agentstore_rate_limits (key, window_end, count) VALUES (?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET "
+        "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
+        "ELSE agentstore_rate_limits.count + excluded.count END, "
+        "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
+        "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
+        # A total past 2**63-1 updates nothing (SQLite would store it as a REAL).
+        "WHERE agentstore_rate_limits.window_end <= ? OR agentstore_rate_limits.count <= "
+        f"{MAX_INT} - excluded.count "
+        "RETURNING count"
+    )
+    _GET = "SELECT count, window_end FROM agentstore_rate_limits WHERE key = ?"
+    _DELETE = "DELETE FROM agentstore_rate_limits WHERE key = ?"
+
+    def __init__(self, backend: Backend, clock: Clock) -> None:
+        super().__init__(clock)
+        self._backend = backend
+
+    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        rows = self._backend.query(self._INCREMENT, (key, now + window_secs, amount, now, now, now))
+        if not rows:
+            self._refuse_total(key, amount)
+        return cast(int, rows[0][0])
+
+    def _current(self, key: str, now: float) -> int:
+        rows = self._backend.query(self._GET, (key,))
+        if not rows or now >= cast(float, rows[0][1]):
+            return 0
+        return cast(int, rows[0][0])
+
+    def _reset(self, key: str) -> None:
+        self._backend.exec(self._DELETE, (key,))
+
+
+class SqlLifecycleStore(LifecycleStore):
+    _REGISTER = (
+        "INSERT INTO agentstore_agents (agent_id, registered_at, last_heartbeat) "
+        "VALUES (?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+        "registered_at = excluded.registered_at, last_heartbeat = excluded.last_heartbeat"
+    )
+    _HEARTBEAT = "UPDATE agentstore_agents SET last_heartbeat = ? WHERE agent_id = ?"
+    _DELETE = "DELETE FROM agentstore_agents WHERE agent_id = ?"
+    _INFO = "SELECT registered_at, last_heartbeat FROM agentstore_agents WHERE agent_id = ?"
+    _LIVE = "SELECT agent_id FROM agentstore_agents WHERE last_heartbeat >= ?"
+
+    def __init__(self, backend: Backend, clock: Clock) -> None:
+        super().__init__(clock)
+        self._backend = backend
+
+    def _register(self, agent_id: AgentId, now: float) -> None:
+        self._backend.exec(self._REGISTER, (str(agent_id), now, now))
+
+    def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
+        return self._backend.exec(self._HEARTBEAT, (now, str(agent_id))) > 0
+
+    def _deregister(self, agent_id: AgentId) -> None:
+        self._backend.exec(self._DELETE, (str(agent_id),))
+
+    def _info(self, agent_id: AgentId) -> AgentInfo | None:
+        rows = self._backend.query(self._INFO, (str(agent_id),))
+        if not rows:
+            return None
+        registered, heartbeat = rows[0]
+        return AgentInfo(agent_id, cast(float, registered), cast(float, heartbeat))
+
+    def _live_since(self, cutoff: float) -> Iterable[AgentId]:
+        rows = self._backend.query(self._LIVE, (cutoff,))
+        return [AgentId.parse(cast(str, row[0])) for row in rows]
+
+
+# -- assembly ------------------------------------------------------------------------------
+
+
+def open_sql_stores(
+    backend: Backend,
+    context: OpenContext,
+    *,
+    log_store: Callable[[Backend], SqlLogStore] = SqlLogStore,
+) -> DriverStores:
+    """Ensure the schema and build the stores ``context`` asks for, all on ``backend``.
+
+    With ``context.create`` False no DDL runs: the schema must already be there and
+    readable as it stands. The returned ``close`` closes ``backend``. ``log_store`` builds
+    the log store from the backend, so a driver can substitute a subclass (a faster
+    ``_verify``, say) without touching any other capability.
+
+    Raises:
+        SchemaVersionError: the database's schema is newer than this code (or, without
+            create, older than it reads).
+        StoreNotFound: without create, the database holds no agentstore tables.
+    """
+    if context.create:
+        ensure_schema(backend)
+    else:
+        require_schema(backend)
+    caps = context.capabilities
+    logs = log_store(backend) if caps & {"logs", "audit"} else None
+    return DriverStores(
+        generations=SqlGenerationStore(backend) if "generations" in caps else None,
+        logs=logs if "logs" in caps else None,
+        policies=SqlPolicyStore(backend) if "policies" in caps else None,
+        audit=LogAuditSink(logs) if logs is not None and "audit" in caps else None,
+        sessions=SqlSessionStore(backend) if "sessions" in caps else None,
+        credentials=SqlCredentialStore(backend) if "credentials" in caps else None,
+        rate_limits=SqlRateLimitCounter(backend, context.clock) if "rate_limits" in caps else None,
+        lifecycle=SqlLifecycleStore(backend, context.clock) if "lifecycle" in caps else None,
+        close=backend.close,
+    )
+
+
+__all__ = [
+    "SqlCredentialStore",
+    "SqlLifecycleStore",
+    "SqlPolicyStore",
+    "SqlRateLimitCounter",
+    "SqlSessionStore",
+    "open_sql_stores",
+]
