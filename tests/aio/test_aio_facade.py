@@ -12,17 +12,10 @@ from pathlib import Path
 
 import agentstore.aio
 import pytest
-from agentstore import (
-    DriverSpec,
-    DriverStores,
-    Entry,
-    OpenContext,
-    Registry,
-    StoreError,
-    StorePolicy,
-)
+from agentstore import Entry, Registry, StoreError, StorePolicy
 from agentstore.aio import EventsMissed, Lagged
 from agentstore.aio._threads import Offload
+from agentstore.driver import DriverSpec, DriverStores, OpenContext
 from agentstore.registry import NoConfig
 from agentstore_memory import open_memory
 from agentstore_memory.stores import MemoryLogStore

@@ -11,10 +11,10 @@ import dataclasses
 import fnmatch
 from pathlib import Path
 
-from agentstore import DriverSpec
 from agentstore.conformance import ConformanceSupport
 from agentstore.conformance.contracts import CONTRACTS
 from agentstore.conformance.contracts.duties import DUTIES
+from agentstore.driver import DriverSpec
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "writing-a-driver.md"
 

@@ -12,8 +12,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from agentstore import DriverSpec, DriverStores, OpenContext, Registry
+from agentstore import Registry
 from agentstore.conformance import ConformanceSupport
+from agentstore.driver import DriverSpec, DriverStores, OpenContext
 from agentstore.kv import MemoryKeyValue, open_kv_stores
 from pydantic import BaseModel, ConfigDict
 

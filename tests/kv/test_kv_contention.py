@@ -12,7 +12,8 @@ from pathlib import Path
 
 import agentstore
 import pytest
-from agentstore import Doorbell, OpenContext, StoreError, StorePolicy, WriterLog
+from agentstore import Doorbell, StoreError, StorePolicy, WriterLog
+from agentstore.driver import OpenContext
 from agentstore.kv import KeyValue, MemoryKeyValue, Pair, open_kv_stores
 from agentstore.kv.logs import KvLogStore
 

@@ -9,12 +9,12 @@ from agentstore import (
     BackendUnavailable,
     InvalidInput,
     NotFound,
-    OpenContext,
     Registry,
     SchemaVersionError,
     StorePolicy,
 )
 from agentstore.capabilities import MAX_INT
+from agentstore.driver import OpenContext
 from agentstore.kv import MemoryKeyValue, keys, open_kv_stores
 from kv_memory_driver import shared
 

@@ -4,7 +4,8 @@ truncation, an entry past the head, an edit or a malformed record is caught."""
 from __future__ import annotations
 
 import pytest
-from agentstore import ChainBroken, Doorbell, OpenContext, StoreError, WriterLog, chain_hash
+from agentstore import ChainBroken, Doorbell, StoreError, WriterLog, chain_hash
+from agentstore.driver import OpenContext
 from agentstore.kv import MemoryKeyValue, keys, open_kv_stores
 from agentstore.kv.logs import KvLogStore
 

@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, cast
 
 import redis
-from agentstore import BackendUnavailable, DriverStores, OpenContext, StoreError
+from agentstore import BackendUnavailable, StoreError
+from agentstore.driver import DriverStores, OpenContext
 from agentstore.kv import Pair, open_kv_stores
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError

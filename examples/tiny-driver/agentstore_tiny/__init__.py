@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
-from agentstore import DriverSpec, DriverStores, OpenContext, StoreNotFound, hookimpl
+from agentstore.driver import DriverSpec, DriverStores, OpenContext, StoreNotFound, hookimpl
 from pydantic import BaseModel, ConfigDict
 
 Writes = Mapping[bytes, bytes | None]
