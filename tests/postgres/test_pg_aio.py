@@ -8,10 +8,36 @@ from typing import Any
 import agentstore
 import agentstore.aio
 import pytest
-from agentstore import CommitEvent, StorePolicy
+from agentstore import (
+    AgentId,
+    AuditEntry,
+    CommitEvent,
+    NotFound,
+    PolicyDocument,
+    SessionId,
+    SessionRecord,
+    StorePolicy,
+)
 from agentstore.aio._threads import Offload
 from agentstore_postgres.aio import PgAsyncGenerationStore, PgAsyncLogStore
+from agentstore_postgres.aio_governance import (
+    PgAsyncAuditSink,
+    PgAsyncCredentialStore,
+    PgAsyncLifecycleStore,
+    PgAsyncPolicyStore,
+    PgAsyncRateLimitCounter,
+    PgAsyncSessionStore,
+)
 from pg_server import pg_section
+
+NATIVE_GOVERNANCE: dict[str, type] = {
+    "policies": PgAsyncPolicyStore,
+    "audit": PgAsyncAuditSink,
+    "sessions": PgAsyncSessionStore,
+    "credentials": PgAsyncCredentialStore,
+    "rate_limits": PgAsyncRateLimitCounter,
+    "lifecycle": PgAsyncLifecycleStore,
+}
 
 
 def test_generations_and_logs_run_on_the_async_pool_not_threads(
@@ -38,6 +64,53 @@ def test_generations_and_logs_run_on_the_async_pool_not_threads(
             assert await store.logs() == [("s", "w")]
             assert hops == []  # not one call went to a thread
             assert await log.verify() == 23  # hashing a chain does
+            assert len(hops) == 1
+
+    asyncio.run(main())
+
+
+def test_governance_runs_on_the_async_pool_not_threads(
+    pg_policy: StorePolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[str] = []
+    run = Offload.run
+
+    async def counting(self: Offload, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await run(self, fn, *args, **kwargs)
+
+    async def main() -> None:
+        async with agentstore.aio.open(pg_policy) as store:
+            for cap, cls in NATIVE_GOVERNANCE.items():
+                assert isinstance(store._caps[cap], cls), cap
+            monkeypatch.setattr(Offload, "run", counting)
+            agent = AgentId.new()
+            doc = PolicyDocument({"allow": ["read"]})
+            await store.policies.put(agent, doc)
+            assert await store.policies.get(agent) == doc
+            await store.policies.invalidate(agent)
+            with pytest.raises(NotFound):
+                await store.policies.get(agent)
+            records = [await store.audit.emit(AuditEntry("act", agent, {"n": 1})) for _ in range(3)]
+            assert [r.seq for r in records] == [1, 2, 3]
+            assert [r async for r in store.audit.records(after=1)] == records[1:]
+            session = SessionRecord(SessionId.new(), agent, {"k": [1, "v"]})
+            await store.sessions.save(session)
+            assert await store.sessions.load(session.session_id) == session
+            await store.sessions.delete(session.session_id)
+            await store.credentials.put_secret("key", b"s3cret")
+            assert await store.credentials.get_secret("key") == b"s3cret"
+            await store.credentials.delete_secret("key")
+            assert await store.rate_limits.increment("k", 2) == 2
+            assert await store.rate_limits.current("k") == 2
+            await store.rate_limits.reset("k")
+            await store.lifecycle.register(agent)
+            await store.lifecycle.heartbeat(agent)
+            assert (await store.lifecycle.info(agent)).agent_id == agent
+            assert await store.lifecycle.live(60.0) == [agent]
+            await store.lifecycle.deregister(agent)
+            assert hops == []  # not one call went to a thread
+            assert await store.audit.verify() == 3  # hashing a chain does
             assert len(hops) == 1
 
     asyncio.run(main())
