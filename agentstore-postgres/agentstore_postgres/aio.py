@@ -10,7 +10,9 @@ batch and verifying a chain run on the async store's threads. A commit runs as a
 its own: a cancelled caller waits for it to finish (and ring the doorbell), so an append
 is either whole or absent when the cancellation is raised. Appends to one log through
 one store commit one at a time, so the doorbell rings in seq order per log. The six
-governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`).
+governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`), and
+with ``notify = true`` other stores' commits are heard by a LISTEN task on the loop
+(:mod:`agentstore_postgres.aio_notify`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from agentstore.sql.stores import (
 )
 from agentstore.types import CommitEvent, Entry
 
+from agentstore_postgres.aio_notify import AsyncListener
 from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql
 from agentstore_postgres.driver import (
     _COPY,
@@ -321,10 +324,19 @@ async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         await pool.close()
         raise pg.fail(exc, "opening the async pool") from exc
+    try:
+        listener = await _listen(backend, kit, pg)
+    except BaseException:
+        await pool.close()
+        raise
 
     async def aclose() -> None:
-        await kit.offload.drain()
-        await pool.close()
+        try:
+            if listener is not None:
+                await listener.aclose()
+            await kit.offload.drain()
+        finally:
+            await pool.close()
 
     native = AsyncDriverStores(aclose=aclose)
     if stores.generations is not None:
@@ -333,6 +345,28 @@ async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores
         native.logs = PgAsyncLogStore(pg, logs, kit.doorbell, kit.offload)
     _governance(native, stores, pg, kit)
     return native
+
+
+async def _listen(backend: PostgresBackend, kit: NativeKit, pg: AsyncPg) -> AsyncListener | None:
+    """With ``notify = true``: the synchronous driver's LISTEN thread handed over to a task
+    on the loop (:mod:`agentstore_postgres.aio_notify`), listening before this returns."""
+    sync = backend.listener
+    if sync is None or backend.notify_channel is None:
+        return None
+    listener = AsyncListener(
+        sync._conninfo,
+        channel=backend.notify_channel,
+        origin=lambda: backend.origin,
+        doorbell=kit.doorbell,
+        where=sync._where,
+    )
+    await kit.offload.run(sync.close)  # the thread stops first: each commit rings once
+    try:
+        await listener.start()
+    except psycopg.Error as exc:
+        await listener.aclose()
+        raise pg.fail(exc, "listening for commits") from exc
+    return listener
 
 
 def _backend_of(stores: DriverStores) -> PostgresBackend | None:

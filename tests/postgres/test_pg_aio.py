@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+import uuid
 from typing import Any
 
 import agentstore
 import agentstore.aio
+import psycopg
 import pytest
 from agentstore import (
     AgentId,
@@ -151,5 +155,77 @@ def test_notify_rings_the_async_doorbell_for_another_store(pg_schema: str) -> No
                     CommitEvent("s", "me", mine.seq, mine.content_hash),
                 ]
             )
+
+    asyncio.run(main())
+
+
+def _listening(conn: psycopg.Connection[Any], app: str) -> set[int]:
+    rows = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND query LIKE 'LISTEN%%'",
+        (app,),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def _listen_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("agentstore-listen")]
+
+
+def test_notify_listens_on_the_loop_and_hears_a_synchronous_store(
+    pg_schema: str, pg_conn: psycopg.Connection[Any]
+) -> None:
+    app = f"agentstore-test-{uuid.uuid4().hex[:8]}"
+    section = pg_section(pg_schema, notify=True, application_name=app)
+    listening = StorePolicy("postgres", sections={"postgres": section})
+    announcing = StorePolicy("postgres", sections={"postgres": pg_section(pg_schema, notify=True)})
+
+    async def main() -> None:
+        with agentstore.open(announcing) as sync:
+            before = _listen_threads()
+            async with agentstore.aio.open(listening) as store:
+                assert _listen_threads() == before  # no LISTEN thread: a task on the loop
+                assert len(_listening(pg_conn, app)) == 1
+                tasks = {t.get_name() for t in asyncio.all_tasks()}
+                assert f"agentstore-listen-agentstore:{pg_schema}" in tasks
+                events = store.doorbell.events()
+                entry = await asyncio.to_thread(sync.log("s", writer="w").append, b"sync")
+                async with asyncio.timeout(10):
+                    async for event in events:
+                        assert event == CommitEvent("s", "w", 1, entry.content_hash)
+                        break
+            tasks = {t.get_name() for t in asyncio.all_tasks()}
+            assert f"agentstore-listen-agentstore:{pg_schema}" not in tasks
+        deadline = time.monotonic() + 5  # the server ends a closed session's backend shortly
+        while _listening(pg_conn, app) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert _listening(pg_conn, app) == set()
+
+    asyncio.run(main())
+
+
+def test_the_async_listener_reconnects_after_losing_its_connection(
+    pg_schema: str, pg_conn: psycopg.Connection[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = f"agentstore-test-{uuid.uuid4().hex[:8]}"
+    section = pg_section(pg_schema, notify=True, application_name=app)
+    listening = StorePolicy("postgres", sections={"postgres": section})
+    announcing = StorePolicy("postgres", sections={"postgres": pg_section(pg_schema, notify=True)})
+
+    async def main() -> None:
+        with agentstore.open(announcing) as sync:
+            async with agentstore.aio.open(listening) as store:
+                (old,) = _listening(pg_conn, app)
+                pg_conn.execute("SELECT pg_terminate_backend(%s)", (old,))
+                async with asyncio.timeout(10):
+                    while not _listening(pg_conn, app) - {old}:
+                        await asyncio.sleep(0.05)
+                events = store.doorbell.events()
+                log = sync.log("s", writer="w")
+                entry = await asyncio.to_thread(log.append, b"after the outage")
+                async with asyncio.timeout(10):
+                    async for event in events:
+                        assert event == CommitEvent("s", "w", 1, entry.content_hash)
+                        break
+        assert "reconnecting" in caplog.text
 
     asyncio.run(main())
