@@ -120,6 +120,24 @@ def test_governance_runs_on_the_async_pool_not_threads(
     asyncio.run(main())
 
 
+def test_governance_alone_on_postgres_is_native_too(pg_schema: str) -> None:
+    policy = StorePolicy(
+        "memory",
+        capabilities={"audit": "postgres", "policies": "postgres"},
+        sections={"postgres": pg_section(pg_schema)},
+    )
+
+    async def main() -> None:
+        async with agentstore.aio.open(policy) as store:
+            assert isinstance(store._caps["audit"], PgAsyncAuditSink)
+            assert isinstance(store._caps["policies"], PgAsyncPolicyStore)
+            record = await store.audit.emit(AuditEntry("act"))
+            assert [r async for r in store.audit.records()] == [record]
+            assert await store.audit.verify() == 1
+
+    asyncio.run(main())
+
+
 def test_native_appends_interleave_with_the_synchronous_driver(pg_policy: StorePolicy) -> None:
     async def main() -> None:
         with agentstore.open(pg_policy) as sync:
