@@ -32,6 +32,7 @@ from agentstore_postgres.aio_governance import (
     PgAsyncRateLimitCounter,
     PgAsyncSessionStore,
 )
+from pg_procs import Workers
 from pg_server import pg_section
 
 NATIVE_GOVERNANCE: dict[str, type] = {
@@ -217,6 +218,30 @@ def test_notify_listens_on_the_loop_and_hears_a_synchronous_store(
         while _listening(pg_conn, app) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         assert _listening(pg_conn, app) == set()
+
+    asyncio.run(main())
+
+
+def test_the_async_doorbell_hears_another_process(pg_schema: str) -> None:
+    policy = StorePolicy("postgres", sections={"postgres": pg_section(pg_schema, notify=True)})
+
+    async def main() -> None:
+        async with agentstore.aio.open(policy) as store:
+            events = store.doorbell.events()
+            other = Workers(["append", pg_schema, "s", "elsewhere", "3", "notify"])
+            try:
+                await asyncio.to_thread(other.wait_ready)
+                (result,) = await asyncio.to_thread(other.go)
+            finally:
+                other.kill()
+            assert result["seqs"] == [1, 2, 3]
+            seen: list[tuple[str, str, int]] = []
+            async with asyncio.timeout(10):
+                async for event in events:
+                    seen.append((event.stream, event.writer, event.seq))
+                    if len(seen) == 3:
+                        break
+            assert seen == [("s", "elsewhere", 1), ("s", "elsewhere", 2), ("s", "elsewhere", 3)]
 
     asyncio.run(main())
 
