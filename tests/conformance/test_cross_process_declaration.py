@@ -56,11 +56,16 @@ class TestDeclaredInProcess(_Children):
 
 
 def test_declared_driver_runs_the_process_tests(pytester: pytest.Pytester) -> None:
-    # sqlite declares cross_process: its multi-process test runs (and passes) by name.
+    # sqlite declares cross_process: its multi-process tests (one per face) run and pass.
     if "sqlite" not in default_registry().drivers:
         pytest.skip("agentstore-sqlite is not installed here")
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--agentstore-driver", "sqlite", "-k", "processes", "-v"
     )
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*test_log_appends_from_processes_are_contiguous PASSED*"])
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_log_appends_from_processes_are_contiguous PASSED*",
+            "*test_aio_tasks_in_several_processes_share_one_log PASSED*",
+        ]
+    )

@@ -111,6 +111,8 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_lifecycle_register_*",
             "test_lifecycle_live_*",
         ),
+        # -- the asyncio face
+        "The async face keeps the contract": ("test_aio_*",),
     }
 )
 """Duty name -> the ``fnmatch`` patterns of the contract tests that check it."""
