@@ -9,8 +9,10 @@ transaction; a stale head or a lost race re-reads the head and tries again. Hash
 batch and verifying a chain run on the async store's threads. A commit runs as a task of
 its own: a cancelled caller waits for it to finish (and ring the doorbell), so an append
 is either whole or absent when the cancellation is raised. Appends to one log through
-one store commit one at a time, so the doorbell rings in seq order per log. The
-governance stores are bridged to the synchronous driver.
+one store commit one at a time, so the doorbell rings in seq order per log. The six
+governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`), and
+with ``notify = true`` other stores' commits are heard by a LISTEN task on the loop
+(:mod:`agentstore_postgres.aio_notify`).
 """
 
 from __future__ import annotations
@@ -24,13 +26,21 @@ import psycopg
 import psycopg_pool
 from agentstore.aio._driver import AsyncDriverStores, NativeKit
 from agentstore.aio._threads import Offload
-from agentstore.capabilities import WriterLog, check_int, check_payload
+from agentstore.capabilities import LogAuditSink, WriterLog, check_int, check_payload
 from agentstore.doorbell import Doorbell
 from agentstore.errors import NonMonotonicGeneration, StoreError
 from agentstore.registry import DriverStores
+from agentstore.sql.governance import (
+    SqlCredentialStore,
+    SqlLifecycleStore,
+    SqlPolicyStore,
+    SqlRateLimitCounter,
+    SqlSessionStore,
+)
 from agentstore.sql.logs import SqlGenerationStore, SqlLogStore, _chain
 from agentstore.types import CommitEvent, Entry
 
+from agentstore_postgres.aio_notify import AsyncListener
 from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql
 from agentstore_postgres.driver import (
     _COPY,
@@ -78,6 +88,15 @@ class AsyncPg:
                 cur = await conn.execute(translate_sql(sql), params)
                 rows: list[tuple[Any, ...]] = await cur.fetchall()
                 return rows
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
+            raise self.fail(exc, doing) from exc
+
+    async def exec(self, sql: str, params: Sequence[Any], doing: str) -> int:
+        """Run a statement that returns no rows; the number of rows it touched."""
+        try:
+            async with self.pool.connection(timeout=self.timeout) as conn:
+                cur = await conn.execute(translate_sql(sql), params)
+                return int(cur.rowcount)
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
             raise self.fail(exc, doing) from exc
 
@@ -129,7 +148,11 @@ class PgAsyncLogStore:
             return []
         return await self._offload.native(self._commit(stream, writer, checked), shield=True)
 
-    async def _commit(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
+    async def _commit(
+        self, stream: str, writer: str, payloads: list[bytes], *, ring: bool = True
+    ) -> list[Entry]:
+        """Commit ``payloads`` to the log; ``ring`` the local doorbell for them (the audit
+        sink does not, as the synchronous ``LogAuditSink``)."""
         # One append at a time per log in this store, so its doorbell rings in seq order
         # (the database serializes them anyway).
         key = (stream, writer)
@@ -137,9 +160,11 @@ class PgAsyncLogStore:
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
-            return await self._commit_locked(stream, writer, payloads)
+            return await self._commit_locked(stream, writer, payloads, ring)
 
-    async def _commit_locked(self, stream: str, writer: str, payloads: list[bytes]) -> list[Entry]:
+    async def _commit_locked(
+        self, stream: str, writer: str, payloads: list[bytes], ring: bool
+    ) -> list[Entry]:
         key = (stream, writer)
         big = sum(map(len, payloads)) > INLINE_BYTES
         head = self._heads.get(key)
@@ -160,7 +185,7 @@ class PgAsyncLogStore:
                 self._heads.clear()
             self._heads[key] = (last[2], last[5])
             entries = [Entry(*row) for row in rows]
-            if self._bell._subs:  # rung here, in the commit's own task
+            if ring and self._bell._subs:  # rung here, in the commit's own task
                 for e in entries:
                     self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
             return entries
@@ -275,13 +300,10 @@ class PgAsyncLogStore:
 
 
 async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores:
-    """Generations and logs on an ``AsyncConnectionPool`` to the synchronous driver's
-    server and schema (the same settings); the rest bridged."""
+    """Every capability on an ``AsyncConnectionPool`` to the synchronous driver's server
+    and schema (the same settings); on an application's own connection, all bridged."""
     logs = stores.logs
-    backend = logs._pg if isinstance(logs, PgLogStore) else None
-    if backend is None and stores.generations is not None:
-        candidate = getattr(stores.generations, "_backend", None)
-        backend = candidate if isinstance(candidate, PostgresBackend) else None
+    backend = _backend_of(stores)
     if backend is None or not isinstance(backend.source, PoolSource):
         return AsyncDriverStores()  # on an application's own connection: bridged
     sync_pool = backend.source.pool
@@ -300,17 +322,97 @@ async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         await pool.close()
         raise pg.fail(exc, "opening the async pool") from exc
+    try:
+        listener = await _listen(backend, kit, pg)
+    except BaseException:
+        await pool.close()
+        raise
 
     async def aclose() -> None:
-        await kit.offload.drain()
-        await pool.close()
+        try:
+            if listener is not None:
+                await listener.aclose()
+            await kit.offload.drain()
+        finally:
+            await pool.close()
 
     native = AsyncDriverStores(aclose=aclose)
     if stores.generations is not None:
         native.generations = PgAsyncGenerationStore(pg, kit.offload)
     if isinstance(logs, PgLogStore):
         native.logs = PgAsyncLogStore(pg, logs, kit.doorbell, kit.offload)
+    _governance(native, stores, pg, kit)
     return native
+
+
+async def _listen(backend: PostgresBackend, kit: NativeKit, pg: AsyncPg) -> AsyncListener | None:
+    """With ``notify = true``: the synchronous driver's LISTEN thread handed over to a task
+    on the loop (:mod:`agentstore_postgres.aio_notify`), listening before this returns."""
+    sync = backend.listener
+    if sync is None or backend.notify_channel is None:
+        return None
+    listener = AsyncListener(
+        sync._conninfo,
+        channel=backend.notify_channel,
+        origin=lambda: backend.origin,
+        doorbell=kit.doorbell,
+        where=sync._where,
+    )
+    await kit.offload.run(sync.close)  # the thread stops first: each commit rings once
+    try:
+        await listener.start()
+    except psycopg.Error as exc:
+        await listener.aclose()
+        raise pg.fail(exc, "listening for commits") from exc
+    return listener
+
+
+def _backend_of(stores: DriverStores) -> PostgresBackend | None:
+    """The backend the driver's stores share (all are built on one)."""
+    audit = stores.audit
+    found = [
+        stores.logs._pg if isinstance(stores.logs, PgLogStore) else None,
+        audit._logs._pg
+        if isinstance(audit, LogAuditSink) and isinstance(audit._logs, PgLogStore)
+        else None,
+        *(
+            getattr(store, "_backend", None)
+            for store in (
+                stores.generations,
+                stores.policies,
+                stores.sessions,
+                stores.credentials,
+                stores.rate_limits,
+                stores.lifecycle,
+            )
+        ),
+    ]
+    return next((b for b in found if isinstance(b, PostgresBackend)), None)
+
+
+def _governance(
+    native: AsyncDriverStores, stores: DriverStores, pg: AsyncPg, kit: NativeKit
+) -> None:
+    """The six governance stores on the same pool (:mod:`.aio_governance`)."""
+    from agentstore_postgres import aio_governance as gov
+
+    off = kit.offload
+    if isinstance(stores.policies, SqlPolicyStore):
+        native.policies = gov.PgAsyncPolicyStore(pg, off)
+    audit = stores.audit
+    if isinstance(audit, LogAuditSink) and isinstance(audit._logs, PgLogStore):
+        logs = native.logs if audit._logs is stores.logs else None
+        if not isinstance(logs, PgAsyncLogStore):
+            logs = PgAsyncLogStore(pg, audit._logs, kit.doorbell, off)
+        native.audit = gov.PgAsyncAuditSink(logs, audit, off)
+    if isinstance(stores.sessions, SqlSessionStore):
+        native.sessions = gov.PgAsyncSessionStore(pg, off)
+    if isinstance(stores.credentials, SqlCredentialStore):
+        native.credentials = gov.PgAsyncCredentialStore(pg, off, stores.credentials)
+    if isinstance(stores.rate_limits, SqlRateLimitCounter):
+        native.rate_limits = gov.PgAsyncRateLimitCounter(pg, off, stores.rate_limits)
+    if isinstance(stores.lifecycle, SqlLifecycleStore):
+        native.lifecycle = gov.PgAsyncLifecycleStore(pg, off, stores.lifecycle.clock)
 
 
 __all__ = ["PgAsyncGenerationStore", "PgAsyncLogStore", "open_native"]

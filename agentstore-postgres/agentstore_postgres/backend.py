@@ -11,12 +11,15 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import psycopg
 import psycopg_pool
 from agentstore.errors import BackendUnavailable, Conflict, StoreError
 from agentstore.sql.backend import Dialect, Row, Value
+
+if TYPE_CHECKING:
+    from agentstore_postgres.notify import Listener
 
 T = TypeVar("T")
 
@@ -227,6 +230,7 @@ class PostgresBackend:
         self.location = location
         # Set by the driver when commits are announced (see agentstore_postgres.notify).
         self.notify_channel: str | None = None
+        self.listener: Listener | None = None
         self.origin = uuid.uuid4().hex[:16]
         self.translate_error = ErrorTranslator(location, Scrubber(secrets))
         self._local = threading.local()

@@ -196,6 +196,7 @@ def _listen(
         if isinstance(exc, psycopg.Error):
             backend.translate_error(exc, "listening for commits")
         raise
+    backend.listener = listener
     return listener
 
 

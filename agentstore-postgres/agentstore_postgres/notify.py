@@ -58,6 +58,14 @@ def parse_announcement(text: str) -> tuple[str, CommitEvent] | None:
         return None
 
 
+def deliver(payload: str, origin: str, doorbell: Doorbell) -> None:
+    """Ring ``doorbell`` for the commit ``payload`` announces, unless it is not one of
+    ours or the store ``origin`` made it (the facade has already rung for its own)."""
+    parsed = parse_announcement(payload)
+    if parsed is not None and parsed[0] != origin:
+        doorbell.ring(parsed[1])
+
+
 class Listener:
     """A thread that LISTENs on one channel and rings a doorbell for others' commits.
 
@@ -132,19 +140,13 @@ class Listener:
                 self._stop.wait(RECONNECT_SECONDS)
 
     def _deliver(self, payload: str) -> None:
-        parsed = parse_announcement(payload)
-        if parsed is None:
-            return
-        origin, event = parsed
-        if origin == self._origin:
-            return  # our own append: the facade has already rung for it
-        self._doorbell.ring(event)
+        deliver(payload, self._origin, self._doorbell)
 
     def renew_in_child(self, origin: str) -> None:
         """In a forked child: leave the parent's connection alone (never close it: that
         would end the parent's LISTEN) and listen anew from this process as ``origin``."""
-        if self._pid == os.getpid():
-            return
+        if self._pid == os.getpid() or self._stop.is_set():
+            return  # not forked, or closed (or handed over to agentstore.aio's listener)
         abandon(self._conn)
         self._conn = None
         self._thread = None  # threads do not survive fork
@@ -181,4 +183,4 @@ class Listener:
         return self._thread is not None and self._thread.is_alive()
 
 
-__all__ = ["Listener", "announcement", "channel_for", "parse_announcement"]
+__all__ = ["Listener", "announcement", "channel_for", "deliver", "parse_announcement"]

@@ -27,8 +27,8 @@ def ready() -> None:
     sys.stdin.readline()
 
 
-def append(schema: str, stream: str, writer: str, count: str) -> None:
-    with open_store(schema) as store:
+def append(schema: str, stream: str, writer: str, count: str, notify: str = "") -> None:
+    with open_store(schema, **({"notify": True} if notify else {})) as store:
         log = store.log(stream, writer=writer)
         ready()
         seqs = [log.append(f"{i}".encode()).seq for i in range(int(count))]
