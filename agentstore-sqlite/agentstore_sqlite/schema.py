@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from agentstore.errors import SchemaVersionError
-from agentstore.sql.backend import Backend
+from agentstore.sql.backend import Backend, Dialect
 from agentstore.sql.schema import (
     CREATE_HEADS,
     FILL_HEADS,
@@ -31,6 +31,7 @@ from agentstore.sql.schema import (
     SCHEMA_VERSION,
     V1,
     SchemaLayout,
+    register_layout,
 )
 
 SQLITE_TYPES: Final = {
@@ -204,6 +205,9 @@ SQLITE_LAYOUT: Final = SqliteLayout(
     move_head=MOVE_HEAD_ROW,
 )
 """The layout every :class:`~agentstore_sqlite.backend.SqliteBackend` names."""
+
+# A SQLite backend that names no layout (written before backends did) gets this one.
+register_layout(Dialect.SQLITE, SQLITE_LAYOUT)
 
 __all__ = [
     "HEAD_SEQ",

@@ -195,3 +195,18 @@ def test_a_layouts_before_upgrade_refuses_and_changes_nothing(tmp_path: Path) ->
         assert backend.query("SELECT value FROM agentstore_meta") == [("1",)]
     finally:
         backend.close()
+
+
+def test_a_dialect_with_no_known_layout_is_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentstore.sql import schema
+
+    monkeypatch.delitem(schema._BY_DIALECT, Dialect.SQLITE)
+    backend = _reopen(_UnnamedSqlite, tmp_path / "old.db")
+    try:
+        with pytest.raises(agentstore.StoreError, match="schema_layout") as info:
+            ensure_schema(backend)
+        assert "agentstore_sqlite.schema" in str(info.value)
+    finally:
+        backend.close()

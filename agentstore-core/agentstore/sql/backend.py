@@ -1,7 +1,8 @@
 """The small protocol every SQL driver implements; the core builds all capabilities on it.
 
-A driver supplies connections, transactions, its placeholder style and the few statements
-where dialects differ (:class:`Dialect`). It never re-implements capability logic.
+A driver supplies connections, transactions and its placeholder style, and, where its
+dialect keeps the tables its own way, a ``schema_layout`` attribute naming an
+:class:`agentstore.sql.schema.SchemaLayout`. It never re-implements capability logic.
 
 SQL handed to a backend is written with ``?`` placeholders; a backend whose client library
 uses another style translates it.

@@ -177,32 +177,41 @@ DEFAULT_LAYOUT: Final = SchemaLayout(
 catalog, entries in ``agentstore_log`` and each log's head in ``agentstore_log_heads``."""
 
 
+_BY_DIALECT: Final[dict[Dialect, SchemaLayout]] = {Dialect.POSTGRES: DEFAULT_LAYOUT}
+
+
+def register_layout(dialect: Dialect, layout: SchemaLayout) -> None:
+    """Make ``layout`` the one of every ``dialect`` backend that names none of its own.
+
+    agentstore-sqlite registers SQLite's when :mod:`agentstore_sqlite.schema` is imported,
+    so a SQLite backend written before backends named their layout keeps its tables.
+    """
+    _BY_DIALECT[dialect] = layout
+
+
 def layout_of(backend: Backend) -> SchemaLayout:
-    """The layout ``backend`` names in its ``schema_layout`` attribute, else the default.
+    """The layout ``backend`` names in its ``schema_layout`` attribute, else the one
+    registered for its dialect (:data:`DEFAULT_LAYOUT` for PostgreSQL).
 
     Raises:
-        StoreError: a SQLite backend names no layout and agentstore-sqlite, which holds
-            SQLite's, is not installed.
+        StoreError: no layout is known for the backend's dialect (a SQLite backend naming
+            none, with agentstore-sqlite not imported).
     """
     layout = getattr(backend, "schema_layout", None)
     if isinstance(layout, SchemaLayout):
         return layout
-    if backend.dialect is Dialect.SQLITE:
-        return _sqlite_layout()
-    return DEFAULT_LAYOUT
+    return _registered(backend.dialect)
 
 
-def _sqlite_layout() -> SchemaLayout:
-    """SQLite's layout for a backend written before backends named theirs."""
+def _registered(dialect: Dialect) -> SchemaLayout:
     try:
-        from agentstore_sqlite.schema import SQLITE_LAYOUT  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+        return _BY_DIALECT[dialect]
+    except KeyError:
         raise StoreError(
-            "a SQLite backend that names no schema_layout needs agentstore-sqlite installed "
-            "(it holds SQLite's layout): pip install agentstore-sqlite"
+            f"no schema layout is known for {dialect.value}: name one in the backend's "
+            "schema_layout attribute, or import agentstore_sqlite.schema "
+            "(pip install agentstore-sqlite), which registers SQLite's"
         ) from None
-    layout: SchemaLayout = SQLITE_LAYOUT
-    return layout
 
 
 _READ_VERSION: Final = f"SELECT value FROM {META_TABLE} WHERE key = ?"
@@ -323,7 +332,11 @@ def __getattr__(name: str) -> object:
         DeprecationWarning,
         stacklevel=2,
     )
-    sqlite = _sqlite_layout()
+    if name == "HEAD_SEQ":
+        return "head"
+    sqlite = _registered(Dialect.SQLITE)
+    if name == "MOVE_HEAD_ROW":
+        return sqlite.move_head
     if name == "MIGRATIONS":
         return {
             v: {
@@ -332,14 +345,7 @@ def __getattr__(name: str) -> object:
             }
             for v in range(1, SCHEMA_VERSION + 1)
         }
-    if name == "READABLE_FROM":
-        return {
-            Dialect.SQLITE: sqlite.readable_from,
-            Dialect.POSTGRES: DEFAULT_LAYOUT.readable_from,
-        }
-    import agentstore_sqlite.schema as moved  # type: ignore[import-not-found,unused-ignore]
-
-    return getattr(moved, name)
+    return {Dialect.SQLITE: sqlite.readable_from, Dialect.POSTGRES: DEFAULT_LAYOUT.readable_from}
 
 
 __all__ = [
@@ -350,6 +356,7 @@ __all__ = [
     "SchemaLayout",
     "ensure_schema",
     "layout_of",
+    "register_layout",
     "require_schema",
     "schema_version",
 ]
