@@ -22,7 +22,7 @@ Row: TypeAlias = tuple[Value, ...]
 
 
 class Dialect(enum.Enum):
-    """Which SQL dialect a backend speaks; used only where the portable subset falls short."""
+    """Which SQL dialect a backend speaks; picks its schema layout when it names none."""
 
     SQLITE = "sqlite"
     POSTGRES = "postgres"
@@ -51,7 +51,8 @@ class Backend(Protocol):
 
     @property
     def dialect(self) -> Dialect:
-        """Which statements the core picks where dialects differ."""
+        """The dialect; picks the schema layout when the backend names none of its own
+        (see :func:`agentstore.sql.schema.layout_of`)."""
         ...
 
     @property
