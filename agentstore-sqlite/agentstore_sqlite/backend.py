@@ -23,6 +23,7 @@ from agentstore.errors import BackendUnavailable, Conflict, StoreError, StoreNot
 from agentstore.sql.backend import Dialect, Row, Value
 
 from agentstore_sqlite.forksafe import track
+from agentstore_sqlite.schema import SQLITE_LAYOUT
 
 MIN_SQLITE_VERSION: Final = (3, 35, 0)
 """RETURNING and ON CONFLICT ... DO UPDATE, which the substrate uses, need 3.35."""
@@ -61,6 +62,7 @@ class SqliteBackend:
     """
 
     dialect: Final = Dialect.SQLITE
+    schema_layout: Final = SQLITE_LAYOUT
 
     def __init__(
         self,

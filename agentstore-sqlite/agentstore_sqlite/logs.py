@@ -15,6 +15,7 @@ import blake3
 from agentstore.chain import Head, check_head, verify_rows
 from agentstore.errors import ChainBroken
 from agentstore.sql import SqlLogStore
+from agentstore.sql.backend import Row
 
 from agentstore_sqlite._verify_worker import (
     HASH_AT,
@@ -25,6 +26,7 @@ from agentstore_sqlite._verify_worker import (
     open_snapshot,
 )
 from agentstore_sqlite.backend import SqliteBackend, file_id
+from agentstore_sqlite.schema import INSERT_VIA_VIEW, NEXT_ROWS_LOG
 
 if TYPE_CHECKING:
     import subprocess
@@ -43,7 +45,8 @@ def _cpus() -> int:
 
 
 class SqliteLogStore(SqlLogStore):
-    """:class:`~agentstore.sql.SqlLogStore` whose ``verify`` reads long chains faster.
+    """:class:`~agentstore.sql.SqlLogStore` on SQLite's layout: one append is one
+    statement (see :mod:`agentstore_sqlite.schema`), and ``verify`` reads long chains faster.
 
     A chain of at least :attr:`SNAPSHOT_MIN_ENTRIES` entries in a database file is read
     through read-only snapshot connections of its own; from :attr:`PARALLEL_MIN_ENTRIES`
@@ -70,6 +73,13 @@ class SqliteLogStore(SqlLogStore):
     def __init__(self, backend: SqliteBackend, *, verify_workers: int = 0) -> None:
         super().__init__(backend)
         self._verify_workers = verify_workers
+
+    def _insert_one(self, row: tuple[str, str, int, bytes, bytes | None, bytes]) -> None:
+        # One statement: the view's trigger writes the entry and moves the head row.
+        self._exec(INSERT_VIA_VIEW, row)
+
+    def _next_log(self, stream: str, writer: str) -> list[Row]:
+        return self._backend.query(NEXT_ROWS_LOG, (stream, writer))
 
     def _workers_for(self, entries: int) -> int:
         if self._backend.path is None or entries < self.PARALLEL_MIN_ENTRIES or not sys.executable:

@@ -14,7 +14,7 @@ from agentstore.sql import (
     require_schema,
     schema_version,
 )
-from agentstore.sql.schema import META_TABLE, READABLE_FROM, VERSION_KEY
+from agentstore.sql.schema import META_TABLE, VERSION_KEY, layout_of
 
 
 def _tables(backend: Backend) -> set[str]:
@@ -29,7 +29,7 @@ def _tables(backend: Backend) -> set[str]:
 
 def _rows_table(backend: Backend) -> str:
     """The table log entries are written to (on SQLite, beside the heads, from version 3)."""
-    return "agentstore_log_rows" if backend.dialect is Dialect.SQLITE else "agentstore_log"
+    return layout_of(backend).log_table
 
 
 def _set_version(backend: Backend, version: str) -> None:
@@ -109,13 +109,14 @@ def test_a_second_connection_sees_the_schema(shared_factory: Callable[[], Backen
 
 def _make_v1(backend: Backend, version: int = 1) -> None:
     """A database exactly as ``version`` (1 unless given) of this code left it."""
-    from agentstore.sql.schema import _CREATE_META, MIGRATIONS, _sql
+    from agentstore.sql.schema import CREATE_META
 
+    layout = layout_of(backend)
     with backend.transaction():
-        backend.exec(_sql(_CREATE_META, backend.dialect))
+        backend.exec(layout.sql(CREATE_META))
         for step in range(1, version + 1):
-            for statement in MIGRATIONS[step][backend.dialect]:
-                backend.exec(_sql(statement, backend.dialect))
+            for statement in layout.migrations[step]:
+                backend.exec(layout.sql(statement))
         backend.exec(
             f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)", (VERSION_KEY, str(version))
         )
@@ -417,7 +418,7 @@ def test_require_schema_never_upgrades_an_older_store(backend: Backend) -> None:
 def test_require_schema_reads_the_oldest_version_it_can_without_upgrading(
     backend: Backend,
 ) -> None:
-    oldest = READABLE_FROM[backend.dialect]
+    oldest = layout_of(backend).readable_from
     _make_v1(backend, oldest)
     before = _objects(backend)
     assert require_schema(backend) == oldest

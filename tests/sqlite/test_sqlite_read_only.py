@@ -265,16 +265,17 @@ def test_another_users_file_is_verified_while_its_owner_writes(shared_folder: Pa
 
 
 def test_an_older_store_is_never_upgraded_without_create(tmp_path: Path) -> None:
-    from agentstore.sql.schema import _CREATE_META, META_TABLE, MIGRATIONS, VERSION_KEY, _sql
+    from agentstore.sql.schema import CREATE_META, META_TABLE, VERSION_KEY
     from agentstore_sqlite.backend import open_file
+    from agentstore_sqlite.schema import SQLITE_LAYOUT as layout
 
     db = tmp_path / "v2.db"
     backend = open_file(db)
     with backend.transaction():  # a database exactly as schema version 2 left it
-        backend.exec(_sql(_CREATE_META, backend.dialect))
+        backend.exec(layout.sql(CREATE_META))
         for version in (1, 2):
-            for statement in MIGRATIONS[version][backend.dialect]:
-                backend.exec(_sql(statement, backend.dialect))
+            for statement in layout.migrations[version]:
+                backend.exec(layout.sql(statement))
         backend.exec(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)", (VERSION_KEY, "2"))
     backend.close()
     before = _objects(db)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from agentstore import ChainBroken
-from agentstore.sql.schema import HEAD_SEQ
 from agentstore_sqlite.logs import SqliteLogStore
+from agentstore_sqlite.schema import HEAD_SEQ
 from sqlite_helpers import leave_chunks_to_workers, open_file_store, record_fast_reads
 
 LENGTH = 30

@@ -1,7 +1,8 @@
 """The small protocol every SQL driver implements; the core builds all capabilities on it.
 
-A driver supplies connections, transactions, its placeholder style and the few statements
-where dialects differ (:class:`Dialect`). It never re-implements capability logic.
+A driver supplies connections, transactions and its placeholder style, and, where its
+dialect keeps the tables its own way, a ``schema_layout`` attribute naming an
+:class:`agentstore.sql.schema.SchemaLayout`. It never re-implements capability logic.
 
 SQL handed to a backend is written with ``?`` placeholders; a backend whose client library
 uses another style translates it.
@@ -21,7 +22,7 @@ Row: TypeAlias = tuple[Value, ...]
 
 
 class Dialect(enum.Enum):
-    """Which SQL dialect a backend speaks; used only where the portable subset falls short."""
+    """Which SQL dialect a backend speaks; picks its schema layout when it names none."""
 
     SQLITE = "sqlite"
     POSTGRES = "postgres"
@@ -50,7 +51,8 @@ class Backend(Protocol):
 
     @property
     def dialect(self) -> Dialect:
-        """Which statements the core picks where dialects differ."""
+        """The dialect; picks the schema layout when the backend names none of its own
+        (see :func:`agentstore.sql.schema.layout_of`)."""
         ...
 
     @property

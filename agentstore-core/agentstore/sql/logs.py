@@ -26,8 +26,8 @@ from agentstore.errors import (
     NonMonotonicGeneration,
     StoreError,
 )
-from agentstore.sql.backend import Backend, Dialect, Row
-from agentstore.sql.schema import MOVE_HEAD, MOVE_HEAD_ROW
+from agentstore.sql.backend import Backend, Row
+from agentstore.sql.schema import layout_of
 from agentstore.types import (
     Entry,
 )
@@ -100,19 +100,6 @@ class SqlLogStore(WriterLogStore):
         "INSERT INTO {table} (stream, writer, seq, payload, prev_hash, content_hash) "
         "VALUES (?, ?, ?, ?, ?, ?)"
     )
-    INSERT_WITH_HEAD: Final = (
-        "WITH ins AS (INSERT INTO agentstore_log "
-        "(stream, writer, seq, payload, prev_hash, content_hash) VALUES (?, ?, ?, ?, ?, ?) "
-        "RETURNING stream, writer, seq, content_hash) "
-        "INSERT INTO agentstore_log_heads AS h (stream, writer, seq, content_hash) "
-        "SELECT stream, writer, seq, content_hash FROM ins ON CONFLICT (stream, writer) "
-        "DO UPDATE SET seq = excluded.seq, content_hash = excluded.content_hash "
-        "WHERE excluded.seq > h.seq"
-    )
-    INSERT_VIA_VIEW: Final = (
-        "INSERT INTO agentstore_log_append "
-        "(stream, writer, seq, payload, prev_hash, content_hash) VALUES (?, ?, ?, ?, ?, ?)"
-    )
     HEAD: Final = (
         "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = ? AND writer = ?"
     )
@@ -139,10 +126,6 @@ class SqlLogStore(WriterLogStore):
         "ORDER BY stream, writer LIMIT 1) AS h "
         "ORDER BY stream, writer LIMIT 1"
     )
-    NEXT_ROWS_LOG: Final = (
-        "SELECT stream, writer FROM agentstore_log_rows WHERE (stream, writer) > (?, ?) "
-        "ORDER BY stream, writer LIMIT 1"
-    )
     MAX_CACHED_HEADS: Final = 4096
 
     def __init__(self, backend: Backend, *, page_size: int = PAGE_SIZE) -> None:
@@ -150,16 +133,12 @@ class SqlLogStore(WriterLogStore):
         self._exec = backend.exec
         self._page_size = page_size
         self._heads: dict[tuple[str, str], tuple[int, bytes | None]] = {}
-        # A single row moves the recorded head in the same statement: on SQLite through a
-        # view whose trigger does it, elsewhere with a data-modifying CTE (see sql.schema).
-        sqlite = backend.dialect is Dialect.SQLITE
-        self._insert_one_sql = self.INSERT_VIA_VIEW if sqlite else self.INSERT_WITH_HEAD
-        # On SQLite entries and heads are rows of one table (schema version 3), which
-        # agentstore_log and agentstore_log_heads only view.
-        self._sqlite = sqlite
-        self._rows_table = "agentstore_log_rows" if sqlite else "agentstore_log"
-        self._insert_sql = self.INSERT.format(table=self._rows_table)
-        self._move_head_sql = MOVE_HEAD_ROW if sqlite else MOVE_HEAD
+        # Where entries are written and how a head moves depend on the backend's layout
+        # (see agentstore.sql.schema.SchemaLayout); reads go through the names all share.
+        layout = layout_of(backend)
+        self._rows_table = layout.log_table
+        self._insert_sql = self.INSERT.format(table=layout.log_table)
+        self._move_head_sql = layout.move_head
 
     # -- appends ---------------------------------------------------------------------------
 
@@ -227,13 +206,18 @@ class SqlLogStore(WriterLogStore):
             self._remember(stream, writer, last[2], last[5])
             return list(map(_as_entry, rows))
 
-    # The two statements that write entries; a driver may substitute its dialect's faster
-    # or safer ones (a bulk copy, a guarded insert). Each runs in the caller's transaction
-    # when there is one, and raises Conflict when a seq is taken.
+    # The two hooks that write entries. The portable default writes the rows and moves the
+    # head in one transaction; a driver substitutes its dialect's faster or safer
+    # statements (one statement that moves the head too, a bulk copy, a guarded insert).
+    # Each runs in the caller's transaction when there is one, and raises Conflict when a
+    # seq is taken.
 
     def _insert_one(self, row: _EntryRow) -> None:
-        """Write one chained row (in :class:`Entry` field order) and move the head to it."""
-        self._exec(self._insert_one_sql, row)
+        """Write one chained row (in :class:`Entry` field order) and move the head to it,
+        all or nothing."""
+        with self._backend.transaction():
+            self._exec(self._insert_sql, row)
+            self._exec(self._move_head_sql, (row[0], row[1], row[2], row[5]))
 
     def _insert_many(self, rows: Sequence[_EntryRow]) -> None:
         """Write chained rows (in :class:`Entry` field order), all or none, and move the
@@ -362,8 +346,8 @@ class SqlLogStore(WriterLogStore):
             rows = self._next_log(stream, writer)
 
     def _next_log(self, stream: str, writer: str) -> list[Row]:
-        if self._sqlite:  # every SQLite log has a row (an entry or its head): one seek
-            return self._backend.query(self.NEXT_ROWS_LOG, (stream, writer))
+        """The first log (stream, writer) after the given key; a driver whose layout finds
+        it in one seek overrides this."""
         return self._backend.query(self.NEXT_LOG, (stream, writer, stream, writer))
 
 

@@ -15,80 +15,56 @@ version 1 database keeps its rows exactly as stored,
 even ones the new rules would refuse (``verify`` judges those), and records as each
 log's head its last stored entry.
 
-Version 3 (SQLite only; PostgreSQL is unchanged) keeps each log's recorded head beside its
-entries: entries and heads are rows of one table, ``agentstore_log_rows``, a head being the
-row at ``seq`` :data:`HEAD_SEQ` of its log (its ``payload`` holds the head's seq). The head
-row sorts right after the log's newest entry, so an append writes one b-tree page where a
-separate heads table made it write two. A head row is never deleted or re-keyed (triggers
-refuse it), so deleting a range of seqs, or a whole log, fails rather than taking the head
-with it. ``agentstore_log`` and ``agentstore_log_heads`` become read-only views of the
-entries and of the heads, so queries written against version 2 read the same; writes go
-to ``agentstore_log_rows``. Upgrading keeps every stored row, and refuses (changing
-nothing) while an application's own index or trigger sits on a table that becomes a view.
+Version 3 only renumbers: the layout of :data:`DEFAULT_LAYOUT` is unchanged by it (the
+SQLite driver's layout, in ``agentstore_sqlite.schema``, keeps each log's head beside its
+entries from version 3 on).
+
+Where the tables live and which DDL builds them is a :class:`SchemaLayout`: a backend
+names its own with a ``schema_layout`` attribute, else it gets :data:`DEFAULT_LAYOUT`
+(entries in ``agentstore_log``, heads in ``agentstore_log_heads``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Final
 
-from agentstore.errors import SchemaVersionError, StoreNotFound
+from agentstore.errors import SchemaVersionError, StoreError, StoreNotFound
 from agentstore.sql.backend import Backend, Dialect
 
 SCHEMA_VERSION: Final = 3
 """The schema version this code writes and understands."""
 
-READABLE_FROM: Final[Mapping[Dialect, int]] = {Dialect.SQLITE: 3, Dialect.POSTGRES: 2}
-"""The oldest schema version this code reads as it stands (PostgreSQL's version 3 only
-renumbered SQLite's layout); an older one must be upgraded by an open that may create."""
-
 META_TABLE: Final = "agentstore_meta"
 VERSION_KEY: Final = "schema_version"
 
-# Column types per dialect. ``name`` columns compare and sort by code point in both.
-_TYPES: Final[Mapping[Dialect, Mapping[str, str]]] = {
-    Dialect.SQLITE: {
-        "int": "INTEGER",
-        "blob": "BLOB",
-        "real": "REAL",
-        "text": "TEXT",
-        "name": "TEXT",
-        "octets": "length",
-        "hot_updates": "",
-    },
-    Dialect.POSTGRES: {
-        "int": "BIGINT",
-        "blob": "BYTEA",
-        "real": "DOUBLE PRECISION",
-        "text": "TEXT",
-        "name": 'TEXT COLLATE "C"',
-        "octets": "octet_length",
-        # Room on each page lets a head's update stay on its page (no index write).
-        "hot_updates": " WITH (fillfactor = 50)",
-    },
+# Column types of the default layout (PostgreSQL's). ``name`` columns compare and sort
+# by code point.
+POSTGRES_TYPES: Final[Mapping[str, str]] = {
+    "int": "BIGINT",
+    "blob": "BYTEA",
+    "real": "DOUBLE PRECISION",
+    "text": "TEXT",
+    "name": 'TEXT COLLATE "C"',
+    "octets": "octet_length",
+    # Room on each page lets a head's update stay on its page (no index write).
+    "hot_updates": " WITH (fillfactor = 50)",
 }
 
-_TABLE_EXISTS: Final[Mapping[Dialect, str]] = {
-    Dialect.SQLITE: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-    # The catalogs directly: information_schema is slower to query on a fresh connection.
-    Dialect.POSTGRES: (
-        "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-        "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
-        "AND c.relkind IN ('r', 'p') AND c.relname = ?"
-    ),
-}
+# The catalogs directly: information_schema is slower to query on a fresh connection.
+_PG_TABLE_EXISTS: Final = (
+    "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+    "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+    "AND c.relkind IN ('r', 'p') AND c.relname = ?"
+)
 
-# Serialises concurrent first opens where taking the write lock does not (PostgreSQL DDL).
-_SCHEMA_LOCK: Final[Mapping[Dialect, str | None]] = {
-    Dialect.SQLITE: None,  # BEGIN IMMEDIATE already excludes other writers
-    Dialect.POSTGRES: "SELECT pg_advisory_xact_lock(7261746)",
-}
-
-_CREATE_META: Final = (
+CREATE_META: Final = (
     f"CREATE TABLE IF NOT EXISTS {META_TABLE} (key {{text}} PRIMARY KEY, value {{text}} NOT NULL)"
 )
 
-_V1: Final = (
+V1: Final = (
     "CREATE TABLE agentstore_generations (name {name} PRIMARY KEY, value {int} NOT NULL)",
     "CREATE TABLE agentstore_log ("
     "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
@@ -107,14 +83,14 @@ _V1: Final = (
 )
 
 # The rules every log row written from version 2 on must keep.
-_LOG_CHECKS: Final = (
+LOG_CHECKS: Final = (
     "CONSTRAINT agentstore_log_seq_positive CHECK (seq >= 1)",
     "CONSTRAINT agentstore_log_hash_size CHECK ({octets}(content_hash) = 32 "
     "AND (prev_hash IS NULL OR {octets}(prev_hash) = 32))",
     "CONSTRAINT agentstore_log_genesis CHECK ((seq = 1) = (prev_hash IS NULL))",
 )
 
-_CREATE_HEADS: Final = (
+CREATE_HEADS: Final = (
     "CREATE TABLE agentstore_log_heads ("
     "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
     "content_hash {blob} NOT NULL, PRIMARY KEY (stream, writer), "
@@ -124,16 +100,15 @@ _CREATE_HEADS: Final = (
 )
 
 # Moves a log's recorded head forward, never back.
-_MOVE_HEAD: Final = (
+MOVE_HEAD: Final = (
     "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (stream, writer) DO UPDATE SET seq = excluded.seq, "
     "content_hash = excluded.content_hash WHERE excluded.seq > agentstore_log_heads.seq"
 )
-MOVE_HEAD: Final = _MOVE_HEAD
 
 # Each existing log's head is its last stored row with an integer seq (the best a version
 # 1 database knows; SQLite would sort an edited text seq after every integer).
-_FILL_HEADS: Final = (
+FILL_HEADS: Final = (
     "INSERT INTO agentstore_log_heads (stream, writer, seq, content_hash) "
     "SELECT l.stream, l.writer, l.seq, l.content_hash FROM agentstore_log l "
     "WHERE l.seq >= 1 AND {octets}(l.content_hash) = 32 AND l.seq = ("
@@ -141,124 +116,103 @@ _FILL_HEADS: Final = (
     "WHERE m.stream = l.stream AND m.writer = l.writer AND m.seq = CAST(m.seq AS {int}))"
 )
 
-_V2_SQLITE: Final = (
-    # SQLite adds a CHECK only by rebuilding the table; the copy keeps every row as it is.
-    "CREATE TABLE agentstore_log_v2 ("
-    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
-    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
-    "PRIMARY KEY (stream, writer, seq), " + ", ".join(_LOG_CHECKS) + ") "
-    # Rows live in the primary-key b-tree itself: one b-tree write per append, not two.
-    "WITHOUT ROWID",
-    "PRAGMA ignore_check_constraints = ON",
-    "INSERT INTO agentstore_log_v2 (stream, writer, seq, payload, prev_hash, content_hash) "
-    "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
-    "PRAGMA ignore_check_constraints = OFF",
-    "DROP TABLE agentstore_log",
-    "ALTER TABLE agentstore_log_v2 RENAME TO agentstore_log",
-    _CREATE_HEADS,
-    _FILL_HEADS,
-    # SQLite triggers run once per row, so the head is not kept by a trigger on the table
-    # (a batch would move it once per entry): a single append goes through this view,
-    # whose trigger writes the row and moves the head in the same statement, and a batch
-    # moves the head once, in its own transaction (see SqlLogStore._insert_many).
-    "CREATE VIEW agentstore_log_append AS "
-    "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
-    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
-    "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
-    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash); "
-    + _MOVE_HEAD.replace("?, ?, ?, ?", "NEW.stream, NEW.writer, NEW.seq, NEW.content_hash")
-    + "; END",
-)
-
 _V2_POSTGRES: Final = (
     # NOT VALID: rows already stored stay as they are (verify judges them); every row
     # inserted or updated from now on is checked.
-    *(f"ALTER TABLE agentstore_log ADD {check} NOT VALID" for check in _LOG_CHECKS),
-    _CREATE_HEADS,
-    _FILL_HEADS,
+    *(f"ALTER TABLE agentstore_log ADD {check} NOT VALID" for check in LOG_CHECKS),
+    CREATE_HEADS,
+    FILL_HEADS,
 )
 
-HEAD_SEQ: Final = "head"
-"""On SQLite, the ``seq`` of the row holding a log's recorded head: a TEXT value, which
-SQLite sorts after every INTEGER, so the row sits right after its log's newest entry."""
 
-_ROWS_COLUMNS: Final = "stream, writer, seq, payload, prev_hash, content_hash"
-_IS_HEAD: Final = f"seq = '{HEAD_SEQ}'"
+@dataclass(frozen=True)
+class SchemaLayout:
+    """Where the substrate's tables live in one database, and the DDL that builds them.
+
+    The capability logic reads and writes through the names every layout keeps:
+    entries are read from ``agentstore_log`` and heads from ``agentstore_log_heads``
+    (tables or views), entries are written to :attr:`log_table` and a head is moved
+    forward by :attr:`move_head`. A backend with a layout of its own names it in a
+    ``schema_layout`` attribute; the others get :data:`DEFAULT_LAYOUT`.
+    """
+
+    types: Mapping[str, str]
+    """Values for the ``{int}``, ``{blob}``, ``{real}``, ``{text}``, ``{name}``,
+    ``{octets}`` and ``{hot_updates}`` fields of the DDL templates."""
+    migrations: Mapping[int, Sequence[str]]
+    """``migrations[n]`` takes a database from version n - 1 to n (templates, see
+    :attr:`types`), for every n up to :data:`SCHEMA_VERSION`; version 0 is empty."""
+    readable_from: int
+    """The oldest version read as it stands; an older one must be upgraded first."""
+    table_exists: str
+    """A query yielding a row when the table named by its one parameter exists."""
+    schema_lock: str | None = None
+    """Run first in the upgrade's transaction, where that transaction alone does not keep
+    concurrent first opens apart (PostgreSQL's DDL); None where it does."""
+    log_table: str = "agentstore_log"
+    """The table log entries are written to (and edited in, by ``tamper``)."""
+    move_head: str = MOVE_HEAD
+    """Moves a log's head forward, never back; binds stream, writer, seq, content_hash."""
+
+    def sql(self, template: str) -> str:
+        """``template`` with this layout's column types filled in."""
+        return template.format_map(self.types)
+
+    def before_upgrade(self, backend: Backend, found: int) -> None:
+        """Refuse, changing nothing, an upgrade from version ``found`` (at least 1) that
+        could not keep the database as it is; called inside the upgrade's transaction."""
+
+    def after_upgrade(self, backend: Backend) -> None:
+        """Restore connection settings an upgrade step changes; runs even when it fails."""
 
 
-def _move_head_row(stream: str, writer: str, seq: str, digest: str) -> str:
-    """The statement moving a log's head row forward, never back (SQLite, version 3)."""
-    return (
-        f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) VALUES ({stream}, {writer}, "
-        f"'{HEAD_SEQ}', {seq}, zeroblob(32), {digest}) ON CONFLICT (stream, writer, seq) "
-        "DO UPDATE SET payload = excluded.payload, content_hash = excluded.content_hash "
-        "WHERE excluded.payload > agentstore_log_rows.payload"
-    )
-
-
-MOVE_HEAD_ROW: Final = _move_head_row("?", "?", "?", "?")
-
-# An application's own indexes and triggers on the tables version 3 turns into views would
-# be lost silently: the upgrade refuses instead (see ensure_schema).
-_FOREIGN_OBJECTS: Final = (
-    "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') "
-    "AND tbl_name IN ('agentstore_log', 'agentstore_log_heads') AND sql IS NOT NULL "
-    "ORDER BY name"
+DEFAULT_LAYOUT: Final = SchemaLayout(
+    types=POSTGRES_TYPES,
+    migrations={1: V1, 2: _V2_POSTGRES, 3: ()},
+    readable_from=2,
+    table_exists=_PG_TABLE_EXISTS,
+    schema_lock="SELECT pg_advisory_xact_lock(7261746)",
 )
+"""The layout of every backend that names none of its own: PostgreSQL's types and
+catalog, entries in ``agentstore_log`` and each log's head in ``agentstore_log_heads``."""
 
-_HEAD_KEY_TAKEN: Final = (
-    f"SELECT stream, writer FROM agentstore_log WHERE seq = '{HEAD_SEQ}' LIMIT 1"
-)
 
-_V3_SQLITE: Final = (
-    "CREATE TABLE agentstore_log_rows ("
-    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
-    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
-    "PRIMARY KEY (stream, writer, seq), "
-    "CONSTRAINT agentstore_log_seq_positive CHECK "
-    f"((typeof(seq) = 'integer' AND seq >= 1) OR {_IS_HEAD}), "
-    + ", ".join(_LOG_CHECKS[1:])
-    + ", CONSTRAINT agentstore_log_head_row CHECK "
-    f"(seq <> '{HEAD_SEQ}' OR (typeof(payload) = 'integer' AND payload >= 1))"
-    ") WITHOUT ROWID",
-    # Every stored row is kept, even ones the new rules refuse: verify reports them.
-    "PRAGMA ignore_check_constraints = ON",
-    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) SELECT {_ROWS_COLUMNS} FROM agentstore_log",
-    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) SELECT stream, writer, '{HEAD_SEQ}', "
-    "seq, zeroblob(32), content_hash FROM agentstore_log_heads",
-    "PRAGMA ignore_check_constraints = OFF",
-    "DROP TRIGGER agentstore_log_append",
-    "DROP VIEW agentstore_log_append",
-    "DROP TABLE agentstore_log_heads",
-    "DROP TABLE agentstore_log",
-    f"CREATE VIEW agentstore_log AS SELECT {_ROWS_COLUMNS} FROM agentstore_log_rows "
-    f"WHERE seq <> '{HEAD_SEQ}'",
-    "CREATE VIEW agentstore_log_heads AS SELECT stream, writer, payload AS seq, content_hash "
-    f"FROM agentstore_log_rows WHERE {_IS_HEAD}",
-    # A head row is moved forward by appends and never deleted or re-keyed: a DELETE that
-    # would take it (truncating a log by a seq range, dropping a whole log) fails whole.
-    "CREATE TRIGGER agentstore_log_head_kept BEFORE DELETE ON agentstore_log_rows "
-    f"WHEN OLD.{_IS_HEAD} BEGIN "
-    "SELECT RAISE(ABORT, 'a log''s recorded head row is never deleted'); END",
-    "CREATE TRIGGER agentstore_log_head_keyed BEFORE UPDATE OF stream, writer, seq "
-    f"ON agentstore_log_rows WHEN OLD.{_IS_HEAD} OR NEW.{_IS_HEAD} BEGIN "
-    "SELECT RAISE(ABORT, 'a log''s recorded head row is never re-keyed'); END",
-    # A single append is one INSERT into this view: its trigger writes the entry and moves
-    # the head row in the same statement (a batch moves it once, see SqlLogStore).
-    f"CREATE VIEW agentstore_log_append AS SELECT {_ROWS_COLUMNS} FROM agentstore_log_rows",
-    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
-    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) "
-    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash); "
-    + _move_head_row("NEW.stream", "NEW.writer", "NEW.seq", "NEW.content_hash")
-    + "; END",
-)
+_BY_DIALECT: Final[dict[Dialect, SchemaLayout]] = {Dialect.POSTGRES: DEFAULT_LAYOUT}
 
-# MIGRATIONS[n][dialect] takes a database from version n - 1 to n; version 0 is empty.
-MIGRATIONS: Final[Mapping[int, Mapping[Dialect, Sequence[str]]]] = {
-    1: {Dialect.SQLITE: _V1, Dialect.POSTGRES: _V1},
-    2: {Dialect.SQLITE: _V2_SQLITE, Dialect.POSTGRES: _V2_POSTGRES},
-    3: {Dialect.SQLITE: _V3_SQLITE, Dialect.POSTGRES: ()},
-}
+
+def register_layout(dialect: Dialect, layout: SchemaLayout) -> None:
+    """Make ``layout`` the one of every ``dialect`` backend that names none of its own.
+
+    agentstore-sqlite registers SQLite's when :mod:`agentstore_sqlite.schema` is imported,
+    so a SQLite backend written before backends named their layout keeps its tables.
+    """
+    _BY_DIALECT[dialect] = layout
+
+
+def layout_of(backend: Backend) -> SchemaLayout:
+    """The layout ``backend`` names in its ``schema_layout`` attribute, else the one
+    registered for its dialect (:data:`DEFAULT_LAYOUT` for PostgreSQL).
+
+    Raises:
+        StoreError: no layout is known for the backend's dialect (a SQLite backend naming
+            none, with agentstore-sqlite not imported).
+    """
+    layout = getattr(backend, "schema_layout", None)
+    if isinstance(layout, SchemaLayout):
+        return layout
+    return _registered(backend.dialect)
+
+
+def _registered(dialect: Dialect) -> SchemaLayout:
+    try:
+        return _BY_DIALECT[dialect]
+    except KeyError:
+        raise StoreError(
+            f"no schema layout is known for {dialect.value}: name one in the backend's "
+            "schema_layout attribute, or import agentstore_sqlite.schema "
+            "(pip install agentstore-sqlite), which registers SQLite's"
+        ) from None
+
 
 _READ_VERSION: Final = f"SELECT value FROM {META_TABLE} WHERE key = ?"
 _WRITE_VERSION: Final = (
@@ -267,17 +221,13 @@ _WRITE_VERSION: Final = (
 )
 
 
-def _sql(template: str, dialect: Dialect) -> str:
-    return template.format_map(_TYPES[dialect])
-
-
 def schema_version(backend: Backend) -> int:
     """The schema version recorded in the database; 0 when it holds no agentstore tables.
 
     Raises:
         SchemaVersionError: the recorded version is not a number.
     """
-    if not backend.query(_TABLE_EXISTS[backend.dialect], (META_TABLE,)):
+    if not backend.query(layout_of(backend).table_exists, (META_TABLE,)):
         return 0
     rows = backend.query(_READ_VERSION, (VERSION_KEY,))
     if not rows:
@@ -302,29 +252,6 @@ def _refuse_newer(backend: Backend, found: int) -> None:
         )
 
 
-def _refuse_unkeepable(backend: Backend) -> None:
-    """Refuse an upgrade to version 3 that could not keep the database as it is."""
-    taken = backend.query(_HEAD_KEY_TAKEN)
-    if taken:
-        stream, writer = (str(v) for v in taken[0])
-        raise SchemaVersionError(
-            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: log "
-            f"{stream!r}/{writer!r} holds a row at seq '{HEAD_SEQ}', the key schema "
-            f"{SCHEMA_VERSION} gives each log's recorded head. agentstore never writes such a "
-            "row; delete it and open the store again. Nothing was changed."
-        )
-    found = backend.query(_FOREIGN_OBJECTS)
-    if found:
-        kind, name, table = (str(v) for v in found[0])
-        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise SchemaVersionError(
-            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: the "
-            f"{kind} {name!r} on {table}{more} would be lost, as {table} becomes a view of "
-            "agentstore_log_rows. Drop it, open the store to upgrade, then create it on "
-            "agentstore_log_rows. Nothing was changed."
-        )
-
-
 def require_schema(backend: Backend, where: str | None = None) -> int:
     """The schema version of an existing store, checked usable as it stands; no DDL runs.
 
@@ -343,7 +270,7 @@ def require_schema(backend: Backend, where: str | None = None) -> int:
             "schema in the policy. Nothing was created."
         )
     _refuse_newer(backend, found)
-    if found < READABLE_FROM[backend.dialect]:
+    if found < layout_of(backend).readable_from:
         raise SchemaVersionError(
             f"{place} has agentstore schema version {found}, older than this code reads "
             f"without upgrading it (version {SCHEMA_VERSION}); opened without creating, it "
@@ -367,36 +294,69 @@ def ensure_schema(backend: Backend) -> int:
     _refuse_newer(backend, found)
     if found == SCHEMA_VERSION:
         return found
-    dialect = backend.dialect
+    layout = layout_of(backend)
     with backend.transaction():
-        lock = _SCHEMA_LOCK[dialect]
-        if lock is not None:
-            backend.query(lock)
-        backend.exec(_sql(_CREATE_META, dialect))
+        if layout.schema_lock is not None:
+            backend.query(layout.schema_lock)
+        backend.exec(layout.sql(CREATE_META))
         found = schema_version(backend)
         _refuse_newer(backend, found)
-        if dialect is Dialect.SQLITE and 0 < found < 3:
-            _refuse_unkeepable(backend)
+        if 0 < found < SCHEMA_VERSION:
+            layout.before_upgrade(backend, found)
         try:
             for version in range(found + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version][dialect]:
-                    backend.exec(_sql(statement, dialect))
+                for statement in layout.migrations[version]:
+                    backend.exec(layout.sql(statement))
         finally:
-            if dialect is Dialect.SQLITE:  # a failed upgrade must not leave checks off
-                backend.exec("PRAGMA ignore_check_constraints = OFF")
+            layout.after_upgrade(backend)
         if found != SCHEMA_VERSION:
             backend.exec(_WRITE_VERSION, (VERSION_KEY, str(SCHEMA_VERSION)))
     return SCHEMA_VERSION
 
 
+_MOVED: Final = {
+    "HEAD_SEQ": "agentstore_sqlite.schema.HEAD_SEQ",
+    "MOVE_HEAD_ROW": "agentstore_sqlite.schema.MOVE_HEAD_ROW",
+    "MIGRATIONS": "layout_of(backend).migrations",
+    "READABLE_FROM": "layout_of(backend).readable_from",
+}
+
+
+def __getattr__(name: str) -> object:
+    """The names SQLite's layout had here before it moved to agentstore-sqlite: they
+    still work, with a DeprecationWarning."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"agentstore.sql.schema.{name} is deprecated: use {_MOVED[name]}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if name == "HEAD_SEQ":
+        return "head"
+    sqlite = _registered(Dialect.SQLITE)
+    if name == "MOVE_HEAD_ROW":
+        return sqlite.move_head
+    if name == "MIGRATIONS":
+        return {
+            v: {
+                Dialect.SQLITE: sqlite.migrations[v],
+                Dialect.POSTGRES: DEFAULT_LAYOUT.migrations[v],
+            }
+            for v in range(1, SCHEMA_VERSION + 1)
+        }
+    return {Dialect.SQLITE: sqlite.readable_from, Dialect.POSTGRES: DEFAULT_LAYOUT.readable_from}
+
+
 __all__ = [
-    "HEAD_SEQ",
-    "MIGRATIONS",
+    "CREATE_META",
+    "DEFAULT_LAYOUT",
     "MOVE_HEAD",
-    "MOVE_HEAD_ROW",
-    "READABLE_FROM",
     "SCHEMA_VERSION",
+    "SchemaLayout",
     "ensure_schema",
+    "layout_of",
+    "register_layout",
     "require_schema",
     "schema_version",
 ]

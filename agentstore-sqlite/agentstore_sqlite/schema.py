@@ -1,0 +1,219 @@
+"""SQLite's layout of the substrate's tables (see :class:`agentstore.sql.schema.SchemaLayout`).
+
+Version 2 rebuilds ``agentstore_log`` as a ``WITHOUT ROWID`` table with the log's checks
+(SQLite adds a CHECK only by rebuilding) and appends one entry through a view whose
+trigger moves the head in the same statement.
+
+Version 3 keeps each log's recorded head beside its entries: entries and heads are rows of
+one table, ``agentstore_log_rows``, a head being the row at ``seq`` :data:`HEAD_SEQ` of its
+log (its ``payload`` holds the head's seq). The head row sorts right after the log's newest
+entry, so an append writes one b-tree page where a separate heads table made it write two.
+A head row is never deleted or re-keyed (triggers refuse it), so deleting a range of seqs,
+or a whole log, fails rather than taking the head with it. ``agentstore_log`` and
+``agentstore_log_heads`` become read-only views of the entries and of the heads, so queries
+written against version 2 read the same; writes go to ``agentstore_log_rows``. Upgrading
+keeps every stored row, and refuses (changing nothing) while an application's own index or
+trigger sits on a table that becomes a view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from agentstore.errors import SchemaVersionError
+from agentstore.sql.backend import Backend, Dialect
+from agentstore.sql.schema import (
+    CREATE_HEADS,
+    FILL_HEADS,
+    LOG_CHECKS,
+    MOVE_HEAD,
+    SCHEMA_VERSION,
+    V1,
+    SchemaLayout,
+    register_layout,
+)
+
+SQLITE_TYPES: Final = {
+    "int": "INTEGER",
+    "blob": "BLOB",
+    "real": "REAL",
+    "text": "TEXT",
+    "name": "TEXT",
+    "octets": "length",
+    "hot_updates": "",
+}
+
+_V2_SQLITE: Final = (
+    # SQLite adds a CHECK only by rebuilding the table; the copy keeps every row as it is.
+    "CREATE TABLE agentstore_log_v2 ("
+    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
+    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
+    "PRIMARY KEY (stream, writer, seq), " + ", ".join(LOG_CHECKS) + ") "
+    # Rows live in the primary-key b-tree itself: one b-tree write per append, not two.
+    "WITHOUT ROWID",
+    "PRAGMA ignore_check_constraints = ON",
+    "INSERT INTO agentstore_log_v2 (stream, writer, seq, payload, prev_hash, content_hash) "
+    "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
+    "PRAGMA ignore_check_constraints = OFF",
+    "DROP TABLE agentstore_log",
+    "ALTER TABLE agentstore_log_v2 RENAME TO agentstore_log",
+    CREATE_HEADS,
+    FILL_HEADS,
+    # SQLite triggers run once per row, so the head is not kept by a trigger on the table
+    # (a batch would move it once per entry): a single append goes through this view,
+    # whose trigger writes the row and moves the head in the same statement, and a batch
+    # moves the head once, in its own transaction (SqlLogStore._insert_many).
+    "CREATE VIEW agentstore_log_append AS "
+    "SELECT stream, writer, seq, payload, prev_hash, content_hash FROM agentstore_log",
+    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
+    "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash) "
+    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash); "
+    + MOVE_HEAD.replace("?, ?, ?, ?", "NEW.stream, NEW.writer, NEW.seq, NEW.content_hash")
+    + "; END",
+)
+
+HEAD_SEQ: Final = "head"
+"""On SQLite, the ``seq`` of the row holding a log's recorded head: a TEXT value, which
+SQLite sorts after every INTEGER, so the row sits right after its log's newest entry."""
+
+_ROWS_COLUMNS: Final = "stream, writer, seq, payload, prev_hash, content_hash"
+_IS_HEAD: Final = f"seq = '{HEAD_SEQ}'"
+
+
+def _move_head_row(stream: str, writer: str, seq: str, digest: str) -> str:
+    """The statement moving a log's head row forward, never back (SQLite, version 3)."""
+    return (
+        f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) VALUES ({stream}, {writer}, "
+        f"'{HEAD_SEQ}', {seq}, zeroblob(32), {digest}) ON CONFLICT (stream, writer, seq) "
+        "DO UPDATE SET payload = excluded.payload, content_hash = excluded.content_hash "
+        "WHERE excluded.payload > agentstore_log_rows.payload"
+    )
+
+
+MOVE_HEAD_ROW: Final = _move_head_row("?", "?", "?", "?")
+
+# An application's own indexes and triggers on the tables version 3 turns into views would
+# be lost silently: the upgrade refuses instead (see ensure_schema).
+_FOREIGN_OBJECTS: Final = (
+    "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('index', 'trigger') "
+    "AND tbl_name IN ('agentstore_log', 'agentstore_log_heads') AND sql IS NOT NULL "
+    "ORDER BY name"
+)
+
+_HEAD_KEY_TAKEN: Final = (
+    f"SELECT stream, writer FROM agentstore_log WHERE seq = '{HEAD_SEQ}' LIMIT 1"
+)
+
+_V3_SQLITE: Final = (
+    "CREATE TABLE agentstore_log_rows ("
+    "stream {name} NOT NULL, writer {name} NOT NULL, seq {int} NOT NULL, "
+    "payload {blob} NOT NULL, prev_hash {blob}, content_hash {blob} NOT NULL, "
+    "PRIMARY KEY (stream, writer, seq), "
+    "CONSTRAINT agentstore_log_seq_positive CHECK "
+    f"((typeof(seq) = 'integer' AND seq >= 1) OR {_IS_HEAD}), "
+    + ", ".join(LOG_CHECKS[1:])
+    + ", CONSTRAINT agentstore_log_head_row CHECK "
+    f"(seq <> '{HEAD_SEQ}' OR (typeof(payload) = 'integer' AND payload >= 1))"
+    ") WITHOUT ROWID",
+    # Every stored row is kept, even ones the new rules refuse: verify reports them.
+    "PRAGMA ignore_check_constraints = ON",
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) SELECT {_ROWS_COLUMNS} FROM agentstore_log",
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) SELECT stream, writer, '{HEAD_SEQ}', "
+    "seq, zeroblob(32), content_hash FROM agentstore_log_heads",
+    "PRAGMA ignore_check_constraints = OFF",
+    "DROP TRIGGER agentstore_log_append",
+    "DROP VIEW agentstore_log_append",
+    "DROP TABLE agentstore_log_heads",
+    "DROP TABLE agentstore_log",
+    f"CREATE VIEW agentstore_log AS SELECT {_ROWS_COLUMNS} FROM agentstore_log_rows "
+    f"WHERE seq <> '{HEAD_SEQ}'",
+    "CREATE VIEW agentstore_log_heads AS SELECT stream, writer, payload AS seq, content_hash "
+    f"FROM agentstore_log_rows WHERE {_IS_HEAD}",
+    # A head row is moved forward by appends and never deleted or re-keyed: a DELETE that
+    # would take it (truncating a log by a seq range, dropping a whole log) fails whole.
+    "CREATE TRIGGER agentstore_log_head_kept BEFORE DELETE ON agentstore_log_rows "
+    f"WHEN OLD.{_IS_HEAD} BEGIN "
+    "SELECT RAISE(ABORT, 'a log''s recorded head row is never deleted'); END",
+    "CREATE TRIGGER agentstore_log_head_keyed BEFORE UPDATE OF stream, writer, seq "
+    f"ON agentstore_log_rows WHEN OLD.{_IS_HEAD} OR NEW.{_IS_HEAD} BEGIN "
+    "SELECT RAISE(ABORT, 'a log''s recorded head row is never re-keyed'); END",
+    # A single append is one INSERT into this view: its trigger writes the entry and moves
+    # the head row in the same statement (a batch moves it once: SqlLogStore._insert_many).
+    f"CREATE VIEW agentstore_log_append AS SELECT {_ROWS_COLUMNS} FROM agentstore_log_rows",
+    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}) "
+    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash); "
+    + _move_head_row("NEW.stream", "NEW.writer", "NEW.seq", "NEW.content_hash")
+    + "; END",
+)
+
+# A single append: one INSERT into this view moves the head row in the same statement.
+INSERT_VIA_VIEW: Final = (
+    f"INSERT INTO agentstore_log_append ({_ROWS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+# Every SQLite log has a row (an entry or its head): the next log is one seek.
+NEXT_ROWS_LOG: Final = (
+    "SELECT stream, writer FROM agentstore_log_rows WHERE (stream, writer) > (?, ?) "
+    "ORDER BY stream, writer LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class SqliteLayout(SchemaLayout):
+    """SQLite's layout: refuses an upgrade to version 3 that could not keep the database,
+    and never leaves an upgrade's ``ignore_check_constraints`` on."""
+
+    def before_upgrade(self, backend: Backend, found: int) -> None:
+        if found < 3:
+            _refuse_unkeepable(backend)
+
+    def after_upgrade(self, backend: Backend) -> None:
+        backend.exec("PRAGMA ignore_check_constraints = OFF")
+
+
+def _refuse_unkeepable(backend: Backend) -> None:
+    """Refuse an upgrade to version 3 that could not keep the database as it is."""
+    taken = backend.query(_HEAD_KEY_TAKEN)
+    if taken:
+        stream, writer = (str(v) for v in taken[0])
+        raise SchemaVersionError(
+            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: log "
+            f"{stream!r}/{writer!r} holds a row at seq '{HEAD_SEQ}', the key schema "
+            f"{SCHEMA_VERSION} gives each log's recorded head. agentstore never writes such a "
+            "row; delete it and open the store again. Nothing was changed."
+        )
+    found = backend.query(_FOREIGN_OBJECTS)
+    if found:
+        kind, name, table = (str(v) for v in found[0])
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise SchemaVersionError(
+            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: the "
+            f"{kind} {name!r} on {table}{more} would be lost, as {table} becomes a view of "
+            "agentstore_log_rows. Drop it, open the store to upgrade, then create it on "
+            "agentstore_log_rows. Nothing was changed."
+        )
+
+
+SQLITE_LAYOUT: Final = SqliteLayout(
+    types=SQLITE_TYPES,
+    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE},
+    readable_from=3,
+    table_exists="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+    log_table="agentstore_log_rows",
+    move_head=MOVE_HEAD_ROW,
+)
+"""The layout every :class:`~agentstore_sqlite.backend.SqliteBackend` names."""
+
+# A SQLite backend that names no layout (written before backends did) gets this one.
+register_layout(Dialect.SQLITE, SQLITE_LAYOUT)
+
+__all__ = [
+    "HEAD_SEQ",
+    "INSERT_VIA_VIEW",
+    "MOVE_HEAD_ROW",
+    "NEXT_ROWS_LOG",
+    "SQLITE_LAYOUT",
+    "SqliteLayout",
+]
