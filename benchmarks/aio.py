@@ -195,6 +195,52 @@ def _pg_floor(pg: Pg, per_task: int) -> Runner:
     return LoopRunner(open_, work, close)
 
 
+def _pg_floor_with_head(pg: Pg, per_task: int) -> Runner:
+    """The floor writing what agentstore writes: agentstore's own guarded INSERT that moves
+    the log's recorded head in the same statement, one connection per task."""
+    try:
+        import psycopg
+        from agentstore_postgres.driver import _INSERT, _INSERT_AFTER
+    except ImportError as exc:
+        raise Unavailable("psycopg is not installed (uv run --group bench)") from exc
+    pg.ensure()
+    section = {"url": pg.url, "schema_name": pg.schema}
+    heads = "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = %s AND writer = %s"
+
+    async def open_() -> Any:
+        open_agentstore("postgres", section).close()  # the store's tables, as agentstore makes them
+        return [
+            await psycopg.AsyncConnection.connect(
+                pg.url, autocommit=True, options=f"-c search_path={pg.schema}"
+            )
+            for _ in range(PG_TASKS)
+        ]
+
+    async def work(conns: list[Any]) -> Sample:
+        async def task(i: int, conn: Any) -> None:
+            writer = f"aio-floor-head-{i}"
+            row = await (await conn.execute(heads, (STREAM, writer))).fetchone()
+            seq, prev = (int(row[0]), bytes(row[1])) if row else (0, None)
+            for _ in range(per_task):
+                digest = chain(prev, PAYLOAD)
+                entry = (STREAM, writer, seq + 1, PAYLOAD, prev, digest)
+                if prev is None:
+                    await conn.execute(_INSERT, entry)
+                else:
+                    await conn.execute(_INSERT_AFTER, (*entry, STREAM, writer, seq, prev))
+                seq, prev = seq + 1, digest
+
+        start = time.perf_counter()
+        await asyncio.gather(*(task(i, c) for i, c in enumerate(conns)))
+        return Sample(PG_TASKS * per_task, time.perf_counter() - start)
+
+    async def close(conns: list[Any]) -> None:
+        for conn in conns:
+            await conn.close()
+
+    return LoopRunner(open_, work, close)
+
+
 def _pg_agentstore(pg: Pg, per_task: int) -> Runner:
     import agentstore.aio
 
@@ -309,7 +355,10 @@ def scenarios(settings: Settings) -> list[Scenario]:
                 f"PostgreSQL {pg.version} at {_where(pg.url)}. {PG_TASKS} tasks, one writer "
                 f"and one connection each, {pg_per_task} appends per task per sample. Floor: "
                 "raw psycopg.AsyncConnection, one INSERT per append after a cached head "
-                "(BLAKE3 chained), all on one event loop."
+                "(BLAKE3 chained), all on one event loop; a second floor runs agentstore's own "
+                "statement (the guarded INSERT that moves the log's recorded head), so the "
+                "async face's own cost shows apart from the head that lets verify catch "
+                "truncation."
             ),
             contenders=[
                 Contender(
@@ -317,6 +366,12 @@ def scenarios(settings: Settings) -> list[Scenario]:
                     "floor",
                     pg.durability,
                     lambda: _pg_floor(pg, pg_per_task),
+                ),
+                Contender(
+                    "raw psycopg.AsyncConnection, agentstore's INSERT with head (floor)",
+                    "floor",
+                    pg.durability,
+                    lambda: _pg_floor_with_head(pg, pg_per_task),
                 ),
                 Contender(
                     "agentstore.aio postgres",

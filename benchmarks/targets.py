@@ -154,6 +154,14 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         lambda v: v <= 1.2,
         throughput=False,
     )
+    ratio_check(
+        "aio-postgres-append",
+        "asyncio postgres within 1.2x of raw AsyncConnection running agentstore's statement",
+        "agentstore.aio postgres",
+        "raw psycopg.AsyncConnection, agentstore's INSERT with head (floor)",
+        lambda v: v <= 1.2,
+        throughput=False,
+    )
     checks.append(
         _lag(get("aio-verify"), "agentstore.aio sqlite await verify()", 5.0, "await verify()")
     )
