@@ -31,7 +31,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
-from agentstore.chain import ChainRow, Head, check_head, verify_rows
+from agentstore.chain import ChainRow, Head, verify_rows, verify_to_head
 from agentstore.checks import (
     MAX_INT,
     MAX_JSON_DEPTH,
@@ -192,22 +192,11 @@ class WriterLogStore(ABC):
         if first is None:
             count, _ = verify_rows(stream, writer, rows)
             return count
-        at_first: list[bytes] = []
-
-        def checked() -> Iterator[ChainRow]:
-            for row in rows:
-                yield row
-                if row[0] == first[0]:
-                    at_first.append(row[3])  # reached only once verify_rows accepted it
 
         def read_head(stream: str, writer: str) -> Head:
             return self._recorded_head(stream, writer) or (0, None)
 
-        # Read before the entries and again after: entries appended before the first
-        # read must all be there, and none may lie past the second.
-        count, last = verify_rows(stream, writer, checked())
-        check_head(stream, writer, count, last, first=first, at_first=at_first, read_head=read_head)
-        return count
+        return verify_to_head(stream, writer, rows, read_head, first=first)
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` holding entries, the store's own audit chain included."""

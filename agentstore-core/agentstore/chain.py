@@ -6,7 +6,7 @@ hashes the payload alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from blake3 import blake3
 
@@ -130,6 +130,40 @@ def check_head(
             )
 
 
+def verify_to_head(
+    stream: str,
+    writer: str,
+    rows: Iterable[ChainRow],
+    read_head: Callable[[str, str], Head],
+    *,
+    first: Head | None = None,
+) -> int:
+    """Verify the chain ``rows`` (read lazily) against the log's recorded head; return its
+    length.
+
+    The head is read before the rows (``first``, when the caller already read it) and
+    again after them, so entries appended meanwhile pass, none committed before the first
+    read may be missing, and none may lie past the second.
+
+    Raises:
+        ChainBroken: as :func:`verify_rows` and :func:`check_head`.
+    """
+    if first is None:
+        first = read_head(stream, writer)
+    head_seq = first[0]
+    at_first: list[bytes] = []
+
+    def checked() -> Iterator[ChainRow]:
+        for row in rows:
+            yield row
+            if row[0] == head_seq:
+                at_first.append(row[3])  # reached only once verify_rows accepted it
+
+    count, last = verify_rows(stream, writer, checked())
+    check_head(stream, writer, count, last, first=first, at_first=at_first, read_head=read_head)
+    return count
+
+
 def _well_formed(head: Head) -> bool:
     """Whether a recorded head read back is a seq and a hash (an edit can store anything)."""
     seq, digest = head
@@ -146,4 +180,5 @@ __all__ = [
     "chain_hash",
     "check_head",
     "verify_rows",
+    "verify_to_head",
 ]

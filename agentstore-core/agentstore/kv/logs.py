@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Final
 
 from agentstore.capabilities import MAX_INT, GenerationStore, WriterLogStore
-from agentstore.chain import ChainRow, chain_hash, check_head, verify_rows
+from agentstore.chain import ChainRow, chain_hash, verify_to_head
 from agentstore.errors import ChainBroken, NonMonotonicGeneration, StoreError
 from agentstore.kv import keys
 from agentstore.kv.primitives import Lifetime, Writes
@@ -140,28 +140,7 @@ class KvLogStore(WriterLogStore):
             yield e.seq, e.payload, e.prev_hash, e.content_hash
 
     def _verify(self, stream: str, writer: str) -> int:
-        # The head is read before the entries and again after: entries committed before
-        # the first read must all be there, and no stored entry may lie past the second.
-        first = self._read_head(stream, writer)
-        at_first: list[bytes] = []
-
-        def rows() -> Iterator[ChainRow]:
-            for row in self._chain_rows(stream, writer):
-                yield row
-                if row[0] == first[0]:
-                    at_first.append(row[3])  # reached only once verify_rows accepted it
-
-        count, last_hash = verify_rows(stream, writer, rows())
-        check_head(
-            stream,
-            writer,
-            count,
-            last_hash,
-            first=first,
-            at_first=at_first,
-            read_head=self._read_head,
-        )
-        return count
+        return verify_to_head(stream, writer, self._chain_rows(stream, writer), self._read_head)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
         # Every log with an entry has a recorded head, kept when its entries are deleted

@@ -18,7 +18,7 @@ from agentstore.capabilities import (
     GenerationStore,
     WriterLogStore,
 )
-from agentstore.chain import ChainRow, check_head, verify_rows
+from agentstore.chain import ChainRow, verify_to_head
 from agentstore.errors import (
     BackendUnavailable,
     ChainBroken,
@@ -287,28 +287,7 @@ class SqlLogStore(WriterLogStore):
                 yield cast(ChainRow, row)
 
     def _verify(self, stream: str, writer: str) -> int:
-        # The head is read before the entries and again after: entries committed before
-        # the first read must all be there, and no stored entry may lie past the second.
-        first = self._read_head(stream, writer)
-        at_first: list[bytes] = []
-
-        def rows() -> Iterator[ChainRow]:
-            for row in self._chain_rows(stream, writer):
-                yield row
-                if row[0] == first[0]:
-                    at_first.append(row[3])  # reached only once verify_rows accepted it
-
-        count, last_hash = verify_rows(stream, writer, rows())
-        check_head(
-            stream,
-            writer,
-            count,
-            last_hash,
-            first=first,
-            at_first=at_first,
-            read_head=self._read_head,
-        )
-        return count
+        return verify_to_head(stream, writer, self._chain_rows(stream, writer), self._read_head)
 
     def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
         """Overwrite the stored row at ``seq`` with ``entry``'s payload and hashes, or delete
