@@ -157,7 +157,17 @@ def _sync_on_loop(settings: Settings, per_task: int) -> Runner:
 # -- postgres: 4 tasks on distinct writers ------------------------------------------------
 
 
-def _pg_floor(pg: Pg, per_task: int) -> Runner:
+def _pg_raw(
+    pg: Pg,
+    per_task: int,
+    writer: str,
+    *,
+    prepare: Callable[[Any], Awaitable[object]],
+    head_sql: str,
+    append: Callable[[Any, tuple[Any, ...]], Awaitable[object]],
+) -> Runner:
+    """A floor of raw psycopg.AsyncConnection, one connection and one writer per task: the
+    head read once, then each entry chained and written by ``append(conn, entry)``."""
     try:
         import psycopg
     except ImportError as exc:
@@ -165,69 +175,23 @@ def _pg_floor(pg: Pg, per_task: int) -> Runner:
     pg.ensure()
 
     async def open_() -> Any:
-        conns = []
-        for _ in range(PG_TASKS):
-            conn = await psycopg.AsyncConnection.connect(
-                pg.url, autocommit=True, options=f"-c search_path={pg.schema}"
-            )
-            await conn.execute(SCHEMA)
-            conns.append(conn)
-        return conns
-
-    async def work(conns: list[Any]) -> Sample:
-        async def task(i: int, conn: Any) -> None:
-            writer = f"aio-floor-{i}"
-            row = await (await conn.execute(HEAD, (STREAM, writer))).fetchone()
-            seq, prev = (int(row[0]), bytes(row[1])) if row else (0, None)
-            for _ in range(per_task):
-                digest = chain(prev, PAYLOAD)
-                await conn.execute(INSERT, (STREAM, writer, seq + 1, PAYLOAD, prev, digest))
-                seq, prev = seq + 1, digest
-
-        start = time.perf_counter()
-        await asyncio.gather(*(task(i, c) for i, c in enumerate(conns)))
-        return Sample(PG_TASKS * per_task, time.perf_counter() - start)
-
-    async def close(conns: list[Any]) -> None:
-        for conn in conns:
-            await conn.close()
-
-    return LoopRunner(open_, work, close)
-
-
-def _pg_floor_with_head(pg: Pg, per_task: int) -> Runner:
-    """The floor writing what agentstore writes: agentstore's own guarded INSERT that moves
-    the log's recorded head in the same statement, one connection per task."""
-    try:
-        import psycopg
-        from agentstore_postgres.driver import _INSERT, _INSERT_AFTER
-    except ImportError as exc:
-        raise Unavailable("psycopg is not installed (uv run --group bench)") from exc
-    pg.ensure()
-    section = {"url": pg.url, "schema_name": pg.schema}
-    heads = "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = %s AND writer = %s"
-
-    async def open_() -> Any:
-        open_agentstore("postgres", section).close()  # the store's tables, as agentstore makes them
-        return [
+        conns = [
             await psycopg.AsyncConnection.connect(
                 pg.url, autocommit=True, options=f"-c search_path={pg.schema}"
             )
             for _ in range(PG_TASKS)
         ]
+        await prepare(conns[0])
+        return conns
 
     async def work(conns: list[Any]) -> Sample:
         async def task(i: int, conn: Any) -> None:
-            writer = f"aio-floor-head-{i}"
-            row = await (await conn.execute(heads, (STREAM, writer))).fetchone()
+            name = f"{writer}-{i}"
+            row = await (await conn.execute(head_sql, (STREAM, name))).fetchone()
             seq, prev = (int(row[0]), bytes(row[1])) if row else (0, None)
             for _ in range(per_task):
                 digest = chain(prev, PAYLOAD)
-                entry = (STREAM, writer, seq + 1, PAYLOAD, prev, digest)
-                if prev is None:
-                    await conn.execute(_INSERT, entry)
-                else:
-                    await conn.execute(_INSERT_AFTER, (*entry, STREAM, writer, seq, prev))
+                await append(conn, (STREAM, name, seq + 1, PAYLOAD, prev, digest))
                 seq, prev = seq + 1, digest
 
         start = time.perf_counter()
@@ -239,6 +203,39 @@ def _pg_floor_with_head(pg: Pg, per_task: int) -> Runner:
             await conn.close()
 
     return LoopRunner(open_, work, close)
+
+
+def _pg_floor(pg: Pg, per_task: int) -> Runner:
+    async def prepare(conn: Any) -> None:
+        await conn.execute(SCHEMA)
+
+    async def append(conn: Any, entry: tuple[Any, ...]) -> None:
+        await conn.execute(INSERT, entry)
+
+    return _pg_raw(pg, per_task, "aio-floor", prepare=prepare, head_sql=HEAD, append=append)
+
+
+def _pg_floor_with_head(pg: Pg, per_task: int) -> Runner:
+    """The floor writing what agentstore writes: agentstore's own guarded INSERT that moves
+    the log's recorded head in the same statement."""
+    try:
+        from agentstore_postgres.driver import _INSERT, _INSERT_AFTER
+    except ImportError as exc:
+        raise Unavailable("agentstore-postgres is not installed") from exc
+    section = {"url": pg.url, "schema_name": pg.schema}
+    heads = "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = %s AND writer = %s"
+
+    async def prepare(conn: Any) -> None:
+        open_agentstore("postgres", section).close()  # the store's tables, as agentstore makes them
+
+    async def append(conn: Any, entry: tuple[Any, ...]) -> None:
+        stream, writer, seq, _, prev, _ = entry
+        if prev is None:
+            await conn.execute(_INSERT, entry)
+        else:
+            await conn.execute(_INSERT_AFTER, (*entry, stream, writer, seq - 1, prev))
+
+    return _pg_raw(pg, per_task, "aio-floor-head", prepare=prepare, head_sql=heads, append=append)
 
 
 def _pg_agentstore(pg: Pg, per_task: int) -> Runner:
