@@ -13,7 +13,15 @@ from typing import Any
 import agentstore
 import pytest
 from agentstore import StorePolicy
-from forked import EACH, THREADS, Child, append_in_threads, assert_log_holds_exactly, deadline
+from forked import (
+    EACH,
+    THREADS,
+    Child,
+    append_in_threads,
+    assert_log_holds_exactly,
+    check_a_child_killed_mid_append,
+    deadline,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,28 +59,4 @@ def test_the_parent_keeps_working_after_a_child_is_killed_mid_append(
     redis_policy: StorePolicy,
 ) -> None:
     with agentstore.open(redis_policy) as store:
-        log = store.log("shared", writer="w")
-        log.append(b"before-fork")
-
-        def in_child(child: Child) -> Any:
-            for i in range(100_000):
-                child.send([log.append(f"c{i}".encode()).seq, f"c{i}"])
-            return None
-
-        child = Child(in_child)
-        acked: list[list[Any]] = [[1, "before-fork"]]
-        try:
-            parent = []
-            for i in range(60):
-                parent.append([log.append(f"p{i}".encode()).seq, f"p{i}"])
-                acked.append(child.message())
-            child.kill()
-        finally:
-            child.close()
-        parent += append_in_threads(store, "shared", "w", "after-kill")
-        entries = {e.seq: e.payload.decode() for e in log.entries()}
-        total = log.verify()
-        assert len(entries) == total
-        for seq, payload in [*acked, *parent]:
-            assert entries[seq] == payload
-        assert len(set(entries.values())) == total
+        check_a_child_killed_mid_append(store)

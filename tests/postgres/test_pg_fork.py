@@ -19,7 +19,15 @@ import agentstore_postgres
 import psycopg
 import pytest
 from agentstore import CommitEvent, Store, StoreError, StorePolicy
-from forked import EACH, THREADS, Child, append_in_threads, assert_log_holds_exactly, deadline
+from forked import (
+    EACH,
+    THREADS,
+    Child,
+    append_in_threads,
+    assert_log_holds_exactly,
+    check_a_child_killed_mid_append,
+    deadline,
+)
 from pg_server import pg_section
 
 
@@ -131,33 +139,7 @@ def test_the_parent_keeps_working_after_a_child_is_killed_mid_append(
     policy: StorePolicy,
 ) -> None:
     with agentstore.open(policy) as store:
-        log = store.log("shared", writer="w")
-        log.append(b"before-fork")
-
-        def in_child(child: Child) -> Any:
-            for i in range(100_000):
-                child.send([log.append(f"c{i}".encode()).seq, f"c{i}"])
-            return None
-
-        child = Child(in_child)
-        acked: list[list[Any]] = [[1, "before-fork"]]
-        try:
-            parent = []
-            for i in range(60):
-                parent.append([log.append(f"p{i}".encode()).seq, f"p{i}"])
-                acked.append(child.message())
-            child.kill()  # SIGKILL, in the middle of its stream of appends
-        finally:
-            child.close()
-        parent += append_in_threads(store, "shared", "w", "after-kill")
-        entries = {e.seq: e.payload.decode() for e in log.entries()}
-        total = log.verify()
-        assert len(entries) == total
-        for seq, payload in [*acked, *parent]:  # every acknowledged append, exactly once
-            assert entries[seq] == payload
-        assert len(set(entries.values())) == total
-        # the child's appends after its last report may or may not have committed
-        assert total >= len(acked) + len(parent)
+        check_a_child_killed_mid_append(store)
 
 
 def test_the_doorbell_across_fork_rings_both_ways(pg_schema: str) -> None:

@@ -24,6 +24,7 @@ from forked import (
     Child,
     append_in_threads,
     assert_log_holds_exactly,
+    check_a_child_killed_mid_append,
     deadline,
 )
 from sqlite_helpers import open_file_store
@@ -130,32 +131,7 @@ def test_multiprocessing_fork_context_child_appends_beside_the_parent(db: Path) 
 
 def test_the_parent_keeps_working_after_a_child_is_killed_mid_append(db: Path) -> None:
     with open_file_store(db) as store:
-        log = store.log("shared", writer="w")
-        log.append(b"before-fork")
-
-        def in_child(child: Child) -> Any:
-            for i in range(100_000):
-                child.send([log.append(f"c{i}".encode()).seq, f"c{i}"])
-            return None
-
-        child = Child(in_child)
-        acked: list[list[Any]] = [[1, "before-fork"]]
-        try:
-            parent = []
-            for i in range(60):
-                parent.append([log.append(f"p{i}".encode()).seq, f"p{i}"])
-                acked.append(child.message())
-            child.kill()  # SIGKILL, in the middle of its stream of appends
-        finally:
-            child.close()
-        parent += append_in_threads(store, "shared", "w", "after-kill")
-        entries = {e.seq: e.payload.decode() for e in log.entries()}
-        total = log.verify()
-        assert len(entries) == total
-        for seq, payload in [*acked, *parent]:  # every acknowledged append, exactly once
-            assert entries[seq] == payload
-        assert len(set(entries.values())) == total
-        assert total >= len(acked) + len(parent)
+        check_a_child_killed_mid_append(store)
 
 
 @pytest.mark.parametrize("kind", ["wrapped", "memory"])
