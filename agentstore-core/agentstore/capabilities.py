@@ -357,6 +357,18 @@ class CredentialStore(ABC):
     @abstractmethod
     def _delete_secret(self, name: str) -> None: ...
 
+    def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
+        """Store ``value`` only if the stored value is still ``expected``; return whether
+        it was stored. Key rotation relies on it never to overwrite a newer value.
+
+        The default reads then writes, which a concurrent put can slip between; a driver
+        overrides it with one atomic compare-and-set.
+        """
+        if self._get_secret(name) != expected:
+            return False
+        self._put_secret(name, value)
+        return True
+
 
 class RateLimitCounter(ABC):
     """Fixed-window counters for rate limiting (capability ``rate_limits``).

@@ -26,6 +26,8 @@ from agentstore.capabilities import (
     WriterLogStore,
 )
 from agentstore.doorbell import Doorbell
+from agentstore.encryption.credentials import EncryptedCredentialStore
+from agentstore.encryption.keys import Keyring
 from agentstore.errors import (
     BackendUnavailable,
     InvalidInput,
@@ -57,13 +59,21 @@ class Store:
         opened: dict[str, DriverStores],
         routes: dict[CapabilityName, str],
         doorbell: Doorbell,
+        keyring: Keyring | None = None,
     ) -> None:
         self.policy = policy
+        self.keyring = keyring
+        """The keys secrets are encrypted with (``[store.encryption]``), or None."""
         self.doorbell = doorbell
         self._opened = opened
         self._routes = routes
         self._closed = False
         self._lock = threading.Lock()
+        self._sealed: EncryptedCredentialStore | None = None
+        if keyring is not None:
+            inner = getattr(opened[routes["credentials"]], "credentials", None)
+            if inner is not None:
+                self._sealed = EncryptedCredentialStore(inner, keyring)
 
     def _cap(self, capability: CapabilityName) -> Any:
         if self._closed:
@@ -71,6 +81,8 @@ class Store:
                 f"cannot use capability {capability!r}: the store is closed; "
                 "open it again with agentstore.open()"
             )
+        if capability == "credentials" and self._sealed is not None:
+            return self._sealed
         obj = getattr(self._opened[self._routes[capability]], capability)
         if obj is None:  # open() checked this; only a driver mutating its stores gets here
             raise MissingCapability(f"no driver serves capability {capability!r}")
@@ -264,7 +276,7 @@ def open(
         with contextlib.suppress(StoreError):
             _close_all(opened)
         raise
-    return Store(policy, opened, dict(resolved.routes), doorbell)
+    return Store(policy, opened, dict(resolved.routes), doorbell, resolved.keyring)
 
 
 __all__ = [

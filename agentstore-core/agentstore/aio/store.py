@@ -35,6 +35,7 @@ from agentstore.aio.handles import (
     BridgedLogStore,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
+from agentstore.encryption.credentials import AsyncEncryptedCredentialStore
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
@@ -254,6 +255,10 @@ async def _open(
                 closers.append(native)
             for cap in served:
                 caps[cap] = getattr(native, cap) or _bridge(cap, stores, kit)
+        if sync.keyring is not None:
+            caps["credentials"] = AsyncEncryptedCredentialStore(
+                cast(AsyncCredentialStore, caps["credentials"]), sync.keyring
+            )
         return AsyncStore(sync, caps, bell, offload, closers)
     except BaseException:
         offload.fail_pending()

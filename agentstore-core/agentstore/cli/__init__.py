@@ -1,5 +1,6 @@
 """The ``agentstore`` command line (``agentstore --help``); built on click."""
 
+from agentstore.cli import keys as keys  # registers keygen and rotate-key
 from agentstore.cli.app import cli, main
 
 __all__ = ["cli", "main"]

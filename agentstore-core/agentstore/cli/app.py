@@ -334,7 +334,9 @@ def validate(ctx: click.Context, path: Path | None, as_json: bool) -> None:
     if aa_storage:
         click.echo("the equivalent [store] policy:")
         click.echo(policy.dumps(), nl=False)
-    for line in resolved.warnings:
+    if resolved.keyring is not None:
+        click.echo(f"credentials encrypted at rest: key ids {', '.join(resolved.keyring.key_ids)}")
+    for line in resolved.warnings + ([resolved.unencrypted] if resolved.unencrypted else []):
         click.echo(f"warning: {line}", err=True)
 
 
@@ -362,7 +364,10 @@ def _validate_json(policy: StorePolicy, resolved: ResolvedPolicy, reg: Registry)
             for name in policy.sections
         },
         "notice": resolved.notice,
-        "warnings": resolved.warnings,
+        "warnings": resolved.warnings + ([resolved.unencrypted] if resolved.unencrypted else []),
+        "encryption": None
+        if resolved.keyring is None
+        else {"key_ids": resolved.keyring.key_ids, "encrypting": resolved.keyring.primary},
         "policy": policy.dumps(),
     }
 

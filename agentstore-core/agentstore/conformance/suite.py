@@ -20,6 +20,7 @@ from agentstore.conformance.contracts import (
     AuditSinkContract,
     CredentialStoreContract,
     DoorbellContract,
+    EncryptedCredentialContract,
     GenerationContract,
     LifecycleContract,
     PolicyStoreContract,
@@ -55,6 +56,10 @@ class TestAuditSink(AuditSinkContract):
 
 
 class TestSessionStore(SessionStoreContract):
+    pass
+
+
+class TestEncryptedCredentials(EncryptedCredentialContract):
     pass
 
 

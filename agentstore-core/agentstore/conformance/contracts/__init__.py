@@ -32,6 +32,7 @@ from agentstore.conformance.contracts.base import (
 )
 from agentstore.conformance.contracts.counters import LifecycleContract, RateLimitContract
 from agentstore.conformance.contracts.doorbell import DoorbellContract
+from agentstore.conformance.contracts.encryption import EncryptedCredentialContract
 from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.conformance.contracts.governance import (
     AuditSinkContract,
@@ -52,6 +53,7 @@ class AllContracts(
     AuditSinkContract,
     SessionStoreContract,
     CredentialStoreContract,
+    EncryptedCredentialContract,
     RateLimitContract,
     LifecycleContract,
     AsyncStoreContract,
@@ -93,6 +95,7 @@ __all__ = [
     "ContractBase",
     "CredentialStoreContract",
     "DoorbellContract",
+    "EncryptedCredentialContract",
     "GenerationContract",
     "LifecycleContract",
     "PolicyStoreContract",
