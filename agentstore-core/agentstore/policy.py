@@ -48,8 +48,8 @@ from agentstore._policy_wording import (
     written_path,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName
-from agentstore.encryption.keys import TABLE as ENCRYPTION_TABLE
-from agentstore.encryption.keys import Keyring, check_table, keyring_from_table
+from agentstore.crypto.keys import TABLE as ENCRYPTION_TABLE
+from agentstore.crypto.keys import Keyring, check_table, keyring_from_table
 from agentstore.errors import (
     ConfigError,
     InvalidPolicy,

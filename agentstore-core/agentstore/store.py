@@ -25,9 +25,9 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
+from agentstore.crypto.credentials import EncryptedCredentialStore
+from agentstore.crypto.keys import Keyring
 from agentstore.doorbell import Doorbell
-from agentstore.encryption.credentials import EncryptedCredentialStore
-from agentstore.encryption.keys import Keyring
 from agentstore.errors import (
     BackendUnavailable,
     InvalidInput,

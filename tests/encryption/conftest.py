@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from agentstore.encryption import generate_key
+from agentstore.crypto import generate_key
 from encrypted import KEY_ENV
 
 

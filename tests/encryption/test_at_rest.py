@@ -8,7 +8,7 @@ from pathlib import Path
 
 import agentstore
 import pytest
-from agentstore.encryption import DecryptionFailed
+from agentstore.crypto import DecryptionFailed
 from encrypted import ENCRYPTED, sqlite_policy
 
 SECRET = b"sk-live-PLAINTEXT-4b1d9e-never-at-rest"

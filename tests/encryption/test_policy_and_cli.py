@@ -13,8 +13,8 @@ import agentstore
 import pytest
 from agentstore import StorePolicy
 from agentstore.cli import cli
-from agentstore.encryption import Keyring, generate_key, key_id
-from agentstore.encryption.keys import parse_key
+from agentstore.crypto import Keyring, generate_key, key_id
+from agentstore.crypto.keys import parse_key
 from agentstore.errors import InvalidPolicy, MissingEnvironmentVariable
 from click.testing import CliRunner
 from encrypted import KEY_ENV
@@ -180,7 +180,7 @@ def test_without_cryptography_a_key_names_the_extra(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)], env=env, capture_output=True, text=True, check=True
     )
-    assert "agentstore-core[encryption]" in out.stdout
+    assert "agentstore-core[crypto]" in out.stdout
 
 
 def test_cold_import_does_not_load_cryptography() -> None:

@@ -10,7 +10,7 @@ import agentstore
 import psycopg
 import pytest
 from agentstore import StorePolicy
-from agentstore.encryption import DecryptionFailed, generate_key
+from agentstore.crypto import DecryptionFailed, generate_key
 from encrypted import ENCRYPTED, KEY_ENV
 from pg_server import pg_section
 

@@ -35,7 +35,7 @@ from agentstore.aio.handles import (
     BridgedLogStore,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
-from agentstore.encryption.credentials import AsyncEncryptedCredentialStore
+from agentstore.crypto.credentials import AsyncEncryptedCredentialStore
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry

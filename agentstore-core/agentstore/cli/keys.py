@@ -13,8 +13,8 @@ import click
 from agentstore.capabilities import CredentialStore
 from agentstore.cli.app import _opts, _where, cli, load_policy, opened
 from agentstore.cli.errors import EXIT_FAILED, CliError
-from agentstore.encryption import EncryptedCredentialStore, generate_key, key_id, rotate
-from agentstore.encryption.keys import parse_key
+from agentstore.crypto import EncryptedCredentialStore, generate_key, key_id, rotate
+from agentstore.crypto.keys import parse_key
 from agentstore.errors import StoreError
 
 

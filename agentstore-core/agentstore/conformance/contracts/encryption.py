@@ -15,15 +15,15 @@ import agentstore
 import agentstore.aio
 from agentstore.capabilities import CapabilityName, CredentialStore
 from agentstore.conformance.contracts.base import THREADS, ContractBase, run_threads
-from agentstore.encryption import (
+from agentstore.crypto import (
     DecryptionFailed,
     EncryptedCredentialStore,
     Keyring,
     generate_key,
     rotate,
 )
-from agentstore.encryption.envelope import is_envelope
-from agentstore.encryption.keys import parse_key
+from agentstore.crypto.envelope import is_envelope
+from agentstore.crypto.keys import parse_key
 from agentstore.policy import StorePolicy
 from agentstore.store import Store
 
@@ -54,7 +54,7 @@ class EncryptedCredentialContract(ContractBase):
 
     def open_encrypted(self, *keys: str) -> Store:
         """A store on the policy under test with ``[store.encryption]`` naming ``keys``."""
-        pytest.importorskip("cryptography", reason="encryption needs agentstore-core[encryption]")
+        pytest.importorskip("cryptography", reason="encryption needs agentstore-core[crypto]")
         policy = self._encrypted_policy(list(keys))
         store = agentstore.open(policy, registry=self.registry, clock=self.clock)
         self._stores.append(store)

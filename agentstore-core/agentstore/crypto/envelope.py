@@ -29,7 +29,7 @@ OVERHEAD: Final = HEADER_SIZE + TAG_SIZE
 
 _AAD_PREFIX: Final = b"agentstore credential\x00"
 
-CRYPTO_EXTRA: Final = "pip install 'agentstore-core[encryption]'"
+CRYPTO_EXTRA: Final = "pip install 'agentstore-core[crypto]'"
 
 
 def aead(key: bytes) -> AESGCM:

@@ -1,7 +1,7 @@
 """Credential stores that keep every secret encrypted at rest, and key rotation.
 
 :class:`EncryptedCredentialStore` wraps any driver's :class:`CredentialStore`: the driver
-only ever receives envelopes (see :mod:`agentstore.encryption.envelope`), so a secret's
+only ever receives envelopes (see :mod:`agentstore.crypto.envelope`), so a secret's
 plaintext reaches no database file, WAL, table, backup or replica. A secret's name is not
 encrypted (the driver needs it to find the secret); it is bound to the envelope.
 """
@@ -14,8 +14,8 @@ from typing import Final, Protocol
 
 from agentstore.capabilities import CredentialStore
 from agentstore.checks import MAX_SECRET_BYTES, check_name, check_payload
-from agentstore.encryption.envelope import OVERHEAD, is_envelope
-from agentstore.encryption.keys import Keyring
+from agentstore.crypto.envelope import OVERHEAD, is_envelope
+from agentstore.crypto.keys import Keyring
 from agentstore.errors import Conflict, InvalidInput
 
 MAX_ENCRYPTED_SECRET_BYTES: Final = MAX_SECRET_BYTES - OVERHEAD
@@ -37,7 +37,7 @@ class EncryptedCredentialStore(CredentialStore):
     Guarantees beyond :class:`CredentialStore`: the driver stores only authenticated
     envelopes under the keyring's first key; a stored value that is not an envelope under
     a configured key, or fails authentication (edited, or moved from another name), raises
-    :class:`~agentstore.encryption.DecryptionFailed` naming the secret and key id.
+    :class:`~agentstore.crypto.DecryptionFailed` naming the secret and key id.
     """
 
     def __init__(self, inner: CredentialStore, keyring: Keyring) -> None:

@@ -29,7 +29,7 @@ from blake3 import blake3
 
 from agentstore._env_refs import is_env_ref
 from agentstore._policy_wording import did_you_mean
-from agentstore.encryption.envelope import (
+from agentstore.crypto.envelope import (
     KEY_ID_SIZE,
     DecryptionFailed,
     aead,
