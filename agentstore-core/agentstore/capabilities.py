@@ -264,10 +264,22 @@ class AuditSink(ABC):
         with call:
             return call.stream(self._records(start))
 
-    def verify(self) -> int:
-        """Check the audit chain; return its length. Raises ChainBroken on tampering."""
+    def verify(self, *, trusted: Iterable[Any] | None = None) -> int:
+        """Check the audit chain; return its length. Raises ChainBroken on tampering.
+
+        With ``trusted`` keys, also prove authorship from signed checkpoints, as
+        :meth:`WriterLog.verify` does (the chain emitted through ``store.signed_audit``).
+        """
         with DriverCall("AuditSink.verify"):
-            return self._verify()
+            return self._verify() if trusted is None else self._verify_signed(trusted)
+
+    def _verify_signed(self, trusted: Iterable[Any]) -> int:
+        """Verify against signed checkpoints; a sink that keeps its chain on the store's
+        log store (:class:`LogAuditSink`) can, others cannot."""
+        raise StoreError(
+            f"{type(self).__name__} keeps no signed checkpoints: signing needs an audit "
+            "chain kept on the store's logs"
+        )
 
     @abstractmethod
     def _emit(self, entry: AuditEntry) -> AuditRecord: ...

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, cast
 
 from agentstore._policy_wording import database_hint
+from agentstore.audit import LogAuditSink
 from agentstore.capabilities import (
     CAPABILITIES,
     AuditSink,
@@ -27,6 +28,7 @@ from agentstore.capabilities import (
 )
 from agentstore.crypto.credentials import EncryptedCredentialStore
 from agentstore.crypto.keys import Keyring
+from agentstore.crypto.signing import SigningKey
 from agentstore.doorbell import Doorbell
 from agentstore.errors import (
     BackendUnavailable,
@@ -115,9 +117,21 @@ class Store:
         """The monotonic counter called ``name``."""
         return Generation(cast(GenerationStore, self._cap("generations")), name)
 
-    def log(self, stream: str, writer: str) -> WriterLog:
-        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return WriterLog(cast(WriterLogStore, self._cap("logs")), self.doorbell, stream, writer)
+    def log(self, stream: str, writer: str, *, signing_key: SigningKey | None = None) -> WriterLog:
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`.
+
+        With ``signing_key`` (the writer's ed25519 key: a 32-byte private key seed or a
+        ``cryptography`` Ed25519PrivateKey; it stays in this process), every append call
+        also records a signed checkpoint of the new head, so that
+        ``verify(trusted=[...])`` proves who wrote the chain (needs
+        ``agentstore-core[crypto]``).
+        """
+        logs = cast(WriterLogStore, self._cap("logs"))
+        if signing_key is None:
+            return WriterLog(logs, self.doorbell, stream, writer)
+        from agentstore.crypto.signing import Signer
+
+        return WriterLog(logs, self.doorbell, stream, writer, Signer(signing_key))
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
@@ -132,6 +146,25 @@ class Store:
     @property
     def audit(self) -> AuditSink:
         return cast(AuditSink, self._cap("audit"))
+
+    def signed_audit(self, signing_key: SigningKey) -> AuditSink:
+        """The audit sink, each emit also recording a checkpoint of the chain's head
+        signed with ``signing_key``, so ``audit.verify(trusted=[...])`` proves who wrote
+        it. Needs the audit chain on the store's logs (:class:`LogAuditSink`, which every
+        first-party driver uses) and ``agentstore-core[crypto]``.
+
+        Raises:
+            StoreError: the audit capability keeps its chain elsewhere.
+        """
+        from agentstore.crypto.signing import SignedAuditSink, Signer
+
+        sink = self.audit
+        if not isinstance(sink, LogAuditSink):
+            raise StoreError(
+                f"the audit sink {type(sink).__name__} keeps its chain apart from the "
+                "store's logs, where signed checkpoints are kept"
+            )
+        return SignedAuditSink(sink, Signer(signing_key))
 
     @property
     def sessions(self) -> SessionStore:

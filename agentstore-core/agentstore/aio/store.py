@@ -36,6 +36,7 @@ from agentstore.aio.handles import (
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
 from agentstore.crypto.credentials import AsyncEncryptedCredentialStore
+from agentstore.crypto.signing import SigningKey
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
@@ -94,9 +95,17 @@ class AsyncStore:
         """The monotonic counter called ``name``."""
         return AsyncGeneration(cast(AsyncGenerationStore, self._cap("generations")), name)
 
-    def log(self, stream: str, writer: str) -> AsyncWriterLog:
-        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return AsyncWriterLog(cast(AsyncLogStore, self._cap("logs")), stream, writer)
+    def log(
+        self, stream: str, writer: str, *, signing_key: SigningKey | None = None
+    ) -> AsyncWriterLog:
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`.
+
+        ``signing_key`` signs a checkpoint after every append call, as
+        :meth:`agentstore.Store.log` describes (the signing runs off the loop).
+        """
+        logs = cast(AsyncLogStore, self._cap("logs"))
+        sync = self.sync.log(stream, writer, signing_key=signing_key)
+        return AsyncWriterLog(logs, stream, writer, sync, self._offload)
 
     async def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
