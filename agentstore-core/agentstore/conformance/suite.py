@@ -26,6 +26,7 @@ from agentstore.conformance.contracts import (
     PolicyStoreContract,
     RateLimitContract,
     SessionStoreContract,
+    SignedCheckpointContract,
     StoreContract,
     WriterLogContract,
 )
@@ -60,6 +61,10 @@ class TestSessionStore(SessionStoreContract):
 
 
 class TestEncryptedCredentials(EncryptedCredentialContract):
+    pass
+
+
+class TestSignedCheckpoints(SignedCheckpointContract):
     pass
 
 

@@ -32,7 +32,10 @@ from agentstore.conformance.contracts.base import (
 )
 from agentstore.conformance.contracts.counters import LifecycleContract, RateLimitContract
 from agentstore.conformance.contracts.doorbell import DoorbellContract
-from agentstore.conformance.contracts.encryption import EncryptedCredentialContract
+from agentstore.conformance.contracts.encryption import (
+    EncryptedCredentialContract,
+    SignedCheckpointContract,
+)
 from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.conformance.contracts.governance import (
     AuditSinkContract,
@@ -54,6 +57,7 @@ class AllContracts(
     SessionStoreContract,
     CredentialStoreContract,
     EncryptedCredentialContract,
+    SignedCheckpointContract,
     RateLimitContract,
     LifecycleContract,
     AsyncStoreContract,
@@ -101,6 +105,7 @@ __all__ = [
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "SignedCheckpointContract",
     "StoreContract",
     "WriterLogContract",
     "capability_of",

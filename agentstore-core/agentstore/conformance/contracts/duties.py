@@ -105,6 +105,7 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_credential_encrypted_*",
             "test_credential_rotation_*",
         ),
+        "Signed checkpoints ride on the log store": ("test_log_signed_*",),
         "Rate-limit windows": (
             "test_rate_limit_starts_at_zero",
             "test_rate_limit_increment_returns_the_window_total",

@@ -24,6 +24,8 @@ from agentstore.crypto import (
 )
 from agentstore.crypto.envelope import is_envelope
 from agentstore.crypto.keys import parse_key
+from agentstore.crypto.signing import Signer
+from agentstore.errors import ChainBroken
 from agentstore.policy import StorePolicy
 from agentstore.store import Store
 
@@ -170,4 +172,43 @@ class EncryptedCredentialContract(ContractBase):
             assert self.SECRET not in stored
 
 
-__all__ = ["EncryptedCredentialContract"]
+class SignedCheckpointContract(ContractBase):
+    """Signed checkpoints ride on the driver's log store (the reserved checkpoint stream):
+    whatever the driver, a signed chain verifies with its key and nothing else does."""
+
+    capability: ClassVar[CapabilityName | None] = "logs"
+
+    def _keys(self) -> tuple[bytes, bytes]:
+        pytest.importorskip("cryptography", reason="signing needs agentstore-core[crypto]")
+        return os.urandom(32), os.urandom(32)
+
+    def test_log_signed_chain_verifies_only_with_its_key(self) -> None:
+        key, other = self._keys()
+        store = self.open_store()
+        log = store.log("conv", "w", signing_key=key)
+        log.append(b"one")
+        log.append_many([b"two", b"three"])
+        mine, theirs = Signer(key).fingerprint, Signer(other).fingerprint
+        assert store.log("conv", "w").verify(trusted=[mine]) == 3
+        with pytest.raises(ChainBroken) as caught:
+            store.log("conv", "w").verify(trusted=[theirs])
+        assert caught.value.seq == 1
+
+    def test_log_signed_unsigned_appends_are_named(self) -> None:
+        key, _ = self._keys()
+        store = self.open_store()
+        store.log("conv", "w", signing_key=key).append_many([b"1", b"2"])
+        store.log("conv", "w").append(b"3")
+        with pytest.raises(ChainBroken) as caught:
+            store.log("conv", "w").verify(trusted=[Signer(key).fingerprint])
+        assert caught.value.seq == 3
+
+    def test_log_signed_concurrent_appends_are_all_covered(self) -> None:
+        key, _ = self._keys()
+        store = self.open_store()
+        log = store.log("conv", "w", signing_key=key)
+        run_threads(THREADS, lambda i: [log.append(b"%d-%d" % (i, n)) for n in range(5)])
+        assert log.verify(trusted=[Signer(key).fingerprint]) == THREADS * 5
+
+
+__all__ = ["EncryptedCredentialContract", "SignedCheckpointContract"]
