@@ -7,8 +7,8 @@ A driver with a WriterLogStore serves the ``audit`` capability with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Final
+from collections.abc import Iterable, Iterator
+from typing import Any, Final
 
 from agentstore.capabilities import AuditSink, WriterLogStore
 from agentstore.checks import RESERVED_PREFIX
@@ -36,6 +36,16 @@ class LogAuditSink(AuditSink):
 
     def _verify(self) -> int:
         return self._logs._verify(AUDIT_STREAM, AUDIT_WRITER)
+
+    def _verify_signed(self, trusted: Iterable[Any]) -> int:
+        from agentstore.crypto.signing import verify_signed
+
+        return verify_signed(self._logs, AUDIT_STREAM, AUDIT_WRITER, trusted)
+
+    @property
+    def log_store(self) -> WriterLogStore:
+        """The log store holding the chain (where signed checkpoints of it are kept)."""
+        return self._logs
 
 
 __all__ = ["AUDIT_STREAM", "AUDIT_WRITER", "LogAuditSink"]

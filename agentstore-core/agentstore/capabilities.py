@@ -264,10 +264,22 @@ class AuditSink(ABC):
         with call:
             return call.stream(self._records(start))
 
-    def verify(self) -> int:
-        """Check the audit chain; return its length. Raises ChainBroken on tampering."""
+    def verify(self, *, trusted: Iterable[Any] | None = None) -> int:
+        """Check the audit chain; return its length. Raises ChainBroken on tampering.
+
+        With ``trusted`` keys, also prove authorship from signed checkpoints, as
+        :meth:`WriterLog.verify` does (the chain emitted through ``store.signed_audit``).
+        """
         with DriverCall("AuditSink.verify"):
-            return self._verify()
+            return self._verify() if trusted is None else self._verify_signed(trusted)
+
+    def _verify_signed(self, trusted: Iterable[Any]) -> int:
+        """Verify against signed checkpoints; a sink that keeps its chain on the store's
+        log store (:class:`LogAuditSink`) can, others cannot."""
+        raise StoreError(
+            f"{type(self).__name__} keeps no signed checkpoints: signing needs an audit "
+            "chain kept on the store's logs"
+        )
 
     @abstractmethod
     def _emit(self, entry: AuditEntry) -> AuditRecord: ...
@@ -356,6 +368,18 @@ class CredentialStore(ABC):
 
     @abstractmethod
     def _delete_secret(self, name: str) -> None: ...
+
+    def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
+        """Store ``value`` only if the stored value is still ``expected``; return whether
+        it was stored. Key rotation relies on it never to overwrite a newer value.
+
+        The default reads then writes, which a concurrent put can slip between; a driver
+        overrides it with one atomic compare-and-set.
+        """
+        if self._get_secret(name) != expected:
+            return False
+        self._put_secret(name, value)
+        return True
 
 
 class RateLimitCounter(ABC):

@@ -96,6 +96,12 @@ class SchemaVersionError(StoreError):
     """A database carries a schema this code cannot use (newer than it knows)."""
 
 
+class DecryptionFailed(StoreError):
+    """A stored secret cannot be decrypted: its key is not configured, it was stored
+    unencrypted, or its envelope was altered, truncated or moved from another name. The
+    message names the secret and the key id, never a value."""
+
+
 class EventsMissed(StoreError):
     """A doorbell event stream (``agentstore.aio``: ``doorbell.events()``) fell behind.
 
@@ -152,6 +158,7 @@ __all__ = [
     "ChainBroken",
     "ConfigError",
     "Conflict",
+    "DecryptionFailed",
     "DuplicateDriver",
     "InvalidInput",
     "InvalidPolicy",

@@ -6,17 +6,27 @@ failures into StoreErrors; it adds no storage of its own.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from agentstore.checks import MAX_PAYLOAD_BYTES, check_int, check_name, check_payload, check_stream
 from agentstore.doorbell import Doorbell
-from agentstore.errors import StoreError, native_error
+from agentstore.errors import InvalidInput, StoreError, native_error
 from agentstore.translate import DriverCall
 from agentstore.types import CommitEvent, Entry
 
 if TYPE_CHECKING:
     from agentstore.capabilities import GenerationStore, WriterLogStore
+    from agentstore.crypto.signing import TrustedKey
+
+_log = logging.getLogger("agentstore")
+
+
+class Checkpointer(Protocol):
+    """What signs a log's head (see :class:`agentstore.crypto.signing.Signer`)."""
+
+    def checkpoint(self, entry: Entry) -> bytes: ...
 
 
 class Generation:
@@ -64,13 +74,21 @@ class WriterLog:
     :class:`~agentstore.types.CommitEvent`, never before the commit.
     """
 
-    __slots__ = ("_bell", "_store", "stream", "writer")
+    __slots__ = ("_bell", "_signer", "_store", "stream", "writer")
 
-    def __init__(self, store: WriterLogStore, doorbell: Doorbell, stream: str, writer: str) -> None:
+    def __init__(
+        self,
+        store: WriterLogStore,
+        doorbell: Doorbell,
+        stream: str,
+        writer: str,
+        signer: Checkpointer | None = None,
+    ) -> None:
         self._store = store
         self._bell = doorbell
         self.stream = check_stream(stream)
         self.writer = check_name(writer, "writer")
+        self._signer = signer
 
     def append(self, payload: bytes) -> Entry:
         """Append ``payload`` and return the committed entry."""
@@ -82,6 +100,8 @@ class WriterLog:
             raise
         except Exception as exc:
             raise native_error("WriterLog.append failed in the driver", exc) from exc
+        if self._signer is not None:
+            self._checkpoint(entry)
         if self._bell._subs:
             self._bell.ring(CommitEvent(entry.stream, entry.writer, entry.seq, entry.content_hash))
         return entry
@@ -96,10 +116,50 @@ class WriterLog:
             return []
         with DriverCall("WriterLog.append_many"):
             entries = self._store._append_many(self.stream, self.writer, checked)
+        if self._signer is not None:
+            self._checkpoint(entries[-1])
         if self._bell._subs:
             for e in entries:
                 self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
         return entries
+
+    def _checkpoint(self, entry: Entry) -> None:
+        # The entry is committed: a failed checkpoint must not make the caller retry it.
+        # The entries stay unsigned until the next signed append (or sign_head()).
+        from agentstore.crypto.signing import CHECKPOINT_STREAM
+
+        assert self._signer is not None
+        try:
+            self._store._append(CHECKPOINT_STREAM, self.writer, self._signer.checkpoint(entry))
+        except Exception as exc:
+            _log.warning(
+                "log (%r, %r): seq %d committed but its signed checkpoint was not "
+                "written (%s); it is covered by the next signed append",
+                self.stream,
+                self.writer,
+                entry.seq,
+                type(exc).__name__,
+            )
+
+    def sign_head(self) -> Entry | None:
+        """Record a signed checkpoint of the current head (a log opened with a signing
+        key); returns the head signed, or None for an empty log. Appends sign on their
+        own; this covers entries left unsigned by a crash between an append and its
+        checkpoint.
+
+        Raises:
+            InvalidInput: the log was opened without a signing key.
+        """
+        if self._signer is None:
+            raise InvalidInput("sign_head needs a log opened with signing_key=")
+        from agentstore.crypto.signing import CHECKPOINT_STREAM
+
+        head = self.head()
+        if head is not None:
+            payload = self._signer.checkpoint(head)
+            with DriverCall("WriterLog.sign_head"):
+                self._store._append(CHECKPOINT_STREAM, self.writer, payload)
+        return head
 
     def head(self) -> Entry | None:
         """The last committed entry, or None when the log is empty."""
@@ -115,8 +175,14 @@ class WriterLog:
 
     __iter__ = entries
 
-    def verify(self) -> int:
+    def verify(self, *, trusted: Iterable[TrustedKey] | None = None) -> int:
         """Check the whole chain in constant memory and return the number of entries.
+
+        With ``trusted`` (fingerprints or public keys of the writer's signing keys), also
+        prove authorship: every entry must be covered by a signed checkpoint (see
+        :mod:`agentstore.crypto.signing`) of a trusted key, so a chain rewritten or
+        extended by someone without such a key fails, naming the first seq no valid
+        signature covers. Memory then grows with the number of checkpoints.
 
         What it proves: the stored entries are exactly a complete chain from seq 1 up to
         the log's recorded head (every link and content hash intact, nothing missing,
@@ -131,6 +197,11 @@ class WriterLog:
                 appended (a gap, a reorder, an edited payload or hash, a broken link, a
                 truncated log: the first missing seq).
         """
+        if trusted is not None:
+            from agentstore.crypto.signing import verify_signed
+
+            with DriverCall("WriterLog.verify"):
+                return verify_signed(self._store, self.stream, self.writer, trusted)
         with DriverCall("WriterLog.verify"):
             return self._store._verify(self.stream, self.writer)
 
@@ -138,4 +209,4 @@ class WriterLog:
         return f"WriterLog(stream={self.stream!r}, writer={self.writer!r})"
 
 
-__all__ = ["Generation", "WriterLog"]
+__all__ = ["Checkpointer", "Generation", "WriterLog"]

@@ -48,6 +48,8 @@ from agentstore._policy_wording import (
     written_path,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName
+from agentstore.crypto.keys import TABLE as ENCRYPTION_TABLE
+from agentstore.crypto.keys import Keyring, check_table, keyring_from_table
 from agentstore.errors import (
     ConfigError,
     InvalidPolicy,
@@ -62,7 +64,7 @@ CONFIG_FILENAME: Final = "agentstore.toml"
 CONFIG_ENV: Final = "AGENTSTORE_CONFIG"
 DEFAULT_BACKEND: Final = "sqlite"
 DEFAULT_SQLITE_PATH: Final = "agentstore.db"
-_RESERVED_KEYS: Final = ("backend", "capabilities")
+_RESERVED_KEYS: Final = ("backend", "capabilities", ENCRYPTION_TABLE)
 
 
 def _capability_hint(name: str) -> str:
@@ -87,6 +89,11 @@ class ResolvedPolicy:
     """Each section whose driver is not installed, with a line saying so."""
     notice: str | None = None
     """When the built-in default applies because no table said otherwise, a line saying so."""
+    keyring: Keyring | None = None
+    """The keys of ``[store.encryption]``, read; None when secrets are stored as given."""
+    unencrypted: str | None = None
+    """Without ``[store.encryption]``, when credentials go to a persistent driver: a line
+    saying their values are stored unencrypted (``agentstore validate`` shows it)."""
 
     @property
     def warnings(self) -> list[str]:
@@ -103,7 +110,15 @@ class StorePolicy:
     overrides and the section names only, never a value.
     """
 
-    __slots__ = ("_backend", "_capabilities", "_paths", "_sections", "_table", "source")
+    __slots__ = (
+        "_backend",
+        "_capabilities",
+        "_encryption",
+        "_paths",
+        "_sections",
+        "_table",
+        "source",
+    )
 
     def __init__(
         self,
@@ -111,6 +126,7 @@ class StorePolicy:
         *,
         capabilities: Mapping[str, str] | None = None,
         sections: Mapping[str, Mapping[str, Any]] | None = None,
+        encryption: Mapping[str, Any] | None = None,
         source: str | Path | None = None,
     ) -> None:
         if not isinstance(backend, str) or not backend:
@@ -139,6 +155,9 @@ class StorePolicy:
                 )
             check_section_values(dict(section), f"store.{name}")
             secs[name] = dict(section)
+        if encryption is not None:
+            check_table(encryption)
+        self._encryption = None if encryption is None else dict(encryption)
         self._backend = backend
         self._capabilities = caps
         self._sections = secs
@@ -231,7 +250,10 @@ class StorePolicy:
         if not isinstance(caps, Mapping):
             raise InvalidPolicy("must be a table of capability = driver", path="store.capabilities")
         sections = {k: v for k, v in store.items() if k not in _RESERVED_KEYS}
-        policy = cls(backend, capabilities=caps, sections=sections, source=source)
+        encryption = store.get(ENCRYPTION_TABLE)
+        policy = cls(
+            backend, capabilities=caps, sections=sections, encryption=encryption, source=source
+        )
         policy._refuse_inline_passwords()
         return policy
 
@@ -285,6 +307,11 @@ class StorePolicy:
         """The driver sections as written, env references unresolved."""
         return {k: dict(v) for k, v in self._sections.items()}
 
+    @property
+    def encryption(self) -> Mapping[str, Any] | None:
+        """The ``[store.encryption]`` table as written (key references only), or None."""
+        return None if self._encryption is None else dict(self._encryption)
+
     def driver_for(self, capability: CapabilityName) -> str:
         return self._capabilities.get(capability, self._backend)
 
@@ -299,6 +326,8 @@ class StorePolicy:
             store[name] = dict(section)
         if self._capabilities:
             store["capabilities"] = dict(self._capabilities)
+        if self._encryption is not None:
+            store[ENCRYPTION_TABLE] = dict(self._encryption)
         return {"store": store}
 
     def dumps(self) -> str:
@@ -442,8 +471,23 @@ class StorePolicy:
                 f"{where}: the built-in default applies: {DEFAULT_BACKEND} at "
                 f"{base / DEFAULT_SQLITE_PATH}"
             )
+        keyring, unencrypted = None, None
+        if self._encryption is not None:
+            keyring = keyring_from_table(self._encryption, base, self._path("store.encryption"))
+        elif specs[routes["credentials"]].persistent:
+            unencrypted = (
+                f"credentials are stored unencrypted on driver {routes['credentials']!r}: "
+                "add [store.encryption] with a key (`agentstore keygen` prints one) to "
+                "encrypt them at rest"
+            )
         return ResolvedPolicy(
-            routes=routes, drivers=drivers, base_dir=base, unused=unused, notice=notice
+            routes=routes,
+            drivers=drivers,
+            base_dir=base,
+            unused=unused,
+            notice=notice,
+            keyring=keyring,
+            unencrypted=unencrypted,
         )
 
     def _check_section(

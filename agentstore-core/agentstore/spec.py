@@ -138,6 +138,9 @@ class DriverSpec:
             safely: appends, bumps and increments from every process serialize, nothing is
             lost. The conformance suite runs its multi-process tests only when this is
             declared; ``agentstore drivers`` shows it.
+        persistent: what the driver stores outlives the process (a file, a server). The
+            memory driver declares False; ``agentstore validate`` warns that credentials
+            are stored unencrypted only on a persistent driver.
         aio: optional ``"package.module:function"`` naming the driver's native support
             for :mod:`agentstore.aio` (provisional; see ``agentstore.aio._driver``). Without
             it, the async face runs the driver's calls on threads the async store owns.
@@ -154,6 +157,7 @@ class DriverSpec:
     tamper_evident: bool = True
     cross_process: bool = False
     aio: str | None = None
+    persistent: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _DRIVER_NAME.fullmatch(self.name):
@@ -186,7 +190,7 @@ class DriverSpec:
                 f"driver {self.name!r}: aio={self.aio!r} must name a function as "
                 "'package.module:function'"
             )
-        for flag in ("tamper_evident", "cross_process"):
+        for flag in ("tamper_evident", "cross_process", "persistent"):
             if type(getattr(self, flag)) is not bool:
                 raise ConfigError(
                     f"driver {self.name!r}: {flag} must be True or False, "

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any, cast
 
 from agentstore._policy_wording import database_hint
+from agentstore.audit import LogAuditSink
 from agentstore.capabilities import (
     CAPABILITIES,
     AuditSink,
@@ -25,6 +26,9 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
+from agentstore.crypto.credentials import EncryptedCredentialStore
+from agentstore.crypto.keys import Keyring
+from agentstore.crypto.signing import SigningKey
 from agentstore.doorbell import Doorbell
 from agentstore.errors import (
     BackendUnavailable,
@@ -57,13 +61,21 @@ class Store:
         opened: dict[str, DriverStores],
         routes: dict[CapabilityName, str],
         doorbell: Doorbell,
+        keyring: Keyring | None = None,
     ) -> None:
         self.policy = policy
+        self.keyring = keyring
+        """The keys secrets are encrypted with (``[store.encryption]``), or None."""
         self.doorbell = doorbell
         self._opened = opened
         self._routes = routes
         self._closed = False
         self._lock = threading.Lock()
+        self._sealed: EncryptedCredentialStore | None = None
+        if keyring is not None:
+            inner = getattr(opened[routes["credentials"]], "credentials", None)
+            if inner is not None:
+                self._sealed = EncryptedCredentialStore(inner, keyring)
 
     def _cap(self, capability: CapabilityName) -> Any:
         if self._closed:
@@ -71,6 +83,8 @@ class Store:
                 f"cannot use capability {capability!r}: the store is closed; "
                 "open it again with agentstore.open()"
             )
+        if capability == "credentials" and self._sealed is not None:
+            return self._sealed
         obj = getattr(self._opened[self._routes[capability]], capability)
         if obj is None:  # open() checked this; only a driver mutating its stores gets here
             raise MissingCapability(f"no driver serves capability {capability!r}")
@@ -103,9 +117,21 @@ class Store:
         """The monotonic counter called ``name``."""
         return Generation(cast(GenerationStore, self._cap("generations")), name)
 
-    def log(self, stream: str, writer: str) -> WriterLog:
-        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return WriterLog(cast(WriterLogStore, self._cap("logs")), self.doorbell, stream, writer)
+    def log(self, stream: str, writer: str, *, signing_key: SigningKey | None = None) -> WriterLog:
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`.
+
+        With ``signing_key`` (the writer's ed25519 key: a 32-byte private key seed or a
+        ``cryptography`` Ed25519PrivateKey; it stays in this process), every append call
+        also records a signed checkpoint of the new head, so that
+        ``verify(trusted=[...])`` proves who wrote the chain (needs
+        ``agentstore-core[crypto]``).
+        """
+        logs = cast(WriterLogStore, self._cap("logs"))
+        if signing_key is None:
+            return WriterLog(logs, self.doorbell, stream, writer)
+        from agentstore.crypto.signing import Signer
+
+        return WriterLog(logs, self.doorbell, stream, writer, Signer(signing_key))
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
@@ -120,6 +146,25 @@ class Store:
     @property
     def audit(self) -> AuditSink:
         return cast(AuditSink, self._cap("audit"))
+
+    def signed_audit(self, signing_key: SigningKey) -> AuditSink:
+        """The audit sink, each emit also recording a checkpoint of the chain's head
+        signed with ``signing_key``, so ``audit.verify(trusted=[...])`` proves who wrote
+        it. Needs the audit chain on the store's logs (:class:`LogAuditSink`, which every
+        first-party driver uses) and ``agentstore-core[crypto]``.
+
+        Raises:
+            StoreError: the audit capability keeps its chain elsewhere.
+        """
+        from agentstore.crypto.signing import SignedAuditSink, Signer
+
+        sink = self.audit
+        if not isinstance(sink, LogAuditSink):
+            raise StoreError(
+                f"the audit sink {type(sink).__name__} keeps its chain apart from the "
+                "store's logs, where signed checkpoints are kept"
+            )
+        return SignedAuditSink(sink, Signer(signing_key))
 
     @property
     def sessions(self) -> SessionStore:
@@ -264,7 +309,7 @@ def open(
         with contextlib.suppress(StoreError):
             _close_all(opened)
         raise
-    return Store(policy, opened, dict(resolved.routes), doorbell)
+    return Store(policy, opened, dict(resolved.routes), doorbell, resolved.keyring)
 
 
 __all__ = [

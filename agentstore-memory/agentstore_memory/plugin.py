@@ -17,5 +17,6 @@ def register_drivers(register: Callable[[DriverSpec], None]) -> None:
             description="in-process, not persisted; the reference semantics",
             conformance="agentstore_memory.conformance:SUPPORT",
             aio="agentstore_memory.aio:open_native",
+            persistent=False,
         )
     )

@@ -212,10 +212,20 @@ class MemoryCredentialStore(CredentialStore):
     def __init__(self, life: _Lifetime | None = None) -> None:
         self._life = life or _Lifetime()
         self._secrets: dict[str, bytes] = {}
+        self._lock = fork_safe_lock()
 
     def _put_secret(self, name: str, value: bytes) -> None:
         self._life.check()
-        self._secrets[name] = value
+        with self._lock:
+            self._secrets[name] = value
+
+    def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
+        self._life.check()
+        with self._lock:
+            if self._secrets.get(name) != expected:
+                return False
+            self._secrets[name] = value
+            return True
 
     def _get_secret(self, name: str) -> bytes | None:
         self._life.check()
@@ -223,7 +233,8 @@ class MemoryCredentialStore(CredentialStore):
 
     def _delete_secret(self, name: str) -> None:
         self._life.check()
-        self._secrets.pop(name, None)
+        with self._lock:
+            self._secrets.pop(name, None)
 
     def __repr__(self) -> str:
         return f"<MemoryCredentialStore secrets={len(self._secrets)}>"

@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "agentstore.audit": 4,
     "agentstore.spec": 4,
     "agentstore._aa_storage": 4,
+    "agentstore.crypto": 4,
     "agentstore.hookspecs": 5,
     "agentstore.registry": 5,
     "agentstore.policy": 6,

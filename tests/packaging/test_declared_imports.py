@@ -81,6 +81,6 @@ def test_every_imported_distribution_is_declared(dist: str) -> None:
     assert not undeclared, f"{dist} imports undeclared distributions: {undeclared}"
 
 
-def test_the_conformance_extra_brings_pytest() -> None:
+def test_the_conformance_extra_brings_pytest_and_what_the_crypto_contracts_need() -> None:
     _, extras = _declared(PROJECTS["agentstore-core"])
-    assert extras.get("conformance") == {"pytest"}
+    assert extras.get("conformance") == {"pytest"} | extras["crypto"]

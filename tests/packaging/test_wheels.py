@@ -131,8 +131,10 @@ def test_each_wheel_declares_only_its_own_dependencies(wheels: dict[str, Path]) 
 
     core = requires("agentstore-core")
     assert core == ["blake3", "click", "pluggy", "pydantic", "tomli-w"]
-    # the conformance suite's pytest is an extra: `pip install agentstore-core[conformance]`
-    assert requires("agentstore-core", "conformance") == ["pytest"]
+    # the conformance suite's pytest is an extra: `pip install agentstore-core[conformance]`;
+    # its encryption contracts need the crypto extra's one package
+    assert requires("agentstore-core", "conformance") == ["cryptography", "pytest"]
+    assert requires("agentstore-core", "crypto") == ["cryptography"]
     # the embedded drivers add nothing beyond the core's own dependencies
     for dist in ("agentstore-memory", "agentstore-sqlite"):
         assert "agentstore-core" in requires(dist)

@@ -15,11 +15,12 @@ the append has ended either way, so ``head()`` read after it tells which happene
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
-from agentstore.aio._threads import Runner
+from agentstore.aio._threads import Offload, Runner
 from agentstore.aio.governance import PAGE, take_page
 from agentstore.capabilities import (
     Generation,
@@ -31,7 +32,11 @@ from agentstore.capabilities import (
     check_stream,
 )
 from agentstore.doorbell import Doorbell
+from agentstore.errors import StoreError
 from agentstore.types import Entry
+
+if TYPE_CHECKING:
+    from agentstore.crypto.signing import TrustedKey
 
 LOCK_STRIPES: Final = 64
 
@@ -96,16 +101,32 @@ class AsyncWriterLog:
     what a cancelled append leaves.
     """
 
-    __slots__ = ("_store", "stream", "writer")
+    __slots__ = ("_offload", "_store", "_sync", "stream", "writer")
 
-    def __init__(self, store: AsyncLogStore, stream: str, writer: str) -> None:
+    def __init__(
+        self,
+        store: AsyncLogStore,
+        stream: str,
+        writer: str,
+        sync: WriterLog | None = None,
+        offload: Offload | None = None,
+    ) -> None:
         self._store = store
         self.stream = check_stream(stream)
         self.writer = check_name(writer, "writer")
+        # The synchronous handle on the same log, for what runs off the loop: signing
+        # checkpoints and verifying against them.
+        self._sync = sync
+        self._offload = offload
+
+    async def _signed(self, entry: Entry) -> Entry:
+        if self._sync is not None and self._sync._signer is not None and self._offload:
+            await self._offload.run(self._sync._checkpoint, entry)
+        return entry
 
     async def append(self, payload: bytes) -> Entry:
         """Append ``payload`` and return the committed entry."""
-        return await self._store.append(self.stream, self.writer, payload)
+        return await self._signed(await self._store.append(self.stream, self.writer, payload))
 
     async def append_many(self, payloads: Iterable[bytes]) -> list[Entry]:
         """Append every payload in one transaction; all commit or none do.
@@ -113,7 +134,10 @@ class AsyncWriterLog:
         An empty iterable appends nothing and returns ``[]``. The iterable is read on the
         calling task, before anything is stored.
         """
-        return await self._store.append_many(self.stream, self.writer, list(payloads))
+        entries = await self._store.append_many(self.stream, self.writer, list(payloads))
+        if entries:
+            await self._signed(entries[-1])
+        return entries
 
     async def head(self) -> Entry | None:
         """The last committed entry, or None when the log is empty."""
@@ -135,13 +159,17 @@ class AsyncWriterLog:
 
     __aiter__ = entries
 
-    async def verify(self) -> int:
+    async def verify(self, *, trusted: Iterable[TrustedKey] | None = None) -> int:
         """Check the whole chain (off the event loop) and return the number of entries.
 
-        Proves what :meth:`agentstore.WriterLog.verify` proves; raises ChainBroken
-        naming the first bad seq.
+        Proves what :meth:`agentstore.WriterLog.verify` proves, authorship too with
+        ``trusted``; raises ChainBroken naming the first bad seq.
         """
-        return await self._store.verify(self.stream, self.writer)
+        if trusted is None:
+            return await self._store.verify(self.stream, self.writer)
+        if self._sync is None or self._offload is None:
+            raise StoreError("this handle cannot verify signatures: open it with store.log()")
+        return await self._offload.run(functools.partial(self._sync.verify, trusted=trusted))
 
     def __repr__(self) -> str:
         return f"AsyncWriterLog(stream={self.stream!r}, writer={self.writer!r})"

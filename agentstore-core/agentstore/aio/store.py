@@ -35,6 +35,8 @@ from agentstore.aio.handles import (
     BridgedLogStore,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
+from agentstore.crypto.credentials import AsyncEncryptedCredentialStore
+from agentstore.crypto.signing import SigningKey
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
@@ -93,9 +95,17 @@ class AsyncStore:
         """The monotonic counter called ``name``."""
         return AsyncGeneration(cast(AsyncGenerationStore, self._cap("generations")), name)
 
-    def log(self, stream: str, writer: str) -> AsyncWriterLog:
-        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return AsyncWriterLog(cast(AsyncLogStore, self._cap("logs")), stream, writer)
+    def log(
+        self, stream: str, writer: str, *, signing_key: SigningKey | None = None
+    ) -> AsyncWriterLog:
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`.
+
+        ``signing_key`` signs a checkpoint after every append call, as
+        :meth:`agentstore.Store.log` describes (the signing runs off the loop).
+        """
+        logs = cast(AsyncLogStore, self._cap("logs"))
+        sync = self.sync.log(stream, writer, signing_key=signing_key)
+        return AsyncWriterLog(logs, stream, writer, sync, self._offload)
 
     async def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
@@ -254,6 +264,10 @@ async def _open(
                 closers.append(native)
             for cap in served:
                 caps[cap] = getattr(native, cap) or _bridge(cap, stores, kit)
+        if sync.keyring is not None:
+            caps["credentials"] = AsyncEncryptedCredentialStore(
+                cast(AsyncCredentialStore, caps["credentials"]), sync.keyring
+            )
         return AsyncStore(sync, caps, bell, offload, closers)
     except BaseException:
         offload.fail_pending()

@@ -33,6 +33,7 @@ from agentstore.cli.errors import (
 from agentstore.cli.verify import (
     PROGRESS_THRESHOLD,
     ChainResult,
+    read_trust,
     stopped_by_signals,
     verify_store,
 )
@@ -41,7 +42,6 @@ from agentstore.policy import (
     CONFIG_FILENAME,
     DEFAULT_BACKEND,
     DEFAULT_SQLITE_PATH,
-    ResolvedPolicy,
     StorePolicy,
     find_policy,
 )
@@ -299,74 +299,6 @@ def init(ctx: click.Context, backend: str, force: bool, path: Path | None) -> No
         click.echo(note, err=True)
 
 
-# -- validate -------------------------------------------------------------------------------
-
-
-@cli.command(short_help="Check a policy against the installed drivers.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.pass_context
-def validate(ctx: click.Context, path: Path | None, as_json: bool) -> None:
-    """Check that a policy resolves against the installed drivers.
-
-    PATH defaults to --config, else the policy agentstore.open() would find. Environment
-    references are read (an unset variable is an error). No backend is contacted. A file
-    in aa-storage's format (a [storage] table) is read as the equivalent [store] policy,
-    which is printed. A section whose driver is not installed is named as unused.
-    """
-    opts = _opts(ctx)
-    policy = load_policy(opts, path)
-    try:
-        resolved = policy.resolve(opts.registry)
-    except ConfigError as exc:
-        raise CliError(_with_file(exc.message, _where(policy))) from None
-    if as_json:
-        click.echo(json.dumps(_validate_json(policy, resolved, opts.registry), indent=2))
-        return
-    aa_storage = policy.table == "storage"
-    click.echo(f"ok: {_where(policy)}" + (" (read as aa-storage's format)" if aa_storage else ""))
-    for name, (spec, _config) in resolved.drivers.items():
-        caps = [c for c in CAPABILITIES if resolved.routes[c] == name]
-        origin = f"{spec.distribution} {spec.version}" if spec.distribution else "in-process"
-        click.echo(f"  {name} ({origin}): {', '.join(caps)}")
-    if resolved.notice:
-        click.echo(resolved.notice)
-    if aa_storage:
-        click.echo("the equivalent [store] policy:")
-        click.echo(policy.dumps(), nl=False)
-    for line in resolved.warnings:
-        click.echo(f"warning: {line}", err=True)
-
-
-def _validate_json(policy: StorePolicy, resolved: ResolvedPolicy, reg: Registry) -> dict[str, Any]:
-    installed = reg.drivers
-    return {
-        "ok": True,
-        "source": policy.source,
-        "format": {"store": "store", "storage": "aa-storage"}.get(policy.table or "", "default"),
-        "routes": dict(resolved.routes),
-        "drivers": {
-            name: {
-                "distribution": spec.distribution,
-                "version": spec.version,
-                "capabilities": [c for c in CAPABILITIES if resolved.routes[c] == name],
-            }
-            for name, (spec, _config) in resolved.drivers.items()
-        },
-        "sections": {
-            name: {
-                "driver": name,
-                "installed": name in installed,
-                "in_use": name in resolved.drivers,
-            }
-            for name in policy.sections
-        },
-        "notice": resolved.notice,
-        "warnings": resolved.warnings,
-        "policy": policy.dumps(),
-    }
-
-
 # -- verify ---------------------------------------------------------------------------------
 
 
@@ -375,6 +307,12 @@ def _validate_json(policy: StorePolicy, resolved: ResolvedPolicy, reg: Registry)
 @click.option("--writer", help="Verify only the chains of this writer.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("-v", "--verbose", is_flag=True, help="List every chain, not only broken ones.")
+@click.option(
+    "--trust",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Also prove authorship: a file of trusted signing keys (fingerprints), "
+    "optionally per writer.",
+)
 @click.option(
     "--progress/--no-progress",
     default=None,
@@ -388,13 +326,18 @@ def verify(
     writer: str | None,
     as_json: bool,
     verbose: bool,
+    trust: Path | None,
     progress: bool | None,
 ) -> None:
     """Verify every hash chain of the store (or those of --stream / --writer).
 
-    Exit 0 when all hold; exit 1 naming each broken (stream, writer, seq).
+    Exit 0 when all hold; exit 1 naming each broken (stream, writer, seq). With --trust
+    FILE, every chain must also be covered by a signed checkpoint of a key the file
+    trusts for its writer (lines: a fingerprint, or ed25519:<public key hex>, then the
+    writers it may sign for, none meaning any).
     """
     opts = _opts(ctx)
+    trusted = None if trust is None else read_trust(trust)
     policy = load_policy(opts)
     if policy.source is None and not Path(DEFAULT_SQLITE_PATH).exists():
         # Opening the default policy would create ./agentstore.db just to find it empty.
@@ -405,7 +348,7 @@ def verify(
     # Read only: a mistyped path fails rather than verify a new empty database, a file
     # the user may only read is verified, and nothing is ever written.
     with stopped_by_signals(), opened(opts, policy, read_only=True) as store:
-        results = verify_store(store, stream, writer, progress=progress)
+        results = verify_store(store, stream, writer, progress=progress, trust=trusted)
     broken = [r for r in results if r.broken is not None]
     if not results and (stream is not None or writer is not None):
         named = " ".join(

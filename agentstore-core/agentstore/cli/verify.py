@@ -8,15 +8,23 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
 from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER
+from agentstore.capabilities import WriterLogStore
+from agentstore.checks import RESERVED_PREFIX
 from agentstore.cli.errors import CliError
-from agentstore.errors import ChainBroken
+from agentstore.errors import ChainBroken, InvalidInput
 from agentstore.store import Store
+from agentstore.translate import DriverCall
+from agentstore.types import Fingerprint
+
+if TYPE_CHECKING:
+    from agentstore.crypto.signing import TrustList
 
 PROGRESS_THRESHOLD = 10_000
 """Entries to verify above which a progress bar is drawn (when stderr is a terminal)."""
@@ -47,12 +55,16 @@ def verify_store(
     writer: str | None = None,
     *,
     progress: bool | None = None,
+    trust: TrustList | None = None,
 ) -> list[ChainResult]:
     """Verify every chain matching the filters, the audit chain included; never raises
     ChainBroken: each broken chain is reported in its result.
 
-    ``progress`` None draws a bar on stderr when it is a terminal and the work is long.
+    With ``trust``, every chain but the checkpoint logs themselves must also be covered
+    by a signature of a key trusted for its writer. ``progress`` None draws a bar on
+    stderr when it is a terminal and the work is long.
     """
+    logs = cast(WriterLogStore, store.capability("logs"))
     chains = [
         (s, w)
         for s, w in store.logs()
@@ -61,7 +73,8 @@ def verify_store(
     with_audit = (stream is None or stream == AUDIT_STREAM) and writer in (None, AUDIT_WRITER)
     lengths = []
     for s, w in chains:
-        head = store.log(s, w).head()
+        with DriverCall("WriterLog.head"):
+            head = logs._head(s, w)
         lengths.append(0 if head is None else head.seq)
     total = sum(lengths)
     if progress is None:
@@ -77,7 +90,7 @@ def verify_store(
         for (s, w), n in zip(chains, lengths, strict=True):
             result = ChainResult(s, w)
             try:
-                result.entries = store.log(s, w).verify()
+                result.entries = _verify_chain(store, logs, s, w, trust)
             except ChainBroken as exc:
                 result.broken = exc
             results.append(result)
@@ -86,11 +99,44 @@ def verify_store(
         audit = ChainResult(AUDIT_STREAM, AUDIT_WRITER)
         try:
             audit.entries = store.audit.verify()
+            if trust is not None and audit.entries:
+                keys = _keys(trust, AUDIT_STREAM, AUDIT_WRITER)
+                audit.entries = store.audit.verify(trusted=keys)
         except ChainBroken as exc:
             audit.broken = exc
         if audit.broken is not None or audit.entries or stream == AUDIT_STREAM:
             results.append(audit)
     return results
+
+
+def read_trust(path: Path) -> TrustList:
+    """The trust file at ``path``; a usage error (exit 2) naming its bad line otherwise."""
+    from agentstore.crypto.signing import TrustList
+
+    try:
+        return TrustList.parse(path.read_text(encoding="utf-8"), str(path))
+    except InvalidInput as exc:
+        raise CliError(exc.message) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read trust file {path}: {type(exc).__name__}") from None
+
+
+def _keys(trust: TrustList, stream: str, writer: str) -> list[Fingerprint]:
+    keys = trust.for_writer(writer)
+    if not keys:
+        raise ChainBroken(stream, writer, 1, f"the trust file lists no key for writer {writer!r}")
+    return keys
+
+
+def _verify_chain(
+    store: Store, logs: WriterLogStore, stream: str, writer: str, trust: TrustList | None
+) -> int:
+    if stream.startswith(RESERVED_PREFIX):
+        # The store's own logs (signed checkpoints): chains like any other, never signed.
+        with DriverCall("WriterLog.verify"):
+            return logs._verify(stream, writer)
+    keys = None if trust is None else _keys(trust, stream, writer)
+    return store.log(stream, writer).verify(trusted=keys)
 
 
 class Interrupted(CliError):

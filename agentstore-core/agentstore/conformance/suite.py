@@ -20,11 +20,13 @@ from agentstore.conformance.contracts import (
     AuditSinkContract,
     CredentialStoreContract,
     DoorbellContract,
+    EncryptedCredentialContract,
     GenerationContract,
     LifecycleContract,
     PolicyStoreContract,
     RateLimitContract,
     SessionStoreContract,
+    SignedCheckpointContract,
     StoreContract,
     WriterLogContract,
 )
@@ -55,6 +57,14 @@ class TestAuditSink(AuditSinkContract):
 
 
 class TestSessionStore(SessionStoreContract):
+    pass
+
+
+class TestEncryptedCredentials(EncryptedCredentialContract):
+    pass
+
+
+class TestSignedCheckpoints(SignedCheckpointContract):
     pass
 
 

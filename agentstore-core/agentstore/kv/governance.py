@@ -86,6 +86,10 @@ class KvCredentialStore(CredentialStore):
     def _delete_secret(self, name: str) -> None:
         self._kv.delete(keys.key(keys.CREDENTIAL, name))
 
+    def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
+        key = keys.key(keys.CREDENTIAL, name)
+        return self._kv.commit({key: expected}, {key: value})
+
     def __repr__(self) -> str:
         return f"<KvCredentialStore at {self._kv.location}>"
 

@@ -104,6 +104,7 @@ class SqlCredentialStore(CredentialStore):
     )
     _GET = "SELECT value FROM agentstore_credentials WHERE name = ?"
     _DELETE = "DELETE FROM agentstore_credentials WHERE name = ?"
+    _SWAP = "UPDATE agentstore_credentials SET value = ? WHERE name = ? AND value = ?"
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -117,6 +118,9 @@ class SqlCredentialStore(CredentialStore):
 
     def _delete_secret(self, name: str) -> None:
         self._backend.exec(self._DELETE, (name,))
+
+    def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
+        return self._backend.exec(self._SWAP, (value, name, expected)) == 1
 
     def __repr__(self) -> str:
         return f"<SqlCredentialStore at {self._backend.location}>"

@@ -32,6 +32,10 @@ from agentstore.conformance.contracts.base import (
 )
 from agentstore.conformance.contracts.counters import LifecycleContract, RateLimitContract
 from agentstore.conformance.contracts.doorbell import DoorbellContract
+from agentstore.conformance.contracts.encryption import (
+    EncryptedCredentialContract,
+    SignedCheckpointContract,
+)
 from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.conformance.contracts.governance import (
     AuditSinkContract,
@@ -52,6 +56,8 @@ class AllContracts(
     AuditSinkContract,
     SessionStoreContract,
     CredentialStoreContract,
+    EncryptedCredentialContract,
+    SignedCheckpointContract,
     RateLimitContract,
     LifecycleContract,
     AsyncStoreContract,
@@ -93,11 +99,13 @@ __all__ = [
     "ContractBase",
     "CredentialStoreContract",
     "DoorbellContract",
+    "EncryptedCredentialContract",
     "GenerationContract",
     "LifecycleContract",
     "PolicyStoreContract",
     "RateLimitContract",
     "SessionStoreContract",
+    "SignedCheckpointContract",
     "StoreContract",
     "WriterLogContract",
     "capability_of",

@@ -100,6 +100,12 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_credential_value_never_shown",
             "test_credential_rejects_non_bytes_without_echoing_it",
         ),
+        "Secrets swap atomically; encryption builds on it": (
+            "test_credential_swap_secret_*",
+            "test_credential_encrypted_*",
+            "test_credential_rotation_*",
+        ),
+        "Signed checkpoints ride on the log store": ("test_log_signed_*",),
         "Rate-limit windows": (
             "test_rate_limit_starts_at_zero",
             "test_rate_limit_increment_returns_the_window_total",
