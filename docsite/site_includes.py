@@ -44,7 +44,9 @@ HEADING = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*\s*$")
 FENCE = re.compile(r"^\s*(```|~~~)")
 # [text](target "title") and ![alt](target); reference definitions: [label]: target
 INLINE_LINK = re.compile(r"(?P<open>!?\[[^\]\n]*\]\()(?P<target><[^>\n]+>|[^)\s]+)")
-REFERENCE_DEF = re.compile(r"^(?P<open>\s{0,3}\[[^\]\n]+\]:\s*)(?P<target>\S+)", re.MULTILINE)
+REFERENCE_DEF = re.compile(
+    r"^(?P<open>\s{0,3}\[(?!\^)[^\]\n]+\]:\s*)(?P<target>\S+)", re.MULTILINE
+)  # not footnotes: [^1]: text
 
 
 class IncludeError(Exception):

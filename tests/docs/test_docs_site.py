@@ -158,6 +158,8 @@ def test_links_are_rewritten_to_work_on_the_site() -> None:
     assert rewrite("https://pypi.org/x", "README.md", "index.md", site) == "https://pypi.org/x"
     fenced = "```\n[a](agentstore-sqlite/README.md)\n```\n"
     assert site_includes.rewrite_links(fenced, "README.md", "index.md", site) == fenced
+    footnote = "[^1]: a note, not a link\n"
+    assert site_includes.rewrite_links(footnote, "README.md", "index.md", site) == footnote
 
 
 def test_the_policy_reference_documents_every_installed_workspace_driver() -> None:
