@@ -17,7 +17,11 @@ Writes = Mapping[bytes, bytes | None]
 
 
 class Config(BaseModel):
-    """The ``[store.tiny]`` section: ``path``, relative to the policy file's folder."""
+    """The ``[store.tiny]`` section.
+
+    Attributes:
+        path: the SQLite file holding the table, relative to the policy file's folder.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     path: str = "agentstore-tiny.db"
