@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -204,6 +206,13 @@ def _close_all(opened: dict[str, DriverStores]) -> None:
         raise first
 
 
+DRIVER_OF: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+"""The driver serving each capability object an open store holds (for telemetry)."""
+
+traced_open: Callable[..., Store] | None = None
+"""Set by :func:`agentstore.otel.instrument`: :func:`open` runs through it (in a span)."""
+
+
 def open(
     source: StorePolicy | str | os.PathLike[str] | None = None,
     *,
@@ -242,6 +251,18 @@ def open(
             False) older than it can read without upgrading.
         BackendUnavailable: a backend could not be reached or opened.
     """
+    if traced_open is not None:
+        return traced_open(_open, source, registry, clock, create, read_only)
+    return _open(source, registry, clock, create, read_only)
+
+
+def _open(
+    source: StorePolicy | str | os.PathLike[str] | None,
+    registry: Registry | None,
+    clock: Clock | None,
+    create: bool,
+    read_only: bool,
+) -> Store:
     if read_only:
         create = False
     found = False
@@ -280,6 +301,9 @@ def open(
                     f"driver {name!r} failed to open", exc, BackendUnavailable
                 ) from exc
             opened[name] = stores
+            for cap in caps:
+                with contextlib.suppress(TypeError):  # an object without weak references
+                    DRIVER_OF[getattr(stores, cap)] = name
             missing = sorted(c for c in caps if getattr(stores, c) is None)
             if missing:
                 raise MissingCapability(
