@@ -27,11 +27,6 @@ def is_env_ref(value: object) -> bool:
     return isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str)
 
 
-def is_code_secret(value: object) -> bool:
-    """A secret an application passed in code: a pydantic ``SecretStr``."""
-    return isinstance(value, SecretStr)
-
-
 def check_section_values(value: object, path: str) -> None:
     """Reject inline tables that are neither plain data nor a well-formed env reference."""
     if isinstance(value, dict):
@@ -165,7 +160,6 @@ def secret_paths(document: Mapping[str, Any]) -> set[str]:
 __all__ = [
     "check_section_values",
     "dump_toml",
-    "is_code_secret",
     "is_env_ref",
     "resolve_env",
     "resolve_set",
