@@ -14,7 +14,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import aio, coldstart, postgres_log, ratelimit, sqlite_log, targets, verify
+from benchmarks import (
+    aio,
+    coldstart,
+    postgres_log,
+    pytest_start,
+    ratelimit,
+    sqlite_log,
+    targets,
+    verify,
+)
 from benchmarks.common import Settings, cpu_count
 from benchmarks.harness import Scenario, ScenarioResult, progress, render, run_scenario
 
@@ -26,6 +35,7 @@ BUILDERS: Sequence[Callable[[Settings], list[Scenario]]] = (
     verify.scenarios,
     ratelimit.scenarios,
     coldstart.scenarios,
+    pytest_start.scenarios,
     aio.scenarios,
 )
 

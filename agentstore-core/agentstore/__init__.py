@@ -65,6 +65,31 @@ from agentstore.types import (
 
 __version__ = "0.1.0"
 
+
+def instrument(*, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+    """Emit OpenTelemetry spans and metrics for every agentstore call from now on.
+
+    Opt-in, as OpenTelemetry's instrumentors are: installing ``agentstore-core[otel]``
+    changes nothing until this is called, and an uninstrumented process imports no
+    ``opentelemetry`` module and pays nothing per call. See :mod:`agentstore.otel`.
+
+    Raises:
+        ImportError: ``opentelemetry-api`` is not installed (naming the ``pip install``).
+    """
+    from agentstore.otel import instrument as start
+
+    start(tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+
+def uninstrument() -> None:
+    """Undo :func:`instrument` (nothing is imported if it was never called)."""
+    import sys
+
+    otel = sys.modules.get("agentstore.otel")
+    if otel is not None:
+        otel.uninstrument()
+
+
 if TYPE_CHECKING:  # explicit re-exports, so code type-checked against older releases passes
     from agentstore.driver import DriverSpec as DriverSpec
     from agentstore.driver import DriverStores as DriverStores
@@ -151,5 +176,7 @@ __all__ = [
     "WriterLogStore",
     "chain_hash",
     "default_registry",
+    "instrument",
     "open",
+    "uninstrument",
 ]

@@ -161,7 +161,8 @@ def inline_password(section: Mapping[str, Any], path: str) -> InvalidPolicy | No
                 what = "a password" if named else "a url or connection string with a password"
                 return InvalidPolicy(
                     f"{what} must not be written inline in a policy: write "
-                    f'{key} = {{ env = "NAME" }} and set that variable',
+                    f'{key} = {{ env = "NAME" }} and set that variable (in code, '
+                    "StorePolicy.from_dict also takes a pydantic SecretStr)",
                     path=where,
                 )
     return None

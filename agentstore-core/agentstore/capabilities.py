@@ -47,7 +47,7 @@ from agentstore.checks import (
 )
 from agentstore.checks import check_agent as _check_agent
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
-from agentstore.translate import DriverCall, driver_call
+from agentstore.translate import DEBUG, OPS, DriverCall, driver_call, log_call
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -103,13 +103,13 @@ class GenerationStore(ABC):
     def current(self, name: str) -> int:
         """The current value of generation ``name`` (0 if never bumped)."""
         key = check_name(name, "generation name")
-        with DriverCall("Generation.current"):
+        with DriverCall("Generation.current", key):
             return self._current(key)
 
     def bump(self, name: str) -> int:
         """Atomically add one and return the new value (the first bump returns 1)."""
         key = check_name(name, "generation name")
-        with DriverCall("Generation.bump"):
+        with DriverCall("Generation.bump", key):
             return self._bump(key)
 
     def advance_to(self, name: str, value: int) -> int:
@@ -121,7 +121,7 @@ class GenerationStore(ABC):
             NonMonotonicGeneration: ``value`` is below the current value; nothing changes.
         """
         key, target = check_name(name, "generation name"), check_int(value, "value", 0)
-        with DriverCall("Generation.advance_to"):
+        with DriverCall("Generation.advance_to", key):
             return self._advance_to(key, target)
 
     @abstractmethod
@@ -215,13 +215,13 @@ class PolicyStore(ABC):
         if not isinstance(document, PolicyDocument):
             raise InvalidInput(f"expected a PolicyDocument, not {type(document).__name__}")
         agent = _check_agent(agent_id)
-        with DriverCall("PolicyStore.put"):
+        with DriverCall("PolicyStore.put", agent):
             self._put(agent, document)
 
     def get(self, agent_id: AgentId) -> PolicyDocument:
         """The agent's policy. Raises NotFound if none is stored (or it was invalidated)."""
         agent = _check_agent(agent_id)
-        with DriverCall("PolicyStore.get"):
+        with DriverCall("PolicyStore.get", agent):
             doc = self._get(agent)
         if doc is None:
             raise NotFound(f"no policy stored for agent {agent_id}")
@@ -230,7 +230,7 @@ class PolicyStore(ABC):
     def invalidate(self, agent_id: AgentId) -> None:
         """Forget the agent's policy. Idempotent: invalidating nothing is not an error."""
         agent = _check_agent(agent_id)
-        with DriverCall("PolicyStore.invalidate"):
+        with DriverCall("PolicyStore.invalidate", agent):
             self._invalidate(agent)
 
     @abstractmethod
@@ -254,7 +254,7 @@ class AuditSink(ABC):
         """Append ``entry`` durably and return it with its place in the chain."""
         if not isinstance(entry, AuditEntry):
             raise InvalidInput(f"expected an AuditEntry, not {type(entry).__name__}")
-        with DriverCall("AuditSink.emit"):
+        with DriverCall("AuditSink.emit", entry.action):
             return self._emit(entry)
 
     def records(self, after: int = 0) -> Iterator[AuditRecord]:
@@ -298,14 +298,14 @@ class SessionStore(ABC):
         """Store ``record`` under its session id, overwriting any previous record."""
         if not isinstance(record, SessionRecord):
             raise InvalidInput(f"expected a SessionRecord, not {type(record).__name__}")
-        with DriverCall("SessionStore.save"):
+        with DriverCall("SessionStore.save", record.session_id):
             self._save(record)
 
     def load(self, session_id: SessionId) -> SessionRecord:
         """The stored record. Raises NotFound if there is none."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        with DriverCall("SessionStore.load"):
+        with DriverCall("SessionStore.load", session_id):
             record = self._load(session_id)
         if record is None:
             raise NotFound(f"no session {session_id}")
@@ -315,7 +315,7 @@ class SessionStore(ABC):
         """Remove the record. Idempotent."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        with DriverCall("SessionStore.delete"):
+        with DriverCall("SessionStore.delete", session_id):
             self._delete(session_id)
 
     @abstractmethod
@@ -342,13 +342,13 @@ class CredentialStore(ABC):
             # Name the type only: the value itself may be the secret.
             raise InvalidInput(f"a secret value must be bytes, not {type(value).__name__}")
         checked = check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES)
-        with DriverCall("CredentialStore.put_secret"):
+        with DriverCall("CredentialStore.put_secret", key):
             self._put_secret(key, checked)
 
     def get_secret(self, name: str) -> bytes:
         """The stored value. Raises NotFound (naming only ``name``) if absent."""
         key = check_name(name, "secret name")
-        with DriverCall("CredentialStore.get_secret"):
+        with DriverCall("CredentialStore.get_secret", key):
             value = self._get_secret(key)
         if value is None:
             raise NotFound(f"no secret named {key!r}")
@@ -357,7 +357,7 @@ class CredentialStore(ABC):
     def delete_secret(self, name: str) -> None:
         """Remove the secret. Idempotent."""
         key = check_name(name, "secret name")
-        with DriverCall("CredentialStore.delete_secret"):
+        with DriverCall("CredentialStore.delete_secret", key):
             self._delete_secret(key)
 
     @abstractmethod
@@ -414,27 +414,33 @@ class RateLimitCounter(ABC):
             window_secs = check_seconds(window_secs, "window_secs")
         now = self.clock()
         try:
-            return self._increment(key, amount, window_secs, now)
+            total = self._increment(key, amount, window_secs, now)
         except StoreError:
             raise
         except Exception as exc:
             raise native_error("RateLimitCounter.increment failed in the driver", exc) from exc
+        if OPS.isEnabledFor(DEBUG):
+            log_call("RateLimitCounter.increment", key, done=str(total))
+        return total
 
     def current(self, key: str) -> int:
         """The total in the key's current window; 0 if it expired or never started."""
         name = check_name(key, "rate-limit key")
         now = self.clock()
         try:
-            return self._current(name, now)
+            total = self._current(name, now)
         except StoreError:
             raise
         except Exception as exc:
             raise native_error("RateLimitCounter.current failed in the driver", exc) from exc
+        if OPS.isEnabledFor(DEBUG):
+            log_call("RateLimitCounter.current", name, done=str(total))
+        return total
 
     def reset(self, key: str) -> None:
         """Forget the key's window and count. Idempotent."""
         name = check_name(key, "rate-limit key")
-        with DriverCall("RateLimitCounter.reset"):
+        with DriverCall("RateLimitCounter.reset", name):
             self._reset(name)
 
     @abstractmethod
@@ -466,14 +472,14 @@ class LifecycleStore(ABC):
         """Record the agent as registered and alive now. Registering again refreshes it."""
         agent = _check_agent(agent_id)
         now = self.clock()
-        with DriverCall("LifecycleStore.register"):
+        with DriverCall("LifecycleStore.register", agent):
             self._register(agent, now)
 
     def heartbeat(self, agent_id: AgentId) -> None:
         """Mark a registered agent alive now. Raises NotFound unless it is registered."""
         agent = _check_agent(agent_id)
         now = self.clock()
-        with DriverCall("LifecycleStore.heartbeat"):
+        with DriverCall("LifecycleStore.heartbeat", agent):
             alive = self._heartbeat(agent, now)
         if not alive:
             raise NotFound(f"agent {agent_id} is not registered")
@@ -481,13 +487,13 @@ class LifecycleStore(ABC):
     def deregister(self, agent_id: AgentId) -> None:
         """Forget the agent. Idempotent."""
         agent = _check_agent(agent_id)
-        with DriverCall("LifecycleStore.deregister"):
+        with DriverCall("LifecycleStore.deregister", agent):
             self._deregister(agent)
 
     def info(self, agent_id: AgentId) -> AgentInfo:
         """What is known of a registered agent. Raises NotFound unless it is registered."""
         agent = _check_agent(agent_id)
-        with DriverCall("LifecycleStore.info"):
+        with DriverCall("LifecycleStore.info", agent):
             found = self._info(agent)
         if found is None:
             raise NotFound(f"agent {agent_id} is not registered")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from agentstore.checks import MAX_PAYLOAD_BYTES, check_int, check_name, check_payload, check_stream
 from agentstore.doorbell import Doorbell
 from agentstore.errors import InvalidInput, StoreError, native_error
-from agentstore.translate import DriverCall
+from agentstore.translate import DEBUG, OPS, DriverCall, log_call
 from agentstore.types import CommitEvent, Entry
 
 if TYPE_CHECKING:
@@ -41,25 +41,31 @@ class Generation:
     def current(self) -> int:
         """The current value (0 if never bumped)."""
         try:
-            return self._store._current(self.name)
+            value = self._store._current(self.name)
         except StoreError:
             raise
         except Exception as exc:
             raise native_error("Generation.current failed in the driver", exc) from exc
+        if OPS.isEnabledFor(DEBUG):
+            log_call("Generation.current", self.name, done=str(value))
+        return value
 
     def bump(self) -> int:
         """Atomically add one and return the new value."""
         try:
-            return self._store._bump(self.name)
+            value = self._store._bump(self.name)
         except StoreError:
             raise
         except Exception as exc:
             raise native_error("Generation.bump failed in the driver", exc) from exc
+        if OPS.isEnabledFor(DEBUG):
+            log_call("Generation.bump", self.name, done=str(value))
+        return value
 
     def advance_to(self, value: int) -> int:
         """Move forward to ``value``; refuses to move backward (NonMonotonicGeneration)."""
         target = check_int(value, "value", 0)
-        with DriverCall("Generation.advance_to"):
+        with DriverCall("Generation.advance_to", self.name):
             return self._store._advance_to(self.name, target)
 
     def __repr__(self) -> str:
@@ -104,6 +110,9 @@ class WriterLog:
             self._checkpoint(entry)
         if self._bell._subs:
             self._bell.ring(CommitEvent(entry.stream, entry.writer, entry.seq, entry.content_hash))
+        if OPS.isEnabledFor(DEBUG):
+            done = f"seq {entry.seq}, {len(payload)} bytes"
+            log_call("WriterLog.append", (self.stream, self.writer), done=done)
         return entry
 
     def append_many(self, payloads: Iterable[bytes]) -> list[Entry]:
@@ -114,7 +123,7 @@ class WriterLog:
         checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
         if not checked:
             return []
-        with DriverCall("WriterLog.append_many"):
+        with DriverCall("WriterLog.append_many", (self.stream, self.writer)):
             entries = self._store._append_many(self.stream, self.writer, checked)
         if self._signer is not None:
             self._checkpoint(entries[-1])
@@ -163,13 +172,13 @@ class WriterLog:
 
     def head(self) -> Entry | None:
         """The last committed entry, or None when the log is empty."""
-        with DriverCall("WriterLog.head"):
+        with DriverCall("WriterLog.head", (self.stream, self.writer)):
             return self._store._head(self.stream, self.writer)
 
     def entries(self, after: int = 0) -> Iterator[Entry]:
         """Entries with ``seq > after``, in seq order, streamed from the store."""
         start = check_int(after, "after", 0)
-        call = DriverCall("WriterLog.entries")
+        call = DriverCall("WriterLog.entries", (self.stream, self.writer))
         with call:
             return call.stream(self._store._entries(self.stream, self.writer, start))
 
@@ -200,9 +209,9 @@ class WriterLog:
         if trusted is not None:
             from agentstore.crypto.signing import verify_signed
 
-            with DriverCall("WriterLog.verify"):
+            with DriverCall("WriterLog.verify", (self.stream, self.writer)):
                 return verify_signed(self._store, self.stream, self.writer, trusted)
-        with DriverCall("WriterLog.verify"):
+        with DriverCall("WriterLog.verify", (self.stream, self.writer)):
             return self._store._verify(self.stream, self.writer)
 
     def __repr__(self) -> str:

@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import tomli_w
 from pydantic import BaseModel, ValidationError
 
 from agentstore import _aa_storage
-from agentstore._env_refs import check_section_values, is_env_ref, resolve_env, resolve_set
+from agentstore._env_refs import check_section_values, dump_toml, resolve_env, resolve_set
 from agentstore._policy_wording import (
     POLICY_EXPECTED,
     database_hint,
@@ -191,6 +190,32 @@ class StorePolicy:
         return cls.from_mapping(doc, source=source)
 
     @classmethod
+    def from_dict(cls, doc: Mapping[str, Any], *, source: str | Path | None = None) -> StorePolicy:
+        """A policy built in code, in the shape of the TOML.
+
+        ``doc`` is either a whole document as :meth:`loads` reads it (holding ``"store"``,
+        or aa-storage's ``"storage"``) or the ``[store]`` table itself::
+
+            StorePolicy.from_dict({
+                "backend": "postgres",
+                "postgres": {"url": settings.database_url, "schema": "agents"},
+            })
+
+        A secret from the application's own settings may be a pydantic ``SecretStr``
+        wherever a section takes a string: kept as one until a store is opened, never shown
+        by repr, str or :meth:`dumps`. ``{"env": "NAME"}`` works as in TOML; a password as a
+        plain string is refused, as in a file. An empty mapping is the built-in default.
+
+        Raises:
+            InvalidPolicy: not a mapping, a misshapen value (with its TOML path), a password.
+        """
+        if not isinstance(doc, Mapping):
+            raise InvalidPolicy(f"a policy is a mapping like the TOML, not {type(doc).__name__}")
+        if doc and "store" not in doc and "storage" not in doc:
+            doc = {"store": doc}  # the [store] table itself
+        return cls.from_mapping(doc, source=source)
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> StorePolicy:
         """Read a policy file; its ``[store]`` table may sit beside other tables.
 
@@ -330,35 +355,21 @@ class StorePolicy:
             store[ENCRYPTION_TABLE] = dict(self._encryption)
         return {"store": store}
 
-    def dumps(self) -> str:
+    def dumps(self, *, env: Mapping[str, str] | None = None) -> str:
         """TOML text that :meth:`loads` reads back to an equal policy.
 
-        Env references stay inline (``url = { env = "NAME" }``), as a reviewer expects.
+        Env references stay inline (``url = { env = "NAME" }``), as a reviewer expects. A
+        secret given in code (a ``SecretStr``, see :meth:`from_dict`) is never written:
+        ``env`` maps its TOML path to the variable to reference instead
+        (``env={"store.postgres.password": "APP_PG_PASSWORD"}``).
 
         Raises:
             InvalidPolicy: a section holds a password inline (a policy built in code with
-                one); the text would carry it, so none is written.
+                one), or a ``SecretStr`` whose path ``env`` does not name; the text would
+                carry it, so none is written.
         """
         self._refuse_inline_passwords()
-        refs: dict[str, str] = {}
-
-        def mark(value: Any) -> Any:
-            # tomli-w writes every mapping as a table; swap references for unique
-            # placeholders and put the inline form back after rendering.
-            if is_env_ref(value):
-                token = f"agentstore-env-ref-{len(refs)}-{id(refs)}"
-                refs[token] = "{ env = " + tomli_w.dumps({"v": value["env"]})[4:].strip() + " }"
-                return token
-            if isinstance(value, dict):
-                return {k: mark(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [mark(v) for v in value]
-            return value
-
-        text = tomli_w.dumps(mark(self.to_dict()))
-        for token, inline in refs.items():
-            text = text.replace(f'"{token}"', inline)
-        return text
+        return dump_toml(self.to_dict(), env or {})
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StorePolicy):

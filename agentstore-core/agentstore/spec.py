@@ -119,7 +119,9 @@ class DriverSpec:
         config_model: the pydantic model of its ``[store.<name>]`` section; a model whose
             fields all have defaults makes the section optional. It is validated with
             ``context={"section": <the section as written>}``, env references unresolved,
-            so a validator can refuse a secret written inline.
+            so a validator can refuse a secret written inline. A secret an application
+            gave in code (``StorePolicy.from_dict``) is a pydantic ``SecretStr`` there: by
+            reference too, never typed into a reviewed file.
         description: one line for ``agentstore drivers``.
         conformance: optional ``"package.module:attribute"`` naming an
             :class:`agentstore.conformance.ConformanceSupport` (how the conformance suite

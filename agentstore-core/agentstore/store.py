@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -39,7 +41,7 @@ from agentstore.errors import (
     native_error,
 )
 from agentstore.handles import Generation, WriterLog
-from agentstore.policy import StorePolicy, find_policy
+from agentstore.policy import CONFIG_ENV, StorePolicy, find_policy
 from agentstore.registry import Registry
 from agentstore.spec import DriverStores, OpenContext
 
@@ -194,7 +196,10 @@ class Store:
             if self._closed:
                 return
             self._closed = True
-        _close_all(self._opened)
+        try:
+            _close_all(self._opened)
+        finally:
+            _log.info("closed store (%s)", _drivers(self._routes))
 
     def __enter__(self) -> Store:
         return self
@@ -212,6 +217,25 @@ class Store:
         return f"<agentstore.Store drivers={drivers} closed={self._closed}>"
 
 
+def _drivers(routes: dict[CapabilityName, str]) -> str:
+    """``sqlite`` when one driver serves everything, else ``memory: audit; sqlite: logs``."""
+    serving: dict[str, list[str]] = {}
+    for cap, driver in routes.items():
+        serving.setdefault(driver, []).append(cap)
+    if len(serving) == 1:
+        return f"driver {next(iter(serving))}"
+    return "drivers " + "; ".join(f"{d}: {', '.join(c)}" for d, c in sorted(serving.items()))
+
+
+def _origin(policy: StorePolicy, found: bool) -> str:
+    """Where the policy came from, for the INFO line of an open."""
+    if policy.source is None:
+        return "the built-in default policy" if found else "a policy built in code"
+    if found and os.environ.get(CONFIG_ENV):
+        return f"policy file {policy.source} (from ${CONFIG_ENV})"
+    return f"policy file {policy.source}"
+
+
 def _close_all(opened: dict[str, DriverStores]) -> None:
     first: BaseException | None = None
     for name, stores in opened.items():
@@ -225,6 +249,13 @@ def _close_all(opened: dict[str, DriverStores]) -> None:
             first = first or exc
     if first is not None:
         raise first
+
+
+DRIVER_OF: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+"""The driver serving each capability object an open store holds (for telemetry)."""
+
+traced_open: Callable[..., Store] | None = None
+"""Set by :func:`agentstore.otel.instrument`: :func:`open` runs through it (in a span)."""
 
 
 def open(
@@ -250,10 +281,11 @@ def open(
             only read opens (a SQLite file read-only, a PostgreSQL role with SELECT
             only), and writes through the store fail.
 
-    When the built-in default applies (no policy file, or one with no ``[store]`` nor
-    ``[storage]`` table), this is logged at INFO on the ``agentstore`` logger, naming the
-    SQLite file; a driver section left unused because its driver is not installed is
-    logged there too.
+    Logged at INFO on the ``agentstore`` logger: the store opened (which policy file, or
+    a policy built in code, and the driver of each capability), its close, and when the
+    built-in default applies (no policy file, or one with no ``[store]`` nor
+    ``[storage]`` table), the SQLite file; a driver section left unused because its
+    driver is not installed is logged there too. Never a setting's value.
 
     Raises:
         ConfigError: the policy is invalid or names drivers or capabilities not installed;
@@ -264,12 +296,26 @@ def open(
             False) older than it can read without upgrading.
         BackendUnavailable: a backend could not be reached or opened.
     """
+    if traced_open is not None:
+        return traced_open(_open, source, registry, clock, create, read_only)
+    return _open(source, registry, clock, create, read_only)
+
+
+def _open(
+    source: StorePolicy | str | os.PathLike[str] | None,
+    registry: Registry | None,
+    clock: Clock | None,
+    create: bool,
+    read_only: bool,
+) -> Store:
     if read_only:
         create = False
+    found = False
     if isinstance(source, StorePolicy):
         policy = source
     elif source is None:
         policy = find_policy()
+        found = True
     else:
         hint = database_hint(source)  # before Path(), which would fold a URL's //
         if hint is not None:
@@ -300,6 +346,9 @@ def open(
                     f"driver {name!r} failed to open", exc, BackendUnavailable
                 ) from exc
             opened[name] = stores
+            for cap in caps:
+                with contextlib.suppress(TypeError):  # an object without weak references
+                    DRIVER_OF[getattr(stores, cap)] = name
             missing = sorted(c for c in caps if getattr(stores, c) is None)
             if missing:
                 raise MissingCapability(
@@ -309,7 +358,10 @@ def open(
         with contextlib.suppress(StoreError):
             _close_all(opened)
         raise
-    return Store(policy, opened, dict(resolved.routes), doorbell, resolved.keyring)
+    store = Store(policy, opened, dict(resolved.routes), doorbell, resolved.keyring)
+    mode = " read-only" if read_only else "" if create else " (existing storage only)"
+    _log.info("opened store%s from %s: %s", mode, _origin(policy, found), _drivers(store._routes))
+    return store
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 
 from agentstore import (
@@ -27,6 +28,8 @@ from agentstore.driver import DriverStores, LogAuditSink, NoConfig, OpenContext
 from agentstore.errors import StoreError
 
 from agentstore_memory.forksafe import fork_safe_lock
+
+log = logging.getLogger("agentstore.memory")
 
 
 class _Lifetime:
@@ -325,7 +328,9 @@ def open_memory(context: OpenContext) -> DriverStores:
 
     def close() -> None:
         life.closed = True
+        log.info("closed an in-memory store")
 
+    log.info("opened an in-memory store (nothing outlives it)")
     return DriverStores(
         generations=MemoryGenerationStore(life) if "generations" in caps else None,
         logs=logs if "logs" in caps else None,

@@ -12,7 +12,9 @@
 
 A password is never written inline in a reviewed file: give it as ``password = { env =
 "NAME" }``, inside a url that itself comes from ``{ env = "NAME" }``, or through libpq's own
-``PGPASSWORD``/``~/.pgpass``. Every repr of the model hides it.
+``PGPASSWORD``/``~/.pgpass``; a policy built in code (``StorePolicy.from_dict``) may also
+pass either as a pydantic ``SecretStr`` from the application's settings. Every repr of the
+model hides it.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ _RESERVED_PARAMS: Final = frozenset(
 )
 
 
-def _is_env_ref(value: object) -> bool:
-    return isinstance(value, Mapping) and set(value) == {"env"}
+def _by_reference(value: object) -> bool:
+    """An ``{ env = "NAME" }`` reference, or a SecretStr an application passed in code."""
+    return isinstance(value, SecretStr) or (isinstance(value, Mapping) and set(value) == {"env"})
 
 
 def url_has_password(url: str) -> bool:
@@ -186,7 +189,7 @@ class PostgresConfig(BaseModel):
         raw = (info.context or {}).get("section")
         if not isinstance(raw, Mapping):
             return data
-        if "password" in raw and not _is_env_ref(raw["password"]):
+        if "password" in raw and not _by_reference(raw["password"]):
             raise ValueError(
                 'password must not be written inline: write password = { env = "NAME" }'
             )

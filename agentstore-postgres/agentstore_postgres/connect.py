@@ -194,8 +194,13 @@ def open_pool(
         if isinstance(exc, StoreError) or not isinstance(exc, Exception):
             raise
         translate(exc, "opening the pool")
-    log.debug(
-        "opened a pool of %d..%d connections to %s", pool.min_size, pool.max_size, config.target
+    log.info(
+        "opened a pool of %d..%d connections to %s, schema %s%s",
+        pool.min_size,
+        pool.max_size,
+        config.target,
+        config.schema_name,
+        " (read-only)" if read_only else "",
     )
     return PostgresBackend(
         ForkSafePoolSource(pool, config.connect_timeout, make_pool=make_pool),

@@ -12,6 +12,7 @@ Imported only when a postgres store is opened (it imports psycopg).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from agentstore_postgres.notify import Listener
 
 _abandoned: list[object] = []
+
+log = logging.getLogger("agentstore.postgres")
 
 
 def abandon(obj: object) -> None:
@@ -80,6 +83,7 @@ class ForkSafePoolSource(PoolSource):
             abandon(self.pool)  # the parent's pool: the parent closes it
             return
         self.pool.close()
+        log.info("closed the pool %s", self.pool.name)
 
     def _renew(self) -> None:
         with self._renew_lock:
@@ -93,6 +97,7 @@ class ForkSafePoolSource(PoolSource):
             pool.open(wait=False)  # getconn waits for a connection, up to the timeout
             self.pool = pool
             self._pid = pid
+            log.info("forked child %d: opened a pool of its own (%s)", pid, pool.name)
             for renew in self.on_renew:
                 renew()
 

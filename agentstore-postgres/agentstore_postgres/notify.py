@@ -98,6 +98,7 @@ class Listener:
         self._pid = os.getpid()
         self._conn = self._connect()
         self._run_thread()
+        log.info("doorbell listener on %s: LISTEN %s", self._where, self._channel)
 
     def _run_thread(self) -> None:
         self._thread = threading.Thread(
@@ -175,6 +176,7 @@ class Listener:
         if conn is not None:
             if self._pid == os.getpid():
                 conn.close()
+                log.info("doorbell listener on %s stopped", self._where)
             else:
                 abandon(conn)
 

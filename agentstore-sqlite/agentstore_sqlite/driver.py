@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 import warnings
@@ -18,6 +19,7 @@ from agentstore_sqlite.config import SqliteConfig
 from agentstore_sqlite.logs import SqliteLogStore
 
 DRIVER_NAME = "sqlite"
+log = logging.getLogger("agentstore.sqlite")
 
 
 def open_backend(
@@ -53,10 +55,19 @@ def open_driver(config: SqliteConfig, context: OpenContext) -> DriverStores:
         config, context.base_dir, create=context.create, read_only=context.read_only
     )
     try:
-        return _stores(backend, context, config.verify_workers)
+        stores = _stores(backend, context, config.verify_workers)
     except BaseException:
         backend.close()
         raise
+    mode = "read-only" if context.read_only else f"synchronous={config.synchronous}"
+    log.info("opened %s (%s, journal_mode=%s)", backend.location, mode, config.journal_mode)
+
+    def close() -> None:
+        backend.close()
+        log.info("closed %s", backend.location)
+
+    stores.close = close
+    return stores
 
 
 def _stores(backend: SqliteBackend, context: OpenContext, workers: int) -> DriverStores:

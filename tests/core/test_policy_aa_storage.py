@@ -193,7 +193,9 @@ def test_open_logs_the_default_at_info(
     lines = [r.getMessage() for r in caplog.records if r.name == "agentstore"]
     assert lines == [
         f"{path}: no [store] table: the built-in default applies: sqlite at "
-        f"{tmp_path.resolve() / 'agentstore.db'}"
+        f"{tmp_path.resolve() / 'agentstore.db'}",
+        f"opened store from policy file {path}: driver sqlite",
+        "closed store (driver sqlite)",
     ]
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "agentstore")
     caplog.clear()
@@ -203,7 +205,9 @@ def test_open_logs_the_default_at_info(
         pass
     db = tmp_path.resolve() / "agentstore.db"
     assert [r.getMessage() for r in caplog.records if r.name == "agentstore"] == [
-        f"no policy file: the built-in default applies: sqlite at {db}"
+        f"no policy file: the built-in default applies: sqlite at {db}",
+        "opened store from the built-in default policy: driver sqlite",
+        "closed store (driver sqlite)",
     ]
     # the library configures no logging of its own
     assert logging.getLogger("agentstore").handlers == []

@@ -6,7 +6,9 @@ It needs pytest, an optional dependency of agentstore-core::
 
 Every driver, first-party or not, proves it keeps the contract by passing this suite. It
 ships in ``agentstore-core`` as a pytest plugin (entry point ``pytest11``), which does
-nothing at all in a pytest run that does not ask for it. There are two ways to use it.
+nothing at all in a pytest run that does not ask for it: the entry point is a shim that
+adds the options and imports nothing of agentstore until ``--agentstore-driver`` is given.
+There are two ways to use it.
 
 1. By name, against any installed driver
 ----------------------------------------

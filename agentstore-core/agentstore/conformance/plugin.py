@@ -1,9 +1,12 @@
-"""The pytest plugin (entry point ``pytest11``): ``pytest --agentstore-driver NAME``.
+"""The pytest plugin: ``pytest --agentstore-driver NAME``.
 
-Inert unless ``--agentstore-driver`` is given: it adds two options and nothing else, no
-fixture, no collected test. With the option it adds the suite module
-(:mod:`agentstore.conformance.suite`) to the paths pytest collects, from wherever the
-package is installed, and provides the ``agentstore_policy`` fixture for it.
+The ``pytest11`` entry point is the top-level shim ``_agentstore_pytest``: it adds the two
+options in every pytest run and imports this module only when ``--agentstore-driver`` is
+given, so an application's own test run imports nothing of agentstore. This module then
+adds the suite module (:mod:`agentstore.conformance.suite`) to the paths pytest collects,
+from wherever the package is installed, and provides the ``agentstore_policy`` fixture
+for it. Loading it by hand (``-p agentstore.conformance.plugin``, e.g. with plugin
+autoload disabled) works too: it carries the shim's hooks, which run once either way.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _agentstore_pytest import pytest_addoption, pytest_configure, pytest_load_initial_conftests
 
 from agentstore.capabilities import CAPABILITIES
 from agentstore.conformance.contracts import capability_of
@@ -30,46 +34,18 @@ FALLBACK_DRIVER = "memory"
 """Where the by-name run routes capabilities the driver under test does not provide."""
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("agentstore", "agentstore conformance suite")
-    group.addoption(
-        "--agentstore-driver",
-        metavar="NAME",
-        default=None,
-        help="run the agentstore conformance suite against the installed driver NAME",
-    )
-    group.addoption(
-        "--agentstore-config",
-        metavar="FILE",
-        default=None,
-        help="a policy TOML file whose [store.NAME] table configures that driver "
-        "(and whose [store.capabilities] routes capabilities it lacks)",
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(
-    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
-) -> None:
-    namespace = early_config.known_args_namespace
-    if getattr(namespace, "agentstore_driver", None) is None:
-        return
+def collect_suite(early_config: pytest.Config, args: list[str]) -> None:
+    """Add the suite's folder to what pytest collects (the option was given)."""
     # Collect the suite from the installed package, whatever folder pytest runs in. An
     # explicit path means pytest ignores `testpaths`: the by-name run is the suite alone,
     # plus any paths the user named. The folder, not the file, is named so that node ids
     # read `suite.py::TestGeneration::...`; ByName.pytest_collect_file picks the module.
-    args.append(str(SUITE.parent))
-    namespace.file_or_dir = [*namespace.file_or_dir, str(SUITE.parent)]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    name: str | None = config.getoption("agentstore_driver")
-    config_file: str | None = config.getoption("agentstore_config")
-    if name is None:
-        if config_file is not None:
-            raise pytest.UsageError("--agentstore-config needs --agentstore-driver NAME")
+    folder = str(SUITE.parent)
+    if folder in args:  # the entry point and `-p agentstore.conformance.plugin` both ran
         return
-    config.pluginmanager.register(ByName.build(name, config_file), "agentstore-by-name")
+    namespace = early_config.known_args_namespace
+    args.append(folder)
+    namespace.file_or_dir = [*namespace.file_or_dir, folder]
 
 
 class ByName:
@@ -215,6 +191,7 @@ __all__ = [
     "FALLBACK_DRIVER",
     "SUITE",
     "ByName",
+    "collect_suite",
     "pytest_addoption",
     "pytest_configure",
     "pytest_load_initial_conftests",

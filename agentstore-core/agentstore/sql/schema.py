@@ -26,6 +26,7 @@ names its own with a ``schema_layout`` attribute, else it gets :data:`DEFAULT_LA
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -311,6 +312,16 @@ def ensure_schema(backend: Backend) -> int:
             layout.after_upgrade(backend)
         if found != SCHEMA_VERSION:
             backend.exec(_WRITE_VERSION, (VERSION_KEY, str(SCHEMA_VERSION)))
+    log = logging.getLogger(f"agentstore.{backend.dialect.value}")
+    if found == 0:
+        log.info("%s: created the agentstore schema, version %d", backend.location, SCHEMA_VERSION)
+    elif found != SCHEMA_VERSION:
+        log.info(
+            "%s: upgraded the agentstore schema from version %d to %d",
+            backend.location,
+            found,
+            SCHEMA_VERSION,
+        )
     return SCHEMA_VERSION
 
 

@@ -10,6 +10,7 @@ substrate's capabilities are safe across processes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, cast
 
@@ -22,6 +23,8 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agentstore_redis.config import RedisConfig
+
+log = logging.getLogger("agentstore.redis")
 
 T = TypeVar("T")
 Writes = Mapping[bytes, bytes | None]
@@ -123,4 +126,13 @@ def open_redis(config: RedisConfig, context: OpenContext) -> DriverStores:
             nothing was written.
     """
     kv = RedisKeyValue(config)
-    return open_kv_stores(kv, context, location=kv.location)
+    stores = open_kv_stores(kv, context, location=kv.location)
+    log.info("opened %s", kv.location)
+    closing = stores.close
+
+    def close() -> None:
+        closing()
+        log.info("closed %s", kv.location)
+
+    stores.close = close
+    return stores
