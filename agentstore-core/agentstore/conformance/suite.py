@@ -18,8 +18,11 @@ from agentstore.conformance.contracts import (
     AsyncStoreContract,
     AsyncWriterLogContract,
     AuditSinkContract,
+    ConditionalAppendContract,
     CredentialStoreContract,
     DoorbellContract,
+    ErasureContract,
+    FeedContract,
     GenerationContract,
     LifecycleContract,
     PolicyStoreContract,
@@ -43,6 +46,18 @@ class TestWriterLog(WriterLogContract):
 
 
 class TestDoorbell(DoorbellContract):
+    pass
+
+
+class TestFeed(FeedContract):
+    pass
+
+
+class TestConditionalAppend(ConditionalAppendContract):
+    pass
+
+
+class TestErasure(ErasureContract):
     pass
 
 
@@ -125,8 +140,11 @@ __all__ = [
     "TestAsyncStore",
     "TestAsyncWriterLog",
     "TestAuditSink",
+    "TestConditionalAppend",
     "TestCredentialStore",
     "TestDoorbell",
+    "TestErasure",
+    "TestFeed",
     "TestGeneration",
     "TestLifecycle",
     "TestPolicyStore",

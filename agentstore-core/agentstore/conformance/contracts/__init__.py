@@ -30,8 +30,11 @@ from agentstore.conformance.contracts.base import (
     capability_of,
     run_threads,
 )
+from agentstore.conformance.contracts.conditional import ConditionalAppendContract
 from agentstore.conformance.contracts.counters import LifecycleContract, RateLimitContract
 from agentstore.conformance.contracts.doorbell import DoorbellContract
+from agentstore.conformance.contracts.erasure import ErasureContract
+from agentstore.conformance.contracts.feed import FeedContract
 from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.conformance.contracts.governance import (
     AuditSinkContract,
@@ -48,6 +51,9 @@ class AllContracts(
     GenerationContract,
     WriterLogContract,
     DoorbellContract,
+    FeedContract,
+    ConditionalAppendContract,
+    ErasureContract,
     PolicyStoreContract,
     AuditSinkContract,
     SessionStoreContract,
@@ -90,9 +96,12 @@ __all__ = [
     "AsyncStoreContract",
     "AsyncWriterLogContract",
     "AuditSinkContract",
+    "ConditionalAppendContract",
     "ContractBase",
     "CredentialStoreContract",
     "DoorbellContract",
+    "ErasureContract",
+    "FeedContract",
     "GenerationContract",
     "LifecycleContract",
     "PolicyStoreContract",
