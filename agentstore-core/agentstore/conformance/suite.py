@@ -10,6 +10,7 @@ from agentstore.conformance.contracts import (
     AsyncAuditSinkContract,
     AsyncCredentialStoreContract,
     AsyncDoorbellContract,
+    AsyncFeedContract,
     AsyncGenerationContract,
     AsyncLifecycleContract,
     AsyncPolicyStoreContract,
@@ -104,6 +105,10 @@ class TestAsyncDoorbell(AsyncDoorbellContract):
     pass
 
 
+class TestAsyncFeed(AsyncFeedContract):
+    pass
+
+
 class TestAsyncPolicyStore(AsyncPolicyStoreContract):
     pass
 
@@ -132,6 +137,7 @@ __all__ = [
     "TestAsyncAuditSink",
     "TestAsyncCredentialStore",
     "TestAsyncDoorbell",
+    "TestAsyncFeed",
     "TestAsyncGeneration",
     "TestAsyncLifecycle",
     "TestAsyncPolicyStore",

@@ -13,6 +13,7 @@ from agentstore.conformance.contracts.aio import (
     AsyncGenerationContract,
     AsyncWriterLogContract,
 )
+from agentstore.conformance.contracts.aio_feed import AsyncFeedContract
 from agentstore.conformance.contracts.aio_governance import (
     AsyncAuditSinkContract,
     AsyncCredentialStoreContract,
@@ -64,6 +65,7 @@ class AllContracts(
     AsyncGenerationContract,
     AsyncWriterLogContract,
     AsyncDoorbellContract,
+    AsyncFeedContract,
     AsyncPolicyStoreContract,
     AsyncAuditSinkContract,
     AsyncSessionStoreContract,
@@ -88,6 +90,7 @@ __all__ = [
     "AsyncAuditSinkContract",
     "AsyncCredentialStoreContract",
     "AsyncDoorbellContract",
+    "AsyncFeedContract",
     "AsyncGenerationContract",
     "AsyncLifecycleContract",
     "AsyncPolicyStoreContract",
