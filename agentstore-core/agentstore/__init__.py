@@ -24,7 +24,7 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
-from agentstore.chain import chain_hash
+from agentstore.chain import Verified, chain_hash
 from agentstore.doorbell import Doorbell, Subscription
 from agentstore.errors import (
     BackendUnavailable,
@@ -34,6 +34,7 @@ from agentstore.errors import (
     DecryptionFailed,
     DuplicateDriver,
     EventsMissed,
+    HeadMoved,
     InvalidInput,
     InvalidPolicy,
     MissingCapability,
@@ -45,8 +46,9 @@ from agentstore.errors import (
     StoreError,
     StoreNotFound,
     UnknownDriver,
+    Unsupported,
 )
-from agentstore.handles import Generation, WriterLog
+from agentstore.handles import Generation, StreamView, WriterLog
 from agentstore.policy import StorePolicy
 from agentstore.registry import Registry, default_registry
 from agentstore.store import Store, open
@@ -150,6 +152,7 @@ __all__ = [
     "Fingerprint",
     "Generation",
     "GenerationStore",
+    "HeadMoved",
     "InvalidInput",
     "InvalidPolicy",
     "LifecycleStore",
@@ -170,8 +173,11 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "StorePolicy",
+    "StreamView",
     "Subscription",
     "UnknownDriver",
+    "Unsupported",
+    "Verified",
     "WriterLog",
     "WriterLogStore",
     "chain_hash",

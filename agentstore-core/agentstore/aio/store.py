@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from types import TracebackType
 from typing import Any, cast
 
 from agentstore.aio._driver import AsyncDriverStores, NativeKit, native_opener
 from agentstore.aio._threads import DEFAULT_WORKERS, Offload, Runner, closed_error, on_own_thread
 from agentstore.aio.doorbell import AsyncDoorbell
+from agentstore.aio.feed import (
+    AsyncFeedStore,
+    AsyncStreamView,
+    BridgedFeed,
+    check_follow,
+    feed_events,
+    follow_events,
+    serves_feed,
+)
 from agentstore.aio.governance import (
     AsyncAuditSink,
     AsyncCredentialStore,
@@ -35,6 +44,7 @@ from agentstore.aio.handles import (
     BridgedLogStore,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
+from agentstore.checks import check_int
 from agentstore.crypto.credentials import AsyncEncryptedCredentialStore
 from agentstore.crypto.signing import SigningKey
 from agentstore.errors import MissingCapability
@@ -42,6 +52,7 @@ from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
 from agentstore.store import Store
 from agentstore.store import open as open_sync
+from agentstore.types import CommitEvent
 
 _BRIDGES: dict[CapabilityName, Any] = {
     "generations": BridgedGenerationStore,
@@ -72,8 +83,11 @@ class AsyncStore:
         doorbell: AsyncDoorbell,
         offload: Offload,
         closers: list[AsyncDriverStores],
+        *,
+        feed: AsyncFeedStore | None = None,
     ) -> None:
         self.sync = sync
+        self._feed = feed
         self.policy: StorePolicy = sync.policy
         self.doorbell = doorbell
         self._caps = caps
@@ -105,11 +119,41 @@ class AsyncStore:
         """
         logs = cast(AsyncLogStore, self._cap("logs"))
         sync = self.sync.log(stream, writer, signing_key=signing_key)
-        return AsyncWriterLog(logs, stream, writer, sync, self._offload)
+        return AsyncWriterLog(logs, stream, writer, self._feed, sync=sync, offload=self._offload)
 
     async def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
         return await cast(AsyncLogStore, self._cap("logs")).logs()
+
+    # -- the commit feed (see agentstore.Store.feed for the guarantees) -------------------
+
+    def _feed_store(self) -> AsyncFeedStore:
+        self._cap("logs")  # refuses once closed
+        if self._feed is None:  # pragma: no cover - open() always supplies one
+            raise MissingCapability("no driver serves the commit feed")
+        return self._feed
+
+    def feed(self, after: int = 0, limit: int | None = None) -> AsyncIterator[CommitEvent]:
+        """``async for event in store.feed(after)``: as :meth:`agentstore.Store.feed`,
+        fetched a page at a time."""
+        start = check_int(after, "after", 0)
+        most = None if limit is None else check_int(limit, "limit", 0)
+        return feed_events(self._feed_store(), start, most)
+
+    async def position(self) -> int:
+        """As :meth:`agentstore.Store.position`."""
+        return await self._feed_store().position()
+
+    def stream(self, name: str) -> AsyncStreamView:
+        """Stream ``name`` across all its writers: ``async for e in .entries(after)``."""
+        return AsyncStreamView(self._feed_store(), name)
+
+    def follow(self, after: int = 0, *, timeout: float | None = None) -> AsyncIterator[CommitEvent]:
+        """As :meth:`agentstore.Store.follow`, as an async iterator: the feed from
+        ``after``, then each new commit (woken by the doorbell, reading the feed at least
+        once a second), until ``timeout`` seconds pass without one (None: forever)."""
+        start, wait = check_follow(after, timeout)
+        return follow_events(self._feed_store(), self.sync.doorbell, start, wait)
 
     @property
     def policies(self) -> AsyncPolicyStore:
@@ -268,7 +312,8 @@ async def _open(
             caps["credentials"] = AsyncEncryptedCredentialStore(
                 cast(AsyncCredentialStore, caps["credentials"]), sync.keyring
             )
-        return AsyncStore(sync, caps, bell, offload, closers)
+        feed = _feed_of(sync, caps["logs"], kit)
+        return AsyncStore(sync, caps, bell, offload, closers, feed=feed)
     except BaseException:
         offload.fail_pending()
         for native in closers:
@@ -283,6 +328,16 @@ async def _open(
 
         await on_own_thread(undo, "agentstore-aio-close")
         raise
+
+
+def _feed_of(sync: Store, logs: object, kit: NativeKit) -> AsyncFeedStore:
+    """The native logs object when it serves the feed (every AsyncFeedStore method), else
+    the synchronous store's, run as the logs object runs its calls."""
+    if serves_feed(logs):
+        return cast(AsyncFeedStore, logs)
+    if isinstance(logs, BridgedLogStore):
+        return BridgedFeed(sync, logs._run, logs._lock)
+    return BridgedFeed(sync, Runner(kit.offload))
 
 
 def _bridge(cap: CapabilityName, stores: DriverStores, kit: NativeKit) -> object:

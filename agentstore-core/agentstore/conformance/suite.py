@@ -10,6 +10,7 @@ from agentstore.conformance.contracts import (
     AsyncAuditSinkContract,
     AsyncCredentialStoreContract,
     AsyncDoorbellContract,
+    AsyncFeedContract,
     AsyncGenerationContract,
     AsyncLifecycleContract,
     AsyncPolicyStoreContract,
@@ -18,9 +19,12 @@ from agentstore.conformance.contracts import (
     AsyncStoreContract,
     AsyncWriterLogContract,
     AuditSinkContract,
+    ConditionalAppendContract,
     CredentialStoreContract,
     DoorbellContract,
     EncryptedCredentialContract,
+    ErasureContract,
+    FeedContract,
     GenerationContract,
     LifecycleContract,
     PolicyStoreContract,
@@ -45,6 +49,18 @@ class TestWriterLog(WriterLogContract):
 
 
 class TestDoorbell(DoorbellContract):
+    pass
+
+
+class TestFeed(FeedContract):
+    pass
+
+
+class TestConditionalAppend(ConditionalAppendContract):
+    pass
+
+
+class TestErasure(ErasureContract):
     pass
 
 
@@ -99,6 +115,10 @@ class TestAsyncDoorbell(AsyncDoorbellContract):
     pass
 
 
+class TestAsyncFeed(AsyncFeedContract):
+    pass
+
+
 class TestAsyncPolicyStore(AsyncPolicyStoreContract):
     pass
 
@@ -127,6 +147,7 @@ __all__ = [
     "TestAsyncAuditSink",
     "TestAsyncCredentialStore",
     "TestAsyncDoorbell",
+    "TestAsyncFeed",
     "TestAsyncGeneration",
     "TestAsyncLifecycle",
     "TestAsyncPolicyStore",
@@ -135,8 +156,11 @@ __all__ = [
     "TestAsyncStore",
     "TestAsyncWriterLog",
     "TestAuditSink",
+    "TestConditionalAppend",
     "TestCredentialStore",
     "TestDoorbell",
+    "TestErasure",
+    "TestFeed",
     "TestGeneration",
     "TestLifecycle",
     "TestPolicyStore",
