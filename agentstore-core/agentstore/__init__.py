@@ -44,6 +44,7 @@ from agentstore.errors import (
     StoreError,
     StoreNotFound,
     UnknownDriver,
+    Unsupported,
 )
 from agentstore.handles import Generation, WriterLog
 from agentstore.policy import StorePolicy
@@ -145,6 +146,7 @@ __all__ = [
     "StorePolicy",
     "Subscription",
     "UnknownDriver",
+    "Unsupported",
     "WriterLog",
     "WriterLogStore",
     "chain_hash",

@@ -42,6 +42,11 @@ class Conflict(StoreError):
     """A write lost a race it cannot retry on its own, or contradicts stored state."""
 
 
+class Unsupported(StoreError):
+    """The driver serving a capability does not implement this operation (a driver written
+    before the operation existed, or one that cannot offer it). Nothing was changed."""
+
+
 class InvalidInput(StoreError, ValueError):
     """An argument was rejected before anything was stored (wrong type, empty, too long)."""
 
@@ -164,5 +169,6 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "UnknownDriver",
+    "Unsupported",
     "native_error",
 ]

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "agentstore.checks": 2,
     "agentstore.doorbell": 2,
     "agentstore.capabilities": 3,
+    "agentstore.governance": 3,
     "agentstore.handles": 4,
     "agentstore.audit": 4,
     "agentstore.spec": 4,
