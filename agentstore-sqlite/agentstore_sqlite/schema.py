@@ -30,6 +30,7 @@ from agentstore.sql.schema import (
     MOVE_HEAD,
     SCHEMA_VERSION,
     V1,
+    V4_SESSIONS,
     SchemaLayout,
     register_layout,
 )
@@ -198,7 +199,7 @@ def _refuse_unkeepable(backend: Backend) -> None:
 
 SQLITE_LAYOUT: Final = SqliteLayout(
     types=SQLITE_TYPES,
-    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE},
+    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE, 4: V4_SESSIONS},
     readable_from=3,
     table_exists="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
     log_table="agentstore_log_rows",
