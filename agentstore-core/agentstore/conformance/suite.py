@@ -8,22 +8,30 @@ from __future__ import annotations
 
 from agentstore.conformance.contracts import (
     AsyncAuditSinkContract,
+    AsyncCredentialListingContract,
     AsyncCredentialStoreContract,
     AsyncDoorbellContract,
     AsyncGenerationContract,
     AsyncLifecycleContract,
+    AsyncLifecycleManagementContract,
+    AsyncPolicyListingContract,
     AsyncPolicyStoreContract,
     AsyncRateLimitContract,
+    AsyncSessionManagementContract,
     AsyncSessionStoreContract,
     AsyncStoreContract,
     AsyncWriterLogContract,
     AuditSinkContract,
+    CredentialListingContract,
     CredentialStoreContract,
     DoorbellContract,
     GenerationContract,
     LifecycleContract,
+    LifecycleManagementContract,
+    PolicyListingContract,
     PolicyStoreContract,
     RateLimitContract,
+    SessionManagementContract,
     SessionStoreContract,
     StoreContract,
     WriterLogContract,
@@ -70,6 +78,22 @@ class TestLifecycle(LifecycleContract):
     pass
 
 
+class TestPolicyListing(PolicyListingContract):
+    pass
+
+
+class TestSessionManagement(SessionManagementContract):
+    pass
+
+
+class TestCredentialListing(CredentialListingContract):
+    pass
+
+
+class TestLifecycleManagement(LifecycleManagementContract):
+    pass
+
+
 # -- the same contract through the async face (agentstore.aio) ------------------------------
 
 
@@ -113,24 +137,48 @@ class TestAsyncLifecycle(AsyncLifecycleContract):
     pass
 
 
+class TestAsyncPolicyListing(AsyncPolicyListingContract):
+    pass
+
+
+class TestAsyncSessionManagement(AsyncSessionManagementContract):
+    pass
+
+
+class TestAsyncCredentialListing(AsyncCredentialListingContract):
+    pass
+
+
+class TestAsyncLifecycleManagement(AsyncLifecycleManagementContract):
+    pass
+
+
 __all__ = [
     "TestAsyncAuditSink",
+    "TestAsyncCredentialListing",
     "TestAsyncCredentialStore",
     "TestAsyncDoorbell",
     "TestAsyncGeneration",
     "TestAsyncLifecycle",
+    "TestAsyncLifecycleManagement",
+    "TestAsyncPolicyListing",
     "TestAsyncPolicyStore",
     "TestAsyncRateLimit",
+    "TestAsyncSessionManagement",
     "TestAsyncSessionStore",
     "TestAsyncStore",
     "TestAsyncWriterLog",
     "TestAuditSink",
+    "TestCredentialListing",
     "TestCredentialStore",
     "TestDoorbell",
     "TestGeneration",
     "TestLifecycle",
+    "TestLifecycleManagement",
+    "TestPolicyListing",
     "TestPolicyStore",
     "TestRateLimit",
+    "TestSessionManagement",
     "TestSessionStore",
     "TestStore",
     "TestWriterLog",

@@ -22,6 +22,12 @@ from agentstore.conformance.contracts.aio_governance import (
     AsyncSessionStoreContract,
     AsyncStoreContract,
 )
+from agentstore.conformance.contracts.aio_management import (
+    AsyncCredentialListingContract,
+    AsyncLifecycleManagementContract,
+    AsyncPolicyListingContract,
+    AsyncSessionManagementContract,
+)
 from agentstore.conformance.contracts.base import (
     HELLO_WORLD_HASH,
     SECOND_HASH,
@@ -40,6 +46,12 @@ from agentstore.conformance.contracts.governance import (
     SessionStoreContract,
 )
 from agentstore.conformance.contracts.lifetime import StoreContract
+from agentstore.conformance.contracts.management import (
+    CredentialListingContract,
+    LifecycleManagementContract,
+    PolicyListingContract,
+    SessionManagementContract,
+)
 from agentstore.conformance.contracts.primitives import WriterLogContract
 
 
@@ -54,6 +66,10 @@ class AllContracts(
     CredentialStoreContract,
     RateLimitContract,
     LifecycleContract,
+    PolicyListingContract,
+    SessionManagementContract,
+    CredentialListingContract,
+    LifecycleManagementContract,
     AsyncStoreContract,
     AsyncGenerationContract,
     AsyncWriterLogContract,
@@ -64,6 +80,10 @@ class AllContracts(
     AsyncCredentialStoreContract,
     AsyncRateLimitContract,
     AsyncLifecycleContract,
+    AsyncPolicyListingContract,
+    AsyncSessionManagementContract,
+    AsyncCredentialListingContract,
+    AsyncLifecycleManagementContract,
 ):
     """Every contract at once, through both faces (``agentstore.open`` and
     ``agentstore.aio.open``); each test still skips a capability the driver lacks."""
@@ -80,23 +100,31 @@ __all__ = [
     "THREADS",
     "AllContracts",
     "AsyncAuditSinkContract",
+    "AsyncCredentialListingContract",
     "AsyncCredentialStoreContract",
     "AsyncDoorbellContract",
     "AsyncGenerationContract",
     "AsyncLifecycleContract",
+    "AsyncLifecycleManagementContract",
+    "AsyncPolicyListingContract",
     "AsyncPolicyStoreContract",
     "AsyncRateLimitContract",
+    "AsyncSessionManagementContract",
     "AsyncSessionStoreContract",
     "AsyncStoreContract",
     "AsyncWriterLogContract",
     "AuditSinkContract",
     "ContractBase",
+    "CredentialListingContract",
     "CredentialStoreContract",
     "DoorbellContract",
     "GenerationContract",
     "LifecycleContract",
+    "LifecycleManagementContract",
+    "PolicyListingContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "SessionManagementContract",
     "SessionStoreContract",
     "StoreContract",
     "WriterLogContract",
