@@ -30,7 +30,7 @@ from agentstore.cli.errors import (
     _redact,
     _to_cli_error,
 )
-from agentstore.cli.manage import LISTINGS, make_command
+from agentstore.cli.manage import add_list_group, no_store_here
 from agentstore.cli.verify import (
     PROGRESS_THRESHOLD,
     ChainResult,
@@ -41,7 +41,6 @@ from agentstore.errors import ConfigError, UnknownDriver
 from agentstore.policy import (
     CONFIG_FILENAME,
     DEFAULT_BACKEND,
-    DEFAULT_SQLITE_PATH,
     ResolvedPolicy,
     StorePolicy,
     find_policy,
@@ -139,16 +138,6 @@ def opened(
         raise CliError(_with_file(exc.message, _where(policy))) from exc
     with store:
         yield store
-
-
-def no_store_here(policy: StorePolicy) -> None:
-    """Refuse the default policy when its SQLite file does not exist: opening it would
-    create ./agentstore.db just to find it empty."""
-    if policy.source is None and not Path(DEFAULT_SQLITE_PATH).exists():
-        raise CliError(
-            f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
-            f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
-        )
 
 
 # -- the group ------------------------------------------------------------------------------
@@ -452,15 +441,7 @@ def _n(count: int | None, noun: str) -> str:
 
 # -- list -----------------------------------------------------------------------------------
 
-
-@cli.group(name="list", short_help="List sessions, credentials (names only), policies, agents.")
-def list_group() -> None:
-    """List what the governance stores hold: sessions, credentials (names only, never a
-    value), policies, agents. Opens the store read-only and streams the listing."""
-
-
-for _what in LISTINGS:
-    list_group.add_command(make_command(_what, _Command))
+add_list_group(cli, _Command)
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -12,10 +12,13 @@ import datetime as dt
 import itertools
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
 
+from agentstore.cli.errors import CliError
+from agentstore.policy import CONFIG_FILENAME, DEFAULT_SQLITE_PATH, StorePolicy
 from agentstore.store import Store
 from agentstore.types import AgentId, AgentInfo, SessionId
 
@@ -106,7 +109,7 @@ def make_command(what: str, cls: type[click.Command] = click.Command) -> click.C
     @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
     @click.pass_context
     def command(ctx: click.Context, after: str | None, limit: int | None, as_json: bool) -> None:
-        from agentstore.cli.app import _opts, load_policy, no_store_here, opened
+        from agentstore.cli.app import _opts, load_policy, opened
 
         opts = _opts(ctx)
         policy = load_policy(opts)
@@ -121,4 +124,26 @@ def make_command(what: str, cls: type[click.Command] = click.Command) -> click.C
     return command
 
 
-__all__ = ["LISTINGS", "make_command", "run_listing"]
+def add_list_group(cli: click.Group, command_class: type[click.Command]) -> None:
+    """Add ``agentstore list`` and its subcommands (of ``command_class``) to ``cli``."""
+
+    @cli.group(name="list", short_help="List sessions, credentials (names only), policies, agents.")
+    def list_group() -> None:
+        """List what the governance stores hold: sessions, credentials (names only, never
+        a value), policies, agents. Opens the store read-only and streams the listing."""
+
+    for what in LISTINGS:
+        list_group.add_command(make_command(what, command_class))
+
+
+def no_store_here(policy: StorePolicy) -> None:
+    """Refuse the default policy when its SQLite file does not exist: opening it would
+    create ./agentstore.db just to find it empty."""
+    if policy.source is None and not Path(DEFAULT_SQLITE_PATH).exists():
+        raise CliError(
+            f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
+            f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
+        )
+
+
+__all__ = ["LISTINGS", "add_list_group", "make_command", "no_store_here", "run_listing"]
