@@ -14,6 +14,9 @@ or a whole log, fails rather than taking the head with it. ``agentstore_log`` an
 written against version 2 read the same; writes go to ``agentstore_log_rows``. Upgrading
 keeps every stored row, and refuses (changing nothing) while an application's own index or
 trigger sits on a table that becomes a view.
+
+Version 4 is the core's shared step (:data:`agentstore.sql.schema.V4_SESSIONS`): sessions
+gain a nullable ``expires_at``.
 """
 
 from __future__ import annotations

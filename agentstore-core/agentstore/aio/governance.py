@@ -2,9 +2,12 @@
 
 Each protocol here has the methods of its synchronous store (:mod:`agentstore.capabilities`)
 with the same names, arguments, results and errors, as coroutines; ``records`` of the
-audit sink is an async iterator. The bridged implementations run the synchronous store's
-calls on the async store's threads (or, for an in-memory driver, on the loop), so the
-checks and error translation are the synchronous store's own.
+audit sink and the listings (``policies.agent_ids``, ``sessions.ids``,
+``credentials.names``, ``lifecycle.agents``) are async iterators, fetched a page at a
+time, whose bad arguments raise when called, not when first awaited. The bridged
+implementations run the synchronous store's calls on the async store's threads (or, for
+an in-memory driver, on the loop), so the checks and error translation are the
+synchronous store's own.
 """
 
 from __future__ import annotations

@@ -135,8 +135,7 @@ class SqlSessionStore(SessionStore):
     ) -> None:
         super().__init__(clock)
         self._backend = backend
-        self.expiring = expiring
-        """Whether the schema keeps an expiry (version 4 on)."""
+        self.expiring = expiring  # whether the schema keeps an expiry (version 4 on)
 
     def _save(self, record: SessionRecord) -> None:
         data = record.data_json().decode("utf-8")
