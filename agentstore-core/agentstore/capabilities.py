@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
 from agentstore.checks import (
@@ -44,18 +44,19 @@ from agentstore.checks import (
     check_seconds,
     check_stream,
 )
-from agentstore.checks import check_agent as _check_agent
-from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
+from agentstore.errors import InvalidInput, StoreError, native_error
+from agentstore.governance import (
+    Clock,
+    CredentialStore,
+    LifecycleStore,
+    PolicyStore,
+    SessionStore,
+)
 from agentstore.logstore import WriterLogStore
 from agentstore.translate import DEBUG, OPS, DriverCall, driver_call, log_call
 from agentstore.types import (
-    AgentId,
-    AgentInfo,
     AuditEntry,
     AuditRecord,
-    PolicyDocument,
-    SessionId,
-    SessionRecord,
 )
 
 if TYPE_CHECKING:
@@ -83,10 +84,6 @@ CAPABILITIES: Final[tuple[CapabilityName, ...]] = (
     "rate_limits",
     "lifecycle",
 )
-
-Clock = Callable[[], float]
-"""Seconds since the epoch, as ``time.time``. Used for expiry and liveness, never ordering."""
-
 
 # -- causal primitives ---------------------------------------------------------------------
 
@@ -137,42 +134,6 @@ class GenerationStore(ABC):
 # -- governance stores ---------------------------------------------------------------------
 
 
-class PolicyStore(ABC):
-    """Each agent's effective :class:`~agentstore.types.PolicyDocument` (``policies``)."""
-
-    def put(self, agent_id: AgentId, document: PolicyDocument) -> None:
-        """Store ``document`` as the agent's policy, replacing any previous one."""
-        if not isinstance(document, PolicyDocument):
-            raise InvalidInput(f"expected a PolicyDocument, not {type(document).__name__}")
-        agent = _check_agent(agent_id)
-        with DriverCall("PolicyStore.put", agent):
-            self._put(agent, document)
-
-    def get(self, agent_id: AgentId) -> PolicyDocument:
-        """The agent's policy. Raises NotFound if none is stored (or it was invalidated)."""
-        agent = _check_agent(agent_id)
-        with DriverCall("PolicyStore.get", agent):
-            doc = self._get(agent)
-        if doc is None:
-            raise NotFound(f"no policy stored for agent {agent_id}")
-        return doc
-
-    def invalidate(self, agent_id: AgentId) -> None:
-        """Forget the agent's policy. Idempotent: invalidating nothing is not an error."""
-        agent = _check_agent(agent_id)
-        with DriverCall("PolicyStore.invalidate", agent):
-            self._invalidate(agent)
-
-    @abstractmethod
-    def _put(self, agent_id: AgentId, document: PolicyDocument) -> None: ...
-
-    @abstractmethod
-    def _get(self, agent_id: AgentId) -> PolicyDocument | None: ...
-
-    @abstractmethod
-    def _invalidate(self, agent_id: AgentId) -> None: ...
-
-
 class AuditSink(ABC):
     """Append-only, hash-chained governance audit trail (capability ``audit``).
 
@@ -219,97 +180,6 @@ class AuditSink(ABC):
 
     @abstractmethod
     def _verify(self) -> int: ...
-
-
-class SessionStore(ABC):
-    """Per-execution :class:`~agentstore.types.SessionRecord` storage (``sessions``)."""
-
-    def save(self, record: SessionRecord) -> None:
-        """Store ``record`` under its session id, overwriting any previous record."""
-        if not isinstance(record, SessionRecord):
-            raise InvalidInput(f"expected a SessionRecord, not {type(record).__name__}")
-        with DriverCall("SessionStore.save", record.session_id):
-            self._save(record)
-
-    def load(self, session_id: SessionId) -> SessionRecord:
-        """The stored record. Raises NotFound if there is none."""
-        if not isinstance(session_id, SessionId):
-            raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        with DriverCall("SessionStore.load", session_id):
-            record = self._load(session_id)
-        if record is None:
-            raise NotFound(f"no session {session_id}")
-        return record
-
-    def delete(self, session_id: SessionId) -> None:
-        """Remove the record. Idempotent."""
-        if not isinstance(session_id, SessionId):
-            raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        with DriverCall("SessionStore.delete", session_id):
-            self._delete(session_id)
-
-    @abstractmethod
-    def _save(self, record: SessionRecord) -> None: ...
-
-    @abstractmethod
-    def _load(self, session_id: SessionId) -> SessionRecord | None: ...
-
-    @abstractmethod
-    def _delete(self, session_id: SessionId) -> None: ...
-
-
-class CredentialStore(ABC):
-    """Named secret material as opaque bytes (capability ``credentials``).
-
-    A secret value never appears in a repr, a log line or an error message raised by the
-    store; only its name may.
-    """
-
-    def put_secret(self, name: str, value: bytes) -> None:
-        """Store ``value`` under ``name``, overwriting any previous value."""
-        key = check_name(name, "secret name")
-        if not isinstance(value, bytes | bytearray | memoryview):
-            # Name the type only: the value itself may be the secret.
-            raise InvalidInput(f"a secret value must be bytes, not {type(value).__name__}")
-        checked = check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES)
-        with DriverCall("CredentialStore.put_secret", key):
-            self._put_secret(key, checked)
-
-    def get_secret(self, name: str) -> bytes:
-        """The stored value. Raises NotFound (naming only ``name``) if absent."""
-        key = check_name(name, "secret name")
-        with DriverCall("CredentialStore.get_secret", key):
-            value = self._get_secret(key)
-        if value is None:
-            raise NotFound(f"no secret named {key!r}")
-        return value
-
-    def delete_secret(self, name: str) -> None:
-        """Remove the secret. Idempotent."""
-        key = check_name(name, "secret name")
-        with DriverCall("CredentialStore.delete_secret", key):
-            self._delete_secret(key)
-
-    @abstractmethod
-    def _put_secret(self, name: str, value: bytes) -> None: ...
-
-    @abstractmethod
-    def _get_secret(self, name: str) -> bytes | None: ...
-
-    @abstractmethod
-    def _delete_secret(self, name: str) -> None: ...
-
-    def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
-        """Store ``value`` only if the stored value is still ``expected``; return whether
-        it was stored. Key rotation relies on it never to overwrite a newer value.
-
-        The default reads then writes, which a concurrent put can slip between; a driver
-        overrides it with one atomic compare-and-set.
-        """
-        if self._get_secret(name) != expected:
-            return False
-        self._put_secret(name, value)
-        return True
 
 
 class RateLimitCounter(ABC):
@@ -390,70 +260,6 @@ class RateLimitCounter(ABC):
 
     @abstractmethod
     def _reset(self, key: str) -> None: ...
-
-
-class LifecycleStore(ABC):
-    """Agent liveness bookkeeping (capability ``lifecycle``). Times come from ``clock``."""
-
-    def __init__(self, clock: Clock = time.time) -> None:
-        self.clock = clock
-
-    def register(self, agent_id: AgentId) -> None:
-        """Record the agent as registered and alive now. Registering again refreshes it."""
-        agent = _check_agent(agent_id)
-        now = self.clock()
-        with DriverCall("LifecycleStore.register", agent):
-            self._register(agent, now)
-
-    def heartbeat(self, agent_id: AgentId) -> None:
-        """Mark a registered agent alive now. Raises NotFound unless it is registered."""
-        agent = _check_agent(agent_id)
-        now = self.clock()
-        with DriverCall("LifecycleStore.heartbeat", agent):
-            alive = self._heartbeat(agent, now)
-        if not alive:
-            raise NotFound(f"agent {agent_id} is not registered")
-
-    def deregister(self, agent_id: AgentId) -> None:
-        """Forget the agent. Idempotent."""
-        agent = _check_agent(agent_id)
-        with DriverCall("LifecycleStore.deregister", agent):
-            self._deregister(agent)
-
-    def info(self, agent_id: AgentId) -> AgentInfo:
-        """What is known of a registered agent. Raises NotFound unless it is registered."""
-        agent = _check_agent(agent_id)
-        with DriverCall("LifecycleStore.info", agent):
-            found = self._info(agent)
-        if found is None:
-            raise NotFound(f"agent {agent_id} is not registered")
-        return found
-
-    def live(self, ttl_secs: float) -> list[AgentId]:
-        """Registered agents whose last heartbeat (or registration) is within ``ttl_secs``.
-
-        Sorted by id. An agent exactly ``ttl_secs`` old still counts as live.
-        """
-        cutoff = self.clock() - check_seconds(ttl_secs, "ttl_secs")
-        with DriverCall("LifecycleStore.live"):
-            return sorted(self._live_since(cutoff))
-
-    @abstractmethod
-    def _register(self, agent_id: AgentId, now: float) -> None: ...
-
-    @abstractmethod
-    def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
-        """Return False when the agent is not registered."""
-
-    @abstractmethod
-    def _deregister(self, agent_id: AgentId) -> None: ...
-
-    @abstractmethod
-    def _info(self, agent_id: AgentId) -> AgentInfo | None: ...
-
-    @abstractmethod
-    def _live_since(self, cutoff: float) -> Iterable[AgentId]:
-        """Agents whose last heartbeat is at or after ``cutoff``."""
 
 
 # Names that lived here before the split; modules built on the contract define them, so

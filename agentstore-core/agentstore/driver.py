@@ -60,6 +60,7 @@ from agentstore.errors import (
     SchemaVersionError,
     StoreError,
     StoreNotFound,
+    Unsupported,
     native_error,
 )
 from agentstore.hookspecs import hookimpl
@@ -149,6 +150,7 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "TamperRefused",
+    "Unsupported",
     "WriterLogStore",
     "chain_hash",
     "check_head",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from agentstore import (
     AgentId,
@@ -34,6 +36,7 @@ from agentstore.errors import StoreError
 from agentstore_memory.forksafe import fork_safe_lock
 
 log = logging.getLogger("agentstore.memory")
+K = TypeVar("K", AgentId, SessionId, str)
 
 
 class _Lifetime:
@@ -252,6 +255,12 @@ class MemoryLogStore(WriterLogStore):
                 log[seq - 1] = entry
 
 
+def _sorted_after(keys: Iterable[K], after: K | None) -> Iterator[K]:
+    """``keys`` above ``after`` (None: all), sorted; taken from a copy of the keys."""
+    found = sorted(k for k in list(keys) if after is None or k > after)
+    return iter(found)
+
+
 class MemoryPolicyStore(PolicyStore):
     def __init__(self, life: _Lifetime | None = None) -> None:
         self._life = life or _Lifetime()
@@ -269,23 +278,58 @@ class MemoryPolicyStore(PolicyStore):
         self._life.check()
         self._docs.pop(agent_id, None)
 
+    def _list_policies(self, after: AgentId | None) -> Iterator[AgentId]:
+        self._life.check()
+        return _sorted_after(self._docs, after)
+
 
 class MemorySessionStore(SessionStore):
-    def __init__(self, life: _Lifetime | None = None) -> None:
+    """Each record with its expiry (None: never), one dict, changed under one lock."""
+
+    def __init__(self, life: _Lifetime | None = None, clock: Clock = time.time) -> None:
+        super().__init__(clock)
         self._life = life or _Lifetime()
-        self._records: dict[SessionId, SessionRecord] = {}
+        self._lock = fork_safe_lock()
+        self._records: dict[SessionId, tuple[SessionRecord, float | None]] = {}
 
     def _save(self, record: SessionRecord) -> None:
         self._life.check()
-        self._records[record.session_id] = record
+        with self._lock:
+            self._records[record.session_id] = (record, None)
+
+    def _save_expiring(self, record: SessionRecord, expires_at: float) -> None:
+        self._life.check()
+        with self._lock:
+            self._records[record.session_id] = (record, expires_at)
 
     def _load(self, session_id: SessionId) -> SessionRecord | None:
+        return self._load_at(session_id, self.clock())
+
+    def _load_at(self, session_id: SessionId, now: float) -> SessionRecord | None:
         self._life.check()
-        return self._records.get(session_id)
+        found = self._records.get(session_id)
+        if found is None or (found[1] is not None and now >= found[1]):
+            return None
+        return found[0]
 
     def _delete(self, session_id: SessionId) -> None:
         self._life.check()
-        self._records.pop(session_id, None)
+        with self._lock:
+            self._records.pop(session_id, None)
+
+    def _list_sessions(self, after: SessionId | None, now: float) -> Iterator[SessionId]:
+        self._life.check()
+        with self._lock:
+            live = [k for k, (_, end) in self._records.items() if end is None or now < end]
+        return _sorted_after(live, after)
+
+    def _purge_expired(self, now: float) -> int:
+        self._life.check()
+        with self._lock:
+            gone = [k for k, (_, end) in self._records.items() if end is not None and now >= end]
+            for k in gone:
+                del self._records[k]
+        return len(gone)
 
 
 class MemoryCredentialStore(CredentialStore):
@@ -315,6 +359,10 @@ class MemoryCredentialStore(CredentialStore):
         self._life.check()
         with self._lock:
             self._secrets.pop(name, None)
+
+    def _list_secret_names(self, after: str | None) -> Iterator[str]:
+        self._life.check()
+        return _sorted_after(self._secrets, after)
 
     def __repr__(self) -> str:
         return f"<MemoryCredentialStore secrets={len(self._secrets)}>"
@@ -389,6 +437,20 @@ class MemoryLifecycleStore(LifecycleStore):
         with self._lock:
             return [a for a, info in self._agents.items() if info.last_heartbeat >= cutoff]
 
+    def _list_agents(self, after: AgentId | None) -> Iterator[AgentInfo]:
+        self._life.check()
+        with self._lock:
+            found = dict(self._agents)
+        return (found[a] for a in _sorted_after(found, after))
+
+    def _prune_before(self, cutoff: float) -> int:
+        self._life.check()
+        with self._lock:
+            gone = [a for a, info in self._agents.items() if info.last_heartbeat < cutoff]
+            for a in gone:
+                del self._agents[a]
+        return len(gone)
+
 
 def open_driver(config: NoConfig, context: OpenContext) -> DriverStores:
     """The driver's ``open``, as every first-party driver names it: :func:`open_memory`."""
@@ -413,7 +475,7 @@ def open_memory(context: OpenContext) -> DriverStores:
         logs=logs if "logs" in caps else None,
         policies=MemoryPolicyStore(life) if "policies" in caps else None,
         audit=LogAuditSink(logs) if "audit" in caps else None,
-        sessions=MemorySessionStore(life) if "sessions" in caps else None,
+        sessions=MemorySessionStore(life, clock) if "sessions" in caps else None,
         credentials=MemoryCredentialStore(life) if "credentials" in caps else None,
         rate_limits=MemoryRateLimitCounter(clock, life) if "rate_limits" in caps else None,
         lifecycle=MemoryLifecycleStore(clock, life) if "lifecycle" in caps else None,

@@ -406,7 +406,7 @@ def _governance(
             logs = PgAsyncLogStore(pg, audit._logs, kit.doorbell, off)
         native.audit = gov.PgAsyncAuditSink(logs, audit, off)
     if isinstance(stores.sessions, SqlSessionStore):
-        native.sessions = gov.PgAsyncSessionStore(pg, off)
+        native.sessions = gov.PgAsyncSessionStore(pg, off, stores.sessions)
     if isinstance(stores.credentials, SqlCredentialStore):
         native.credentials = gov.PgAsyncCredentialStore(pg, off, stores.credentials)
     if isinstance(stores.rate_limits, SqlRateLimitCounter):

@@ -31,6 +31,8 @@ from agentstore.capabilities import (
 )
 from agentstore.checks import check_agent as _check_agent
 from agentstore.errors import InvalidInput, NotFound
+from agentstore.governance import check_after, check_name_after
+from agentstore.sql.governance import PAGE as SQL_PAGE
 from agentstore.sql.governance import (
     SqlCredentialStore,
     SqlLifecycleStore,
@@ -65,6 +67,20 @@ class _Native:
     async def _exec(self, sql: str, params: tuple[Any, ...], op: str) -> int:
         return await self._offload.native(self._pg.exec(sql, params, op))
 
+    async def _pages(
+        self, sql: str, params: tuple[Any, ...], first: str, op: str
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """The rows of a keyset listing (as :func:`agentstore.sql.governance.keyset_pages`
+        reads it), one awaited query per page of :data:`~agentstore.sql.governance.PAGE`."""
+        after = first
+        while True:
+            rows = await self._query(sql, (after, *params, SQL_PAGE), op)
+            for row in rows:
+                yield row
+            if len(rows) < SQL_PAGE:
+                return
+            after = rows[-1][0]
+
 
 class PgAsyncPolicyStore(_Native):
     """Policies in ``agentstore_policies``, awaited on the pool."""
@@ -90,6 +106,17 @@ class PgAsyncPolicyStore(_Native):
         """Forget the agent's policy. Idempotent."""
         agent = str(_check_agent(agent_id))
         await self._exec(SqlPolicyStore._DELETE, (agent,), "PolicyStore.invalidate")
+
+    def agent_ids(self, after: AgentId | None = None) -> AsyncIterator[AgentId]:
+        """Every agent with a stored policy, sorted by id, a page per awaited query."""
+        first = check_after(after, AgentId, "after")
+        return self._agent_ids("" if first is None else str(first))
+
+    async def _agent_ids(self, first: str) -> AsyncIterator[AgentId]:
+        async for row in self._pages(SqlPolicyStore._LIST, (), first, "PolicyStore.agent_ids"):
+            with driver_call("PolicyStore.agent_ids"):
+                agent = AgentId.parse(row[0])
+            yield agent
 
 
 class PgAsyncAuditSink:
@@ -134,22 +161,43 @@ class PgAsyncAuditSink:
 
 
 class PgAsyncSessionStore(_Native):
-    """Sessions in ``agentstore_sessions``, awaited on the pool."""
+    """Sessions in ``agentstore_sessions``, awaited on the pool; expiry on the store's clock."""
 
-    async def save(self, record: SessionRecord) -> None:
-        """Store ``record`` under its session id, overwriting any previous record."""
+    def __init__(self, pg: AsyncPg, offload: Offload, sync: SqlSessionStore) -> None:
+        super().__init__(pg, offload)
+        self._sync = sync
+
+    @property
+    def clock(self) -> Clock:
+        return self._sync.clock
+
+    async def save(self, record: SessionRecord, ttl_secs: float | None = None) -> None:
+        """Store ``record`` under its session id, overwriting any previous record; with
+        ``ttl_secs``, it expires that long from now."""
         if not isinstance(record, SessionRecord):
             raise InvalidInput(f"expected a SessionRecord, not {type(record).__name__}")
+        expires_at = None
+        if ttl_secs is not None:
+            expires_at = self.clock() + check_seconds(ttl_secs, "ttl_secs")
+            self._sync._require_expiry()
         with driver_call("SessionStore.save"):
             data = record.data_json().decode("utf-8")
-        params = (str(record.session_id), str(record.agent_id), data)
-        await self._exec(SqlSessionStore._SAVE, params, "SessionStore.save")
+        params: tuple[Any, ...] = (str(record.session_id), str(record.agent_id), data)
+        if self._sync.expiring:
+            await self._exec(SqlSessionStore._SAVE, (*params, expires_at), "SessionStore.save")
+        else:
+            await self._exec(SqlSessionStore._SAVE_V3, params, "SessionStore.save")
 
     async def load(self, session_id: SessionId) -> SessionRecord:
-        """The stored record. Raises NotFound if there is none."""
+        """The stored record. Raises NotFound if there is none, or it has expired."""
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
-        rows = await self._query(SqlSessionStore._LOAD, (str(session_id),), "SessionStore.load")
+        params: tuple[Any, ...]
+        if self._sync.expiring:
+            sql, params = SqlSessionStore._LOAD, (str(session_id), self.clock())
+        else:
+            sql, params = SqlSessionStore._LOAD_V3, (str(session_id),)
+        rows = await self._query(sql, params, "SessionStore.load")
         if not rows:
             raise NotFound(f"no session {session_id}")
         agent, data = rows[0]
@@ -161,6 +209,29 @@ class PgAsyncSessionStore(_Native):
         if not isinstance(session_id, SessionId):
             raise InvalidInput(f"expected a SessionId, not {type(session_id).__name__}")
         await self._exec(SqlSessionStore._DELETE, (str(session_id),), "SessionStore.delete")
+
+    def ids(self, after: SessionId | None = None) -> AsyncIterator[SessionId]:
+        """Every unexpired session's id, sorted, a page per awaited query."""
+        first = check_after(after, SessionId, "after")
+        return self._ids("" if first is None else str(first), self.clock())
+
+    async def _ids(self, first: str, now: float) -> AsyncIterator[SessionId]:
+        params: tuple[Any, ...]
+        if self._sync.expiring:
+            sql, params = SqlSessionStore._LIST, (now,)
+        else:
+            sql, params = SqlSessionStore._LIST_V3, ()
+        async for row in self._pages(sql, params, first, "SessionStore.ids"):
+            with driver_call("SessionStore.ids"):
+                sid = SessionId.parse(row[0])
+            yield sid
+
+    async def purge_expired(self) -> int:
+        """Remove every expired record from storage; return how many were removed."""
+        if not self._sync.expiring:
+            return 0
+        params = (self.clock(),)
+        return await self._exec(SqlSessionStore._PURGE, params, "SessionStore.purge_expired")
 
 
 class PgAsyncCredentialStore(_Native):
@@ -191,6 +262,15 @@ class PgAsyncCredentialStore(_Native):
         """Remove the secret. Idempotent."""
         key = check_name(name, "secret name")
         await self._exec(SqlCredentialStore._DELETE, (key,), "CredentialStore.delete_secret")
+
+    def names(self, after: str | None = None) -> AsyncIterator[str]:
+        """Every secret's name, never a value, sorted, a page per awaited query."""
+        return self._names(check_name_after(after) or "")
+
+    async def _names(self, first: str) -> AsyncIterator[str]:
+        sql = SqlCredentialStore._LIST
+        async for row in self._pages(sql, (), first, "CredentialStore.names"):
+            yield str(row[0])
 
     def __repr__(self) -> str:
         return f"<async {self._sync!r}>"
@@ -287,6 +367,23 @@ class PgAsyncLifecycleStore(_Native):
         rows = await self._query(SqlLifecycleStore._LIVE, (cutoff,), "LifecycleStore.live")
         with driver_call("LifecycleStore.live"):
             return sorted(AgentId.parse(row[0]) for row in rows)
+
+    def agents(self, after: AgentId | None = None) -> AsyncIterator[AgentInfo]:
+        """Every registered agent, sorted by id, a page per awaited query."""
+        first = check_after(after, AgentId, "after")
+        return self._agents("" if first is None else str(first))
+
+    async def _agents(self, first: str) -> AsyncIterator[AgentInfo]:
+        async for row in self._pages(SqlLifecycleStore._LIST, (), first, "LifecycleStore.agents"):
+            agent, registered, heartbeat = row
+            with driver_call("LifecycleStore.agents"):
+                info = AgentInfo(AgentId.parse(agent), float(registered), float(heartbeat))
+            yield info
+
+    async def prune(self, ttl_secs: float) -> int:
+        """Deregister every agent not seen within ``ttl_secs``; return how many."""
+        cutoff = self.clock() - check_seconds(ttl_secs, "ttl_secs")
+        return await self._exec(SqlLifecycleStore._PRUNE, (cutoff,), "LifecycleStore.prune")
 
 
 __all__ = [

@@ -14,6 +14,9 @@ or a whole log, fails rather than taking the head with it. ``agentstore_log`` an
 written against version 2 read the same; writes go to ``agentstore_log_rows``. Upgrading
 keeps every stored row, and refuses (changing nothing) while an application's own index or
 trigger sits on a table that becomes a view.
+
+Version 4 is the core's shared step (:data:`agentstore.sql.schema.V4_SESSIONS`): sessions
+gain a nullable ``expires_at``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agentstore.sql.schema import (
     MOVE_HEAD,
     SCHEMA_VERSION,
     V1,
+    V4_SESSIONS,
     SchemaLayout,
     register_layout,
 )
@@ -198,7 +202,7 @@ def _refuse_unkeepable(backend: Backend) -> None:
 
 SQLITE_LAYOUT: Final = SqliteLayout(
     types=SQLITE_TYPES,
-    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE},
+    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE, 4: V4_SESSIONS},
     readable_from=3,
     table_exists="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
     log_table="agentstore_log_rows",

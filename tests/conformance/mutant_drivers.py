@@ -192,7 +192,7 @@ class StrictInvalidate(MemoryPolicyStore):
 
 class FirstSaveWins(MemorySessionStore):
     def _save(self, record: Any) -> None:
-        self._records.setdefault(record.session_id, record)
+        self._records.setdefault(record.session_id, (record, None))
 
 
 class LeakyCredentials(MemoryCredentialStore):

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "agentstore.doorbell": 2,
     "agentstore.logstore": 3,
     "agentstore.capabilities": 3,
+    "agentstore.governance": 3,
     "agentstore.handles": 4,
     "agentstore.audit": 4,
     "agentstore.feed": 4,

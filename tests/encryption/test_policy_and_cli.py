@@ -193,3 +193,41 @@ def test_rotation_keyring_prefers_the_first_key() -> None:
     new, old = generate_key(), generate_key()
     ring = Keyring([parse_key(new, "n"), parse_key(old, "o")])
     assert ring.primary == key_id(parse_key(new, "n")).hex()
+
+
+def test_rotate_key_re_encrypts_every_secret_and_is_resumable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = generate_key(), generate_key()
+    monkeypatch.setenv("AGENTSTORE_TEST_OLD_KEY", old)
+    monkeypatch.setenv(KEY_ENV, new)
+    path = _policy(tmp_path, '[store.encryption]\nkey = { env = "AGENTSTORE_TEST_OLD_KEY" }\n')
+    with agentstore.open(StorePolicy.load(path)) as store:
+        for i in range(30):
+            store.credentials.put_secret(f"s{i:02}", b"value-%d" % i)
+    path.write_text(
+        path.read_text().split("[store.encryption]")[0]
+        + "[store.encryption]\n"
+        + f'keys = [{{ env = "{KEY_ENV}" }}, {{ env = "AGENTSTORE_TEST_OLD_KEY" }}]\n'
+    )
+    result = CliRunner().invoke(cli, ["rotate-key", str(path)])
+    assert result.exit_code == 0, result.output
+    new_id = key_id(parse_key(new, "n")).hex()
+    assert f"rotated 30 secret(s) to key {new_id}; 0 already under it" in result.output
+    assert new not in result.output and old not in result.output
+    again = CliRunner().invoke(cli, ["rotate-key", str(path)])
+    assert "rotated 0 secret(s)" in again.output and "30 already under it" in again.output
+    # the old key can now be dropped
+    path.write_text(
+        path.read_text().split("[store.encryption]")[0]
+        + f'[store.encryption]\nkey = {{ env = "{KEY_ENV}" }}\n'
+    )
+    with agentstore.open(StorePolicy.load(path)) as store:
+        assert store.credentials.get_secret("s07") == b"value-7"
+        assert list(store.credentials.names()) == [f"s{i:02}" for i in range(30)]
+
+
+def test_rotate_key_without_encryption_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["rotate-key", str(_policy(tmp_path, ""))])
+    assert result.exit_code == 2
+    assert "no [store.encryption]" in result.output

@@ -11,7 +11,7 @@ from pathlib import Path
 import agentstore.sql
 import pytest
 from agentstore import SchemaVersionError
-from agentstore.sql import SqlLogStore, ensure_schema, require_schema
+from agentstore.sql import SCHEMA_VERSION, SqlLogStore, ensure_schema, require_schema
 from agentstore.sql.backend import Backend, Dialect
 from agentstore.sql.schema import (
     CREATE_HEADS,
@@ -116,7 +116,9 @@ def test_a_layout_is_read_for_require_schema(tmp_path: Path) -> None:
     backend = _reopen(_PlainBackend, tmp_path / "plain.db")
     try:
         ensure_schema(backend)
-        assert require_schema(backend) == 3
+        # The layout lists no version 4: the shared step (sessions' expiry) upgraded it.
+        assert require_schema(backend) == SCHEMA_VERSION == 4
+        assert backend.query("SELECT expires_at FROM agentstore_sessions") == []
         backend.exec("UPDATE agentstore_meta SET value = '1'")
         with pytest.raises(SchemaVersionError, match="older than this code reads"):
             require_schema(backend)

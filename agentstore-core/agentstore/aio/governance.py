@@ -2,9 +2,12 @@
 
 Each protocol here has the methods of its synchronous store (:mod:`agentstore.capabilities`)
 with the same names, arguments, results and errors, as coroutines; ``records`` of the
-audit sink is an async iterator. The bridged implementations run the synchronous store's
-calls on the async store's threads (or, for an in-memory driver, on the loop), so the
-checks and error translation are the synchronous store's own.
+audit sink and the listings (``policies.agent_ids``, ``sessions.ids``,
+``credentials.names``, ``lifecycle.agents``) are async iterators, fetched a page at a
+time, whose bad arguments raise when called, not when first awaited. The bridged
+implementations run the synchronous store's calls on the async store's threads (or, for
+an in-memory driver, on the loop), so the checks and error translation are the
+synchronous store's own.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from agentstore.capabilities import (
     SessionStore,
     check_int,
 )
+from agentstore.governance import check_after, check_name_after
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -35,12 +39,13 @@ from agentstore.types import (
 )
 
 T = TypeVar("T")
+A = TypeVar("A")
 
 PAGE: Final = 500
 """Items an async iterator fetches per trip to the store: its memory stays bounded by it."""
 
 
-def take_page(start: Callable[[int], Iterator[T]], after: int, limit: int) -> list[T]:
+def take_page(start: Callable[[A], Iterator[T]], after: A, limit: int) -> list[T]:
     """Up to ``limit`` items of ``start(after)``, the iterator closed afterwards."""
     items = start(after)
     try:
@@ -51,11 +56,37 @@ def take_page(start: Callable[[int], Iterator[T]], after: int, limit: int) -> li
             close()
 
 
+async def paged(
+    run: Runner,
+    listing: Callable[[A | None], Iterator[T]],
+    key: Callable[[T], A],
+    after: A | None,
+) -> AsyncIterator[T]:
+    """The items of a synchronous listing (``listing(after)``, resumable after a key),
+    fetched :data:`PAGE` at a time on ``run``: memory stays bounded by a page."""
+    while True:
+        page = await run.call(take_page, listing, after, PAGE)
+        for item in page:
+            yield item
+        if len(page) < PAGE:
+            return
+        after = key(page[-1])
+
+
+def _same(item: A) -> A:
+    return item
+
+
+def _agent_of(info: AgentInfo) -> AgentId:
+    return info.agent_id
+
+
 @runtime_checkable
 class AsyncPolicyStore(Protocol):
     async def put(self, agent_id: AgentId, document: PolicyDocument) -> None: ...
     async def get(self, agent_id: AgentId) -> PolicyDocument: ...
     async def invalidate(self, agent_id: AgentId) -> None: ...
+    def agent_ids(self, after: AgentId | None = None) -> AsyncIterator[AgentId]: ...
 
 
 @runtime_checkable
@@ -67,9 +98,11 @@ class AsyncAuditSink(Protocol):
 
 @runtime_checkable
 class AsyncSessionStore(Protocol):
-    async def save(self, record: SessionRecord) -> None: ...
+    async def save(self, record: SessionRecord, ttl_secs: float | None = None) -> None: ...
     async def load(self, session_id: SessionId) -> SessionRecord: ...
     async def delete(self, session_id: SessionId) -> None: ...
+    def ids(self, after: SessionId | None = None) -> AsyncIterator[SessionId]: ...
+    async def purge_expired(self) -> int: ...
 
 
 @runtime_checkable
@@ -77,6 +110,7 @@ class AsyncCredentialStore(Protocol):
     async def put_secret(self, name: str, value: bytes) -> None: ...
     async def get_secret(self, name: str) -> bytes: ...
     async def delete_secret(self, name: str) -> None: ...
+    def names(self, after: str | None = None) -> AsyncIterator[str]: ...
 
 
 @runtime_checkable
@@ -97,6 +131,8 @@ class AsyncLifecycleStore(Protocol):
     async def deregister(self, agent_id: AgentId) -> None: ...
     async def info(self, agent_id: AgentId) -> AgentInfo: ...
     async def live(self, ttl_secs: float) -> list[AgentId]: ...
+    def agents(self, after: AgentId | None = None) -> AsyncIterator[AgentInfo]: ...
+    async def prune(self, ttl_secs: float) -> int: ...
 
 
 class BridgedPolicyStore:
@@ -116,6 +152,11 @@ class BridgedPolicyStore:
     async def invalidate(self, agent_id: AgentId) -> None:
         """Forget the agent's policy. Idempotent."""
         await self._run.call(self._sync.invalidate, agent_id)
+
+    def agent_ids(self, after: AgentId | None = None) -> AsyncIterator[AgentId]:
+        """Every agent with a stored policy, sorted, fetched a page at a time."""
+        start = check_after(after, AgentId, "after")
+        return paged(self._run, self._sync.agent_ids, _same, start)
 
 
 class BridgedAuditSink:
@@ -152,9 +193,10 @@ class BridgedSessionStore:
     def __init__(self, sync: SessionStore, runner: Runner) -> None:
         self._sync, self._run = sync, runner
 
-    async def save(self, record: SessionRecord) -> None:
-        """Store ``record`` under its session id, overwriting any previous record."""
-        await self._run.call(self._sync.save, record)
+    async def save(self, record: SessionRecord, ttl_secs: float | None = None) -> None:
+        """Store ``record`` under its session id, overwriting any previous record; with
+        ``ttl_secs``, it expires that long from now."""
+        await self._run.call(self._sync.save, record, ttl_secs)
 
     async def load(self, session_id: SessionId) -> SessionRecord:
         """The stored record. Raises NotFound if there is none."""
@@ -163,6 +205,15 @@ class BridgedSessionStore:
     async def delete(self, session_id: SessionId) -> None:
         """Remove the record. Idempotent."""
         await self._run.call(self._sync.delete, session_id)
+
+    def ids(self, after: SessionId | None = None) -> AsyncIterator[SessionId]:
+        """Every unexpired session's id, sorted, fetched a page at a time."""
+        start = check_after(after, SessionId, "after")
+        return paged(self._run, self._sync.ids, _same, start)
+
+    async def purge_expired(self) -> int:
+        """Remove every expired record from storage; return how many were removed."""
+        return await self._run.call(self._sync.purge_expired)
 
 
 class BridgedCredentialStore:
@@ -182,6 +233,11 @@ class BridgedCredentialStore:
     async def delete_secret(self, name: str) -> None:
         """Remove the secret. Idempotent."""
         await self._run.call(self._sync.delete_secret, name)
+
+    def names(self, after: str | None = None) -> AsyncIterator[str]:
+        """Every secret's name, never a value, sorted, fetched a page at a time."""
+        start = check_name_after(after)
+        return paged(self._run, self._sync.names, _same, start)
 
     def __repr__(self) -> str:
         return f"<async {self._sync!r}>"
@@ -240,6 +296,15 @@ class BridgedLifecycleStore:
         """Registered agents seen within ``ttl_secs``, sorted by id."""
         return await self._run.call(self._sync.live, ttl_secs)
 
+    def agents(self, after: AgentId | None = None) -> AsyncIterator[AgentInfo]:
+        """Every registered agent, sorted by id, fetched a page at a time."""
+        start = check_after(after, AgentId, "after")
+        return paged(self._run, self._sync.agents, _agent_of, start)
+
+    async def prune(self, ttl_secs: float) -> int:
+        """Deregister every agent not seen within ``ttl_secs``; return how many."""
+        return await self._run.call(self._sync.prune, ttl_secs)
+
 
 __all__ = [
     "PAGE",
@@ -255,5 +320,6 @@ __all__ = [
     "BridgedPolicyStore",
     "BridgedRateLimitCounter",
     "BridgedSessionStore",
+    "paged",
     "take_page",
 ]

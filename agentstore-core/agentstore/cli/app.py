@@ -1,4 +1,4 @@
-"""The ``agentstore`` command: drivers, init, validate, verify, demo.
+"""The ``agentstore`` command: drivers, init, validate, verify, list, demo.
 
 Exit codes: 0 success; 1 a failed check (a broken chain) or an operation that failed (a
 backend that cannot be reached); 2 a usage or policy error. Errors are one line on stderr;
@@ -30,6 +30,7 @@ from agentstore.cli.errors import (
     _redact,
     _to_cli_error,
 )
+from agentstore.cli.manage import add_list_group, no_store_here
 from agentstore.cli.verify import (
     PROGRESS_THRESHOLD,
     ChainResult,
@@ -41,7 +42,6 @@ from agentstore.errors import ConfigError, UnknownDriver
 from agentstore.policy import (
     CONFIG_FILENAME,
     DEFAULT_BACKEND,
-    DEFAULT_SQLITE_PATH,
     StorePolicy,
     find_policy,
 )
@@ -339,12 +339,7 @@ def verify(
     opts = _opts(ctx)
     trusted = None if trust is None else read_trust(trust)
     policy = load_policy(opts)
-    if policy.source is None and not Path(DEFAULT_SQLITE_PATH).exists():
-        # Opening the default policy would create ./agentstore.db just to find it empty.
-        raise CliError(
-            f"no store here: no ./{CONFIG_FILENAME}, $AGENTSTORE_CONFIG is unset and "
-            f"./{DEFAULT_SQLITE_PATH} does not exist; name a policy with --config"
-        )
+    no_store_here(policy)
     # Read only: a mistyped path fails rather than verify a new empty database, a file
     # the user may only read is verified, and nothing is ever written.
     with stopped_by_signals(), opened(opts, policy, read_only=True) as store:
@@ -389,6 +384,11 @@ def _n(count: int | None, noun: str) -> str:
     """``1 entry``, ``2 entries``, ``1 chain``, ``0 chains``."""
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{count} {noun if count == 1 else plural}"
+
+
+# -- list -----------------------------------------------------------------------------------
+
+add_list_group(cli, _Command)
 
 
 # -- demo -----------------------------------------------------------------------------------

@@ -65,11 +65,8 @@ def rotate_key(ctx: click.Context, path: Path | None) -> None:
     with opened(opts, policy) as store:
         sealed = cast(EncryptedCredentialStore, store.credentials)
         inner: CredentialStore = sealed.inner
-        names = getattr(inner, "names", None)
-        if names is None:
-            raise CliError(f"{_where(policy)}: the credentials driver cannot list secrets")
         try:
-            done = rotate(inner, sealed.keyring, iter(names()))
+            done = rotate(inner, sealed.keyring, inner.names())
         except StoreError as exc:
             click.echo(f"error: {exc.message}", err=True)
             ctx.exit(EXIT_FAILED)

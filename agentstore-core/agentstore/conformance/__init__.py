@@ -102,8 +102,12 @@ check persistence or sharing between two open stores). It may live in the class,
 module or a ``conftest.py``. Pick single capabilities with ``GenerationContract``,
 ``WriterLogContract``, ``DoorbellContract``, ``PolicyStoreContract``,
 ``AuditSinkContract``, ``SessionStoreContract``, ``CredentialStoreContract``,
-``RateLimitContract`` and ``LifecycleContract``; each declares the capability it needs and
-skips, with the reason, when the driver (the policy's ``backend``) does not declare it.
+``RateLimitContract`` and ``LifecycleContract``, and for an operator's listings, session
+TTLs and pruning ``PolicyListingContract``, ``SessionManagementContract``,
+``CredentialListingContract`` and ``LifecycleManagementContract`` (their tests skip, with
+the reason, where the driver raises ``Unsupported``); each declares the capability it
+needs and skips, with the reason, when the driver (the policy's ``backend``) does not
+declare it.
 ``StoreContract`` (the store's lifetime: nothing works after ``close``) runs for every
 driver.
 The classes are never collected on their own (their names do not start with ``Test``).
@@ -123,12 +127,16 @@ from agentstore.conformance.contracts import (
     AllContracts,
     AuditSinkContract,
     ContractBase,
+    CredentialListingContract,
     CredentialStoreContract,
     DoorbellContract,
     GenerationContract,
     LifecycleContract,
+    LifecycleManagementContract,
+    PolicyListingContract,
     PolicyStoreContract,
     RateLimitContract,
+    SessionManagementContract,
     SessionStoreContract,
     StoreContract,
     WriterLogContract,
@@ -152,13 +160,17 @@ __all__ = [
     "AuditSinkContract",
     "ConformanceSupport",
     "ContractBase",
+    "CredentialListingContract",
     "CredentialStoreContract",
     "DoorbellContract",
     "FakeClock",
     "GenerationContract",
     "LifecycleContract",
+    "LifecycleManagementContract",
+    "PolicyListingContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "SessionManagementContract",
     "SessionStoreContract",
     "StoreContract",
     "TamperRefused",

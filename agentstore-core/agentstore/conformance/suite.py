@@ -8,18 +8,23 @@ from __future__ import annotations
 
 from agentstore.conformance.contracts import (
     AsyncAuditSinkContract,
+    AsyncCredentialListingContract,
     AsyncCredentialStoreContract,
     AsyncDoorbellContract,
     AsyncFeedContract,
     AsyncGenerationContract,
     AsyncLifecycleContract,
+    AsyncLifecycleManagementContract,
+    AsyncPolicyListingContract,
     AsyncPolicyStoreContract,
     AsyncRateLimitContract,
+    AsyncSessionManagementContract,
     AsyncSessionStoreContract,
     AsyncStoreContract,
     AsyncWriterLogContract,
     AuditSinkContract,
     ConditionalAppendContract,
+    CredentialListingContract,
     CredentialStoreContract,
     DoorbellContract,
     EncryptedCredentialContract,
@@ -27,8 +32,11 @@ from agentstore.conformance.contracts import (
     FeedContract,
     GenerationContract,
     LifecycleContract,
+    LifecycleManagementContract,
+    PolicyListingContract,
     PolicyStoreContract,
     RateLimitContract,
+    SessionManagementContract,
     SessionStoreContract,
     SignedCheckpointContract,
     StoreContract,
@@ -96,6 +104,22 @@ class TestLifecycle(LifecycleContract):
     pass
 
 
+class TestPolicyListing(PolicyListingContract):
+    pass
+
+
+class TestSessionManagement(SessionManagementContract):
+    pass
+
+
+class TestCredentialListing(CredentialListingContract):
+    pass
+
+
+class TestLifecycleManagement(LifecycleManagementContract):
+    pass
+
+
 # -- the same contract through the async face (agentstore.aio) ------------------------------
 
 
@@ -143,28 +167,52 @@ class TestAsyncLifecycle(AsyncLifecycleContract):
     pass
 
 
+class TestAsyncPolicyListing(AsyncPolicyListingContract):
+    pass
+
+
+class TestAsyncSessionManagement(AsyncSessionManagementContract):
+    pass
+
+
+class TestAsyncCredentialListing(AsyncCredentialListingContract):
+    pass
+
+
+class TestAsyncLifecycleManagement(AsyncLifecycleManagementContract):
+    pass
+
+
 __all__ = [
     "TestAsyncAuditSink",
+    "TestAsyncCredentialListing",
     "TestAsyncCredentialStore",
     "TestAsyncDoorbell",
     "TestAsyncFeed",
     "TestAsyncGeneration",
     "TestAsyncLifecycle",
+    "TestAsyncLifecycleManagement",
+    "TestAsyncPolicyListing",
     "TestAsyncPolicyStore",
     "TestAsyncRateLimit",
+    "TestAsyncSessionManagement",
     "TestAsyncSessionStore",
     "TestAsyncStore",
     "TestAsyncWriterLog",
     "TestAuditSink",
     "TestConditionalAppend",
+    "TestCredentialListing",
     "TestCredentialStore",
     "TestDoorbell",
     "TestErasure",
     "TestFeed",
     "TestGeneration",
     "TestLifecycle",
+    "TestLifecycleManagement",
+    "TestPolicyListing",
     "TestPolicyStore",
     "TestRateLimit",
+    "TestSessionManagement",
     "TestSessionStore",
     "TestStore",
     "TestWriterLog",

@@ -8,7 +8,7 @@ encrypted (the driver needs it to find the secret); it is bound to the envelope.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -62,6 +62,9 @@ class EncryptedCredentialStore(CredentialStore):
     def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
         return self.inner._swap_secret(name, expected, value)
 
+    def _list_secret_names(self, after: str | None) -> Iterator[str]:
+        return self.inner._list_secret_names(after)
+
     def __repr__(self) -> str:
         return f"<EncryptedCredentialStore {self.keyring!r} over {self.inner!r}>"
 
@@ -70,6 +73,7 @@ class _AsyncCredentials(Protocol):
     async def put_secret(self, name: str, value: bytes) -> None: ...
     async def get_secret(self, name: str) -> bytes: ...
     async def delete_secret(self, name: str) -> None: ...
+    def names(self, after: str | None = None) -> AsyncIterator[str]: ...
 
 
 class AsyncEncryptedCredentialStore:
@@ -94,6 +98,10 @@ class AsyncEncryptedCredentialStore:
     async def delete_secret(self, name: str) -> None:
         """Remove the secret. Idempotent."""
         await self.inner.delete_secret(name)
+
+    def names(self, after: str | None = None) -> AsyncIterator[str]:
+        """Every secret's name (never a value), sorted, as the driver's store lists them."""
+        return self.inner.names(after)
 
     def __repr__(self) -> str:
         return f"<AsyncEncryptedCredentialStore {self.keyring!r} over {self.inner!r}>"

@@ -8,7 +8,9 @@ wherever the driver's commit is.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Final
 
 from agentstore.capabilities import (
     MAX_INT,
@@ -35,6 +37,15 @@ from agentstore.types import (
     SessionRecord,
 )
 
+SMALL_PAGE: Final = 32
+"""Pairs a listing asks for per scan where each value may be large (a secret, a session's
+data, a policy): the scan returns values too, and memory stays bounded by the page."""
+
+
+def _after(space: bytes, after: bytes | None) -> bytes:
+    """The first key of ``space`` a listing reads: past ``after``'s key when given."""
+    return space if after is None else space + after + b"\x00"
+
 
 class KvPolicyStore(PolicyStore):
     def __init__(self, kv: Lifetime) -> None:
@@ -50,26 +61,64 @@ class KvPolicyStore(PolicyStore):
     def _invalidate(self, agent_id: AgentId) -> None:
         self._kv.delete(keys.POLICY + agent_id.to_bytes())
 
+    def _list_policies(self, after: AgentId | None) -> Iterator[AgentId]:
+        start = _after(keys.POLICY, None if after is None else after.to_bytes())
+        for k, _ in self._kv.items(start, keys.prefix_end(keys.POLICY), SMALL_PAGE):
+            yield AgentId.from_bytes(k[1:])
+
 
 class KvSessionStore(SessionStore):
-    """Each record under its session id: the agent id's 16 bytes, then the data's JSON."""
+    """Each record under its session id: the agent id's 16 bytes, its expiry when it has
+    one (:func:`~agentstore.kv.keys.pack_session`), then the data's JSON. A purge deletes
+    a record only if its value is still the expired one read."""
 
-    def __init__(self, kv: Lifetime) -> None:
+    def __init__(self, kv: Lifetime, clock: Clock = time.time) -> None:
+        super().__init__(clock)
         self._kv = kv
 
     def _save(self, record: SessionRecord) -> None:
-        value = record.agent_id.to_bytes() + record.data_json()
+        value = keys.pack_session(record.agent_id.to_bytes(), record.data_json(), None)
+        self._kv.put(keys.SESSION + record.session_id.to_bytes(), value)
+
+    def _save_expiring(self, record: SessionRecord, expires_at: float) -> None:
+        value = keys.pack_session(record.agent_id.to_bytes(), record.data_json(), expires_at)
         self._kv.put(keys.SESSION + record.session_id.to_bytes(), value)
 
     def _load(self, session_id: SessionId) -> SessionRecord | None:
+        return self._load_at(session_id, self.clock())
+
+    def _load_at(self, session_id: SessionId, now: float) -> SessionRecord | None:
         raw = self._kv.get(keys.SESSION + session_id.to_bytes())
         if raw is None:
             return None
-        data: dict[str, JSONValue] = json.loads(raw[16:])
-        return SessionRecord(session_id, AgentId.from_bytes(raw[:16]), data)
+        agent, expires_at, data_json = keys.unpack_session(raw)
+        if expires_at is not None and now >= expires_at:
+            return None
+        data: dict[str, JSONValue] = json.loads(data_json)
+        return SessionRecord(session_id, AgentId.from_bytes(agent), data)
 
     def _delete(self, session_id: SessionId) -> None:
         self._kv.delete(keys.SESSION + session_id.to_bytes())
+
+    def _list_sessions(self, after: SessionId | None, now: float) -> Iterator[SessionId]:
+        start = _after(keys.SESSION, None if after is None else after.to_bytes())
+        for k, raw in self._kv.items(start, keys.prefix_end(keys.SESSION), SMALL_PAGE):
+            expires_at = keys.unpack_session(raw)[1]
+            if expires_at is None or now < expires_at:
+                yield SessionId.from_bytes(k[1:])
+
+    def _purge_expired(self, now: float) -> int:
+        purged = 0
+        for k, raw in self._kv.items(keys.SESSION, keys.prefix_end(keys.SESSION), SMALL_PAGE):
+            expires_at = keys.unpack_session(raw)[1]
+            # Guarded by the value read: a record saved again meanwhile is kept.
+            if (
+                expires_at is not None
+                and now >= expires_at
+                and self._kv.commit({k: raw}, {k: None})
+            ):
+                purged += 1
+        return purged
 
 
 class KvCredentialStore(CredentialStore):
@@ -90,6 +139,14 @@ class KvCredentialStore(CredentialStore):
     def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
         key = keys.key(keys.CREDENTIAL, name)
         return self._kv.commit({key: expected}, {key: value})
+
+    def _list_secret_names(self, after: str | None) -> Iterator[str]:
+        # The scan reads values too: they are dropped at once, never kept or shown.
+        start = keys.CREDENTIAL if after is None else keys.key(keys.CREDENTIAL, after) + b"\x00"
+        for k, _ in self._kv.items(start, keys.prefix_end(keys.CREDENTIAL), SMALL_PAGE):
+            names = keys.split(k[1:], 1)
+            if names is not None:
+                yield names[0]
 
     def __repr__(self) -> str:
         return f"<KvCredentialStore at {self._kv.location}>"
@@ -161,6 +218,28 @@ class KvLifecycleStore(LifecycleStore):
             if keys.unpack_times(raw)[1] >= cutoff:
                 yield AgentId.from_bytes(k[1:])
 
+    def _list_agents(self, after: AgentId | None) -> Iterator[AgentInfo]:
+        start = _after(keys.AGENT, None if after is None else after.to_bytes())
+        for k, raw in self._kv.items(start, keys.prefix_end(keys.AGENT)):
+            yield AgentInfo(AgentId.from_bytes(k[1:]), *keys.unpack_times(raw))
+
+    def _prune_before(self, cutoff: float) -> int:
+        pruned = 0
+        for k, raw in self._kv.items(keys.AGENT, keys.prefix_end(keys.AGENT)):
+            if keys.unpack_times(raw)[1] < cutoff:
+                pruned += self._kv.update(k, self._pruning(k, cutoff), known=raw, use_known=True)
+        return pruned
+
+    @staticmethod
+    def _pruning(k: bytes, cutoff: float) -> Callable[[bytes | None], tuple[Writes | None, bool]]:
+        def prune(raw: bytes | None) -> tuple[Writes | None, bool]:
+            # Judged on the value now stored: a heartbeat that won the race keeps the agent.
+            if raw is None or keys.unpack_times(raw)[1] >= cutoff:
+                return None, False
+            return {k: None}, True
+
+        return prune
+
 
 def open_kv_stores(kv: KeyValue, context: OpenContext, *, location: str) -> DriverStores:
     """Every capability ``context`` asks for, built on the primitives ``kv``.
@@ -207,7 +286,7 @@ def open_kv_stores(kv: KeyValue, context: OpenContext, *, location: str) -> Driv
         logs=logs if "logs" in caps else None,
         policies=KvPolicyStore(life) if "policies" in caps else None,
         audit=LogAuditSink(logs) if logs is not None and "audit" in caps else None,
-        sessions=KvSessionStore(life) if "sessions" in caps else None,
+        sessions=KvSessionStore(life, clock) if "sessions" in caps else None,
         credentials=KvCredentialStore(life) if "credentials" in caps else None,
         rate_limits=KvRateLimitCounter(life, clock) if "rate_limits" in caps else None,
         lifecycle=KvLifecycleStore(life, clock) if "lifecycle" in caps else None,
@@ -216,6 +295,7 @@ def open_kv_stores(kv: KeyValue, context: OpenContext, *, location: str) -> Driv
 
 
 __all__ = [
+    "SMALL_PAGE",
     "KvCredentialStore",
     "KvLifecycleStore",
     "KvPolicyStore",

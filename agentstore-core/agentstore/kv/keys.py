@@ -209,6 +209,28 @@ def unpack_window(raw: bytes) -> tuple[float, int]:
     return float(end), int(count)
 
 
+EXPIRING: Final = 0xFF
+"""The byte after a session value's agent id marking an expiry (a record's JSON starts
+with ``{``, so a value without one never has it there)."""
+_EXPIRY = struct.Struct(">d")
+
+
+def pack_session(agent: bytes, data_json: bytes, expires_at: float | None) -> bytes:
+    """A session's value: the agent id's 16 bytes, then, when it expires, :data:`EXPIRING`
+    and the expiry as a big-endian double, then the data's JSON."""
+    if expires_at is None:
+        return agent + data_json
+    return agent + bytes((EXPIRING,)) + _EXPIRY.pack(expires_at) + data_json
+
+
+def unpack_session(raw: bytes) -> tuple[bytes, float | None, bytes]:
+    """``(agent id bytes, expiry or None, data JSON)`` of a value :func:`pack_session`
+    wrote (a value written before sessions expired reads as never expiring)."""
+    if len(raw) > 16 and raw[16] == EXPIRING:
+        return raw[:16], float(_EXPIRY.unpack_from(raw, 17)[0]), raw[17 + _EXPIRY.size :]
+    return raw[:16], None, raw[16:]
+
+
 def pack_times(registered_at: float, last_heartbeat: float) -> bytes:
     return _TIMES.pack(registered_at, last_heartbeat)
 
@@ -239,6 +261,7 @@ __all__ = [
     "pack_event",
     "pack_head",
     "pack_member",
+    "pack_session",
     "position_bytes",
     "prefix_end",
     "seq_bytes",
@@ -249,4 +272,5 @@ __all__ = [
     "unpack_event",
     "unpack_head",
     "unpack_member",
+    "unpack_session",
 ]

@@ -79,6 +79,7 @@ _TRACED: Final[tuple[tuple[type, str, str, str | None, Attrs | None], ...]] = (
     (WriterLog, "append_many", "logs", "appends", _LOG_ATTRS),
     (WriterLog, "verify", "logs", "verified", _LOG_ATTRS),
     (WriterLog, "head", "logs", None, _LOG_ATTRS),
+    (WriterLog, "redact", "logs", None, _LOG_ATTRS),
     (Generation, "current", "generations", None, _GENERATION_HANDLE),
     (Generation, "bump", "generations", None, _GENERATION_HANDLE),
     (Generation, "advance_to", "generations", None, _GENERATION_HANDLE),
@@ -93,6 +94,7 @@ _TRACED: Final[tuple[tuple[type, str, str, str | None, Attrs | None], ...]] = (
     (SessionStore, "save", "sessions", None, None),
     (SessionStore, "load", "sessions", None, None),
     (SessionStore, "delete", "sessions", None, None),
+    (SessionStore, "purge_expired", "sessions", None, None),
     (CredentialStore, "put_secret", "credentials", None, None),
     (CredentialStore, "get_secret", "credentials", None, None),
     (CredentialStore, "delete_secret", "credentials", None, None),
@@ -104,6 +106,7 @@ _TRACED: Final[tuple[tuple[type, str, str, str | None, Attrs | None], ...]] = (
     (LifecycleStore, "deregister", "lifecycle", None, None),
     (LifecycleStore, "info", "lifecycle", None, None),
     (LifecycleStore, "live", "lifecycle", None, None),
+    (LifecycleStore, "prune", "lifecycle", None, None),
 )
 TRACED: Final = tuple((cls, name) for cls, name, *_ in _TRACED)
 """Every ``(class, method)`` :func:`instrument` traces."""

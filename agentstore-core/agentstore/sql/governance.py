@@ -8,8 +8,9 @@ atomicity comes from single statements and primary keys, so it holds across proc
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import cast
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final, cast
 
 from agentstore.audit import LogAuditSink
 from agentstore.capabilities import (
@@ -21,10 +22,11 @@ from agentstore.capabilities import (
     RateLimitCounter,
     SessionStore,
 )
+from agentstore.errors import SchemaVersionError
 from agentstore.spec import DriverStores, OpenContext
-from agentstore.sql.backend import Backend
+from agentstore.sql.backend import Backend, Row, Value
 from agentstore.sql.logs import SqlGenerationStore, SqlLogStore
-from agentstore.sql.schema import ensure_schema, require_schema
+from agentstore.sql.schema import SESSIONS_EXPIRE_FROM, ensure_schema, require_schema
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -37,6 +39,35 @@ from agentstore.types import (
 # -- governance stores ---------------------------------------------------------------------
 
 
+PAGE: Final = 500
+"""Rows a listing reads per query: its memory stays bounded by it."""
+
+
+def keyset_pages(
+    backend: Backend,
+    sql: str,
+    params: Sequence[Value] = (),
+    *,
+    first: str = "",
+    page: int = PAGE,
+) -> Iterator[Row]:
+    """Every row of ``sql`` past the key ``first`` ("" sorts before every key: keys are
+    never empty), read ``page`` rows per query by keyset: ``sql`` binds the key to read
+    past, then ``params``, then the page size, and yields rows ordered by that key, its
+    first column. No cursor stays open between pages."""
+    after: Value = first
+    while True:
+        rows = backend.query(sql, (after, *params, page))
+        yield from rows
+        if len(rows) < page:
+            return
+        after = rows[-1][0]
+
+
+def _key(after: object | None) -> str:
+    return "" if after is None else str(after)
+
+
 class SqlPolicyStore(PolicyStore):
     _PUT = (
         "INSERT INTO agentstore_policies (agent_id, document) VALUES (?, ?) "
@@ -44,6 +75,7 @@ class SqlPolicyStore(PolicyStore):
     )
     _GET = "SELECT document FROM agentstore_policies WHERE agent_id = ?"
     _DELETE = "DELETE FROM agentstore_policies WHERE agent_id = ?"
+    _LIST = "SELECT agent_id FROM agentstore_policies WHERE agent_id > ? ORDER BY agent_id LIMIT ?"
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -58,27 +90,75 @@ class SqlPolicyStore(PolicyStore):
     def _invalidate(self, agent_id: AgentId) -> None:
         self._backend.exec(self._DELETE, (str(agent_id),))
 
+    def _list_policies(self, after: AgentId | None) -> Iterator[AgentId]:
+        rows = keyset_pages(self._backend, self._LIST, first=_key(after))
+        return (AgentId.parse(cast(str, r[0])) for r in rows)
+
 
 class SqlSessionStore(SessionStore):
+    """Sessions in ``agentstore_sessions``, each with its expiry (``expires_at``, NULL:
+    never) from schema version 4 on.
+
+    Opened without creating on a version 3 database, it reads and writes as version 3
+    did: nothing expires, and a save with a TTL raises SchemaVersionError.
+    """
+
     _SAVE = (
+        "INSERT INTO agentstore_sessions (session_id, agent_id, data, expires_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET "
+        "agent_id = excluded.agent_id, data = excluded.data, expires_at = excluded.expires_at"
+    )
+    _LOAD = (
+        "SELECT agent_id, data FROM agentstore_sessions WHERE session_id = ? "
+        "AND (expires_at IS NULL OR expires_at > ?)"
+    )
+    _DELETE = "DELETE FROM agentstore_sessions WHERE session_id = ?"
+    _LIST = (
+        "SELECT session_id FROM agentstore_sessions WHERE session_id > ? "
+        "AND (expires_at IS NULL OR expires_at > ?) ORDER BY session_id LIMIT ?"
+    )
+    _PURGE = "DELETE FROM agentstore_sessions WHERE expires_at <= ?"
+    # Schema version 3, read without upgrading: no expires_at column.
+    _SAVE_V3 = (
         "INSERT INTO agentstore_sessions (session_id, agent_id, data) VALUES (?, ?, ?) "
         "ON CONFLICT (session_id) DO UPDATE SET agent_id = excluded.agent_id, "
         "data = excluded.data"
     )
-    _LOAD = "SELECT agent_id, data FROM agentstore_sessions WHERE session_id = ?"
-    _DELETE = "DELETE FROM agentstore_sessions WHERE session_id = ?"
+    _LOAD_V3 = "SELECT agent_id, data FROM agentstore_sessions WHERE session_id = ?"
+    _LIST_V3 = (
+        "SELECT session_id FROM agentstore_sessions WHERE session_id > ? "
+        "ORDER BY session_id LIMIT ?"
+    )
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(
+        self, backend: Backend, clock: Clock = time.time, *, expiring: bool = True
+    ) -> None:
+        super().__init__(clock)
         self._backend = backend
+        self.expiring = expiring  # whether the schema keeps an expiry (version 4 on)
 
     def _save(self, record: SessionRecord) -> None:
-        self._backend.exec(
-            self._SAVE,
-            (str(record.session_id), str(record.agent_id), record.data_json().decode("utf-8")),
-        )
+        data = record.data_json().decode("utf-8")
+        if self.expiring:
+            params: tuple[Value, ...] = (str(record.session_id), str(record.agent_id), data, None)
+            self._backend.exec(self._SAVE, params)
+        else:
+            self._backend.exec(self._SAVE_V3, (str(record.session_id), str(record.agent_id), data))
+
+    def _save_expiring(self, record: SessionRecord, expires_at: float) -> None:
+        self._require_expiry()
+        data = record.data_json().decode("utf-8")
+        params = (str(record.session_id), str(record.agent_id), data, expires_at)
+        self._backend.exec(self._SAVE, params)
 
     def _load(self, session_id: SessionId) -> SessionRecord | None:
-        rows = self._backend.query(self._LOAD, (str(session_id),))
+        return self._load_at(session_id, self.clock())
+
+    def _load_at(self, session_id: SessionId, now: float) -> SessionRecord | None:
+        if self.expiring:
+            rows = self._backend.query(self._LOAD, (str(session_id), now))
+        else:
+            rows = self._backend.query(self._LOAD_V3, (str(session_id),))
         if not rows:
             return None
         agent, data = rows[0]
@@ -88,6 +168,25 @@ class SqlSessionStore(SessionStore):
 
     def _delete(self, session_id: SessionId) -> None:
         self._backend.exec(self._DELETE, (str(session_id),))
+
+    def _list_sessions(self, after: SessionId | None, now: float) -> Iterator[SessionId]:
+        if self.expiring:
+            rows = keyset_pages(self._backend, self._LIST, (now,), first=_key(after))
+        else:
+            rows = keyset_pages(self._backend, self._LIST_V3, first=_key(after))
+        return (SessionId.parse(cast(str, r[0])) for r in rows)
+
+    def _purge_expired(self, now: float) -> int:
+        return self._backend.exec(self._PURGE, (now,)) if self.expiring else 0
+
+    def _require_expiry(self) -> None:
+        if not self.expiring:
+            raise SchemaVersionError(
+                f"{self._backend.location}: sessions can expire from agentstore schema "
+                f"version {SESSIONS_EXPIRE_FROM}; this store was opened without upgrading "
+                "its older schema. Open it once with agentstore.open(policy) (create=True, "
+                "the default) to upgrade it, then save with a TTL"
+            )
 
 
 def _json_object(text: str) -> dict[str, JSONValue]:
@@ -105,6 +204,7 @@ class SqlCredentialStore(CredentialStore):
     _GET = "SELECT value FROM agentstore_credentials WHERE name = ?"
     _DELETE = "DELETE FROM agentstore_credentials WHERE name = ?"
     _SWAP = "UPDATE agentstore_credentials SET value = ? WHERE name = ? AND value = ?"
+    _LIST = "SELECT name FROM agentstore_credentials WHERE name > ? ORDER BY name LIMIT ?"
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -121,6 +221,10 @@ class SqlCredentialStore(CredentialStore):
 
     def _swap_secret(self, name: str, expected: bytes, value: bytes) -> bool:
         return self._backend.exec(self._SWAP, (value, name, expected)) == 1
+
+    def _list_secret_names(self, after: str | None) -> Iterator[str]:
+        rows = keyset_pages(self._backend, self._LIST, first=after or "")
+        return (cast(str, r[0]) for r in rows)
 
     def __repr__(self) -> str:
         return f"<SqlCredentialStore at {self._backend.location}>"
@@ -174,6 +278,12 @@ class SqlLifecycleStore(LifecycleStore):
     _DELETE = "DELETE FROM agentstore_agents WHERE agent_id = ?"
     _INFO = "SELECT registered_at, last_heartbeat FROM agentstore_agents WHERE agent_id = ?"
     _LIVE = "SELECT agent_id FROM agentstore_agents WHERE last_heartbeat >= ?"
+    _LIST = (
+        "SELECT agent_id, registered_at, last_heartbeat FROM agentstore_agents "
+        "WHERE agent_id > ? ORDER BY agent_id LIMIT ?"
+    )
+    # One statement: a heartbeat committed before it reaches the row keeps the agent.
+    _PRUNE = "DELETE FROM agentstore_agents WHERE last_heartbeat < ?"
 
     def __init__(self, backend: Backend, clock: Clock) -> None:
         super().__init__(clock)
@@ -199,6 +309,16 @@ class SqlLifecycleStore(LifecycleStore):
         rows = self._backend.query(self._LIVE, (cutoff,))
         return [AgentId.parse(cast(str, row[0])) for row in rows]
 
+    def _list_agents(self, after: AgentId | None) -> Iterator[AgentInfo]:
+        rows = keyset_pages(self._backend, self._LIST, first=_key(after))
+        return (
+            AgentInfo(AgentId.parse(cast(str, a)), cast(float, r), cast(float, h))
+            for a, r, h in rows
+        )
+
+    def _prune_before(self, cutoff: float) -> int:
+        return self._backend.exec(self._PRUNE, (cutoff,))
+
 
 # -- assembly ------------------------------------------------------------------------------
 
@@ -221,10 +341,8 @@ def open_sql_stores(
             create, older than it reads).
         StoreNotFound: without create, the database holds no agentstore tables.
     """
-    if context.create:
-        ensure_schema(backend)
-    else:
-        require_schema(backend)
+    version = ensure_schema(backend) if context.create else require_schema(backend)
+    expiring = version >= SESSIONS_EXPIRE_FROM
     caps = context.capabilities
     logs = log_store(backend) if caps & {"logs", "audit"} else None
     return DriverStores(
@@ -232,7 +350,11 @@ def open_sql_stores(
         logs=logs if "logs" in caps else None,
         policies=SqlPolicyStore(backend) if "policies" in caps else None,
         audit=LogAuditSink(logs) if logs is not None and "audit" in caps else None,
-        sessions=SqlSessionStore(backend) if "sessions" in caps else None,
+        sessions=(
+            SqlSessionStore(backend, context.clock, expiring=expiring)
+            if "sessions" in caps
+            else None
+        ),
         credentials=SqlCredentialStore(backend) if "credentials" in caps else None,
         rate_limits=SqlRateLimitCounter(backend, context.clock) if "rate_limits" in caps else None,
         lifecycle=SqlLifecycleStore(backend, context.clock) if "lifecycle" in caps else None,
@@ -241,10 +363,12 @@ def open_sql_stores(
 
 
 __all__ = [
+    "PAGE",
     "SqlCredentialStore",
     "SqlLifecycleStore",
     "SqlPolicyStore",
     "SqlRateLimitCounter",
     "SqlSessionStore",
+    "keyset_pages",
     "open_sql_stores",
 ]

@@ -19,6 +19,12 @@ Version 3 only renumbers: the layout of :data:`DEFAULT_LAYOUT` is unchanged by i
 SQLite driver's layout, in ``agentstore_sqlite.schema``, keeps each log's head beside its
 entries from version 3 on).
 
+Version 4 lets a session expire: ``agentstore_sessions`` gains a nullable ``expires_at``
+(seconds on the store's clock; NULL never expires), indexed where set so expired rows are
+found without a scan (:data:`V4_SESSIONS`). Every layout gets that step: one whose
+``migrations`` do not list version 4 (a third party's, written before it) runs
+:data:`V4_SESSIONS` from :data:`SHARED_STEPS`. Rows stored before the upgrade never expire.
+
 Where the tables live and which DDL builds them is a :class:`SchemaLayout`: a backend
 names its own with a ``schema_layout`` attribute, else it gets :data:`DEFAULT_LAYOUT`
 (entries in ``agentstore_log``, heads in ``agentstore_log_heads``).
@@ -35,7 +41,7 @@ from typing import Final
 from agentstore.errors import SchemaVersionError, StoreError, StoreNotFound
 from agentstore.sql.backend import Backend, Dialect
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """The schema version this code writes and understands."""
 
 META_TABLE: Final = "agentstore_meta"
@@ -126,6 +132,21 @@ _V2_POSTGRES: Final = (
 )
 
 
+# Version 4, sessions: an optional expiry, indexed only where set.
+V4_SESSIONS: Final = (
+    "ALTER TABLE agentstore_sessions ADD COLUMN expires_at {real}",
+    "CREATE INDEX agentstore_sessions_expiry ON agentstore_sessions (expires_at) "
+    "WHERE expires_at IS NOT NULL",
+)
+
+SESSIONS_EXPIRE_FROM: Final = 4
+"""The first schema version whose sessions can expire (see :data:`V4_SESSIONS`)."""
+
+SHARED_STEPS: Final[Mapping[int, Sequence[str]]] = {4: V4_SESSIONS}
+"""Upgrade steps written in the portable templates, run for a layout whose ``migrations``
+do not list that version (a layout written before it existed)."""
+
+
 @dataclass(frozen=True)
 class SchemaLayout:
     """Where the substrate's tables live in one database, and the DDL that builds them.
@@ -142,7 +163,8 @@ class SchemaLayout:
     ``{octets}`` and ``{hot_updates}`` fields of the DDL templates."""
     migrations: Mapping[int, Sequence[str]]
     """``migrations[n]`` takes a database from version n - 1 to n (templates, see
-    :attr:`types`), for every n up to :data:`SCHEMA_VERSION`; version 0 is empty."""
+    :attr:`types`), for every n up to :data:`SCHEMA_VERSION`; version 0 is empty. A
+    version missing here that :data:`SHARED_STEPS` holds runs the shared step."""
     readable_from: int
     """The oldest version read as it stands; an older one must be upgraded first."""
     table_exists: str
@@ -169,7 +191,7 @@ class SchemaLayout:
 
 DEFAULT_LAYOUT: Final = SchemaLayout(
     types=POSTGRES_TYPES,
-    migrations={1: V1, 2: _V2_POSTGRES, 3: ()},
+    migrations={1: V1, 2: _V2_POSTGRES, 3: (), 4: V4_SESSIONS},
     readable_from=2,
     table_exists=_PG_TABLE_EXISTS,
     schema_lock="SELECT pg_advisory_xact_lock(7261746)",
@@ -213,6 +235,17 @@ def _registered(dialect: Dialect) -> SchemaLayout:
             "schema_layout attribute, or import agentstore_sqlite.schema "
             "(pip install agentstore-sqlite), which registers SQLite's"
         ) from None
+
+
+def upgrade_steps(layout: SchemaLayout, version: int) -> Sequence[str]:
+    """The statements (templates) taking ``layout``'s database from ``version - 1`` to
+    ``version``: its own, else the shared step of that version."""
+    steps = layout.migrations.get(version)
+    if steps is None:
+        steps = SHARED_STEPS.get(version)
+    if steps is None:
+        raise StoreError(f"schema layout {layout!r} lists no upgrade to version {version}")
+    return steps
 
 
 _READ_VERSION: Final = f"SELECT value FROM {META_TABLE} WHERE key = ?"
@@ -306,7 +339,7 @@ def ensure_schema(backend: Backend) -> int:
             layout.before_upgrade(backend, found)
         try:
             for version in range(found + 1, SCHEMA_VERSION + 1):
-                for statement in layout.migrations[version]:
+                for statement in upgrade_steps(layout, version):
                     backend.exec(layout.sql(statement))
         finally:
             layout.after_upgrade(backend)
@@ -364,10 +397,14 @@ __all__ = [
     "DEFAULT_LAYOUT",
     "MOVE_HEAD",
     "SCHEMA_VERSION",
+    "SESSIONS_EXPIRE_FROM",
+    "SHARED_STEPS",
+    "V4_SESSIONS",
     "SchemaLayout",
     "ensure_schema",
     "layout_of",
     "register_layout",
     "require_schema",
     "schema_version",
+    "upgrade_steps",
 ]

@@ -23,6 +23,12 @@ from agentstore.conformance.contracts.aio_governance import (
     AsyncSessionStoreContract,
     AsyncStoreContract,
 )
+from agentstore.conformance.contracts.aio_management import (
+    AsyncCredentialListingContract,
+    AsyncLifecycleManagementContract,
+    AsyncPolicyListingContract,
+    AsyncSessionManagementContract,
+)
 from agentstore.conformance.contracts.base import (
     HELLO_WORLD_HASH,
     SECOND_HASH,
@@ -48,6 +54,12 @@ from agentstore.conformance.contracts.governance import (
     SessionStoreContract,
 )
 from agentstore.conformance.contracts.lifetime import StoreContract
+from agentstore.conformance.contracts.management import (
+    CredentialListingContract,
+    LifecycleManagementContract,
+    PolicyListingContract,
+    SessionManagementContract,
+)
 from agentstore.conformance.contracts.primitives import WriterLogContract
 
 
@@ -67,6 +79,10 @@ class AllContracts(
     SignedCheckpointContract,
     RateLimitContract,
     LifecycleContract,
+    PolicyListingContract,
+    SessionManagementContract,
+    CredentialListingContract,
+    LifecycleManagementContract,
     AsyncStoreContract,
     AsyncGenerationContract,
     AsyncWriterLogContract,
@@ -78,6 +94,10 @@ class AllContracts(
     AsyncCredentialStoreContract,
     AsyncRateLimitContract,
     AsyncLifecycleContract,
+    AsyncPolicyListingContract,
+    AsyncSessionManagementContract,
+    AsyncCredentialListingContract,
+    AsyncLifecycleManagementContract,
 ):
     """Every contract at once, through both faces (``agentstore.open`` and
     ``agentstore.aio.open``); each test still skips a capability the driver lacks."""
@@ -94,19 +114,24 @@ __all__ = [
     "THREADS",
     "AllContracts",
     "AsyncAuditSinkContract",
+    "AsyncCredentialListingContract",
     "AsyncCredentialStoreContract",
     "AsyncDoorbellContract",
     "AsyncFeedContract",
     "AsyncGenerationContract",
     "AsyncLifecycleContract",
+    "AsyncLifecycleManagementContract",
+    "AsyncPolicyListingContract",
     "AsyncPolicyStoreContract",
     "AsyncRateLimitContract",
+    "AsyncSessionManagementContract",
     "AsyncSessionStoreContract",
     "AsyncStoreContract",
     "AsyncWriterLogContract",
     "AuditSinkContract",
     "ConditionalAppendContract",
     "ContractBase",
+    "CredentialListingContract",
     "CredentialStoreContract",
     "DoorbellContract",
     "EncryptedCredentialContract",
@@ -114,8 +139,11 @@ __all__ = [
     "FeedContract",
     "GenerationContract",
     "LifecycleContract",
+    "LifecycleManagementContract",
+    "PolicyListingContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "SessionManagementContract",
     "SessionStoreContract",
     "SignedCheckpointContract",
     "StoreContract",

@@ -117,6 +117,7 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "Secrets are never shown": (
             "test_credential_value_never_shown",
             "test_credential_rejects_non_bytes_without_echoing_it",
+            "test_credential_names_are_sorted_and_never_values",
         ),
         "Secrets swap atomically; encryption builds on it": (
             "test_credential_swap_secret_*",
@@ -135,6 +136,20 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_lifecycle_register_*",
             "test_lifecycle_live_*",
         ),
+        # -- managing the governance stores
+        "Listings are sorted, resumable and streamed": (
+            "test_policy_agent_ids_are_sorted_*",
+            "test_session_ids_are_sorted_*",
+            "test_credential_names_are_sorted_*",
+            "test_lifecycle_agents_lists_*",
+            "test_*_stream_past_a_page*",
+        ),
+        "Sessions expire": (
+            "test_session_ttl_*",
+            "test_session_save_again_replaces_the_expiry",
+            "test_session_purge_expired_*",
+        ),
+        "Lifecycle pruning": ("test_lifecycle_prune_*",),
         # -- the asyncio face
         "The asyncio face keeps the contract": ("test_aio_*",),
     }

@@ -1,0 +1,83 @@
+"""``agentstore list``: what the governance stores hold, read-only, names never values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import agentstore
+from agentstore import (
+    AgentId,
+    PolicyDocument,
+    Registry,
+    SessionId,
+    SessionRecord,
+)
+from click.testing import Result
+
+Run = Callable[..., Result]
+ErrorLine = Callable[[Result], str]
+
+SECRET = b"sk-l1st-secret-value"
+
+
+def _fill(workdir: Path) -> tuple[list[AgentId], list[SessionId]]:
+    agents = sorted(AgentId.new() for _ in range(3))
+    sessions = sorted(SessionId.new() for _ in range(3))
+    with agentstore.open() as store:  # the default policy: ./agentstore.db
+        for name in ("zeta", "alpha", "mid dle"):
+            store.credentials.put_secret(name, SECRET)
+        for agent in agents:
+            store.policies.put(agent, PolicyDocument({"a": 1}))
+            store.lifecycle.register(agent)
+        for n, sid in enumerate(sessions):
+            store.sessions.save(SessionRecord(sid, agents[0]), ttl_secs=3600 if n else None)
+    return agents, sessions
+
+
+def test_list_credentials_prints_names_never_values(
+    run: Run, workdir: Path, installed: Registry
+) -> None:
+    _fill(workdir)
+    result = run("list", "credentials", reg=installed)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["alpha", "mid dle", "zeta"]
+    as_json = run("list", "credentials", "--json", reg=installed)
+    assert json.loads(as_json.stdout) == {"ok": True, "credentials": ["alpha", "mid dle", "zeta"]}
+    for shown in (result.output, result.stderr, as_json.output, as_json.stderr):
+        assert "l1st-secret" not in shown
+
+
+def test_list_sessions_policies_and_agents(run: Run, workdir: Path, installed: Registry) -> None:
+    agents, sessions = _fill(workdir)
+    assert run("list", "sessions", reg=installed).stdout.split() == [str(s) for s in sessions]
+    assert run("list", "policies", reg=installed).stdout.split() == [str(a) for a in agents]
+    lines = run("list", "agents", reg=installed).stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [str(a) for a in agents]
+    assert all("last seen" in line for line in lines)
+    doc = json.loads(run("list", "agents", "--json", reg=installed).stdout)
+    assert [a["agent_id"] for a in doc["agents"]] == [str(a) for a in agents]
+    resumed = run("list", "sessions", "--after", str(sessions[0]), "--limit", "1", reg=installed)
+    assert resumed.stdout.split() == [str(sessions[1])]
+
+
+def test_list_is_read_only_and_refuses_a_missing_store(
+    run: Run, workdir: Path, installed: Registry, error_line: Callable[[Result], str]
+) -> None:
+    result = run("list", "sessions", reg=installed)
+    assert result.exit_code == 2
+    assert "no store here" in error_line(result)
+    assert list(workdir.iterdir()) == []  # nothing was created
+
+
+def test_list_refuses_a_bad_after(
+    run: Run, workdir: Path, installed: Registry, error_line: ErrorLine
+) -> None:
+    _fill(workdir)
+    result = run("list", "policies", "--after", "not-an-id", reg=installed)
+    assert result.exit_code == 2
+    assert "not an AgentId" in error_line(result)
+    as_json = run("list", "policies", "--after", "not-an-id", "--json", reg=installed)
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["ok"] is False
