@@ -44,9 +44,11 @@ from agentstore.errors import (
     StoreError,
     StoreNotFound,
     UnknownDriver,
+    Unsupported,
 )
 from agentstore.handles import Generation, WriterLog
 from agentstore.policy import StorePolicy
+from agentstore.ratelimit import RateLimitResult
 from agentstore.registry import Registry, default_registry
 from agentstore.store import Store, open
 from agentstore.types import (
@@ -134,6 +136,7 @@ __all__ = [
     "PolicyDocument",
     "PolicyStore",
     "RateLimitCounter",
+    "RateLimitResult",
     "Registry",
     "SchemaVersionError",
     "SessionId",
@@ -145,6 +148,7 @@ __all__ = [
     "StorePolicy",
     "Subscription",
     "UnknownDriver",
+    "Unsupported",
     "WriterLog",
     "WriterLogStore",
     "chain_hash",

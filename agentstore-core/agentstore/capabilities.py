@@ -47,6 +47,7 @@ from agentstore.checks import (
 )
 from agentstore.checks import check_agent as _check_agent
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
+from agentstore.ratelimit import RateLimitResult, RateLimits
 from agentstore.translate import DriverCall, driver_call
 from agentstore.types import (
     AgentId,
@@ -358,12 +359,14 @@ class CredentialStore(ABC):
     def _delete_secret(self, name: str) -> None: ...
 
 
-class RateLimitCounter(ABC):
+class RateLimitCounter(RateLimits, ABC):
     """Fixed-window counters for rate limiting (capability ``rate_limits``).
 
     A key's window opens at its first increment after the previous window expired and lasts
     ``window_secs``; a count from an expired window no longer counts. Increments are atomic:
     concurrent increments from threads (and processes, for a shared backend) are all counted.
+    ``hit`` and ``window_stats`` (:mod:`agentstore.ratelimit`) enforce a limit, in a fixed
+    or a sliding window, and say when to retry.
     """
 
     def __init__(self, clock: Clock = time.time) -> None:
@@ -408,7 +411,7 @@ class RateLimitCounter(ABC):
             raise native_error("RateLimitCounter.current failed in the driver", exc) from exc
 
     def reset(self, key: str) -> None:
-        """Forget the key's window and count. Idempotent."""
+        """Forget the key's window and count (of both ``hit`` strategies). Idempotent."""
         name = check_name(key, "rate-limit key")
         with DriverCall("RateLimitCounter.reset"):
             self._reset(name)
@@ -537,6 +540,7 @@ __all__ = [
     "LogAuditSink",
     "PolicyStore",
     "RateLimitCounter",
+    "RateLimitResult",
     "SessionStore",
     "WriterLog",
     "WriterLogStore",

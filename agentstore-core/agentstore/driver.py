@@ -60,9 +60,11 @@ from agentstore.errors import (
     SchemaVersionError,
     StoreError,
     StoreNotFound,
+    Unsupported,
     native_error,
 )
 from agentstore.hookspecs import hookimpl
+from agentstore.ratelimit import FixedCount, RateLimitResult, SlidingCount, SlidingWindow
 from agentstore.redact import redact
 from agentstore.spec import DriverSpec, DriverStores, NoConfig, OpenContext, Opener
 from agentstore.translate import DriverCall
@@ -128,6 +130,7 @@ __all__ = [
     "DriverSpec",
     "DriverStores",
     "Entry",
+    "FixedCount",
     "GenerationStore",
     "Head",
     "InvalidInput",
@@ -141,14 +144,18 @@ __all__ = [
     "PolicyDocument",
     "PolicyStore",
     "RateLimitCounter",
+    "RateLimitResult",
     "SchemaVersionError",
     "Section",
     "SessionId",
     "SessionRecord",
     "SessionStore",
+    "SlidingCount",
+    "SlidingWindow",
     "StoreError",
     "StoreNotFound",
     "TamperRefused",
+    "Unsupported",
     "WriterLogStore",
     "chain_hash",
     "check_head",

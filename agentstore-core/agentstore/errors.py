@@ -75,6 +75,14 @@ class NonMonotonicGeneration(StoreError):
         self.requested = requested
 
 
+class Unsupported(StoreError):
+    """The driver does not implement this call (a hook added after it was written).
+
+    The message names the call and how to get it (upgrade the driver, or route the
+    capability to another one); nothing was changed.
+    """
+
+
 class BackendUnavailable(StoreError):
     """The backend could not be reached or opened (server down, file unusable).
 
@@ -164,5 +172,6 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "UnknownDriver",
+    "Unsupported",
     "native_error",
 ]

@@ -56,11 +56,13 @@ class TestDeclaredInProcess(_Children):
 
 
 def test_declared_driver_runs_the_process_tests(pytester: pytest.Pytester) -> None:
-    # sqlite declares cross_process: its multi-process tests (one per face) run and pass.
+    # sqlite declares cross_process: its multi-process tests (appends, one per face, and
+    # rate-limit hits, one per strategy) run and pass.
     if "sqlite" not in default_registry().drivers:
         pytest.skip("agentstore-sqlite is not installed here")
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--agentstore-driver", "sqlite", "-k", "processes", "-v"
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*test_log_appends_from_processes_are_contiguous PASSED*"])
+    result.stdout.fnmatch_lines(["*test_rate_limit_hit_from_processes_*[[]sliding[]] PASSED*"])

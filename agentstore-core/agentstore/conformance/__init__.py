@@ -100,8 +100,9 @@ check persistence or sharing between two open stores). It may live in the class,
 module or a ``conftest.py``. Pick single capabilities with ``GenerationContract``,
 ``WriterLogContract``, ``DoorbellContract``, ``PolicyStoreContract``,
 ``AuditSinkContract``, ``SessionStoreContract``, ``CredentialStoreContract``,
-``RateLimitContract`` and ``LifecycleContract``; each declares the capability it needs and
-skips, with the reason, when the driver (the policy's ``backend``) does not declare it.
+``RateLimitContract``, ``RateLimitHitContract`` and ``LifecycleContract``; each declares
+the capability it needs and skips, with the reason, when the driver (the policy's
+``backend``) does not declare it.
 ``StoreContract`` (the store's lifetime: nothing works after ``close``) runs for every
 driver.
 The classes are never collected on their own (their names do not start with ``Test``).
@@ -127,6 +128,7 @@ from agentstore.conformance.contracts import (
     LifecycleContract,
     PolicyStoreContract,
     RateLimitContract,
+    RateLimitHitContract,
     SessionStoreContract,
     StoreContract,
     WriterLogContract,
@@ -157,6 +159,7 @@ __all__ = [
     "LifecycleContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "RateLimitHitContract",
     "SessionStoreContract",
     "StoreContract",
     "TamperRefused",

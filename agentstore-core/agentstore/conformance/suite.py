@@ -14,6 +14,7 @@ from agentstore.conformance.contracts import (
     AsyncLifecycleContract,
     AsyncPolicyStoreContract,
     AsyncRateLimitContract,
+    AsyncRateLimitHitContract,
     AsyncSessionStoreContract,
     AsyncStoreContract,
     AsyncWriterLogContract,
@@ -24,6 +25,7 @@ from agentstore.conformance.contracts import (
     LifecycleContract,
     PolicyStoreContract,
     RateLimitContract,
+    RateLimitHitContract,
     SessionStoreContract,
     StoreContract,
     WriterLogContract,
@@ -63,6 +65,10 @@ class TestCredentialStore(CredentialStoreContract):
 
 
 class TestRateLimit(RateLimitContract):
+    pass
+
+
+class TestRateLimitHit(RateLimitHitContract):
     pass
 
 
@@ -109,6 +115,10 @@ class TestAsyncRateLimit(AsyncRateLimitContract):
     pass
 
 
+class TestAsyncRateLimitHit(AsyncRateLimitHitContract):
+    pass
+
+
 class TestAsyncLifecycle(AsyncLifecycleContract):
     pass
 
@@ -121,6 +131,7 @@ __all__ = [
     "TestAsyncLifecycle",
     "TestAsyncPolicyStore",
     "TestAsyncRateLimit",
+    "TestAsyncRateLimitHit",
     "TestAsyncSessionStore",
     "TestAsyncStore",
     "TestAsyncWriterLog",
@@ -131,6 +142,7 @@ __all__ = [
     "TestLifecycle",
     "TestPolicyStore",
     "TestRateLimit",
+    "TestRateLimitHit",
     "TestSessionStore",
     "TestStore",
     "TestWriterLog",

@@ -41,6 +41,10 @@ from agentstore.conformance.contracts.governance import (
 )
 from agentstore.conformance.contracts.lifetime import StoreContract
 from agentstore.conformance.contracts.primitives import WriterLogContract
+from agentstore.conformance.contracts.rate_limit_hits import (
+    AsyncRateLimitHitContract,
+    RateLimitHitContract,
+)
 
 
 class AllContracts(
@@ -53,6 +57,7 @@ class AllContracts(
     SessionStoreContract,
     CredentialStoreContract,
     RateLimitContract,
+    RateLimitHitContract,
     LifecycleContract,
     AsyncStoreContract,
     AsyncGenerationContract,
@@ -63,6 +68,7 @@ class AllContracts(
     AsyncSessionStoreContract,
     AsyncCredentialStoreContract,
     AsyncRateLimitContract,
+    AsyncRateLimitHitContract,
     AsyncLifecycleContract,
 ):
     """Every contract at once, through both faces (``agentstore.open`` and
@@ -86,6 +92,7 @@ __all__ = [
     "AsyncLifecycleContract",
     "AsyncPolicyStoreContract",
     "AsyncRateLimitContract",
+    "AsyncRateLimitHitContract",
     "AsyncSessionStoreContract",
     "AsyncStoreContract",
     "AsyncWriterLogContract",
@@ -97,6 +104,7 @@ __all__ = [
     "LifecycleContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "RateLimitHitContract",
     "SessionStoreContract",
     "StoreContract",
     "WriterLogContract",
