@@ -43,19 +43,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple
 
-from agentstore.checks import RESERVED_PREFIX, check_int, check_name, check_seconds
+from agentstore.checks import (
+    MAX_INT,
+    MAX_NAME_LENGTH,
+    RESERVED_PREFIX,
+    check_int,
+    check_name,
+    check_seconds,
+)
 from agentstore.errors import InvalidInput, StoreError, Unsupported, native_error
 
 Strategy = Literal["fixed", "sliding"]
 STRATEGIES: Final[tuple[Strategy, ...]] = ("fixed", "sliding")
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimitResult:
-    """What a hit (or a look at the window) found. Immutable.
+class RateLimitResult(NamedTuple):
+    """What a hit (or a look at the window) found. Immutable (a named tuple, as ``limits``'
+    ``WindowStats``); true exactly when ``allowed``, so ``if not rl.hit(...)`` reads as
+    ``limits``' boolean ``hit`` does.
 
     Attributes:
         allowed: the hit was counted (for :meth:`RateLimits.window_stats`: a hit of the
@@ -77,6 +84,9 @@ class RateLimitResult:
     remaining: int
     reset_at: float
     retry_after: float
+
+    def __bool__(self) -> bool:
+        return self.allowed
 
 
 class FixedCount(NamedTuple):
@@ -101,15 +111,14 @@ class SlidingCount(NamedTuple):
     """The count of the current window, after the hit (as it stands, when refused)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SlidingWindow:
+class SlidingWindow(NamedTuple):
     """The aligned window ``now`` falls in, as the core hands it to a driver's hooks."""
 
     now: float
     length: float
-    index: int
+    number: int
     """``start / length``: windows are numbered from the epoch; a driver may keep two
-    counters per key, told apart by ``index % 2``."""
+    counters per key, told apart by ``number % 2``."""
     start: float
     end: float
     weight: float
@@ -117,14 +126,14 @@ class SlidingWindow:
 
     @classmethod
     def at(cls, now: float, length: float) -> SlidingWindow:
-        index = math.floor(now / length)
+        number = math.floor(now / length)
         # Division rounds: make sure start <= now < end on the floats themselves.
-        if index * length > now:
-            index -= 1
-        elif (index + 1) * length <= now:
-            index += 1
-        start, end = index * length, (index + 1) * length
-        return cls(now, length, index, start, end, min(1.0, max(0.0, (end - now) / length)))
+        if number * length > now:
+            number -= 1
+        elif (number + 1) * length <= now:
+            number += 1
+        start, end = number * length, (number + 1) * length
+        return cls(now, length, number, start, end, min(1.0, max(0.0, (end - now) / length)))
 
     def weighted(self, previous: int) -> int:
         """How much of the previous window's count still counts: ``floor(previous * weight)``."""
@@ -133,7 +142,7 @@ class SlidingWindow:
     def allows(self, previous: int, current: int, cost: int, limit: int) -> bool:
         """Whether a hit of ``cost`` fits: ``floor(previous * weight) + current + cost``
         is at most ``limit``."""
-        return current <= limit - cost - self.weighted(previous)
+        return current <= limit - cost - math.floor(previous * self.weight)
 
     def roll(self, stored: tuple[float, int, int] | None) -> tuple[int, int]:
         """``(previous, current)`` now, from a key's stored ``(end, current, previous)``:
@@ -143,7 +152,7 @@ class SlidingWindow:
         end, current, previous = stored
         if end > self.now:
             return previous, current
-        if self.now - self.length < end <= self.now:
+        if self.now - self.length < end:
             return current, 0
         return 0, 0
 
@@ -152,6 +161,22 @@ def check_hit(
     key: object, limit: object, window_secs: object, cost: object, strategy: object
 ) -> tuple[str, int, float, int, Strategy]:
     """The arguments of a hit, checked (InvalidInput naming the bad one otherwise)."""
+    # The common case is checked inline: this is a per-request hot path.
+    if (
+        type(key) is str
+        and key.isascii()
+        and 0 < len(key) <= MAX_NAME_LENGTH
+        and "\x00" not in key
+        and not key.startswith(RESERVED_PREFIX)
+        and type(limit) is int
+        and type(cost) is int
+        and 1 <= cost <= limit <= MAX_INT
+        and strategy in STRATEGIES
+    ):
+        if type(window_secs) is float and 0.0 < window_secs < math.inf:
+            return key, limit, window_secs, cost, strategy
+        if type(window_secs) is int and window_secs > 0:
+            return key, limit, float(window_secs), cost, strategy
     name = check_name(key, "rate-limit key")
     if name.startswith(RESERVED_PREFIX):
         raise InvalidInput(
@@ -181,43 +206,46 @@ def sliding_result(
 ) -> RateLimitResult:
     """The result of a sliding-window hit (or look) from what the driver reported."""
     allowed, previous, current = found
-    now, length = window.now, window.length
+    now, length, end = window.now, window.length, window.end
+    after = (window.number + 2) * length  # the next window's end, as SlidingWindow.at has it
 
-    def fits(at: float, spend: int, most: int) -> bool:
-        """Whether a hit of ``spend`` fits ``most`` at ``at``, if nothing more counts."""
-        later = SlidingWindow.at(at, length)
-        if later.index == window.index:
-            return later.allows(previous, current, spend, most)
-        return later.allows(current, 0, spend, most) if later.index == window.index + 1 else True
+    def fits(at: float, spend: int) -> bool:
+        """Whether a hit of ``spend`` fits at ``at``, if nothing more is counted: the
+        arithmetic of SlidingWindow.at(at, length).allows on the counts rolled there."""
+        if at < end:
+            return current <= limit - spend - math.floor(previous * ((end - at) / length))
+        if at < after:
+            return math.floor(current * ((after - at) / length)) <= limit - spend
+        return True
 
-    remaining = max(0, limit - window.weighted(previous) - current)
-    # When everything counted has slid out: current weighs current * (end + length - t) /
-    # length in the next window and previous, previous * (end - t) / length in this one.
+    remaining = max(0, limit - math.floor(previous * window.weight) - current)
+    # When everything counted has slid out: current weighs current * (after - t) / length
+    # in the next window and previous, previous * (end - t) / length in this one.
     if current:
-        reset_at = _first(window.end + length - length / current, lambda t: fits(t, limit, limit))
-    elif window.weighted(previous):
-        reset_at = _first(window.end - length / previous, lambda t: fits(t, limit, limit))
+        reset_at = _first(max(now, after - length / current), fits, limit)
+    elif remaining < limit:
+        reset_at = _first(max(now, end - length / previous), fits, limit)
     else:
         reset_at = now
     if allowed:
-        return RateLimitResult(True, limit, remaining, max(now, reset_at), 0.0)
+        return RateLimitResult(True, limit, remaining, reset_at, 0.0)
     # The first moment a hit of ``cost`` fits: floor(weighted) <= room, i.e. weighted < room + 1.
     room = limit - cost - current
     if room >= 0 and previous:
-        at = window.end - (room + 1) * length / previous
+        at = end - (room + 1) * length / previous
     elif current:
-        at = max(window.end, window.end + length - (limit - cost + 1) * length / current)
+        at = max(end, after - (limit - cost + 1) * length / current)
     else:
-        at = window.end
-    at = _first(max(now, at), lambda t: fits(t, cost, limit))
-    return RateLimitResult(False, limit, remaining, max(now, reset_at), at - now)
+        at = end
+    at = _first(max(now, at), fits, cost)
+    return RateLimitResult(False, limit, remaining, reset_at, at - now)
 
 
-def _first(at: float, fits: Callable[[float], bool]) -> float:
-    """``at``, or the first float after it where ``fits`` holds: the bound computed is
-    where a strict inequality turns, and rounding may leave it a few steps short."""
+def _first(at: float, fits: Callable[[float, int], bool], spend: int) -> float:
+    """``at``, or the first float after it where ``fits(at, spend)`` holds: the bound
+    computed is where a strict inequality turns, and rounding may leave it a step short."""
     for _ in range(64):
-        if fits(at):
+        if fits(at, spend):
             return at
         at = math.nextafter(at, math.inf)
     return at

@@ -79,7 +79,7 @@ def test_sliding_windows_are_aligned_and_hold_now(length: float, offset: float) 
     now = EPOCH + offset * length
     window = SlidingWindow.at(now, length)
     assert window.start <= now < window.end
-    assert window.start == window.index * length and window.end == (window.index + 1) * length
+    assert window.start == window.number * length and window.end == (window.number + 1) * length
     assert window.weight == pytest.approx(1 - (now - window.start) / length)
     # limits' weight of the previous window: previous_ttl / expiry
     previous_ttl = (1 - (((now - length) / length) % 1)) * length
@@ -102,6 +102,6 @@ def test_sliding_retry_after_is_the_first_moment_a_hit_fits() -> None:
     result = sliding_result(4, 2, SlidingCount(False, 3, 2), window)
     assert result == RateLimitResult(False, 4, 0, result.reset_at, result.retry_after)
     later = SlidingWindow.at(clock() + result.retry_after, 10)
-    assert later.allows(3, 2, 2, 4) if later.index == window.index else later.allows(2, 0, 2, 4)
+    assert later.allows(3, 2, 2, 4) if later.number == window.number else later.allows(2, 0, 2, 4)
     before = SlidingWindow.at(math.nextafter(clock() + result.retry_after, 0), 10)
     assert not before.allows(3, 2, 2, 4)

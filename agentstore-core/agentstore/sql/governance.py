@@ -125,7 +125,7 @@ class SqlCredentialStore(CredentialStore):
 
 
 SLIDING_PREFIX: Final = RESERVED_PREFIX + "sliding:"
-"""The rows of a key's sliding windows are ``agentstore:sliding:<index % 2>:<key>``:
+"""The rows of a key's sliding windows are ``agentstore:sliding:<number % 2>:<key>``:
 rate-limit keys starting with ``agentstore:`` are the store's, refused by ``hit``."""
 
 # The previous window's count, from its row: (row key, now - length, now).
@@ -139,7 +139,7 @@ class SqlRateLimitCounter(RateLimitCounter):
     """Fixed windows in ``agentstore_rate_limits``; an increment is one atomic upsert.
 
     A sliding window keeps one row per aligned window in the same table, two per key
-    (``SLIDING_PREFIX``, then the window index's parity): a hit is one upsert of the
+    (``SLIDING_PREFIX``, then the window number's parity): a hit is one upsert of the
     current window's row, guarded by the previous window's row, which no hit writes any
     more. A hit is allowed and counted in one statement; a refused one writes nothing and
     reads the window after.
@@ -238,7 +238,7 @@ class SqlRateLimitCounter(RateLimitCounter):
     @staticmethod
     def sliding_keys(key: str, window: SlidingWindow) -> tuple[str, str]:
         """The rows of ``key``'s current and previous windows."""
-        index = window.index % 2
+        index = window.number % 2
         return f"{SLIDING_PREFIX}{index}:{key}", f"{SLIDING_PREFIX}{1 - index}:{key}"
 
     @staticmethod
