@@ -39,15 +39,7 @@ from agentstore.conformance import (
     WriterLogContract,
     tamper_via_log_store,
 )
-from agentstore.driver import (
-    DriverSpec,
-    DriverStores,
-    FixedCount,
-    LogAuditSink,
-    OpenContext,
-    SlidingCount,
-    SlidingWindow,
-)
+from agentstore.driver import DriverSpec, DriverStores, LogAuditSink, OpenContext
 from agentstore_memory import open_memory
 from agentstore_memory.stores import (
     MemoryCredentialStore,
@@ -59,6 +51,7 @@ from agentstore_memory.stores import (
     MemorySessionStore,
 )
 from blake3 import blake3
+from mutant_rate_limits import ForgetsPreviousWindow, RacyHit, RefusalCounts
 
 
 class BumpReturnsOld(MemoryGenerationStore):
@@ -228,55 +221,6 @@ class WrappingCounter(MemoryRateLimitCounter):
         w = self._windows.setdefault(key, [now + window_secs, 0])
         w[1] += amount  # past 2**63-1 too, as SQLite once did
         return int(w[1])
-
-
-class RacyHit(MemoryRateLimitCounter):
-    """Checks, then counts, without holding the lock in between."""
-
-    def _hit_fixed(self, key: str, limit: int, cost: int, window_secs: float, now: float) -> Any:
-        w = self._windows.setdefault(key, [now + window_secs, 0])
-        total = int(w[1])
-        time.sleep(0.0005)
-        if total > limit - cost:
-            return FixedCount(False, total, w[0])
-        w[1] = total + cost
-        return FixedCount(True, total + cost, w[0])
-
-    def _hit_sliding(self, key: str, limit: int, cost: int, window: SlidingWindow) -> Any:
-        previous, current = window.roll(self._sliding.get(key))
-        time.sleep(0.0005)
-        if not window.allows(previous, current, cost, limit):
-            return SlidingCount(False, previous, current)
-        self._sliding[key] = (window.end, current + cost, previous)
-        return SlidingCount(True, previous, current + cost)
-
-
-class RefusalCounts(MemoryRateLimitCounter):
-    """Counts a refused hit too, as ``limits``' fixed window does."""
-
-    def _hit_fixed(self, key: str, limit: int, cost: int, window_secs: float, now: float) -> Any:
-        total = self._increment(key, cost, window_secs, now)
-        return FixedCount(total <= limit, total, self._windows[key][0])
-
-    def _hit_sliding(self, key: str, limit: int, cost: int, window: SlidingWindow) -> Any:
-        found = super()._hit_sliding(key, limit, cost, window)
-        if not found.allowed:
-            self._sliding[key] = (window.end, found.current + cost, found.previous)
-        return found
-
-
-class ForgetsPreviousWindow(MemoryRateLimitCounter):
-    """A sliding window that is a fixed, aligned one: the previous window never counts."""
-
-    def _hit_sliding(self, key: str, limit: int, cost: int, window: SlidingWindow) -> Any:
-        current = window.roll(self._sliding.get(key))[1]
-        if current + cost > limit:
-            return SlidingCount(False, 0, current)
-        self._sliding[key] = (window.end, current + cost, 0)
-        return SlidingCount(True, 0, current + cost)
-
-    def _sliding_window(self, key: str, window: SlidingWindow) -> tuple[int, int]:
-        return 0, window.roll(self._sliding.get(key))[1]
 
 
 def _thawed(value: Any) -> Any:
