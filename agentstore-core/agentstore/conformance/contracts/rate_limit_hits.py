@@ -243,6 +243,7 @@ class RateLimitHitContract(ContractBase):
 
     @STRATEGIES
     def test_rate_limit_hit_from_processes_never_passes_the_limit(self, strategy: Strategy) -> None:
+        self.require_persistent()  # the children and this test must open the same storage
         key = f"procs-{uuid.uuid4().hex}"
         limit, processes, each = 40, 4, 25
         passed = self.child_hits(key, strategy, limit, processes, each)
