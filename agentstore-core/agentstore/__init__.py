@@ -50,6 +50,7 @@ from agentstore.errors import (
 )
 from agentstore.handles import Generation, StreamView, WriterLog
 from agentstore.policy import StorePolicy
+from agentstore.ratelimit import RateLimitResult
 from agentstore.registry import Registry, default_registry
 from agentstore.store import Store, open
 from agentstore.types import (
@@ -164,6 +165,7 @@ __all__ = [
     "PolicyDocument",
     "PolicyStore",
     "RateLimitCounter",
+    "RateLimitResult",
     "Registry",
     "SchemaVersionError",
     "SessionId",

@@ -53,6 +53,7 @@ from agentstore.governance import (
     SessionStore,
 )
 from agentstore.logstore import WriterLogStore
+from agentstore.ratelimit import RateLimitResult, RateLimits
 from agentstore.translate import DEBUG, OPS, DriverCall, driver_call, log_call
 from agentstore.types import (
     AuditEntry,
@@ -182,12 +183,14 @@ class AuditSink(ABC):
     def _verify(self) -> int: ...
 
 
-class RateLimitCounter(ABC):
+class RateLimitCounter(RateLimits, ABC):
     """Fixed-window counters for rate limiting (capability ``rate_limits``).
 
     A key's window opens at its first increment after the previous window expired and lasts
     ``window_secs``; a count from an expired window no longer counts. Increments are atomic:
     concurrent increments from threads (and processes, for a shared backend) are all counted.
+    ``hit`` and ``window_stats`` (:mod:`agentstore.ratelimit`) enforce a limit, in a fixed
+    or a sliding window, and say when to retry.
     """
 
     def __init__(self, clock: Clock = time.time) -> None:
@@ -238,7 +241,7 @@ class RateLimitCounter(ABC):
         return total
 
     def reset(self, key: str) -> None:
-        """Forget the key's window and count. Idempotent."""
+        """Forget the key's window and count (of both ``hit`` strategies). Idempotent."""
         name = check_name(key, "rate-limit key")
         with DriverCall("RateLimitCounter.reset", name):
             self._reset(name)
@@ -303,6 +306,7 @@ __all__ = [
     "LogAuditSink",
     "PolicyStore",
     "RateLimitCounter",
+    "RateLimitResult",
     "SessionStore",
     "WriterLog",
     "WriterLogStore",

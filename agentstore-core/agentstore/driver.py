@@ -64,6 +64,7 @@ from agentstore.errors import (
     native_error,
 )
 from agentstore.hookspecs import hookimpl
+from agentstore.ratelimit import FixedCount, RateLimitResult, SlidingCount, SlidingWindow
 from agentstore.redact import redact
 from agentstore.spec import DriverSpec, DriverStores, NoConfig, OpenContext, Opener
 from agentstore.translate import DriverCall
@@ -129,6 +130,7 @@ __all__ = [
     "DriverSpec",
     "DriverStores",
     "Entry",
+    "FixedCount",
     "GenerationStore",
     "Head",
     "InvalidInput",
@@ -142,11 +144,14 @@ __all__ = [
     "PolicyDocument",
     "PolicyStore",
     "RateLimitCounter",
+    "RateLimitResult",
     "SchemaVersionError",
     "Section",
     "SessionId",
     "SessionRecord",
     "SessionStore",
+    "SlidingCount",
+    "SlidingWindow",
     "StoreError",
     "StoreNotFound",
     "TamperRefused",

@@ -30,7 +30,15 @@ from agentstore import (
 )
 from agentstore.capabilities import MAX_INT, Clock
 from agentstore.chain import check_head, verify_rows
-from agentstore.driver import DriverStores, LogAuditSink, NoConfig, OpenContext
+from agentstore.driver import (
+    DriverStores,
+    FixedCount,
+    LogAuditSink,
+    NoConfig,
+    OpenContext,
+    SlidingCount,
+    SlidingWindow,
+)
 from agentstore.errors import StoreError
 
 from agentstore_memory.forksafe import fork_safe_lock
@@ -375,6 +383,8 @@ class MemoryRateLimitCounter(RateLimitCounter):
         self._lock = fork_safe_lock()
         # key -> [window end, count]
         self._windows: dict[str, list[float]] = {}
+        # key -> (end of the current aligned window, its count, the previous one's count)
+        self._sliding: dict[str, tuple[float, int, int]] = {}
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
         self._life.check()
@@ -400,6 +410,40 @@ class MemoryRateLimitCounter(RateLimitCounter):
         self._life.check()
         with self._lock:
             self._windows.pop(key, None)
+            self._sliding.pop(key, None)
+
+    def _hit_fixed(
+        self, key: str, limit: int, cost: int, window_secs: float, now: float
+    ) -> FixedCount:
+        self._life.check()
+        with self._lock:
+            w = self._windows.get(key)
+            if w is None or now >= w[0]:
+                self._windows[key] = [now + window_secs, cost]
+                return FixedCount(True, cost, now + window_secs)
+            count = int(w[1])
+            if count > limit - cost:
+                return FixedCount(False, count, w[0])
+            w[1] = count + cost
+            return FixedCount(True, count + cost, w[0])
+
+    def _fixed_window(self, key: str, now: float) -> tuple[int, float]:
+        self._life.check()
+        w = self._windows.get(key)
+        return (0, now) if w is None else (int(w[1]), w[0])
+
+    def _hit_sliding(self, key: str, limit: int, cost: int, window: SlidingWindow) -> SlidingCount:
+        self._life.check()
+        with self._lock:
+            previous, current = window.roll(self._sliding.get(key))
+            if not window.allows(previous, current, cost, limit):
+                return SlidingCount(False, previous, current)
+            self._sliding[key] = (window.end, current + cost, previous)
+            return SlidingCount(True, previous, current + cost)
+
+    def _sliding_window(self, key: str, window: SlidingWindow) -> tuple[int, int]:
+        self._life.check()
+        return window.roll(self._sliding.get(key))
 
 
 class MemoryLifecycleStore(LifecycleStore):

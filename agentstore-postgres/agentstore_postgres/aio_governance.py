@@ -32,6 +32,16 @@ from agentstore.capabilities import (
 from agentstore.checks import check_agent as _check_agent
 from agentstore.errors import InvalidInput, NotFound
 from agentstore.governance import check_after, check_name_after
+from agentstore.ratelimit import (
+    FixedCount,
+    RateLimitResult,
+    SlidingCount,
+    SlidingWindow,
+    Strategy,
+    check_hit,
+    fixed_result,
+    sliding_result,
+)
 from agentstore.sql.governance import PAGE as SQL_PAGE
 from agentstore.sql.governance import (
     SqlCredentialStore,
@@ -316,9 +326,72 @@ class PgAsyncRateLimitCounter(_Native):
         return int(rows[0][0])
 
     async def reset(self, key: str) -> None:
-        """Forget the key's window and count. Idempotent."""
+        """Forget the key's window and count (of both ``hit`` strategies). Idempotent."""
         name = check_name(key, "rate-limit key")
-        await self._exec(SqlRateLimitCounter._DELETE, (name,), "RateLimitCounter.reset")
+        params = SqlRateLimitCounter.delete_params(name)
+        await self._exec(SqlRateLimitCounter._DELETE, params, "RateLimitCounter.reset")
+
+    async def hit(
+        self,
+        key: str,
+        limit: int,
+        window_secs: float,
+        *,
+        cost: int = 1,
+        strategy: Strategy = "fixed",
+    ) -> RateLimitResult:
+        """Spend ``cost`` of ``key``'s ``limit`` per ``window_secs`` if it fits: one awaited
+        upsert (see :meth:`agentstore.RateLimitCounter.hit`)."""
+        name, most, window, spend, how = check_hit(key, limit, window_secs, cost, strategy)
+        now = self.clock()
+        op = "RateLimitCounter.hit"
+        if how == "fixed":
+            params = SqlRateLimitCounter.hit_fixed_params(name, most, spend, window, now)
+            rows = await self._query(SqlRateLimitCounter._HIT_FIXED, params, op)
+            if rows:
+                found = FixedCount(True, int(rows[0][0]), float(rows[0][1]))
+            else:
+                found = FixedCount(False, *await self._fixed_window(name, now, op))
+            return fixed_result(most, spend, found, now)
+        frame = SlidingWindow.at(now, window)
+        params = SqlRateLimitCounter.hit_sliding_params(name, most, spend, frame)
+        rows = await self._query(SqlRateLimitCounter._HIT_SLIDING, params, op)
+        if rows:
+            counted = SlidingCount(True, int(rows[0][1]), int(rows[0][0]))
+        else:
+            counted = SlidingCount(False, *await self._sliding_window(name, frame, op))
+        return sliding_result(most, spend, counted, frame)
+
+    async def window_stats(
+        self,
+        key: str,
+        limit: int,
+        window_secs: float,
+        *,
+        cost: int = 1,
+        strategy: Strategy = "fixed",
+    ) -> RateLimitResult:
+        """What :meth:`hit` would answer now, counting nothing."""
+        name, most, window, spend, how = check_hit(key, limit, window_secs, cost, strategy)
+        now = self.clock()
+        op = "RateLimitCounter.window_stats"
+        if how == "fixed":
+            count, end = await self._fixed_window(name, now, op)
+            count = 0 if end <= now else count
+            return fixed_result(most, spend, FixedCount(count <= most - spend, count, end), now)
+        frame = SlidingWindow.at(now, window)
+        previous, current = await self._sliding_window(name, frame, op)
+        fits = frame.allows(previous, current, spend, most)
+        return sliding_result(most, spend, SlidingCount(fits, previous, current), frame)
+
+    async def _fixed_window(self, name: str, now: float, op: str) -> tuple[int, float]:
+        rows = await self._query(SqlRateLimitCounter._GET, (name,), op)
+        return (int(rows[0][0]), float(rows[0][1])) if rows else (0, now)
+
+    async def _sliding_window(self, name: str, frame: SlidingWindow, op: str) -> tuple[int, int]:
+        names = SqlRateLimitCounter.sliding_keys(name, frame)
+        rows = await self._query(SqlRateLimitCounter._GET_SLIDING, names, op)
+        return SqlRateLimitCounter.sliding_counts(rows, names, frame)
 
 
 class PgAsyncLifecycleStore(_Native):

@@ -34,6 +34,7 @@ from agentstore.conformance import (
     LifecycleContract,
     PolicyStoreContract,
     RateLimitContract,
+    RateLimitHitContract,
     SessionStoreContract,
     WriterLogContract,
     tamper_via_log_store,
@@ -50,6 +51,7 @@ from agentstore_memory.stores import (
     MemorySessionStore,
 )
 from blake3 import blake3
+from mutant_rate_limits import ForgetsPreviousWindow, RacyHit, RefusalCounts
 
 
 class BumpReturnsOld(MemoryGenerationStore):
@@ -391,6 +393,24 @@ MUTANTS: dict[str, tuple[type[ContractBase], str, Callable[[OpenContext], object
         "rate_limits",
         lambda c: WrappingCounter(c.clock),
         ["test_rate_limit_total_past_64_bits_is_refused"],
+    ),
+    "racy_hit": (
+        RateLimitHitContract,
+        "rate_limits",
+        lambda c: RacyHit(c.clock),
+        ["test_rate_limit_hit_never_passes_the_limit_under_threads"],
+    ),
+    "refusal_counts": (
+        RateLimitHitContract,
+        "rate_limits",
+        lambda c: RefusalCounts(c.clock),
+        ["test_rate_limit_hit_refused_counts_nothing"],
+    ),
+    "forgets_previous_window": (
+        RateLimitHitContract,
+        "rate_limits",
+        lambda c: ForgetsPreviousWindow(c.clock),
+        ["test_rate_limit_sliding_window_weighs_the_previous_window"],
     ),
     "shared_policies": (
         PolicyStoreContract,

@@ -282,6 +282,7 @@ def plain(here: pytest.Pytester) -> pytest.Pytester:
         plain_driver=PLAIN,
         shared_memory_driver=(HERE / "shared_memory_driver.py").read_text(),
         mutant_drivers=(HERE / "mutant_drivers.py").read_text(),
+        mutant_rate_limits=(HERE / "mutant_rate_limits.py").read_text(),
     )
     return here
 

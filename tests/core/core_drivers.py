@@ -67,6 +67,7 @@ class FaultyCredentials(CredentialStore):
 
 class FaultyRateLimits(RateLimitCounter):
     _increment = _current = _reset = _boom
+    _hit_fixed = _fixed_window = _hit_sliding = _sliding_window = _boom
 
 
 class FaultyLifecycle(LifecycleStore):

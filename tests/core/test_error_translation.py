@@ -58,6 +58,12 @@ CALLS: dict[str, Callable[[Store], Any]] = {
     "rate_limits.increment": lambda s: s.rate_limits.increment("k"),
     "rate_limits.current": lambda s: s.rate_limits.current("k"),
     "rate_limits.reset": lambda s: s.rate_limits.reset("k"),
+    "rate_limits.hit": lambda s: s.rate_limits.hit("k", 5, 60),
+    "rate_limits.hit sliding": lambda s: s.rate_limits.hit("k", 5, 60, strategy="sliding"),
+    "rate_limits.window_stats": lambda s: s.rate_limits.window_stats("k", 5, 60),
+    "rate_limits.window_stats sliding": (
+        lambda s: s.rate_limits.window_stats("k", 5, 60, strategy="sliding")
+    ),
     "lifecycle.register": lambda s: s.lifecycle.register(AGENT),
     "lifecycle.heartbeat": lambda s: s.lifecycle.heartbeat(AGENT),
     "lifecycle.deregister": lambda s: s.lifecycle.deregister(AGENT),

@@ -63,7 +63,12 @@ def _current() -> dict[tuple[type, str], object]:
 def test_uninstrumented_methods_are_the_originals_and_come_back() -> None:
     before = _current()
     modules = {f.__module__ for f in before.values()}  # type: ignore[attr-defined]
-    assert modules == {"agentstore.handles", "agentstore.capabilities", "agentstore.governance"}
+    assert modules == {
+        "agentstore.handles",
+        "agentstore.capabilities",
+        "agentstore.governance",
+        "agentstore.ratelimit",
+    }
     assert agentstore.store.traced_open is None
     assert not agentstore.otel.is_instrumented()
     agentstore.instrument()

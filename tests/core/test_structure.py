@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "agentstore._policy_wording": 1,
     "agentstore._env_refs": 1,
     "agentstore.checks": 2,
+    "agentstore.ratelimit": 2,
     "agentstore.doorbell": 2,
     "agentstore.logstore": 3,
     "agentstore.capabilities": 3,

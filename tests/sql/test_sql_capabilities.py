@@ -234,6 +234,33 @@ def test_rate_limit_windows(stores: DriverStores, clock: FakeClock) -> None:
     assert rl.current("other") == 4
 
 
+def test_rate_limit_hits_keep_sliding_windows_in_the_same_table(
+    stores: DriverStores, backend: Backend, clock: FakeClock
+) -> None:
+    # 1_000_000 is a multiple of 10: window 100_000 is [1_000_000, 1_000_010), number even.
+    rl = stores.rate_limits
+    assert rl is not None
+
+    def rows() -> list[tuple[object, ...]]:
+        found = backend.query("SELECT key, window_end, count FROM agentstore_rate_limits")
+        return sorted((str(k), float(e), int(c)) for k, e, c in found)  # type: ignore[arg-type]
+
+    assert rl.hit("k", 4, 10, cost=3, strategy="sliding").remaining == 1
+    assert rows() == [("agentstore:sliding:0:k", 1_000_010.0, 3)]
+    assert not rl.hit("k", 4, 10, cost=2, strategy="sliding").allowed
+    assert rows() == [("agentstore:sliding:0:k", 1_000_010.0, 3)]  # a refusal writes nothing
+    clock.now += 15  # the next window, halfway: floor(3 * 0.5) of the previous counts
+    assert rl.hit("k", 4, 10, cost=3, strategy="sliding").remaining == 0
+    assert rows() == [
+        ("agentstore:sliding:0:k", 1_000_010.0, 3),
+        ("agentstore:sliding:1:k", 1_000_020.0, 3),
+    ]
+    assert rl.hit("k", 4, 10).remaining == 3  # the fixed window is the key's own row
+    assert [r[0] for r in rows()] == ["agentstore:sliding:0:k", "agentstore:sliding:1:k", "k"]
+    rl.reset("k")
+    assert rows() == []
+
+
 def test_lifecycle(stores: DriverStores, clock: FakeClock) -> None:
     life = stores.lifecycle
     assert life is not None

@@ -28,6 +28,7 @@ from agentstore.capabilities import (
     check_int,
 )
 from agentstore.governance import check_after, check_name_after
+from agentstore.ratelimit import RateLimitResult, Strategy
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -120,6 +121,24 @@ class AsyncRateLimitCounter(Protocol):
     async def increment(self, key: str, amount: int = 1, window_secs: float = 60.0) -> int: ...
     async def current(self, key: str) -> int: ...
     async def reset(self, key: str) -> None: ...
+    async def hit(
+        self,
+        key: str,
+        limit: int,
+        window_secs: float,
+        *,
+        cost: int = 1,
+        strategy: Strategy = "fixed",
+    ) -> RateLimitResult: ...
+    async def window_stats(
+        self,
+        key: str,
+        limit: int,
+        window_secs: float,
+        *,
+        cost: int = 1,
+        strategy: Strategy = "fixed",
+    ) -> RateLimitResult: ...
 
 
 @runtime_checkable
@@ -262,8 +281,35 @@ class BridgedRateLimitCounter:
         return await self._run.call(self._sync.current, key)
 
     async def reset(self, key: str) -> None:
-        """Forget the key's window and count. Idempotent."""
+        """Forget the key's window and count (of both ``hit`` strategies). Idempotent."""
         await self._run.call(self._sync.reset, key)
+
+    async def hit(
+        self,
+        key: str,
+        limit: int,
+        window_secs: float,
+        *,
+        cost: int = 1,
+        strategy: Strategy = "fixed",
+    ) -> RateLimitResult:
+        """Spend ``cost`` of ``key``'s ``limit`` per ``window_secs`` if it fits, atomically
+        (see :meth:`agentstore.RateLimitCounter.hit`)."""
+        hit = self._sync.hit
+        return await self._run.call(hit, key, limit, window_secs, cost=cost, strategy=strategy)
+
+    async def window_stats(
+        self,
+        key: str,
+        limit: int,
+        window_secs: float,
+        *,
+        cost: int = 1,
+        strategy: Strategy = "fixed",
+    ) -> RateLimitResult:
+        """What :meth:`hit` would answer now, counting nothing."""
+        look = self._sync.window_stats
+        return await self._run.call(look, key, limit, window_secs, cost=cost, strategy=strategy)
 
 
 class BridgedLifecycleStore:

@@ -102,12 +102,12 @@ check persistence or sharing between two open stores). It may live in the class,
 module or a ``conftest.py``. Pick single capabilities with ``GenerationContract``,
 ``WriterLogContract``, ``DoorbellContract``, ``PolicyStoreContract``,
 ``AuditSinkContract``, ``SessionStoreContract``, ``CredentialStoreContract``,
-``RateLimitContract`` and ``LifecycleContract``, and for an operator's listings, session
-TTLs and pruning ``PolicyListingContract``, ``SessionManagementContract``,
-``CredentialListingContract`` and ``LifecycleManagementContract`` (their tests skip, with
-the reason, where the driver raises ``Unsupported``); each declares the capability it
-needs and skips, with the reason, when the driver (the policy's ``backend``) does not
-declare it.
+``RateLimitContract``, ``RateLimitHitContract`` and ``LifecycleContract``, and for an
+operator's listings, session TTLs and pruning ``PolicyListingContract``,
+``SessionManagementContract``, ``CredentialListingContract`` and
+``LifecycleManagementContract`` (their tests skip, with the reason, where the driver raises
+``Unsupported``); each declares the capability it needs and skips, with the reason, when
+the driver (the policy's ``backend``) does not declare it.
 ``StoreContract`` (the store's lifetime: nothing works after ``close``) runs for every
 driver.
 The classes are never collected on their own (their names do not start with ``Test``).
@@ -136,6 +136,7 @@ from agentstore.conformance.contracts import (
     PolicyListingContract,
     PolicyStoreContract,
     RateLimitContract,
+    RateLimitHitContract,
     SessionManagementContract,
     SessionStoreContract,
     StoreContract,
@@ -170,6 +171,7 @@ __all__ = [
     "PolicyListingContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "RateLimitHitContract",
     "SessionManagementContract",
     "SessionStoreContract",
     "StoreContract",

@@ -18,6 +18,7 @@ from agentstore.conformance.contracts import (
     AsyncPolicyListingContract,
     AsyncPolicyStoreContract,
     AsyncRateLimitContract,
+    AsyncRateLimitHitContract,
     AsyncSessionManagementContract,
     AsyncSessionStoreContract,
     AsyncStoreContract,
@@ -36,6 +37,7 @@ from agentstore.conformance.contracts import (
     PolicyListingContract,
     PolicyStoreContract,
     RateLimitContract,
+    RateLimitHitContract,
     SessionManagementContract,
     SessionStoreContract,
     SignedCheckpointContract,
@@ -97,6 +99,10 @@ class TestCredentialStore(CredentialStoreContract):
 
 
 class TestRateLimit(RateLimitContract):
+    pass
+
+
+class TestRateLimitHit(RateLimitHitContract):
     pass
 
 
@@ -163,6 +169,10 @@ class TestAsyncRateLimit(AsyncRateLimitContract):
     pass
 
 
+class TestAsyncRateLimitHit(AsyncRateLimitHitContract):
+    pass
+
+
 class TestAsyncLifecycle(AsyncLifecycleContract):
     pass
 
@@ -195,6 +205,7 @@ __all__ = [
     "TestAsyncPolicyListing",
     "TestAsyncPolicyStore",
     "TestAsyncRateLimit",
+    "TestAsyncRateLimitHit",
     "TestAsyncSessionManagement",
     "TestAsyncSessionStore",
     "TestAsyncStore",
@@ -212,6 +223,7 @@ __all__ = [
     "TestPolicyListing",
     "TestPolicyStore",
     "TestRateLimit",
+    "TestRateLimitHit",
     "TestSessionManagement",
     "TestSessionStore",
     "TestStore",

@@ -27,6 +27,7 @@ from agentstore.kv import keys
 from agentstore.kv.logs import KvGenerationStore, KvLogStore
 from agentstore.kv.primitives import KeyValue, Lifetime, Writes
 from agentstore.kv.upgrade import upgrade
+from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.types import (
     AgentId,
@@ -153,7 +154,11 @@ class KvCredentialStore(CredentialStore):
 
 
 class KvRateLimitCounter(RateLimitCounter):
-    """Each key's window end and count under one key; an increment is a compare-and-set."""
+    """Each key's window end and count under one key; an increment is a compare-and-set.
+
+    A key's sliding window is one more key (space ``SLIDING_WINDOW``) holding the end of
+    its current window and both counts; a hit is a compare-and-set of it.
+    """
 
     def __init__(self, kv: Lifetime, clock: Clock) -> None:
         super().__init__(clock)
@@ -180,7 +185,44 @@ class KvRateLimitCounter(RateLimitCounter):
         return 0 if now >= end else count
 
     def _reset(self, key: str) -> None:
-        self._kv.delete(keys.key(keys.RATE_LIMIT, key))
+        fixed, sliding = keys.key(keys.RATE_LIMIT, key), keys.key(keys.SLIDING_WINDOW, key)
+        self._kv.commit({}, {fixed: None, sliding: None})
+
+    def _hit_fixed(
+        self, key: str, limit: int, cost: int, window_secs: float, now: float
+    ) -> FixedCount:
+        def hit(raw: bytes | None) -> tuple[Writes | None, FixedCount]:
+            end, count = (0.0, 0) if raw is None else keys.unpack_window(raw)
+            if now >= end:  # the window expired (or never opened): a new one opens now
+                end, count = now + window_secs, 0
+            if count > limit - cost:
+                return None, FixedCount(False, count, end)
+            return {k: keys.pack_window(end, count + cost)}, FixedCount(True, count + cost, end)
+
+        k = keys.key(keys.RATE_LIMIT, key)
+        return self._kv.update(k, hit)
+
+    def _fixed_window(self, key: str, now: float) -> tuple[int, float]:
+        raw = self._kv.get(keys.key(keys.RATE_LIMIT, key))
+        if raw is None:
+            return 0, now
+        end, count = keys.unpack_window(raw)
+        return count, end
+
+    def _hit_sliding(self, key: str, limit: int, cost: int, window: SlidingWindow) -> SlidingCount:
+        def hit(raw: bytes | None) -> tuple[Writes | None, SlidingCount]:
+            previous, current = window.roll(None if raw is None else keys.unpack_sliding(raw))
+            if not window.allows(previous, current, cost, limit):
+                return None, SlidingCount(False, previous, current)
+            value = keys.pack_sliding(window.end, current + cost, previous)
+            return {k: value}, SlidingCount(True, previous, current + cost)
+
+        k = keys.key(keys.SLIDING_WINDOW, key)
+        return self._kv.update(k, hit)
+
+    def _sliding_window(self, key: str, window: SlidingWindow) -> tuple[int, int]:
+        raw = self._kv.get(keys.key(keys.SLIDING_WINDOW, key))
+        return window.roll(None if raw is None else keys.unpack_sliding(raw))
 
 
 class KvLifecycleStore(LifecycleStore):

@@ -30,6 +30,8 @@ POLICY: Final = b"p"
 SESSION: Final = b"s"
 CREDENTIAL: Final = b"c"
 RATE_LIMIT: Final = b"r"
+SLIDING_WINDOW: Final = b"w"
+"""A rate-limit key's sliding window: the end of its current window and both counts."""
 AGENT: Final = b"a"
 POSITION: Final = b"n"
 """The store-wide position counter: the last position given, moved in the same commit as
@@ -45,6 +47,7 @@ SEQ_END: Final = b"\x80"
 
 _U64 = struct.Struct(">Q")
 _WINDOW = struct.Struct(">dq")
+_SLIDING = struct.Struct(">dqq")
 _TIMES = struct.Struct(">dd")
 
 
@@ -231,6 +234,16 @@ def unpack_session(raw: bytes) -> tuple[bytes, float | None, bytes]:
     return raw[:16], None, raw[16:]
 
 
+def pack_sliding(window_end: float, current: int, previous: int) -> bytes:
+    return _SLIDING.pack(window_end, current, previous)
+
+
+def unpack_sliding(raw: bytes) -> tuple[float, int, int]:
+    """``(end of the current window, its count, the previous window's count)``."""
+    end, current, previous = _SLIDING.unpack(raw)
+    return float(end), int(current), int(previous)
+
+
 def pack_times(registered_at: float, last_heartbeat: float) -> bytes:
     return _TIMES.pack(registered_at, last_heartbeat)
 
@@ -254,6 +267,7 @@ __all__ = [
     "RATE_LIMIT",
     "SEQ_END",
     "SESSION",
+    "SLIDING_WINDOW",
     "STREAM",
     "VERSION_KEY",
     "key",

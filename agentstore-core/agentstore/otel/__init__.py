@@ -54,6 +54,7 @@ from agentstore.capabilities import (
     SessionStore,
 )
 from agentstore.handles import Generation, WriterLog
+from agentstore.ratelimit import RateLimits
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -101,6 +102,8 @@ _TRACED: Final[tuple[tuple[type, str, str, str | None, Attrs | None], ...]] = (
     (RateLimitCounter, "increment", "rate_limits", None, None),
     (RateLimitCounter, "current", "rate_limits", None, None),
     (RateLimitCounter, "reset", "rate_limits", None, None),
+    (RateLimits, "hit", "rate_limits", None, None),
+    (RateLimits, "window_stats", "rate_limits", None, None),
     (LifecycleStore, "register", "lifecycle", None, None),
     (LifecycleStore, "heartbeat", "lifecycle", None, None),
     (LifecycleStore, "deregister", "lifecycle", None, None),

@@ -61,6 +61,10 @@ from agentstore.conformance.contracts.management import (
     SessionManagementContract,
 )
 from agentstore.conformance.contracts.primitives import WriterLogContract
+from agentstore.conformance.contracts.rate_limit_hits import (
+    AsyncRateLimitHitContract,
+    RateLimitHitContract,
+)
 
 
 class AllContracts(
@@ -78,6 +82,7 @@ class AllContracts(
     EncryptedCredentialContract,
     SignedCheckpointContract,
     RateLimitContract,
+    RateLimitHitContract,
     LifecycleContract,
     PolicyListingContract,
     SessionManagementContract,
@@ -93,6 +98,7 @@ class AllContracts(
     AsyncSessionStoreContract,
     AsyncCredentialStoreContract,
     AsyncRateLimitContract,
+    AsyncRateLimitHitContract,
     AsyncLifecycleContract,
     AsyncPolicyListingContract,
     AsyncSessionManagementContract,
@@ -124,6 +130,7 @@ __all__ = [
     "AsyncPolicyListingContract",
     "AsyncPolicyStoreContract",
     "AsyncRateLimitContract",
+    "AsyncRateLimitHitContract",
     "AsyncSessionManagementContract",
     "AsyncSessionStoreContract",
     "AsyncStoreContract",
@@ -143,6 +150,7 @@ __all__ = [
     "PolicyListingContract",
     "PolicyStoreContract",
     "RateLimitContract",
+    "RateLimitHitContract",
     "SessionManagementContract",
     "SessionStoreContract",
     "SignedCheckpointContract",

@@ -26,7 +26,10 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_log_appends_from_two_stores_interleave",
             "test_doorbell_subscriber_sees_the_commit_from_another_store",
         ),
-        "Cross-process safety": ("test_log_appends_from_processes_are_contiguous",),
+        "Cross-process safety": (
+            "test_log_appends_from_processes_are_contiguous",
+            "test_rate_limit_hit_from_processes_*",
+        ),
         "Thread safety": ("test_*_under_threads", "test_*_concurrent_*"),
         "Handles share state": ("test_*_handles_share_state",),
         # -- generations
@@ -132,6 +135,20 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_rate_limit_*window*",
         ),
         "Rate-limit overflow refusal": ("test_rate_limit_total_past_64_bits_is_refused",),
+        "Rate-limit hits are atomic and a refusal counts nothing": (
+            "test_rate_limit_hit_fixed_window_allows_up_to_the_limit",
+            "test_rate_limit_hit_refused_counts_nothing",
+            "test_rate_limit_hit_counts_in_the_increment_window",
+            "test_rate_limit_hit_strategies_count_apart_and_reset_together",
+            "test_rate_limit_window_stats_counts_nothing",
+        ),
+        "Sliding windows weigh the previous window": (
+            "test_rate_limit_sliding_window_weighs_the_previous_window",
+        ),
+        "Retry-After and reset times": (
+            "test_rate_limit_hit_retry_after_is_when_a_hit_fits",
+            "test_rate_limit_hit_reset_at_is_when_the_count_is_gone",
+        ),
         "Lifecycle liveness": (
             "test_lifecycle_register_*",
             "test_lifecycle_live_*",
