@@ -42,6 +42,7 @@ from agentstore.sql.logs import SqlGenerationStore, SqlLogStore, _chain
 from agentstore.types import Entry
 
 from agentstore_postgres import positions as P
+from agentstore_postgres.aio_feed import PgAsyncFeed, Stale
 from agentstore_postgres.aio_notify import AsyncListener
 from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql
 from agentstore_postgres.logs import (
@@ -63,10 +64,6 @@ INLINE_BYTES: Final = 64 * 1024
 MAX_TRIES: Final = 1000
 
 _Row = tuple[str, str, int, bytes, bytes | None, bytes]
-
-
-class _Stale(Exception):
-    """The head an append built on is not the log's head: re-read it and try again."""
 
 
 class AsyncPg:
@@ -136,8 +133,9 @@ class PgAsyncGenerationStore:
         raise NonMonotonicGeneration(name, await self.current(name), value)
 
 
-class PgAsyncLogStore:
-    """Writer logs on the pool with the synchronous driver's statements (module docs)."""
+class PgAsyncLogStore(PgAsyncFeed):
+    """Writer logs on the pool with the synchronous driver's statements (module docs);
+    the feed, conditional appends and erasure come from :class:`PgAsyncFeed`."""
 
     def __init__(self, pg: AsyncPg, sync: PgLogStore, doorbell: Doorbell, offload: Offload) -> None:
         self._pg, self._sync, self._bell, self._offload = pg, sync, doorbell, offload
@@ -167,12 +165,21 @@ class PgAsyncLogStore:
         sink does not, as the synchronous ``LogAuditSink``)."""
         # One append at a time per log in this store, so its doorbell rings in seq order
         # (the database serializes them anyway).
+        async with self._lock(stream, writer):
+            return await self._commit_locked(stream, writer, payloads, ring)
+
+    def _lock(self, stream: str, writer: str) -> asyncio.Lock:
+        """The lock every append to the log through this store takes."""
         key = (stream, writer)
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
-        async with lock:
-            return await self._commit_locked(stream, writer, payloads, ring)
+        return lock
+
+    def _remember(self, key: tuple[str, str], seq: int, digest: bytes) -> None:
+        if len(self._heads) >= SqlLogStore.MAX_CACHED_HEADS:
+            self._heads.clear()
+        self._heads[key] = (seq, digest)
 
     async def _commit_locked(
         self, stream: str, writer: str, payloads: list[bytes], ring: bool
@@ -189,13 +196,11 @@ class PgAsyncLogStore:
                 rows = _chain(stream, writer, head, payloads)
             try:
                 written = await self._insert(rows)
-            except _Stale:
+            except Stale:
                 head = None
                 continue
             last = rows[-1]
-            if len(self._heads) >= SqlLogStore.MAX_CACHED_HEADS:
-                self._heads.clear()
-            self._heads[key] = (last[2], last[5])
+            self._remember(key, last[2], last[5])
             entries = [Entry(*row, p) for row, p in zip(rows, written, strict=True)]
             if ring and self._bell._subs:  # rung here, in the commit's own task
                 for e in entries:
@@ -227,14 +232,14 @@ class PgAsyncLogStore:
                     return [await self._insert_one(conn, rows[0], channel)]
                 async with conn.transaction():
                     return await self._copy(conn, rows, channel)
-        except _Stale:
+        except Stale:
             raise
         except (
             psycopg.errors.UniqueViolation,
             psycopg.errors.SerializationFailure,
             psycopg.errors.DeadlockDetected,
         ) as exc:  # a race, as the synchronous driver's Conflict: try again
-            raise _Stale from exc
+            raise Stale from exc
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
             raise pg.fail(exc, "appending") from exc
 
@@ -253,7 +258,7 @@ class PgAsyncLogStore:
         cur = await conn.execute(sql, params)
         found = await cur.fetchone()
         if found is None:
-            raise _Stale
+            raise Stale
         return P.position_of(found[0], found[1])
 
     async def _copy(self, conn: Any, rows: list[_Row], channel: str | None) -> list[int]:
@@ -274,7 +279,7 @@ class PgAsyncLogStore:
                 await cur.execute(_MOVE_HEAD_AFTER, (*head, stream, writer, seq - 1, prev))
                 found = await cur.fetchone()
                 if not (found and found[0]):
-                    raise _Stale
+                    raise Stale
             written = [P.position_of(tx, i) for i in range(idx + 1, idx + 1 + len(rows))]
             if channel is not None:
                 notes = [self._note(row, p) for row, p in zip(rows, written, strict=True)]
@@ -422,6 +427,8 @@ def _governance(
         if not isinstance(logs, PgAsyncLogStore):
             logs = PgAsyncLogStore(pg, audit._logs, kit.doorbell, off)
         native.audit = gov.PgAsyncAuditSink(logs, audit, off)
+        if isinstance(native.logs, PgAsyncLogStore):
+            native.logs.audit = native.audit  # where redactions are recorded
     if isinstance(stores.sessions, SqlSessionStore):
         native.sessions = gov.PgAsyncSessionStore(pg, off)
     if isinstance(stores.credentials, SqlCredentialStore):

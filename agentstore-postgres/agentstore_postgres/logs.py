@@ -12,8 +12,9 @@ wins. A redaction is one ``UPDATE`` (then a ``VACUUM`` of the table, see :meth:`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Final, cast
+from typing import Any, cast
 
 import psycopg
 from agentstore.chain import ChainRow
@@ -23,7 +24,7 @@ from agentstore.sql.logs import SqlLogStore, _chain
 from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres import positions as P
-from agentstore_postgres.backend import PoolSource, PostgresBackend
+from agentstore_postgres.backend import OwnedConnectionSource, PoolSource, PostgresBackend
 from agentstore_postgres.notify import announcement, announcement_head
 
 log = logging.getLogger("agentstore.postgres")
@@ -77,7 +78,6 @@ _MOVE_HEAD_AFTER = f"WITH head AS ({_MOVE_HEAD_TO}) SELECT {_PREV_EXISTS}"
 _COPY = f"COPY agentstore_log {_COLUMNS} FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["text", "text", "int8", "bytea", "bytea", "bytea", "int4"]
 _NOTIFY_MANY = "SELECT count(pg_notify(%s, n)) FROM unnest(%s::text[]) AS n"
-_VACUUM: Final = "VACUUM agentstore_log"
 
 
 def stale(stream: str, writer: str, seq: int) -> Conflict:
@@ -312,32 +312,70 @@ class PgLogStore(SqlLogStore):
     def _feed(self, after: int, limit: int | None) -> Iterator[CommitEvent]:
         left = limit
         size = self._page_size
+        settled = False
         while left is None or left > 0:
             want = size if left is None else min(size, left)
-            params = (*P.split(after), want)
-            rows = self._rows(P.FEED, params, "reading the feed")
+            rows = self._rows(P.FEED, (*P.split(after), want), "reading the feed")
             for row in rows:
                 yield P.event(row)
+            if rows:
+                after = P.position_of(rows[-1][0], rows[-1][1])
+                if left is not None:
+                    left -= len(rows)
             if len(rows) < want:
-                return
-            after = P.position_of(rows[-1][0], rows[-1][1])
-            if left is not None:
-                left -= len(rows)
+                # The end of what may be delivered: once, wait for what is held back.
+                if settled or not self._settle():
+                    return
+                settled = True
 
     def _position(self) -> int:
+        self._settle()
         rows = self._rows(P.POSITION, (), "reading the position")
         return P.position_of(rows[0][0], rows[0][1]) if rows else 0
 
     def _stream_entries(self, stream: str, after: int) -> Iterator[Entry]:
         size = self._page_size
+        settled = False
         while True:
-            params = (stream, *P.split(after), size)
-            rows = self._rows(P.STREAM_PAGE, params, "reading a stream")
+            rows = self._rows(P.STREAM_PAGE, (stream, *P.split(after), size), "reading a stream")
             for row in rows:
                 yield P.entry(stream, row[0], row[1:])
+            if rows:
+                after = P.position_of(rows[-1][5], rows[-1][6])
             if len(rows) < size:
-                return
-            after = P.position_of(rows[-1][5], rows[-1][6])
+                if settled or not self._settle():
+                    return
+                settled = True
+
+    def _settle(self) -> bool:
+        """Wait (at most :data:`~agentstore_postgres.positions.SETTLE_SECONDS`) until no
+        committed entry found now is held back behind an older transaction in progress;
+        True when there was one to wait for (read again), False when nothing was held."""
+        if not self._may_wait():
+            return False
+        held = self._rows(P.HELD_BACK, (), "reading the feed")
+        if not held:
+            return False
+        target = held[0][0]
+        deadline = time.monotonic() + P.SETTLE_SECONDS
+        pause = 0.001
+        while not self._rows(P.PASSED, (target,), "reading the feed")[0][0]:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        return True
+
+    def _may_wait(self) -> bool:
+        """Whether a read's next statement gets a new snapshot (it does not inside an
+        application's transaction)."""
+        pg = self._pg
+        if pg._tx_conn() is not None:
+            return False
+        source = pg.source
+        if isinstance(source, OwnedConnectionSource):
+            return not source.must_wrap(source.conn)
+        return True
 
     # -- erasure ---------------------------------------------------------------------------
 
@@ -349,8 +387,10 @@ class PgLogStore(SqlLogStore):
         rows = self._rows(P.REDACT, params, "redacting")
         if not rows:
             raise NotFound(f"log ({stream!r}, {writer!r}) has no entry at seq {seq}")
-        self._vacuum()
-        return P.entry(stream, writer, rows[0])
+        changed, *row = rows[0]
+        if changed:
+            self._vacuum()
+        return P.entry(stream, writer, row)
 
     def _vacuum(self) -> None:
         """VACUUM the log table on an autocommit pooled connection; a failure is logged,
@@ -359,7 +399,7 @@ class PgLogStore(SqlLogStore):
         if not isinstance(pg.source, PoolSource) or pg._tx_conn() is not None:
             return  # an application's connection, or inside a transaction: VACUUM cannot
         try:
-            pg.run(lambda cur: cur.execute(_VACUUM), "vacuuming after a redaction")
+            pg.run(lambda cur: cur.execute(P.VACUUM), "vacuuming after a redaction")
         except StoreError as exc:
             log.warning("VACUUM after a redaction on %s failed: %s", pg.location, exc)
 

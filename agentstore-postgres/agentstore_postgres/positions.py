@@ -32,6 +32,16 @@ so the bound and the rows come from one snapshot (under READ COMMITTED, the stat
    keeps ``tx`` and ``idx``: a reader that received position p never later receives one
    at or below p.
 
+Reading your own writes. An append that has returned may still be held back, behind a
+transaction older than it that is in progress. So a read that reaches the end of what it
+may deliver (a short page of the feed or of a stream, or ``position()``) first looks for a
+committed row held back (one index probe); if there is one it waits, polling, until
+every transaction older than that row has ended (at most :data:`SETTLE_SECONDS`), and
+reads again. An entry whose append returned before the read began is then delivered,
+unless a transaction older than it stays open longer than that wait. (Inside an
+application's transaction on its own connection the read does not wait: the snapshot
+may not move.)
+
 The cost is latency, not blocking: a transaction anywhere in the cluster (any database)
 that holds a transaction id (it has written) and stays open holds xmin back, and with it
 the feed, until it ends; a prepared transaction counts until committed or rolled back.
@@ -87,6 +97,19 @@ POSITION: Final = (
     f"SELECT l.tx::text, l.idx FROM agentstore_log AS l WHERE {_BELOW_XMIN} "
     "ORDER BY l.tx DESC, l.idx DESC LIMIT 1"
 )
+# The newest committed row the feed holds back (at or above xmin), the reader's own
+# transaction's rows aside: what a read at the end of the feed waits to deliver.
+HELD_BACK: Final = (
+    "SELECT l.tx::text FROM agentstore_log AS l "
+    "WHERE l.tx >= pg_snapshot_xmin(pg_current_snapshot()) "
+    "AND l.tx IS DISTINCT FROM pg_current_xact_id_if_assigned() ORDER BY l.tx DESC LIMIT 1"
+)
+# Whether every transaction up to the one given has ended.
+PASSED: Final = "SELECT pg_snapshot_xmin(pg_current_snapshot()) > %s::xid8"
+SETTLE_SECONDS: Final = 5.0
+"""How long a read that reached the end of the feed waits for older transactions still
+in progress to end, when an entry committed after them is held back."""
+
 STREAM_PAGE: Final = (
     f"SELECT l.writer, {_ENTRY} FROM agentstore_log AS l WHERE l.stream = %s "
     f"AND (l.tx, l.idx) > (%s::xid8, %s) AND {_BELOW_XMIN} ORDER BY l.tx, l.idx LIMIT %s"
@@ -106,13 +129,16 @@ FIRST_PAGE: Final = (
 )
 # Redaction: empty the payload and mark the row, once; an already redacted row is
 # returned as it is (the second SELECT sees the statement's snapshot, before the UPDATE).
+# The first column says whether this statement redacted it.
 REDACT: Final = (
     "WITH upd AS (UPDATE agentstore_log AS l SET payload = '\\x', redacted = true "
     "WHERE l.stream = %s AND l.writer = %s AND l.seq = %s AND NOT l.redacted "
-    f"RETURNING {_ENTRY}) SELECT * FROM upd UNION ALL SELECT {_ENTRY} "
+    f"RETURNING {_ENTRY}) SELECT true, * FROM upd UNION ALL SELECT false, {_ENTRY} "
     "FROM agentstore_log AS l WHERE l.stream = %s AND l.writer = %s AND l.seq = %s "
     "AND l.redacted"
 )
+VACUUM: Final = "VACUUM agentstore_log"
+"""Run after a redaction: removes the old row version's bytes from the table's pages."""
 
 
 def position_of(tx: str | int, idx: int) -> int:
@@ -150,13 +176,17 @@ def event(row: Sequence[Any]) -> CommitEvent:
 __all__ = [
     "FEED",
     "FIRST_PAGE",
+    "HELD_BACK",
     "LAST",
     "NEXT_IDX",
     "PAGE",
+    "PASSED",
     "POSITION",
     "REDACT",
+    "SETTLE_SECONDS",
     "STREAM_PAGE",
     "TX_BASE",
+    "VACUUM",
     "entry",
     "event",
     "position_of",

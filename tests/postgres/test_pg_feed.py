@@ -15,6 +15,8 @@ import psycopg
 import pytest
 from agentstore import CommitEvent, StorePolicy
 from agentstore.errors import HeadMoved
+from agentstore_postgres import positions
+from pg_disk import on_disk
 from pg_procs import Workers
 
 
@@ -106,14 +108,16 @@ def test_no_late_gaps_while_eight_processes_and_threads_append(
 
 
 def test_an_open_writing_transaction_holds_the_feed_back_not_writers(
-    pg_policy: StorePolicy, pg_url: str
+    pg_policy: StorePolicy, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transaction that has written (it holds an id) and stays open, anywhere on the
-    server, keeps younger commits out of the feed until it ends; appends do not wait."""
+    server, keeps younger commits out of the feed until it ends; appends do not wait,
+    and a read waits for it only so long."""
     with agentstore.open(pg_policy) as store:
         first = store.log("s", writer="a").append(b"1")
-        assert store.position() == first.position
+        assert store.position() == first.position  # from now on, nothing holds it back
         other = psycopg.connect(pg_url)  # another session, not even on the store's schema
+        monkeypatch.setattr(positions, "SETTLE_SECONDS", 0.2)
         try:
             other.execute("SELECT pg_current_xact_id()")
             later = store.log("s", writer="b").append(b"2")  # does not wait
@@ -126,8 +130,35 @@ def test_an_open_writing_transaction_holds_the_feed_back_not_writers(
         finally:
             other.rollback()
             other.close()
+            monkeypatch.undo()
         assert [e.position for e in store.feed()] == [first.position, later.position]
         assert store.position() == later.position
+
+
+@pytest.mark.parametrize("read", ["feed", "position", "stream"])
+def test_a_read_waits_for_an_older_transaction_to_deliver_a_returned_append(
+    pg_policy: StorePolicy, pg_url: str, read: str
+) -> None:
+    """Read your writes: an append that returned is delivered by a read that starts
+    after it, once the older transaction in progress ends (within the wait)."""
+    with agentstore.open(pg_policy) as store:
+        other = psycopg.connect(pg_url)
+        try:
+            other.execute("SELECT pg_current_xact_id()")
+            mine = store.log("s", writer="w").append(b"mine")
+            ending = threading.Timer(0.3, other.commit)
+            ending.start()
+            started = time.monotonic()
+            if read == "feed":
+                assert [e.position for e in store.feed()] == [mine.position]
+            elif read == "position":
+                assert store.position() == mine.position
+            else:
+                assert list(store.stream("s").entries()) == [mine]
+            assert time.monotonic() - started >= 0.2  # it did wait for the other one
+            ending.join()
+        finally:
+            other.close()
 
 
 def test_appends_in_one_application_transaction_share_its_id(
@@ -152,14 +183,13 @@ def test_appends_in_one_application_transaction_share_its_id(
         conn.close()
 
 
-def test_a_redacted_payload_leaves_the_table_files(
-    pg_policy: StorePolicy, pg_conn: psycopg.Connection[Any], pg_schema: str
-) -> None:
+def test_a_redacted_payload_leaves_the_table_files(private_db: str) -> None:
     """After redact() (which VACUUMs the table), neither the table's nor its TOAST
     table's file on disk holds the removed bytes (read back after a CHECKPOINT)."""
     small = b"SECRET-small-4d1c9e"
     big = b"SECRET-big-77a0f2" + os.urandom(9000)  # incompressible: stored in TOAST
-    with agentstore.open(pg_policy) as store:
+    policy = StorePolicy("postgres", sections={"postgres": {"url": private_db, "schema": "s"}})
+    with agentstore.open(policy) as store, psycopg.connect(private_db, autocommit=True) as conn:
         log = store.log("conv", writer="alice")
         for i in range(30):
             log.append(b"filler %d" % i)
@@ -167,29 +197,14 @@ def test_a_redacted_payload_leaves_the_table_files(
         log.append(big)
         for i in range(30):
             log.append(b"more filler %d" % i)
-        table, toast = pg_conn.execute(
-            "SELECT c.oid::regclass::text, c.reltoastrelid::regclass::text FROM pg_class c "
-            "WHERE c.oid = %s::regclass",
-            (f"{pg_schema}.agentstore_log",),
-        ).fetchone()  # type: ignore[misc]
-
-        def on_disk(marker: bytes) -> bool:
-            pg_conn.execute("CHECKPOINT")
-            found = False
-            for rel in (table, toast):
-                path = pg_conn.execute("SELECT pg_relation_filepath(%s)", (rel,)).fetchone()
-                assert path is not None
-                data = pg_conn.execute("SELECT pg_read_binary_file(%s)", (path[0],)).fetchone()
-                assert data is not None
-                found = found or marker in bytes(data[0])
-            return found
-
-        assert on_disk(small) and on_disk(big[:40]) and on_disk(big[-40:])
+        table = "s.agentstore_log"
+        assert on_disk(conn, table, small) and on_disk(conn, table, big[:40])
+        assert on_disk(conn, table, big[-40:])
         for seq in (31, 32):
             entry = log.redact(seq, reason="erasure request")
             assert entry.redacted and entry.payload == b""
-        assert not on_disk(small)
-        assert not on_disk(big[:40]) and not on_disk(big[-40:])
+        assert not on_disk(conn, table, small)
+        assert not on_disk(conn, table, big[:40]) and not on_disk(conn, table, big[-40:])
         verified = log.verify()
         assert verified == 62 and verified.redacted == 2
 
