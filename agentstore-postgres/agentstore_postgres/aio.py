@@ -2,7 +2,7 @@
 
 Generations and logs run on psycopg's ``AsyncConnectionPool``: no thread per call. The
 statements are the synchronous driver's own (the core's SQL substrate and
-:mod:`agentstore_postgres.driver`), with the same semantics: an append is one guarded
+:mod:`agentstore_postgres.logs`), with the same semantics: an append is one guarded
 ``INSERT`` after the remembered head, moving the recorded head in the same statement (and
 announcing the entry when ``notify`` is on); a batch is a binary ``COPY`` in one
 transaction; a stale head or a lost race re-reads the head and tries again. Hashing a large
@@ -10,7 +10,8 @@ batch and verifying a chain run on the async store's threads. A commit runs as a
 its own: a cancelled caller waits for it to finish (and ring the doorbell), so an append
 is either whole or absent when the cancellation is raised. Appends to one log through
 one store commit one at a time, so the doorbell rings in seq order per log. The six
-governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`), and
+governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`), as
+do the feed, conditional appends and erasure (:mod:`agentstore_postgres.aio_feed`), and
 with ``notify = true`` other stores' commits are heard by a LISTEN task on the loop
 (:mod:`agentstore_postgres.aio_notify`).
 """
