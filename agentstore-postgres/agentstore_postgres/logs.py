@@ -374,7 +374,8 @@ class PgLogStore(SqlLogStore):
             return False
         source = pg.source
         if isinstance(source, OwnedConnectionSource):
-            return not source.must_wrap(source.conn)
+            idle = psycopg.pq.TransactionStatus.IDLE
+            return source.conn.info.transaction_status == idle
         return True
 
     # -- erasure ---------------------------------------------------------------------------
