@@ -2,7 +2,7 @@
 
 Generations and logs run on psycopg's ``AsyncConnectionPool``: no thread per call. The
 statements are the synchronous driver's own (the core's SQL substrate and
-:mod:`agentstore_postgres.driver`), with the same semantics: an append is one guarded
+:mod:`agentstore_postgres.logs`), with the same semantics: an append is one guarded
 ``INSERT`` after the remembered head, moving the recorded head in the same statement (and
 announcing the entry when ``notify`` is on); a batch is a binary ``COPY`` in one
 transaction; a stale head or a lost race re-reads the head and tries again. Hashing a large
@@ -10,7 +10,8 @@ batch and verifying a chain run on the async store's threads. A commit runs as a
 its own: a cancelled caller waits for it to finish (and ring the doorbell), so an append
 is either whole or absent when the cancellation is raised. Appends to one log through
 one store commit one at a time, so the doorbell rings in seq order per log. The six
-governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`), and
+governance stores run on the same pool too (:mod:`agentstore_postgres.aio_governance`), as
+do the feed, conditional appends and erasure (:mod:`agentstore_postgres.aio_feed`), and
 with ``notify = true`` other stores' commits are heard by a LISTEN task on the loop
 (:mod:`agentstore_postgres.aio_notify`).
 """
@@ -29,6 +30,7 @@ from agentstore.aio._threads import Offload
 from agentstore.capabilities import LogAuditSink, WriterLog, check_int, check_payload
 from agentstore.doorbell import Doorbell
 from agentstore.errors import NonMonotonicGeneration, StoreError
+from agentstore.handles import event_of
 from agentstore.registry import DriverStores
 from agentstore.sql.governance import (
     SqlCredentialStore,
@@ -38,11 +40,13 @@ from agentstore.sql.governance import (
     SqlSessionStore,
 )
 from agentstore.sql.logs import SqlGenerationStore, SqlLogStore, _chain
-from agentstore.types import CommitEvent, Entry
+from agentstore.types import Entry
 
+from agentstore_postgres import positions as P
+from agentstore_postgres.aio_feed import PgAsyncFeed, Stale
 from agentstore_postgres.aio_notify import AsyncListener
 from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql
-from agentstore_postgres.driver import (
+from agentstore_postgres.logs import (
     _COPY,
     _COPY_TYPES,
     _INSERT,
@@ -54,17 +58,13 @@ from agentstore_postgres.driver import (
     _NOTIFY_MANY,
     PgLogStore,
 )
-from agentstore_postgres.notify import announcement
+from agentstore_postgres.notify import announcement, announcement_head
 
 INLINE_BYTES: Final = 64 * 1024
 """Payload bytes hashed on the loop; a larger append or batch is hashed on a thread."""
 MAX_TRIES: Final = 1000
 
 _Row = tuple[str, str, int, bytes, bytes | None, bytes]
-
-
-class _Stale(Exception):
-    """The head an append built on is not the log's head: re-read it and try again."""
 
 
 class AsyncPg:
@@ -86,6 +86,16 @@ class AsyncPg:
         try:
             async with self.pool.connection(timeout=self.timeout) as conn:
                 cur = await conn.execute(translate_sql(sql), params)
+                rows: list[tuple[Any, ...]] = await cur.fetchall()
+                return rows
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
+            raise self.fail(exc, doing) from exc
+
+    async def rows(self, sql: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        """:meth:`query` for a statement already in psycopg's ``%s`` placeholders."""
+        try:
+            async with self.pool.connection(timeout=self.timeout) as conn:
+                cur = await conn.execute(sql, params)
                 rows: list[tuple[Any, ...]] = await cur.fetchall()
                 return rows
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
@@ -124,8 +134,9 @@ class PgAsyncGenerationStore:
         raise NonMonotonicGeneration(name, await self.current(name), value)
 
 
-class PgAsyncLogStore:
-    """Writer logs on the pool with the synchronous driver's statements (module docs)."""
+class PgAsyncLogStore(PgAsyncFeed):
+    """Writer logs on the pool with the synchronous driver's statements (module docs);
+    the feed, conditional appends and erasure come from :class:`PgAsyncFeed`."""
 
     def __init__(self, pg: AsyncPg, sync: PgLogStore, doorbell: Doorbell, offload: Offload) -> None:
         self._pg, self._sync, self._bell, self._offload = pg, sync, doorbell, offload
@@ -155,12 +166,21 @@ class PgAsyncLogStore:
         sink does not, as the synchronous ``LogAuditSink``)."""
         # One append at a time per log in this store, so its doorbell rings in seq order
         # (the database serializes them anyway).
+        async with self._lock(stream, writer):
+            return await self._commit_locked(stream, writer, payloads, ring)
+
+    def _lock(self, stream: str, writer: str) -> asyncio.Lock:
+        """The lock every append to the log through this store takes."""
         key = (stream, writer)
         lock = self._locks.get(key)
         if lock is None:
             lock = self._locks[key] = asyncio.Lock()
-        async with lock:
-            return await self._commit_locked(stream, writer, payloads, ring)
+        return lock
+
+    def _remember(self, key: tuple[str, str], seq: int, digest: bytes) -> None:
+        if len(self._heads) >= SqlLogStore.MAX_CACHED_HEADS:
+            self._heads.clear()
+        self._heads[key] = (seq, digest)
 
     async def _commit_locked(
         self, stream: str, writer: str, payloads: list[bytes], ring: bool
@@ -176,18 +196,16 @@ class PgAsyncLogStore:
             else:
                 rows = _chain(stream, writer, head, payloads)
             try:
-                await self._insert(rows)
-            except _Stale:
+                written = await self._insert(rows)
+            except Stale:
                 head = None
                 continue
             last = rows[-1]
-            if len(self._heads) >= SqlLogStore.MAX_CACHED_HEADS:
-                self._heads.clear()
-            self._heads[key] = (last[2], last[5])
-            entries = [Entry(*row) for row in rows]
+            self._remember(key, last[2], last[5])
+            entries = [Entry(*row, p) for row, p in zip(rows, written, strict=True)]
             if ring and self._bell._subs:  # rung here, in the commit's own task
                 for e in entries:
-                    self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
+                    self._bell.ring(event_of(e))
             return entries
         raise StoreError(
             f"{self._pg.sync.location}: appending to stream {stream!r}, writer {writer!r} "
@@ -198,56 +216,62 @@ class PgAsyncLogStore:
         rows = await self._pg.query(SqlLogStore.HEAD, (stream, writer), "reading the head")
         return (0, None) if not rows else (int(rows[0][0]), bytes(rows[0][1]))
 
-    def _note(self, row: _Row) -> str:
-        return announcement(self._pg.sync.origin, row[0], row[1], row[2], row[5])
+    def _note(self, row: _Row, position: int) -> str:
+        origin = self._pg.sync.origin
+        return announcement(origin, row[0], row[1], row[2], row[5], position=position)
 
-    async def _insert(self, rows: list[_Row]) -> None:
+    def _note_head(self, row: _Row) -> str:
+        return announcement_head(self._pg.sync.origin, row[0], row[1], row[2], row[5])
+
+    async def _insert(self, rows: list[_Row]) -> list[int]:
+        """Write ``rows`` (one statement, or a COPY in a transaction); their positions."""
         pg = self._pg
         channel = pg.sync.notify_channel
         try:
             async with pg.pool.connection(timeout=pg.timeout) as conn:
                 if len(rows) == 1:
-                    await self._insert_one(conn, rows[0], channel)
-                else:
-                    async with conn.transaction():
-                        await self._copy(conn, rows, channel)
-        except _Stale:
+                    return [await self._insert_one(conn, rows[0], channel)]
+                async with conn.transaction():
+                    return await self._copy(conn, rows, channel)
+        except Stale:
             raise
         except (
             psycopg.errors.UniqueViolation,
             psycopg.errors.SerializationFailure,
             psycopg.errors.DeadlockDetected,
         ) as exc:  # a race, as the synchronous driver's Conflict: try again
-            raise _Stale from exc
+            raise Stale from exc
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
             raise pg.fail(exc, "appending") from exc
 
-    async def _insert_one(self, conn: Any, row: _Row, channel: str | None) -> None:
+    async def _insert_one(self, conn: Any, row: _Row, channel: str | None) -> int:
         stream, writer, seq, _, prev, _ = row
+        params: tuple[Any, ...]
         if prev is None:  # genesis: the primary key alone decides
-            if channel is None:
-                await conn.execute(_INSERT, row)
-            else:
-                await conn.execute(_INSERT_FIRST_NOTIFY, (*row, channel, self._note(row)))
-            return
-        if channel is None:
-            cur = await conn.execute(_INSERT_AFTER, (*row, stream, writer, seq - 1, prev))
-            found = await cur.fetchone()
-            done = int(found[0]) if found else 0
+            sql, params = _INSERT, row
+            if channel is not None:
+                sql, params = _INSERT_FIRST_NOTIFY, (*row, channel, self._note_head(row))
         else:
-            params = (*row, stream, writer, seq - 1, prev, channel, self._note(row))
-            cur = await conn.execute(_INSERT_AFTER_NOTIFY, params)
-            done = len(await cur.fetchall())
-        if not done:
-            raise _Stale
+            params = (*row, stream, writer, seq - 1, prev)
+            sql = _INSERT_AFTER
+            if channel is not None:
+                sql, params = _INSERT_AFTER_NOTIFY, (*params, channel, self._note_head(row))
+        cur = await conn.execute(sql, params)
+        found = await cur.fetchone()
+        if found is None:
+            raise Stale
+        return P.position_of(found[0], found[1])
 
-    async def _copy(self, conn: Any, rows: list[_Row], channel: str | None) -> None:
+    async def _copy(self, conn: Any, rows: list[_Row], channel: str | None) -> list[int]:
         stream, writer, seq, _, prev, _ = rows[0]
         async with conn.cursor() as cur:
+            await cur.execute(P.TX_BASE)
+            base = await cur.fetchone()
+            tx, idx = base[0], int(base[1])
             async with cur.copy(_COPY) as out:
                 out.set_types(_COPY_TYPES)
-                for row in rows:
-                    await out.write_row(row)
+                for i, row in enumerate(rows, idx + 1):
+                    await out.write_row((*row, i))
             last = rows[-1]
             head = (last[0], last[1], last[2], last[5])
             if prev is None:
@@ -256,25 +280,24 @@ class PgAsyncLogStore:
                 await cur.execute(_MOVE_HEAD_AFTER, (*head, stream, writer, seq - 1, prev))
                 found = await cur.fetchone()
                 if not (found and found[0]):
-                    raise _Stale
+                    raise Stale
+            written = [P.position_of(tx, i) for i in range(idx + 1, idx + 1 + len(rows))]
             if channel is not None:
-                await cur.execute(_NOTIFY_MANY, (channel, [self._note(row) for row in rows]))
+                notes = [self._note(row, p) for row, p in zip(rows, written, strict=True)]
+                await cur.execute(_NOTIFY_MANY, (channel, notes))
+            return written
 
     # -- reads -----------------------------------------------------------------------------
 
     async def head(self, stream: str, writer: str) -> Entry | None:
-        rows = await self._offload.native(
-            self._pg.query(SqlLogStore.LAST, (stream, writer), "WriterLog.head")
-        )
-        return Entry(stream, writer, *rows[0]) if rows else None
+        rows = await self._offload.native(self._pg.rows(P.LAST, (stream, writer), "WriterLog.head"))
+        return P.entry(stream, writer, rows[0]) if rows else None
 
     async def page(self, stream: str, writer: str, after: int, limit: int) -> list[Entry]:
         check_int(after, "after", 0)
         params = (stream, writer, after, limit)
-        rows = await self._offload.native(
-            self._pg.query(SqlLogStore.PAGE, params, "WriterLog.entries")
-        )
-        return [Entry(stream, writer, *row) for row in rows]
+        rows = await self._offload.native(self._pg.rows(P.PAGE, params, "WriterLog.entries"))
+        return [P.entry(stream, writer, row) for row in rows]
 
     def _verify_now(self, stream: str, writer: str) -> int:
         return WriterLog(self._sync, Doorbell(), stream, writer).verify()
@@ -405,6 +428,8 @@ def _governance(
         if not isinstance(logs, PgAsyncLogStore):
             logs = PgAsyncLogStore(pg, audit._logs, kit.doorbell, off)
         native.audit = gov.PgAsyncAuditSink(logs, audit, off)
+        if isinstance(native.logs, PgAsyncLogStore):
+            native.logs.audit = native.audit  # where redactions are recorded
     if isinstance(stores.sessions, SqlSessionStore):
         native.sessions = gov.PgAsyncSessionStore(pg, off, stores.sessions)
     if isinstance(stores.credentials, SqlCredentialStore):

@@ -139,8 +139,12 @@ class PgAsyncAuditSink:
         """Append ``entry`` durably and return it with its place in the chain."""
         if not isinstance(entry, AuditEntry):
             raise InvalidInput(f"expected an AuditEntry, not {type(entry).__name__}")
+        return await self._offload.native(self._emit(entry), shield=True)
+
+    async def _emit(self, entry: AuditEntry) -> AuditRecord:
+        """:meth:`emit` within a native call already running (a redaction's record)."""
         commit = self._logs._commit(AUDIT_STREAM, AUDIT_WRITER, [entry.to_json()], ring=False)
-        e = (await self._offload.native(commit, shield=True))[0]
+        e = (await commit)[0]
         return AuditRecord(e.seq, entry, e.prev_hash, e.content_hash)
 
     def records(self, after: int = 0) -> AsyncIterator[AuditRecord]:

@@ -77,3 +77,20 @@ def pg_schema(pg_url: str) -> Iterator[str]:
 def pg_policy(pg_schema: str) -> StorePolicy:
     """A policy for a fresh, empty postgres store (every capability on it)."""
     return StorePolicy("postgres", sections={"postgres": pg_section(pg_schema)})
+
+
+@pytest.fixture
+def private_db(pg_url: str) -> Iterator[str]:
+    """The url of a database of this test's own, dropped after: no other session's
+    snapshot there holds back what VACUUM may remove (other tests share the main one)."""
+    import psycopg
+    from psycopg import conninfo, sql
+
+    name = f"agentstore_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield conninfo.make_conninfo(pg_url, dbname=name)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
