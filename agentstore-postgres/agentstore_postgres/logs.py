@@ -20,7 +20,7 @@ import psycopg
 from agentstore.chain import ChainRow
 from agentstore.errors import ChainBroken, Conflict, HeadMoved, NotFound, StoreError
 from agentstore.sql.backend import Backend
-from agentstore.sql.logs import SqlLogStore, _chain
+from agentstore.sql.logs import PAGE_SIZE, SqlLogStore, _chain
 from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres import positions as P
@@ -104,8 +104,8 @@ class PgLogStore(SqlLogStore):
     position below one already delivered.
     """
 
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend)
+    def __init__(self, backend: Backend, *, page_size: int = PAGE_SIZE) -> None:
+        super().__init__(backend, page_size=page_size)
         if not isinstance(backend, PostgresBackend):
             raise TypeError("PgLogStore runs on a PostgresBackend")
         self._pg = backend

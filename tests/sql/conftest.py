@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from agentstore.sql import Backend
+from agentstore.sql import Backend, Dialect, SqlLogStore
 
 BackendFactory = Callable[[Path], Backend]
 
@@ -87,3 +87,13 @@ def sqlite_file_backend(tmp_path: Path) -> Iterator[Backend]:
     backend = _sqlite_file(tmp_path)
     yield backend
     backend.close()
+
+
+def log_store_class(backend: Backend) -> type[SqlLogStore]:
+    """The log store a driver of ``backend`` serves: PostgreSQL's keeps positions in its
+    own columns (``tx``, ``idx``), so its driver's store reads them."""
+    if backend.dialect is Dialect.POSTGRES:
+        from agentstore_postgres.logs import PgLogStore
+
+        return PgLogStore
+    return SqlLogStore

@@ -20,6 +20,7 @@ from agentstore.capabilities import CAPABILITIES
 from agentstore.driver import DriverStores, OpenContext
 from agentstore.sql import Backend, SqlLogStore, open_sql_stores
 from agentstore.sql.backend import Dialect
+from conftest import log_store_class
 
 
 class FakeClock:
@@ -32,7 +33,7 @@ class FakeClock:
 
 def _open(backend: Backend, clock: FakeClock | None = None) -> DriverStores:
     ctx = OpenContext(capabilities=frozenset(CAPABILITIES), clock=clock or FakeClock())
-    return open_sql_stores(backend, ctx)
+    return open_sql_stores(backend, ctx, log_store=log_store_class(backend))
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_logs_are_separate_per_stream_and_writer(stores: DriverStores) -> None:
 def test_entries_stream_across_pages(backend: Backend) -> None:
     ensure = _open(backend)  # creates the schema
     assert ensure.logs is not None
-    logs = SqlLogStore(backend, page_size=3)
+    logs = log_store_class(backend)(backend, page_size=3)
     written = logs._append_many("s", "w", [bytes([i]) for i in range(10)])
     assert list(logs._entries("s", "w", 0)) == written
     assert list(logs._entries("s", "w", 4)) == written[4:]

@@ -11,7 +11,7 @@ from pathlib import Path
 import agentstore.sql
 import pytest
 from agentstore import SchemaVersionError
-from agentstore.sql import SCHEMA_VERSION, SqlLogStore, ensure_schema, require_schema
+from agentstore.sql import SCHEMA_VERSION, ensure_schema, require_schema
 from agentstore.sql.backend import Backend, Dialect
 from agentstore.sql.schema import (
     CREATE_HEADS,
@@ -24,6 +24,7 @@ from agentstore.sql.schema import (
 )
 from agentstore_sqlite.backend import SqliteBackend, open_file
 from agentstore_sqlite.schema import SQLITE_LAYOUT, SQLITE_TYPES
+from conftest import log_store_class
 
 _CORE_SQL = Path(agentstore.sql.__file__).parent
 
@@ -81,7 +82,7 @@ def test_a_backend_naming_its_own_layout_gets_it_and_the_portable_log_writes(
         }
         assert {"agentstore_log", "agentstore_log_heads"} <= tables
         assert "agentstore_log_rows" not in tables
-        logs = SqlLogStore(backend)
+        logs = log_store_class(backend)(backend)
         logs._append("s", "w", b"one")
         logs._append_many("s", "w", [b"two", b"three"])
         assert logs._verify("s", "w") == 3
@@ -97,7 +98,7 @@ def test_the_portable_append_moves_the_head_with_its_entry_or_not_at_all(
     backend = _reopen(_PlainBackend, tmp_path / "plain.db")
     try:
         ensure_schema(backend)
-        logs = SqlLogStore(backend)
+        logs = log_store_class(backend)(backend)
         logs._append("s", "w", b"one")
         # The head move fails after the entry is written: neither may stay.
         backend.exec(

@@ -15,6 +15,7 @@ from agentstore.sql import (
     schema_version,
 )
 from agentstore.sql.schema import META_TABLE, VERSION_KEY, layout_of
+from conftest import log_store_class
 
 
 def _tables(backend: Backend) -> set[str]:
@@ -30,6 +31,13 @@ def _tables(backend: Backend) -> set[str]:
 def _rows_table(backend: Backend) -> str:
     """The table log entries are written to (on SQLite, beside the heads, from version 3)."""
     return layout_of(backend).log_table
+
+
+def _idx(backend: Backend, value: int | None = None) -> str:
+    """PostgreSQL's rows also take ``idx`` (their place in the writing transaction)."""
+    if backend.dialect is not Dialect.POSTGRES:
+        return ""
+    return ", idx" if value is None else f", {value}"
 
 
 def _set_version(backend: Backend, version: str) -> None:
@@ -141,7 +149,6 @@ def _v1_rows(backend: Backend, stream: str, payloads: list[bytes]) -> list[bytes
 
 def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
     from agentstore.errors import ChainBroken
-    from agentstore.sql import SqlLogStore
 
     _make_v1(backend)
     assert schema_version(backend) == 1
@@ -163,7 +170,7 @@ def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
         ("kept", 3, hashes[-1]),
         ("other", 1, heads[1][2]),
     ]
-    logs = SqlLogStore(backend)
+    logs = log_store_class(backend)(backend)
     assert list(logs._logs()) == [("kept", "w"), ("odd", "w"), ("other", "w")]
     assert logs._verify("kept", "w") == 3
     assert logs._verify("other", "w") == 1
@@ -179,8 +186,8 @@ def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
     with pytest.raises(StoreError, match=r"(?i)check constraint"):
         backend.exec(
             f"INSERT INTO {_rows_table(backend)} "
-            "(stream, writer, seq, payload, prev_hash, content_hash) "
-            "VALUES ('kept', 'w', -1, ?, NULL, ?)",
+            f"(stream, writer, seq, payload, prev_hash, content_hash{_idx(backend)}) "
+            f"VALUES ('kept', 'w', -1, ?, NULL, ?{_idx(backend, 1)})",
             (b"p", bytes(32)),
         )
 
@@ -188,7 +195,6 @@ def test_a_version_1_database_upgrades_and_verifies(backend: Backend) -> None:
 def test_a_version_1_log_with_an_edited_text_seq_gets_its_last_integer_head() -> None:
     # SQLite only: a PostgreSQL seq column takes integers alone.
     from agentstore.errors import ChainBroken
-    from agentstore.sql import SqlLogStore
     from agentstore_sqlite.backend import open_memory
 
     backend = open_memory()
@@ -206,7 +212,7 @@ def test_a_version_1_log_with_an_edited_text_seq_gets_its_last_integer_head() ->
         heads = backend.query("SELECT stream, seq, content_hash FROM agentstore_log_heads")
         # Not the text row SQLite sorts last, nor the real 2.5; "t" has no integer row.
         assert heads == [("s", 3, hashes[-1])]
-        logs = SqlLogStore(backend)
+        logs = log_store_class(backend)(backend)
         with pytest.raises(ChainBroken):  # the edited rows are kept and reported
             logs._verify("s", "w")
         backend.exec("DELETE FROM agentstore_log_rows WHERE seq IN ('zz', 2.5)")
@@ -237,8 +243,8 @@ def test_a_failed_upgrade_changes_nothing(backend: Backend) -> None:
     with pytest.raises(StoreError, match=r"(?i)check constraint"):
         backend.exec(
             f"INSERT INTO {_rows_table(backend)} "
-            "(stream, writer, seq, payload, prev_hash, content_hash) "
-            "VALUES ('kept', 'w', 0, ?, NULL, ?)",
+            f"(stream, writer, seq, payload, prev_hash, content_hash{_idx(backend)}) "
+            f"VALUES ('kept', 'w', 0, ?, NULL, ?{_idx(backend, 1)})",
             (b"p", bytes(32)),
         )
 
@@ -247,7 +253,6 @@ def test_a_version_2_database_upgrades_keeping_entries_heads_and_their_flaws(
     backend: Backend,
 ) -> None:
     from agentstore.errors import ChainBroken
-    from agentstore.sql import SqlLogStore
 
     _make_v1(backend, version=2)
     hashes = _v1_rows(backend, "kept", [b"a", b"b", b"c"])
@@ -266,7 +271,7 @@ def test_a_version_2_database_upgrades_keeping_entries_heads_and_their_flaws(
     assert rows == [("kept", 1), ("kept", 2), ("kept", 3), ("short", 1)]
     heads = backend.query("SELECT stream, seq, content_hash FROM agentstore_log_heads")
     assert sorted(heads) == [("kept", 3, hashes[-1]), ("short", 2, short[-1])]  # type: ignore[type-var]
-    logs = SqlLogStore(backend)
+    logs = log_store_class(backend)(backend)
     assert logs._verify("kept", "w") == 3
     with pytest.raises(ChainBroken) as info:
         logs._verify("short", "w")
@@ -290,7 +295,6 @@ def test_a_version_2_row_verify_reports_is_kept_by_the_upgrade(
     sqlite_file_backend: Backend, edit: str, detail: str | None
 ) -> None:
     from agentstore.errors import ChainBroken
-    from agentstore.sql import SqlLogStore
 
     backend = sqlite_file_backend
     _make_v1(backend, version=2)
@@ -315,7 +319,7 @@ def test_a_version_2_row_verify_reports_is_kept_by_the_upgrade(
     assert ensure_schema(backend) == SCHEMA_VERSION
     assert backend.query("SELECT count(*) FROM agentstore_log_rows") == [(4,)]  # 3 + the head
     with pytest.raises(ChainBroken, match=detail) as info:
-        SqlLogStore(backend)._verify("s", "w")
+        log_store_class(backend)(backend)._verify("s", "w")
     assert info.value.seq == 3
 
 
@@ -344,11 +348,10 @@ def test_an_upgrade_that_would_drop_an_applications_index_or_trigger_is_refused(
 
 
 def test_sqlite_appends_reach_the_largest_seq(sqlite_file_backend: Backend) -> None:
-    from agentstore.sql import SqlLogStore
 
     backend = sqlite_file_backend
     ensure_schema(backend)
-    logs = SqlLogStore(backend)
+    logs = log_store_class(backend)(backend)
     logs._append("s", "w", b"a")
     top = 2**63 - 1
     backend.exec(
@@ -360,7 +363,7 @@ def test_sqlite_appends_reach_the_largest_seq(sqlite_file_backend: Backend) -> N
         "UPDATE agentstore_log_rows SET payload = ? WHERE stream = 's' AND seq = 'head'",
         (top - 2,),
     )
-    fresh = SqlLogStore(backend)
+    fresh = log_store_class(backend)(backend)
     assert fresh._append("s", "w", b"b").seq == top - 1
     assert fresh._append("s", "w", b"c").seq == top
     assert backend.query("SELECT seq FROM agentstore_log_heads") == [(top,)]

@@ -12,6 +12,7 @@ from agentstore.sql import Backend, ensure_schema, open_sql_stores, schema_versi
 from agentstore.sql.governance import SqlSessionStore
 from agentstore.sql.schema import CREATE_META, META_TABLE, VERSION_KEY, layout_of, upgrade_steps
 from agentstore.types import AgentId, SessionId, SessionRecord
+from conftest import log_store_class
 
 
 def _make(backend: Backend, version: int) -> None:
@@ -28,7 +29,7 @@ def _make(backend: Backend, version: int) -> None:
 
 def _sessions(backend: Backend, clock: FakeClock, *, create: bool) -> SqlSessionStore:
     context = OpenContext(frozenset({"sessions"}), clock=clock, create=create)
-    stores = open_sql_stores(backend, context)
+    stores = open_sql_stores(backend, context, log_store=log_store_class(backend))
     assert isinstance(stores.sessions, SqlSessionStore)
     return stores.sessions
 

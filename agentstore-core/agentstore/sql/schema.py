@@ -177,7 +177,21 @@ V4_SESSIONS: Final = (
 SESSIONS_EXPIRE_FROM: Final = 4
 """The first schema version whose sessions can expire (see :data:`V4_SESSIONS`)."""
 
-SHARED_STEPS: Final[Mapping[int, Sequence[str]]] = {4: V4_SESSIONS}
+
+# Version 4 for a layout that names no step of its own (one written before version 4,
+# keeping its entries in an agentstore_log table): each entry's position and redaction
+# mark, rows already stored positioned in (stream, writer, seq) order. The portable log
+# store assigns positions itself (one past the largest, in its write transaction).
+V4_PORTABLE_LOG_POSITIONS: Final = (
+    "ALTER TABLE agentstore_log ADD COLUMN position {int}",
+    "ALTER TABLE agentstore_log ADD COLUMN redacted {int} NOT NULL DEFAULT 0",
+    "UPDATE agentstore_log SET position = o.n FROM (SELECT stream, writer, seq, "
+    "row_number() OVER (ORDER BY stream, writer, seq) AS n FROM agentstore_log) AS o "
+    "WHERE agentstore_log.stream = o.stream AND agentstore_log.writer = o.writer "
+    "AND agentstore_log.seq = o.seq",
+    "CREATE UNIQUE INDEX agentstore_log_position ON agentstore_log (position)",
+)
+SHARED_STEPS: Final[Mapping[int, Sequence[str]]] = {4: (*V4_PORTABLE_LOG_POSITIONS, *V4_SESSIONS)}
 """Upgrade steps written in the portable templates, run for a layout whose ``migrations``
 do not list that version (a layout written before it existed)."""
 
@@ -199,7 +213,8 @@ class SchemaLayout:
     migrations: Mapping[int, Sequence[str]]
     """``migrations[n]`` takes a database from version n - 1 to n (templates, see
     :attr:`types`), for every n up to :data:`SCHEMA_VERSION`; version 0 is empty. A
-    version missing here that :data:`SHARED_STEPS` holds runs the shared step."""
+    version missing here that :data:`SHARED_STEPS` holds runs the shared step (a layout
+    written before version 4 gets the portable log positions and sessions' expiry)."""
     readable_from: int
     """The oldest version read as it stands; an older one must be upgraded first."""
     table_exists: str
@@ -215,6 +230,17 @@ class SchemaLayout:
     def sql(self, template: str) -> str:
         """``template`` with this layout's column types filled in."""
         return template.format_map(self.types)
+
+    def steps(self, version: int) -> Sequence[str]:
+        """The DDL templates taking a database from ``version - 1`` to ``version``: this
+        layout's :attr:`migrations` entry, else (a layout written before that version)
+        the portable step the core keeps for it.
+
+        Raises:
+            KeyError: neither this layout nor the core has a step for ``version``.
+        """
+        found = self.migrations.get(version)
+        return SHARED_STEPS[version] if found is None else found
 
     def before_upgrade(self, backend: Backend, found: int) -> None:
         """Refuse, changing nothing, an upgrade from version ``found`` (at least 1) that
@@ -275,12 +301,12 @@ def _registered(dialect: Dialect) -> SchemaLayout:
 def upgrade_steps(layout: SchemaLayout, version: int) -> Sequence[str]:
     """The statements (templates) taking ``layout``'s database from ``version - 1`` to
     ``version``: its own, else the shared step of that version."""
-    steps = layout.migrations.get(version)
-    if steps is None:
-        steps = SHARED_STEPS.get(version)
-    if steps is None:
-        raise StoreError(f"schema layout {layout!r} lists no upgrade to version {version}")
-    return steps
+    try:
+        return layout.steps(version)
+    except KeyError:
+        raise StoreError(
+            f"schema layout {layout!r} lists no upgrade to version {version}"
+        ) from None
 
 
 _READ_VERSION: Final = f"SELECT value FROM {META_TABLE} WHERE key = ?"
@@ -419,8 +445,8 @@ def __getattr__(name: str) -> object:
     if name == "MIGRATIONS":
         return {
             v: {
-                Dialect.SQLITE: sqlite.migrations[v],
-                Dialect.POSTGRES: DEFAULT_LAYOUT.migrations[v],
+                Dialect.SQLITE: sqlite.steps(v),
+                Dialect.POSTGRES: DEFAULT_LAYOUT.steps(v),
             }
             for v in range(1, SCHEMA_VERSION + 1)
         }
@@ -434,6 +460,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SESSIONS_EXPIRE_FROM",
     "SHARED_STEPS",
+    "V4_PORTABLE_LOG_POSITIONS",
     "V4_POSTGRES_LOG_POSITIONS",
     "V4_SESSIONS",
     "SchemaLayout",
