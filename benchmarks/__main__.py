@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import aio, coldstart, postgres_log, ratelimit, sqlite_log, targets, verify
+from benchmarks import aio, coldstart, postgres_log, ratelimit, sqlite_log, targets, verify, watch
 from benchmarks.common import Settings, cpu_count
 from benchmarks.harness import Scenario, ScenarioResult, progress, render, run_scenario
 
@@ -27,6 +27,7 @@ BUILDERS: Sequence[Callable[[Settings], list[Scenario]]] = (
     ratelimit.scenarios,
     coldstart.scenarios,
     aio.scenarios,
+    watch.scenarios,
 )
 
 

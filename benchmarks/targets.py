@@ -173,6 +173,45 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         lambda v: v <= 1.1,
         throughput=False,
     )
+    ratio_check(
+        "postgres-threads",
+        "postgres 4 threads on distinct writers, positions included, within 1.15x of the "
+        "optimistic-INSERT floor's time",
+        "agentstore postgres",
+        "psycopg optimistic INSERT (floor)",
+        lambda v: v <= 1.15,
+        throughput=False,
+    )
+    checks.extend(_watch(get("sqlite-watch-idle"), get("sqlite-watch-latency")))
+    return checks
+
+
+def _extra_median(row: Row, key: str) -> float | None:
+    values = sorted(float(s.extra[key]) for s in row.samples if key in s.extra)
+    return values[len(values) // 2] if values else None
+
+
+def _watch(idle: ScenarioResult | None, latency: ScenarioResult | None) -> list[Check]:
+    name = "agentstore sqlite, watch = true"
+    idle_t = "sqlite watch = true: idle CPU < 1% of a CPU"
+    lag_t = "sqlite watch = true: another process's commit rings within 50 ms (p99)"
+    checks: list[Check] = []
+    row = _ok(idle.row(name)) if idle else None
+    share = _extra_median(row, "CPU % of one core") if row else None
+    if share is None:
+        why = "scenario not run" if idle is None else _why_missing(name, idle.row(name))
+        checks.append(Check(idle_t, f"n/a: {why}", None))
+    else:
+        checks.append(Check(idle_t, f"{share:.2f}% (median of the samples)", share < 1.0))
+    row = _ok(latency.row(name)) if latency else None
+    p99 = _extra_median(row, "p99 ms") if row else None
+    if p99 is None:
+        why = "scenario not run" if latency is None else _why_missing(name, latency.row(name))
+        checks.append(Check(lag_t, f"n/a: {why}", None))
+    else:
+        worst = max(float(s.extra["max ms"]) for s in row.samples) if row else 0.0
+        text = f"p99 {p99:.1f} ms (median of the samples); worst {worst:.1f} ms"
+        checks.append(Check(lag_t, text, p99 <= 50.0))
     return checks
 
 

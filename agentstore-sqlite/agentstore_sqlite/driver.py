@@ -53,6 +53,8 @@ def open_driver(config: SqliteConfig, context: OpenContext) -> DriverStores:
         config, context.base_dir, create=context.create, read_only=context.read_only
     )
     try:
+        if config.watch:
+            return _watching_stores(backend, context, config.verify_workers)
         return _stores(backend, context, config.verify_workers)
     except BaseException:
         backend.close()
@@ -64,6 +66,18 @@ def _stores(backend: SqliteBackend, context: OpenContext, workers: int) -> Drive
         return SqliteLogStore(backend, verify_workers=workers)
 
     return open_sql_stores(backend, context, log_store=log_store)
+
+
+def _watching_stores(backend: SqliteBackend, context: OpenContext, workers: int) -> DriverStores:
+    """The stores, ringing ``context``'s doorbell for other stores' commits too
+    (``watch = true``, see :mod:`agentstore_sqlite.watch`)."""
+    from agentstore_sqlite.watch import WatchedLogStore, open_watching
+
+    logs = WatchedLogStore(backend, verify_workers=workers)
+    stores = open_sql_stores(backend, context, log_store=lambda _: logs)
+    if stores.logs is not None:
+        open_watching(backend, context.doorbell, stores, logs)
+    return stores
 
 
 def open_on_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:
