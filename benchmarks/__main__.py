@@ -14,7 +14,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import aio, coldstart, postgres_log, ratelimit, sqlite_log, targets, verify, watch
+from benchmarks import (
+    aio,
+    coldstart,
+    growth,
+    postgres_log,
+    ratelimit,
+    sqlite_log,
+    targets,
+    verify,
+    watch,
+)
 from benchmarks.common import Settings, cpu_count
 from benchmarks.harness import Scenario, ScenarioResult, progress, render, run_scenario
 
@@ -27,6 +37,7 @@ BUILDERS: Sequence[Callable[[Settings], list[Scenario]]] = (
     ratelimit.scenarios,
     coldstart.scenarios,
     aio.scenarios,
+    growth.scenarios,
     watch.scenarios,
 )
 

@@ -182,6 +182,24 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         lambda v: v <= 1.15,
         throughput=False,
     )
+    for key, driver in (("sqlite-growth", "sqlite"), ("postgres-growth", "postgres")):
+        res = get(key)
+        full = next(
+            (
+                r.name
+                for r in (res.rows if res else [])
+                if r.name.startswith(f"agentstore {driver}, log holding")
+            ),
+            f"agentstore {driver}, log holding 1,000,000 entries",
+        )
+        ratio_check(
+            key,
+            f"{driver}: appends to a log holding 1M entries >= 0.9x the rate on an empty one",
+            full,
+            f"agentstore {driver}, empty log (baseline)",
+            lambda v: v >= 0.9,
+            throughput=True,
+        )
     checks.extend(_watch(get("sqlite-watch-idle"), get("sqlite-watch-latency")))
     return checks
 
