@@ -135,7 +135,7 @@ def scenarios(settings: Settings) -> list[Scenario]:
                 f"Samples of {idle:g} s with the process asleep and one store open. "
                 "'median / op' is the CPU time the whole process used per second (every "
                 "thread counted): the watcher asks SQLite for PRAGMA data_version every "
-                "10 ms on a connection of its own."
+                "20 ms on a connection of its own."
             ),
             contenders=[
                 Contender(

@@ -45,8 +45,8 @@ class SqliteConfig(BaseModel):
             the calling process.
         watch: ring this store's doorbell for commits that other stores (in this
             process or others) make on the same file too, not only for this store's own
-            appends. A daemon thread checks the file for commits every 10 ms on a
-            read-only connection of its own (idle, well under 1% of a CPU) and rings for
+            appends. A daemon thread checks the file for commits every 20 ms on a
+            read-only connection of its own (idle, under 1% of one CPU) and rings for
             each new entry of the feed in position order, within about 50 ms of its commit.
             Default false. Needs a database file (not ``":memory:"``).
     """

@@ -24,7 +24,7 @@ from agentstore.driver import AUDIT_STREAM
 from sqlite_helpers import open_file_store, sqlite_policy
 
 CHILD = Path(__file__).with_name("watch_child.py")
-GENEROUS = 1.0  # seconds: an event must ring within this of its commit (the poll is 10 ms)
+GENEROUS = 1.0  # seconds: an event must ring within this of its commit (the poll is 20 ms)
 SETTLE = 10.0  # seconds to wait for events that must come
 
 
