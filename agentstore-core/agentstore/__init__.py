@@ -24,7 +24,7 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
-from agentstore.chain import chain_hash
+from agentstore.chain import Verified, chain_hash
 from agentstore.doorbell import Doorbell, Subscription
 from agentstore.errors import (
     BackendUnavailable,
@@ -33,6 +33,7 @@ from agentstore.errors import (
     Conflict,
     DuplicateDriver,
     EventsMissed,
+    HeadMoved,
     InvalidInput,
     InvalidPolicy,
     MissingCapability,
@@ -44,8 +45,9 @@ from agentstore.errors import (
     StoreError,
     StoreNotFound,
     UnknownDriver,
+    Unsupported,
 )
-from agentstore.handles import Generation, WriterLog
+from agentstore.handles import Generation, StreamView, WriterLog
 from agentstore.policy import StorePolicy
 from agentstore.registry import Registry, default_registry
 from agentstore.store import Store, open
@@ -123,6 +125,7 @@ __all__ = [
     "Fingerprint",
     "Generation",
     "GenerationStore",
+    "HeadMoved",
     "InvalidInput",
     "InvalidPolicy",
     "LifecycleStore",
@@ -143,8 +146,11 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "StorePolicy",
+    "StreamView",
     "Subscription",
     "UnknownDriver",
+    "Unsupported",
+    "Verified",
     "WriterLog",
     "WriterLogStore",
     "chain_hash",

@@ -28,10 +28,9 @@ from __future__ import annotations
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
-from agentstore.chain import ChainRow, Head, verify_rows, verify_to_head
 from agentstore.checks import (
     MAX_INT,
     MAX_JSON_DEPTH,
@@ -47,13 +46,13 @@ from agentstore.checks import (
 )
 from agentstore.checks import check_agent as _check_agent
 from agentstore.errors import InvalidInput, NotFound, StoreError, native_error
+from agentstore.logstore import WriterLogStore
 from agentstore.translate import DriverCall, driver_call
 from agentstore.types import (
     AgentId,
     AgentInfo,
     AuditEntry,
     AuditRecord,
-    Entry,
     PolicyDocument,
     SessionId,
     SessionRecord,
@@ -133,75 +132,6 @@ class GenerationStore(ABC):
     @abstractmethod
     def _advance_to(self, name: str, value: int) -> int:
         """Raise NonMonotonicGeneration if ``value`` is below the current value."""
-
-
-class WriterLogStore(ABC):
-    """Per-``(stream, writer)`` append-only, BLAKE3-chained logs (capability ``logs``).
-
-    Guarantees a driver must keep:
-      - ``seq`` starts at 1 and is contiguous per ``(stream, writer)``;
-      - each entry's ``content_hash`` is ``BLAKE3(prev_hash || payload)`` (genesis: the
-        payload alone) and its ``prev_hash`` is the previous entry's ``content_hash``;
-      - concurrent appends to one log serialize: no duplicate seq, no error caused by the
-        race, nothing lost;
-      - an append returns only once it is committed; a batch commits whole or not at all.
-    """
-
-    @abstractmethod
-    def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
-        """Commit one entry after the current head and return it."""
-
-    @abstractmethod
-    def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
-        """Commit all ``payloads`` (non-empty) in one transaction, in order."""
-
-    @abstractmethod
-    def _head(self, stream: str, writer: str) -> Entry | None:
-        """The last entry, or None for an empty log."""
-
-    @abstractmethod
-    def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
-        """Entries with ``seq > after`` in seq order, streamed (not materialised)."""
-
-    @abstractmethod
-    def _logs(self) -> Iterator[tuple[str, str]]:
-        """Every ``(stream, writer)`` that has at least one entry, sorted."""
-
-    def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
-        """Stored ``(seq, payload, prev_hash, content_hash)`` rows exactly as kept."""
-        for e in self._entries(stream, writer, 0):
-            yield e.seq, e.payload, e.prev_hash, e.content_hash
-
-    def _recorded_head(self, stream: str, writer: str) -> Head | None:
-        """The log's head as recorded apart from its entries, or None (the default) when
-        the driver records none.
-
-        A driver that records each log's head, moved in the same transaction as every
-        append, returns it here as ``(seq, content_hash)`` of the last entry appended
-        (``(0, None)`` for a log never written); the default :meth:`_verify` then checks
-        the stored entries against it, so a truncated log is caught. Without it only the
-        chain itself is checked, and deleting the last entries leaves a valid chain.
-        """
-        return None
-
-    def _verify(self, stream: str, writer: str) -> int:
-        """Check the whole chain, and against the recorded head when the driver keeps one
-        (:meth:`_recorded_head`); return its length. Drivers may override to go faster."""
-        first = self._recorded_head(stream, writer)
-        rows = self._chain_rows(stream, writer)
-        if first is None:
-            count, _ = verify_rows(stream, writer, rows)
-            return count
-
-        def read_head(stream: str, writer: str) -> Head:
-            return self._recorded_head(stream, writer) or (0, None)
-
-        return verify_to_head(stream, writer, rows, read_head, first=first)
-
-    def logs(self) -> list[tuple[str, str]]:
-        """Every ``(stream, writer)`` holding entries, the store's own audit chain included."""
-        with DriverCall("WriterLogStore.logs"):
-            return list(self._logs())
 
 
 # -- governance stores ---------------------------------------------------------------------

@@ -12,8 +12,32 @@ from blake3 import blake3
 
 from agentstore.errors import ChainBroken
 
-ChainRow = tuple[int, bytes, bytes | None, bytes]
-"""``(seq, payload, prev_hash, content_hash)`` as a driver reads it back."""
+ChainRow = tuple[int, bytes | None, bytes | None, bytes]
+"""``(seq, payload, prev_hash, content_hash)`` as a driver reads it back; ``payload`` is
+None for a redacted entry (its payload erased, its hashes kept)."""
+
+
+class Verified(int):
+    """What verifying a chain returns: the number of entries (it *is* that int, so
+    ``log.verify() == 3`` holds), with ``redacted``, how many of them are redacted.
+
+    A redacted entry's content hash cannot be recomputed (its payload is gone); every link
+    through it is still checked: its ``prev_hash`` is the previous entry's hash and the
+    next entry's ``prev_hash`` (or the recorded head) is its hash.
+    """
+
+    redacted: int
+
+    def __new__(cls, count: int, redacted: int = 0) -> Verified:
+        self = super().__new__(cls, count)
+        self.redacted = redacted
+        return self
+
+    def __repr__(self) -> str:
+        return f"Verified({int(self)}, redacted={self.redacted})"
+
+    def __reduce__(self) -> tuple[type[Verified], tuple[int, int]]:
+        return Verified, (int(self), self.redacted)
 
 
 def chain_hash(prev_hash: bytes | None, payload: bytes) -> bytes:
@@ -30,11 +54,14 @@ def verify_rows(
     *,
     start_seq: int = 1,
     start_prev: bytes | None = None,
-) -> tuple[int, bytes | None]:
-    """Check rows in seq order; return ``(count, last content_hash)``.
+) -> tuple[Verified, bytes | None]:
+    """Check rows in seq order; return ``(count, last content_hash)``, the count a
+    :class:`Verified` telling how many rows were redacted (payload None).
 
     Consumes ``rows`` lazily, holding one row at a time, so memory does not grow with the
-    chain. ``start_seq``/``start_prev`` let a caller check one slice of a longer chain.
+    chain. ``start_seq``/``start_prev`` let a caller check one slice of a longer chain. A
+    redacted row's content hash is not recomputed (its payload is gone); its links are
+    checked as every other row's.
 
     Raises:
         ChainBroken: at the first seq where the rows stop being a valid chain: a missing or
@@ -43,6 +70,7 @@ def verify_rows(
     """
     expected = start_seq
     prev = start_prev
+    redacted = 0
     # One hasher, reset after each row: a fresh blake3() per row costs a third more.
     hasher = blake3()
     update, digest, reset = hasher.update, hasher.digest, hasher.reset
@@ -58,6 +86,13 @@ def verify_rows(
             raise ChainBroken(
                 stream, writer, seq, "prev_hash does not match the previous entry's hash"
             )
+        if payload is None:  # redacted: the link is checked, the hash cannot be
+            if type(content_hash) is not bytes:
+                raise ChainBroken(stream, writer, seq, "a redacted entry has no content_hash")
+            redacted += 1
+            prev = content_hash
+            expected += 1
+            continue
         try:
             update(payload if prev is None else prev + payload)
         except TypeError:  # buffers that do not concatenate (memoryview): hash them in turn
@@ -70,7 +105,7 @@ def verify_rows(
         reset()
         prev = content_hash
         expected += 1
-    return expected - start_seq, prev
+    return Verified(expected - start_seq, redacted), prev
 
 
 Head = tuple[int, bytes | None]
@@ -137,9 +172,9 @@ def verify_to_head(
     read_head: Callable[[str, str], Head],
     *,
     first: Head | None = None,
-) -> int:
+) -> Verified:
     """Verify the chain ``rows`` (read lazily) against the log's recorded head; return its
-    length.
+    length (a :class:`Verified`, counting the redacted rows too).
 
     The head is read before the rows (``first``, when the caller already read it) and
     again after them, so entries appended meanwhile pass, none committed before the first
@@ -177,6 +212,7 @@ def _well_formed(head: Head) -> bool:
 __all__ = [
     "ChainRow",
     "Head",
+    "Verified",
     "chain_hash",
     "check_head",
     "verify_rows",

@@ -42,6 +42,32 @@ class Conflict(StoreError):
     """A write lost a race it cannot retry on its own, or contradicts stored state."""
 
 
+class HeadMoved(Conflict):
+    """A conditional append (``expect_head=``) found the log's head elsewhere; nothing was
+    appended.
+
+    Attributes:
+        stream, writer: the log.
+        expected: the head seq the caller expected (0 for an empty log).
+        actual: the head seq found (0 for an empty log).
+    """
+
+    def __init__(self, stream: str, writer: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"log ({stream!r}, {writer!r}): expected head {expected} but the head is "
+            f"{actual}; nothing was appended"
+        )
+        self.stream = stream
+        self.writer = writer
+        self.expected = expected
+        self.actual = actual
+
+
+class Unsupported(StoreError):
+    """The driver serving a capability does not implement this operation (a driver written
+    before the operation existed, or one that cannot offer it). Nothing was changed."""
+
+
 class InvalidInput(StoreError, ValueError):
     """An argument was rejected before anything was stored (wrong type, empty, too long)."""
 
@@ -153,6 +179,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DuplicateDriver",
+    "HeadMoved",
     "InvalidInput",
     "InvalidPolicy",
     "MissingCapability",
@@ -164,5 +191,6 @@ __all__ = [
     "StoreError",
     "StoreNotFound",
     "UnknownDriver",
+    "Unsupported",
     "native_error",
 ]

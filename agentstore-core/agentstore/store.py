@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -25,6 +27,7 @@ from agentstore.capabilities import (
     SessionStore,
     WriterLogStore,
 )
+from agentstore.checks import check_int
 from agentstore.doorbell import Doorbell
 from agentstore.errors import (
     BackendUnavailable,
@@ -34,10 +37,13 @@ from agentstore.errors import (
     StoreError,
     native_error,
 )
-from agentstore.handles import Generation, WriterLog
+from agentstore.feed import check_follow, follow
+from agentstore.handles import Generation, StreamView, WriterLog
 from agentstore.policy import StorePolicy, find_policy
 from agentstore.registry import Registry
 from agentstore.spec import DriverStores, OpenContext
+from agentstore.translate import DriverCall
+from agentstore.types import CommitEvent
 
 _log = logging.getLogger("agentstore")
 
@@ -104,12 +110,75 @@ class Store:
         return Generation(cast(GenerationStore, self._cap("generations")), name)
 
     def log(self, stream: str, writer: str) -> WriterLog:
-        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return WriterLog(cast(WriterLogStore, self._cap("logs")), self.doorbell, stream, writer)
+        """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`, and
+        ``redact`` records on :attr:`audit`."""
+        logs = cast(WriterLogStore, self._cap("logs"))
+        audit = cast(AuditSink, self._cap("audit")) if "audit" in self._routes else None
+        return WriterLog(logs, self.doorbell, stream, writer, audit)
 
     def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
         return cast(WriterLogStore, self._cap("logs")).logs()
+
+    # -- the commit feed -----------------------------------------------------------------
+
+    def feed(self, after: int = 0, limit: int | None = None) -> Iterator[CommitEvent]:
+        """The CommitEvents of every entry committed to the store's logs (every stream and
+        writer, the audit chain included) with ``position > after``, in position order, at
+        most ``limit`` of them (None: all), streamed in bounded memory.
+
+        Positions are unique within the store and increase in commit order. No late gaps:
+        once a reader has received position p, no entry with a position at most p ever
+        appears later, so ``feed(after=last_seen)`` resumes without missing anything.
+
+        Raises:
+            Unsupported: the driver serving ``logs`` gives no positions.
+        """
+        start = check_int(after, "after", 0)
+        most = None if limit is None else check_int(limit, "limit", 0)
+        logs = cast(WriterLogStore, self._cap("logs"))
+        call = DriverCall("Store.feed")
+        with call:
+            events = call.stream(logs._feed(start, most))
+        return events if most is None else islice(events, most)
+
+    def position(self) -> int:
+        """The latest position the feed delivers now (0 when the store has no entries).
+
+        Raises:
+            Unsupported: the driver serving ``logs`` gives no positions.
+        """
+        logs = cast(WriterLogStore, self._cap("logs"))
+        with DriverCall("Store.position"):
+            return logs._position()
+
+    def stream(self, name: str) -> StreamView:
+        """Stream ``name`` read across all its writers, in position order."""
+        return StreamView(cast(WriterLogStore, self._cap("logs")), name)
+
+    def follow(self, after: int = 0, *, timeout: float | None = None) -> Iterator[CommitEvent]:
+        """The feed from ``after`` (as :meth:`feed`), then each new commit as it happens.
+
+        Waits on :attr:`doorbell` between reads, and reads the feed at least once a second
+        for commits this process's doorbell does not hear (another process's). Events come
+        from the feed only, so they keep its order and its no-late-gaps rule. Runs until
+        ``timeout`` seconds (a number > 0) pass with no new event, then returns; forever
+        when ``timeout`` is None. Closing the store ends it with StoreError.
+
+        Raises:
+            Unsupported: the driver serving ``logs`` gives no positions.
+        """
+        start, wait = check_follow(after, timeout)
+        logs = cast(WriterLogStore, self._cap("logs"))
+
+        def read(after: int, limit: int) -> Iterator[CommitEvent]:
+            if self._closed:
+                self._cap("logs")  # raises: the store is closed
+            call = DriverCall("Store.follow")
+            with call:
+                return call.stream(logs._feed(after, limit))
+
+        return follow(read, self.doorbell, start, wait)
 
     # -- governance ----------------------------------------------------------------------
 

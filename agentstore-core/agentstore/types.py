@@ -222,6 +222,12 @@ class Entry(NamedTuple):
 
     ``content_hash == BLAKE3(prev_hash || payload)``; the genesis entry (``seq == 1``) has
     ``prev_hash is None`` and hashes the payload alone.
+
+    ``position`` is the entry's place in its store's commit feed (``store.feed()``): unique
+    within the store and increasing in commit order; 0 when the driver gives no positions
+    (a driver written before positions existed). A ``redacted`` entry had its payload
+    erased (``log.redact()``): ``payload`` is ``b""`` and ``seq``, ``prev_hash`` and
+    ``content_hash`` are the ones it was appended with.
     """
 
     stream: str
@@ -230,18 +236,23 @@ class Entry(NamedTuple):
     payload: bytes
     prev_hash: bytes | None
     content_hash: bytes
+    position: int = 0
+    redacted: bool = False
 
 
 class CommitEvent(NamedTuple):
     """What the doorbell announces after a commit: where an entry landed and its hash.
 
-    Never the payload: a subscriber that wants it reads the entry back.
+    Never the payload: a subscriber that wants it reads the entry back. ``position`` is the
+    entry's place in the store's commit feed (0 when the driver gives none), so a
+    subscriber that missed events catches up with ``store.feed(after=last_position)``.
     """
 
     stream: str
     writer: str
     seq: int
     content_hash: bytes
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True)

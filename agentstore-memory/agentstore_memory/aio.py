@@ -24,8 +24,9 @@ from agentstore.aio.handles import BridgedGenerationStore, BridgedLogStore
 from agentstore.capabilities import check_payload
 from agentstore.chain import chain_hash
 from agentstore.doorbell import Doorbell
+from agentstore.handles import event_of
 from agentstore.registry import DriverStores
-from agentstore.types import CommitEvent, Entry
+from agentstore.types import Entry
 
 from agentstore_memory.stores import MemoryLogStore
 
@@ -76,13 +77,14 @@ class MemoryAsyncLogStore(BridgedLogStore):
             head = logs._recorded_head(stream, writer)
             entries = await run.heavy(chain_entries, stream, writer, head, payloads)
             # No await from here to the ring: a cancelled task commits all of it or nothing.
-            if logs._commit_after(stream, writer, head, entries):
+            placed = logs._commit_after(stream, writer, head, entries)
+            if placed is not None:
                 break
         bell = self._bell
         if bell._subs:
-            for e in entries:
-                bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
-        return entries
+            for e in placed:
+                bell.ring(event_of(e))
+        return placed
 
 
 async def open_native(stores: DriverStores, kit: NativeKit) -> AsyncDriverStores:

@@ -206,8 +206,24 @@ def test_session_record_validates(sid: object, aid: object, data: object) -> Non
 
 
 def test_entry_and_commit_event_shapes() -> None:
-    assert Entry._fields == ("stream", "writer", "seq", "payload", "prev_hash", "content_hash")
-    assert CommitEvent._fields == ("stream", "writer", "seq", "content_hash")
+    assert Entry._fields == (
+        "stream",
+        "writer",
+        "seq",
+        "payload",
+        "prev_hash",
+        "content_hash",
+        "position",
+        "redacted",
+    )
+    assert CommitEvent._fields == ("stream", "writer", "seq", "content_hash", "position")
+
+
+def test_entry_and_commit_event_built_the_first_release_way_get_defaults() -> None:
+    # A driver written before positions builds them with 6 and 4 arguments.
+    entry = Entry("s", "w", 1, b"p", None, bytes(32))
+    assert (entry.position, entry.redacted) == (0, False)
+    assert CommitEvent("s", "w", 1, bytes(32)).position == 0
 
 
 def test_non_string_keys_are_refused_everywhere() -> None:

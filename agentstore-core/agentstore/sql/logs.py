@@ -8,8 +8,7 @@ so the guarantees hold across processes that share the database.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final, cast
 
 from blake3 import blake3
@@ -36,6 +35,8 @@ PAGE_SIZE: Final = 2000
 """Rows read per query when streaming entries: memory stays bounded by one page."""
 
 _new_tuple = tuple.__new__
+_UNPOSITIONED: Final = (0, False)
+"""The trailing ``position`` and ``redacted`` of an Entry built from a stored row."""
 
 
 # -- generations ---------------------------------------------------------------------------
@@ -157,7 +158,7 @@ class SqlLogStore(WriterLogStore):
                 pass  # another connection appended: fall through to the locked path
             else:
                 self._heads[key] = (seq, digest)
-                entry: Entry = _new_tuple(Entry, row)
+                entry: Entry = _new_tuple(Entry, row + _UNPOSITIONED)
                 return entry
         return self._commit(stream, writer, (payload,), None)[0]
 
@@ -244,7 +245,7 @@ class SqlLogStore(WriterLogStore):
         rows = self._backend.query(self.LAST, (stream, writer))
         if not rows:
             return None
-        entry: Entry = _new_tuple(Entry, (stream, writer, *rows[0]))
+        entry: Entry = _new_tuple(Entry, (stream, writer, *rows[0], *_UNPOSITIONED))
         return entry
 
     def _pages(self, stream: str, writer: str, after: int | None) -> Iterator[list[Row]]:
@@ -265,7 +266,7 @@ class SqlLogStore(WriterLogStore):
     def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
         for rows in self._pages(stream, writer, after):
             for seq, payload, prev, digest in rows:
-                yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest))
+                yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest, 0, False))
 
     def _chain_rows(self, stream: str, writer: str, after: int | None = None) -> Iterator[ChainRow]:
         """The stored rows with ``seq > after`` (every row when None) in seq order, each
@@ -331,7 +332,11 @@ class SqlLogStore(WriterLogStore):
 
 
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
-_as_entry: Callable[[_EntryRow], Entry] = functools.partial(_new_tuple, Entry)
+
+
+def _as_entry(row: _EntryRow) -> Entry:
+    entry: Entry = _new_tuple(Entry, row + _UNPOSITIONED)
+    return entry
 
 
 def _chain(

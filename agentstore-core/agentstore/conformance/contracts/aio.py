@@ -314,7 +314,9 @@ class AsyncDoorbellContract(AsyncContractBase):
                     assert seqs == list(range(1, len(seqs) + 1))
                 head = await logs[0].head()
                 assert head is not None
-                assert seen[-1] == CommitEvent("ordered", "a", head.seq, head.content_hash)
+                assert seen[-1] == CommitEvent(
+                    "ordered", "a", head.seq, head.content_hash, head.position
+                )
 
         self.run(main)
 

@@ -35,8 +35,8 @@ class DoorbellContract(ContractBase):
         events: list[CommitEvent] = []
         store.doorbell.subscribe(events.append)
         entry = store.log("conv", writer="alice").append(b"secret payload")
-        assert events == [CommitEvent("conv", "alice", 1, entry.content_hash)]
-        assert CommitEvent._fields == ("stream", "writer", "seq", "content_hash")
+        assert events == [CommitEvent("conv", "alice", 1, entry.content_hash, entry.position)]
+        assert CommitEvent._fields == ("stream", "writer", "seq", "content_hash", "position")
         assert all(b"secret payload" not in repr(field).encode() for field in events[0])
 
     def test_doorbell_rings_for_each_entry_of_a_batch_in_order(self) -> None:
@@ -44,7 +44,9 @@ class DoorbellContract(ContractBase):
         events: list[CommitEvent] = []
         store.doorbell.subscribe(events.append)
         batch = store.log("conv", writer="alice").append_many([b"a", b"b", b"c"])
-        assert events == [CommitEvent("conv", "alice", e.seq, e.content_hash) for e in batch]
+        assert events == [
+            CommitEvent("conv", "alice", e.seq, e.content_hash, e.position) for e in batch
+        ]
 
     def test_doorbell_subscriber_reads_the_committed_entry(self) -> None:
         store = self.open_store()
@@ -159,7 +161,7 @@ class DoorbellContract(ContractBase):
         entry = first.log("conv", writer="bob").append(b"here")
         # Only first's own commit is rung locally (cross-process bells are a driver option).
         assert [e for e in events if e.writer == "bob"] == [
-            CommitEvent("conv", "bob", entry.seq, entry.content_hash)
+            CommitEvent("conv", "bob", entry.seq, entry.content_hash, entry.position)
         ]
 
     def test_doorbell_rings_exactly_once_per_entry_under_threads(self) -> None:
@@ -180,7 +182,9 @@ class DoorbellContract(ContractBase):
             ],
         )
         expected = sorted(
-            CommitEvent(e.stream, e.writer, e.seq, e.content_hash) for r in results for e in r
+            CommitEvent(e.stream, e.writer, e.seq, e.content_hash, e.position)
+            for r in results
+            for e in r
         )
         assert sorted(events) == expected
         assert len(expected) == THREADS * per_thread

@@ -1,0 +1,71 @@
+"""Following the commit feed: the catch-up read, then new commits as the doorbell rings.
+
+``Store.follow`` and the async face's ``follow`` share what is here. Events come from the
+feed only (never from the doorbell), so their order and the no-late-gaps rule are the
+feed's; the doorbell only says when to read it again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Final
+
+from agentstore.checks import check_int, check_seconds
+from agentstore.doorbell import Doorbell
+from agentstore.types import CommitEvent
+
+POLL_SECONDS: Final = 1.0
+"""The longest a follower waits without reading the feed: commits whose doorbell does not
+ring in this process (another process's, a driver's without one) are seen this late."""
+
+PAGE: Final = 256
+"""Events read per feed page while following: a follower holds no cursor open while its
+consumer handles an event, and at most this many events in memory."""
+
+
+def check_follow(after: object, timeout: object) -> tuple[int, float | None]:
+    """``follow``'s arguments, checked: ``after`` an int >= 0, ``timeout`` None or > 0."""
+    start = check_int(after, "after", 0)
+    return start, None if timeout is None else check_seconds(timeout, "timeout")
+
+
+def follow(
+    read: Callable[[int, int], Iterator[CommitEvent]],
+    doorbell: Doorbell,
+    after: int,
+    timeout: float | None,
+) -> Iterator[CommitEvent]:
+    """The events of ``read(after, limit)`` (a feed read) from ``after`` on, then each new
+    one as it commits, until ``timeout`` seconds pass with none (None: forever).
+
+    Waits on ``doorbell`` between reads, and reads at least every :data:`POLL_SECONDS`.
+    """
+    wake = threading.Event()
+    sub = doorbell.subscribe(lambda _event: wake.set())
+    try:
+        last = after
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wake.clear()  # before the read: a commit during it wakes the next wait
+            page = list(read(last, PAGE))
+            for event in page:
+                yield event
+                last = event.position
+            if page and timeout is not None:
+                deadline = time.monotonic() + timeout
+            if len(page) == PAGE:
+                continue
+            wait = POLL_SECONDS
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                wait = min(wait, left)
+            wake.wait(wait)
+    finally:
+        sub.unsubscribe()
+
+
+__all__ = ["PAGE", "POLL_SECONDS", "check_follow", "follow"]
