@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks import (
     aio,
     coldstart,
+    feed,
     growth,
     postgres_log,
     ratelimit,
@@ -37,6 +38,7 @@ BUILDERS: Sequence[Callable[[Settings], list[Scenario]]] = (
     ratelimit.scenarios,
     coldstart.scenarios,
     aio.scenarios,
+    feed.scenarios,
     growth.scenarios,
     watch.scenarios,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -182,6 +183,17 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         lambda v: v <= 1.15,
         throughput=False,
     )
+    for driver in ("sqlite", "postgres"):
+        raw = "sqlite3" if driver == "sqlite" else "psycopg"
+        ratio_check(
+            f"{driver}-feed",
+            f"{driver}: reading the feed within 1.2x of a raw ordered scan's time",
+            f"agentstore {driver} store.feed()",
+            f"raw {raw} ordered scan (floor)",
+            lambda v: v <= 1.2,
+            throughput=False,
+        )
+        checks.append(_catch_up(get(f"{driver}-feed-catchup"), driver))
     for key, driver in (("sqlite-growth", "sqlite"), ("postgres-growth", "postgres")):
         res = get(key)
         full = next(
@@ -202,6 +214,22 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         )
     checks.extend(_watch(get("sqlite-watch-idle"), get("sqlite-watch-latency")))
     return checks
+
+
+def _catch_up(res: ScenarioResult | None, driver: str) -> Check:
+    name = f"agentstore {driver} store.feed()"
+    target = f"{driver}: catching up on 1M positions in bounded memory (peak RSS < 100 MB)"
+    row = _ok(res.row(name)) if res else None
+    if res is None or row is None:
+        why = "scenario not run" if res is None else _why_missing(name, res.row(name))
+        return Check(target, f"n/a: {why}", None)
+    peak = float(row.extras().get("peak RSS MiB", 0.0))
+    entries = row.samples[0].ops
+    seconds = statistics.median(s.seconds for s in row.samples)
+    text = (
+        f"{entries:,} positions in {seconds:.2f} s ({fmt_rate(row.rate_median)}/s), {peak:.0f} MiB"
+    )
+    return Check(target, text, peak * MIB < 100e6)
 
 
 def _extra_median(row: Row, key: str) -> float | None:
