@@ -186,6 +186,14 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
     for driver in ("sqlite", "postgres"):
         raw = "sqlite3" if driver == "sqlite" else "psycopg"
         ratio_check(
+            f"{driver}-append-positions",
+            f"{driver}: a single append with positions within 1.10x of the time without",
+            f"raw {raw}, agentstore's statement with positions",
+            f"raw {raw}, schema 3 statement, no positions (floor)",
+            lambda v: v <= 1.10,
+            throughput=False,
+        )
+        ratio_check(
             f"{driver}-feed",
             f"{driver}: reading the feed within 1.2x of a raw ordered scan's time",
             f"agentstore {driver} store.feed()",
