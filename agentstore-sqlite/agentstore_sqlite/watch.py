@@ -107,7 +107,6 @@ class Watcher:
         self._last = 0  # the highest position handled (rung or skipped)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self._renew_pending = False
         # Held while this process's thread uses ``_conn``, so fork never copies it mid-call.
         self._conn_lock = threading.Lock()
@@ -315,7 +314,6 @@ class Watcher:
         self._in_flight = set()
         self._thread = None
         self._renew_pending = not self._stop.is_set()
-        self._pid = os.getpid()
 
     def renew_in_child(self) -> None:
         """In a forked child, on the store's first call there: watch from this process."""

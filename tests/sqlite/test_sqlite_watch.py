@@ -300,3 +300,28 @@ def test_watch_is_a_setting_validate_and_init_know(tmp_path: Path) -> None:
     made = subprocess.run([*cli, "init"], check=False, capture_output=True, text=True, cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert "# watch = false" in policy.read_text()
+
+
+def test_async_store_follows_another_process_woken_by_the_watcher(db: Path) -> None:
+    import asyncio
+
+    import agentstore.aio
+
+    async def main() -> tuple[list[int], list[int]]:
+        async with agentstore.aio.open(sqlite_policy(db, watch=True)) as store:
+            start = await store.position()
+            events = store.doorbell.events()
+            child = Child(db, 5, 0.01)
+            running = asyncio.ensure_future(asyncio.to_thread(child.run))
+            rung = []
+            async for event in events:
+                rung.append(event.position)
+                if len(rung) == 5:
+                    break
+            await events.aclose()
+            commits = await running
+            assert [e.position async for e in store.feed(after=start)] == rung
+            return rung, [p for p, _ in commits]
+
+    rung, committed = asyncio.run(asyncio.wait_for(main(), 60))
+    assert rung == committed
