@@ -73,10 +73,15 @@ def _watching_stores(backend: SqliteBackend, context: OpenContext, workers: int)
     (``watch = true``, see :mod:`agentstore_sqlite.watch`)."""
     from agentstore_sqlite.watch import WatchedLogStore, open_watching
 
-    logs = WatchedLogStore(backend, verify_workers=workers)
-    stores = open_sql_stores(backend, context, log_store=lambda _: logs)
+    built: list[WatchedLogStore] = []
+
+    def log_store(_: object) -> WatchedLogStore:
+        built.append(WatchedLogStore(backend, verify_workers=workers))  # after the schema
+        return built[-1]
+
+    stores = open_sql_stores(backend, context, log_store=log_store)
     if stores.logs is not None:
-        open_watching(backend, context.doorbell, stores, logs)
+        open_watching(backend, context.doorbell, stores, built[-1])
     return stores
 
 
