@@ -33,8 +33,9 @@ class Verified(int):
         self.redacted = redacted
         return self
 
-    def __repr__(self) -> str:
-        return f"Verified({int(self)}, redacted={self.redacted})"
+    # Printed as the count it was before it carried ``redacted``: code that prints or
+    # formats a verify() result sees what it always did.
+    __repr__ = __str__ = int.__repr__
 
     def __reduce__(self) -> tuple[type[Verified], tuple[int, int]]:
         return Verified, (int(self), self.redacted)

@@ -26,6 +26,13 @@ How the async face serves a driver's capabilities:
   :func:`inline` is the native kit of a driver whose calls are in memory and quick (the
   ``memory`` driver): its calls run directly on the loop, and ``verify`` and large
   batches on the store's threads.
+
+- **The commit feed** (``store.feed``, ``position``, ``follow``, ``stream`` and
+  ``log.append(..., expect_head=)``, ``log.redact``): a native ``logs`` object that has
+  every method of :class:`agentstore.aio.feed.AsyncFeedStore` (``append_if``,
+  ``redact``, ``feed_page``, ``position``, ``stream_page``) serves them natively; one
+  lacking any of them has them bridged to the synchronous store's hooks on the store's
+  threads, so a native driver keeps working before it implements them.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from agentstore.aio._threads import Runner
 from agentstore.aio.governance import PAGE, take_page
@@ -28,10 +28,17 @@ from agentstore.capabilities import (
     WriterLogStore,
     check_int,
     check_name,
+    check_payload,
     check_stream,
 )
+from agentstore.chain import Verified
 from agentstore.doorbell import Doorbell
+from agentstore.errors import HeadMoved, Unsupported
+from agentstore.handles import check_expect_head, check_reason
 from agentstore.types import Entry
+
+if TYPE_CHECKING:
+    from agentstore.aio.feed import AsyncFeedStore
 
 LOCK_STRIPES: Final = 64
 
@@ -96,24 +103,62 @@ class AsyncWriterLog:
     what a cancelled append leaves.
     """
 
-    __slots__ = ("_store", "stream", "writer")
+    __slots__ = ("_feed", "_store", "stream", "writer")
 
-    def __init__(self, store: AsyncLogStore, stream: str, writer: str) -> None:
+    def __init__(
+        self,
+        store: AsyncLogStore,
+        stream: str,
+        writer: str,
+        feed: AsyncFeedStore | None = None,
+    ) -> None:
         self._store = store
+        self._feed = feed
         self.stream = check_stream(stream)
         self.writer = check_name(writer, "writer")
 
-    async def append(self, payload: bytes) -> Entry:
-        """Append ``payload`` and return the committed entry."""
-        return await self._store.append(self.stream, self.writer, payload)
+    def _feed_store(self, what: str) -> AsyncFeedStore:
+        if self._feed is None:
+            raise Unsupported(f"this async log handle was built without the feed hooks: {what}")
+        return self._feed
 
-    async def append_many(self, payloads: Iterable[bytes]) -> list[Entry]:
+    async def append(self, payload: bytes, *, expect_head: int | None = None) -> Entry:
+        """Append ``payload`` and return the committed entry; with ``expect_head``, only
+        after that head seq, as :meth:`agentstore.WriterLog.append` (HeadMoved if not)."""
+        if expect_head is None:
+            return await self._store.append(self.stream, self.writer, payload)
+        expected = check_expect_head(expect_head)
+        feed = self._feed_store("conditional appends")
+        entries = await feed.append_if(self.stream, self.writer, [check_payload(payload)], expected)
+        return entries[0]
+
+    async def append_many(
+        self, payloads: Iterable[bytes], *, expect_head: int | None = None
+    ) -> list[Entry]:
         """Append every payload in one transaction; all commit or none do.
 
         An empty iterable appends nothing and returns ``[]``. The iterable is read on the
-        calling task, before anything is stored.
+        calling task, before anything is stored. ``expect_head`` as for :meth:`append`
+        (an empty batch only checks the head).
         """
-        return await self._store.append_many(self.stream, self.writer, list(payloads))
+        if expect_head is None:
+            return await self._store.append_many(self.stream, self.writer, list(payloads))
+        expected = check_expect_head(expect_head)
+        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
+        if not checked:
+            head = await self._store.head(self.stream, self.writer)
+            actual = 0 if head is None else head.seq
+            if actual != expected:
+                raise HeadMoved(self.stream, self.writer, expected, actual)
+            return []
+        feed = self._feed_store("conditional appends")
+        return await feed.append_if(self.stream, self.writer, checked, expected)
+
+    async def redact(self, seq: int, *, reason: str) -> Entry:
+        """Erase the payload of entry ``seq`` for good, as
+        :meth:`agentstore.WriterLog.redact` (recorded on the audit chain)."""
+        target, why = check_int(seq, "seq", 1), check_reason(reason)
+        return await self._feed_store("erasure").redact(self.stream, self.writer, target, why)
 
     async def head(self) -> Entry | None:
         """The last committed entry, or None when the log is empty."""
@@ -135,13 +180,15 @@ class AsyncWriterLog:
 
     __aiter__ = entries
 
-    async def verify(self) -> int:
-        """Check the whole chain (off the event loop) and return the number of entries.
+    async def verify(self) -> Verified:
+        """Check the whole chain (off the event loop) and return the number of entries, a
+        :class:`~agentstore.chain.Verified` counting the redacted ones too.
 
         Proves what :meth:`agentstore.WriterLog.verify` proves; raises ChainBroken
         naming the first bad seq.
         """
-        return await self._store.verify(self.stream, self.writer)
+        count = await self._store.verify(self.stream, self.writer)
+        return count if isinstance(count, Verified) else Verified(count)
 
     def __repr__(self) -> str:
         return f"AsyncWriterLog(stream={self.stream!r}, writer={self.writer!r})"

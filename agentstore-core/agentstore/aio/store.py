@@ -5,13 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from types import TracebackType
 from typing import Any, cast
 
 from agentstore.aio._driver import AsyncDriverStores, NativeKit, native_opener
 from agentstore.aio._threads import DEFAULT_WORKERS, Offload, Runner, closed_error, on_own_thread
 from agentstore.aio.doorbell import AsyncDoorbell
+from agentstore.aio.feed import (
+    AsyncFeedStore,
+    AsyncStreamView,
+    BridgedFeed,
+    check_follow,
+    feed_events,
+    follow_events,
+    serves_feed,
+)
 from agentstore.aio.governance import (
     AsyncAuditSink,
     AsyncCredentialStore,
@@ -35,11 +44,13 @@ from agentstore.aio.handles import (
     BridgedLogStore,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
+from agentstore.checks import check_int
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
 from agentstore.store import Store
 from agentstore.store import open as open_sync
+from agentstore.types import CommitEvent
 
 _BRIDGES: dict[CapabilityName, Any] = {
     "generations": BridgedGenerationStore,
@@ -70,8 +81,11 @@ class AsyncStore:
         doorbell: AsyncDoorbell,
         offload: Offload,
         closers: list[AsyncDriverStores],
+        *,
+        feed: AsyncFeedStore | None = None,
     ) -> None:
         self.sync = sync
+        self._feed = feed
         self.policy: StorePolicy = sync.policy
         self.doorbell = doorbell
         self._caps = caps
@@ -95,11 +109,42 @@ class AsyncStore:
 
     def log(self, stream: str, writer: str) -> AsyncWriterLog:
         """The chained log of ``writer`` in ``stream``; appends ring :attr:`doorbell`."""
-        return AsyncWriterLog(cast(AsyncLogStore, self._cap("logs")), stream, writer)
+        logs = cast(AsyncLogStore, self._cap("logs"))
+        return AsyncWriterLog(logs, stream, writer, self._feed)
 
     async def logs(self) -> list[tuple[str, str]]:
         """Every ``(stream, writer)`` with entries, sorted (the audit chain included)."""
         return await cast(AsyncLogStore, self._cap("logs")).logs()
+
+    # -- the commit feed (see agentstore.Store.feed for the guarantees) -------------------
+
+    def _feed_store(self) -> AsyncFeedStore:
+        self._cap("logs")  # refuses once closed
+        if self._feed is None:  # pragma: no cover - open() always supplies one
+            raise MissingCapability("no driver serves the commit feed")
+        return self._feed
+
+    def feed(self, after: int = 0, limit: int | None = None) -> AsyncIterator[CommitEvent]:
+        """``async for event in store.feed(after)``: as :meth:`agentstore.Store.feed`,
+        fetched a page at a time."""
+        start = check_int(after, "after", 0)
+        most = None if limit is None else check_int(limit, "limit", 0)
+        return feed_events(self._feed_store(), start, most)
+
+    async def position(self) -> int:
+        """As :meth:`agentstore.Store.position`."""
+        return await self._feed_store().position()
+
+    def stream(self, name: str) -> AsyncStreamView:
+        """Stream ``name`` across all its writers: ``async for e in .entries(after)``."""
+        return AsyncStreamView(self._feed_store(), name)
+
+    def follow(self, after: int = 0, *, timeout: float | None = None) -> AsyncIterator[CommitEvent]:
+        """As :meth:`agentstore.Store.follow`, as an async iterator: the feed from
+        ``after``, then each new commit (woken by the doorbell, reading the feed at least
+        once a second), until ``timeout`` seconds pass without one (None: forever)."""
+        start, wait = check_follow(after, timeout)
+        return follow_events(self._feed_store(), self.sync.doorbell, start, wait)
 
     @property
     def policies(self) -> AsyncPolicyStore:
@@ -254,7 +299,8 @@ async def _open(
                 closers.append(native)
             for cap in served:
                 caps[cap] = getattr(native, cap) or _bridge(cap, stores, kit)
-        return AsyncStore(sync, caps, bell, offload, closers)
+        feed = _feed_of(sync, caps["logs"], kit)
+        return AsyncStore(sync, caps, bell, offload, closers, feed=feed)
     except BaseException:
         offload.fail_pending()
         for native in closers:
@@ -269,6 +315,16 @@ async def _open(
 
         await on_own_thread(undo, "agentstore-aio-close")
         raise
+
+
+def _feed_of(sync: Store, logs: object, kit: NativeKit) -> AsyncFeedStore:
+    """The native logs object when it serves the feed (every AsyncFeedStore method), else
+    the synchronous store's, run as the logs object runs its calls."""
+    if serves_feed(logs):
+        return cast(AsyncFeedStore, logs)
+    if isinstance(logs, BridgedLogStore):
+        return BridgedFeed(sync, logs._run, logs._lock)
+    return BridgedFeed(sync, Runner(kit.offload))
 
 
 def _bridge(cap: CapabilityName, stores: DriverStores, kit: NativeKit) -> object:

@@ -10,6 +10,7 @@ from agentstore.conformance.contracts import (
     AsyncAuditSinkContract,
     AsyncCredentialStoreContract,
     AsyncDoorbellContract,
+    AsyncFeedContract,
     AsyncGenerationContract,
     AsyncLifecycleContract,
     AsyncPolicyStoreContract,
@@ -18,8 +19,11 @@ from agentstore.conformance.contracts import (
     AsyncStoreContract,
     AsyncWriterLogContract,
     AuditSinkContract,
+    ConditionalAppendContract,
     CredentialStoreContract,
     DoorbellContract,
+    ErasureContract,
+    FeedContract,
     GenerationContract,
     LifecycleContract,
     PolicyStoreContract,
@@ -43,6 +47,18 @@ class TestWriterLog(WriterLogContract):
 
 
 class TestDoorbell(DoorbellContract):
+    pass
+
+
+class TestFeed(FeedContract):
+    pass
+
+
+class TestConditionalAppend(ConditionalAppendContract):
+    pass
+
+
+class TestErasure(ErasureContract):
     pass
 
 
@@ -89,6 +105,10 @@ class TestAsyncDoorbell(AsyncDoorbellContract):
     pass
 
 
+class TestAsyncFeed(AsyncFeedContract):
+    pass
+
+
 class TestAsyncPolicyStore(AsyncPolicyStoreContract):
     pass
 
@@ -117,6 +137,7 @@ __all__ = [
     "TestAsyncAuditSink",
     "TestAsyncCredentialStore",
     "TestAsyncDoorbell",
+    "TestAsyncFeed",
     "TestAsyncGeneration",
     "TestAsyncLifecycle",
     "TestAsyncPolicyStore",
@@ -125,8 +146,11 @@ __all__ = [
     "TestAsyncStore",
     "TestAsyncWriterLog",
     "TestAuditSink",
+    "TestConditionalAppend",
     "TestCredentialStore",
     "TestDoorbell",
+    "TestErasure",
+    "TestFeed",
     "TestGeneration",
     "TestLifecycle",
     "TestPolicyStore",

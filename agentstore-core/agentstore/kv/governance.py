@@ -24,6 +24,7 @@ from agentstore.errors import SchemaVersionError, StoreNotFound
 from agentstore.kv import keys
 from agentstore.kv.logs import KvGenerationStore, KvLogStore
 from agentstore.kv.primitives import KeyValue, Lifetime, Writes
+from agentstore.kv.upgrade import upgrade
 from agentstore.registry import DriverStores, OpenContext
 from agentstore.types import (
     AgentId,
@@ -179,6 +180,14 @@ def open_kv_stores(kv: KeyValue, context: OpenContext, *, location: str) -> Driv
                     f"{location} holds no agentstore store (opened with create=False)"
                 )
             kv.commit({keys.VERSION_KEY: None}, {keys.VERSION_KEY: keys.FORMAT})
+        elif found == keys.FORMAT_1:
+            if not context.create:
+                raise SchemaVersionError(
+                    f"{location} holds a store in key-value format 1, which this agentstore "
+                    "upgrades in place (giving entries positions): open it once with "
+                    "create=True (and no read_only)"
+                )
+            upgrade(life)
         elif found != keys.FORMAT:
             raise SchemaVersionError(
                 f"{location} holds a store in a format this agentstore does not know "

@@ -14,11 +14,14 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from agentstore.types import Entry
+from agentstore.types import CommitEvent, Entry
 
 VERSION_KEY: Final = b"v"
 """Marks storage holding a store; its value is :data:`FORMAT`."""
-FORMAT: Final = b"agentstore-kv 1"
+FORMAT: Final = b"agentstore-kv 2"
+"""Format 2 gives every entry a position (the commit feed); a format-1 store is upgraded
+in place when opened with ``create`` (see :func:`agentstore.kv.upgrade.upgrade`)."""
+FORMAT_1: Final = b"agentstore-kv 1"
 
 GENERATION: Final = b"g"
 ENTRY: Final = b"e"
@@ -28,6 +31,14 @@ SESSION: Final = b"s"
 CREDENTIAL: Final = b"c"
 RATE_LIMIT: Final = b"r"
 AGENT: Final = b"a"
+POSITION: Final = b"n"
+"""The store-wide position counter: the last position given, moved in the same commit as
+the entries it numbers."""
+FEED: Final = b"f"
+"""The commit feed: ``FEED + position`` holds the entry's stream, writer, seq and hash."""
+STREAM: Final = b"o"
+"""Each stream's entries in position order: ``STREAM + text(stream) + position`` holds the
+entry's writer and seq."""
 
 SEQ_END: Final = b"\x80"
 """Sorts after every encoded seq (a seq is below 2**63, so its first byte is below 0x80)."""
@@ -50,6 +61,13 @@ def key(space: bytes, *names: str) -> bytes:
 def split(raw: bytes, count: int) -> list[str] | None:
     """The first ``count`` text components of ``raw`` (without its space tag), or None
     when ``raw`` does not hold exactly that many."""
+    found = split_prefix(raw, count)
+    return None if found is None or found[1] != len(raw) else found[0]
+
+
+def split_prefix(raw: bytes, count: int) -> tuple[list[str], int] | None:
+    """The first ``count`` text components of ``raw`` and the index after them, or None
+    when ``raw`` does not start with that many."""
     names: list[str] = []
     i, n = 0, len(raw)
     while len(names) < count:
@@ -63,7 +81,7 @@ def split(raw: bytes, count: int) -> list[str] | None:
         except UnicodeDecodeError:
             return None
         i = j + 1
-    return names if i == n else None
+    return names, i
 
 
 def seq_bytes(seq: int) -> bytes:
@@ -80,25 +98,82 @@ def prefix_end(prefix: bytes) -> bytes:
 # -- values -------------------------------------------------------------------------------
 
 
-def pack_entry(prev_hash: bytes | None, content_hash: bytes, payload: bytes) -> bytes:
-    """An entry's value: each hash after a length byte (0 for no prev_hash), then the
-    payload."""
+_POSITIONED: Final = 0xFF
+"""First byte of a format-2 entry value; a format-1 value starts with its prev_hash's
+length (0 or 32), never 0xFF."""
+_REDACTED: Final = 1
+
+
+def pack_entry(
+    prev_hash: bytes | None,
+    content_hash: bytes,
+    payload: bytes,
+    position: int = 0,
+    redacted: bool = False,
+) -> bytes:
+    """An entry's value: 0xFF, the position (eight bytes), a flags byte (1: redacted),
+    then each hash after a length byte (0 for no prev_hash), then the payload."""
     prev = b"" if prev_hash is None else prev_hash
-    return bytes((len(prev),)) + prev + bytes((len(content_hash),)) + content_hash + payload
+    head = bytes((_POSITIONED,)) + _U64.pack(position) + bytes((_REDACTED if redacted else 0,))
+    return head + bytes((len(prev),)) + prev + bytes((len(content_hash),)) + content_hash + payload
 
 
 def unpack_entry(stream: str, writer: str, seq: int, raw: bytes) -> Entry | None:
-    """The entry stored as ``raw``, or None when ``raw`` is not a packed entry."""
+    """The entry stored as ``raw`` (format 2, or format 1: position 0), or None when
+    ``raw`` is not a packed entry."""
     if type(raw) is not bytes or not raw:
         return None
-    n = raw[0]
-    if len(raw) < n + 2:
+    position, redacted, i = 0, False, 0
+    if raw[0] == _POSITIONED:
+        if len(raw) < 10 or raw[9] & ~_REDACTED:
+            return None
+        position, redacted, i = _U64.unpack_from(raw, 1)[0], bool(raw[9]), 10
+    if len(raw) < i + 1:
         return None
-    m = raw[n + 1]
-    if len(raw) < n + 2 + m or m == 0:
+    n = raw[i]
+    if len(raw) < i + n + 2:
         return None
-    prev = raw[1 : n + 1] if n else None
-    return Entry(stream, writer, seq, raw[n + 2 + m :], prev, raw[n + 2 : n + 2 + m])
+    m = raw[i + n + 1]
+    if len(raw) < i + n + 2 + m or m == 0:
+        return None
+    prev = raw[i + 1 : i + n + 1] if n else None
+    payload = raw[i + n + 2 + m :]
+    if redacted and payload:
+        return None
+    digest = raw[i + n + 2 : i + n + 2 + m]
+    return Entry(stream, writer, seq, payload, prev, digest, position, redacted)
+
+
+def pack_event(stream: str, writer: str, seq: int, content_hash: bytes) -> bytes:
+    """A feed key's value: where the entry at that position lies, and its hash."""
+    return text(stream) + text(writer) + _U64.pack(seq) + content_hash
+
+
+def unpack_event(position: int, raw: bytes) -> CommitEvent | None:
+    """The event stored as ``raw`` at ``position``, or None when it is malformed."""
+    found = split_prefix(raw, 2) if type(raw) is bytes else None
+    if found is None or len(raw) < found[1] + _U64.size + 1:
+        return None
+    (stream, writer), i = found
+    seq = _U64.unpack_from(raw, i)[0]
+    return CommitEvent(stream, writer, seq, raw[i + _U64.size :], position)
+
+
+def pack_member(writer: str, seq: int) -> bytes:
+    """A stream index key's value: the entry's writer and seq."""
+    return text(writer) + _U64.pack(seq)
+
+
+def unpack_member(raw: bytes) -> tuple[str, int] | None:
+    """The ``(writer, seq)`` stored as ``raw``, or None when it is malformed."""
+    found = split_prefix(raw, 1) if type(raw) is bytes else None
+    if found is None or len(raw) != found[1] + _U64.size:
+        return None
+    return found[0][0], _U64.unpack_from(raw, found[1])[0]
+
+
+def position_bytes(position: int) -> bytes:
+    return _U64.pack(position)
 
 
 def pack_head(seq: int, content_hash: bytes) -> bytes:
@@ -147,21 +222,31 @@ __all__ = [
     "AGENT",
     "CREDENTIAL",
     "ENTRY",
+    "FEED",
     "FORMAT",
+    "FORMAT_1",
     "GENERATION",
     "HEAD",
     "POLICY",
+    "POSITION",
     "RATE_LIMIT",
     "SEQ_END",
     "SESSION",
+    "STREAM",
     "VERSION_KEY",
     "key",
     "pack_entry",
+    "pack_event",
     "pack_head",
+    "pack_member",
+    "position_bytes",
     "prefix_end",
     "seq_bytes",
     "split",
+    "split_prefix",
     "text",
     "unpack_entry",
+    "unpack_event",
     "unpack_head",
+    "unpack_member",
 ]

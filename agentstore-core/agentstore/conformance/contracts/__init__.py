@@ -13,6 +13,7 @@ from agentstore.conformance.contracts.aio import (
     AsyncGenerationContract,
     AsyncWriterLogContract,
 )
+from agentstore.conformance.contracts.aio_feed import AsyncFeedContract
 from agentstore.conformance.contracts.aio_governance import (
     AsyncAuditSinkContract,
     AsyncCredentialStoreContract,
@@ -30,8 +31,11 @@ from agentstore.conformance.contracts.base import (
     capability_of,
     run_threads,
 )
+from agentstore.conformance.contracts.conditional import ConditionalAppendContract
 from agentstore.conformance.contracts.counters import LifecycleContract, RateLimitContract
 from agentstore.conformance.contracts.doorbell import DoorbellContract
+from agentstore.conformance.contracts.erasure import ErasureContract
+from agentstore.conformance.contracts.feed import FeedContract
 from agentstore.conformance.contracts.generations import GenerationContract
 from agentstore.conformance.contracts.governance import (
     AuditSinkContract,
@@ -48,6 +52,9 @@ class AllContracts(
     GenerationContract,
     WriterLogContract,
     DoorbellContract,
+    FeedContract,
+    ConditionalAppendContract,
+    ErasureContract,
     PolicyStoreContract,
     AuditSinkContract,
     SessionStoreContract,
@@ -58,6 +65,7 @@ class AllContracts(
     AsyncGenerationContract,
     AsyncWriterLogContract,
     AsyncDoorbellContract,
+    AsyncFeedContract,
     AsyncPolicyStoreContract,
     AsyncAuditSinkContract,
     AsyncSessionStoreContract,
@@ -82,6 +90,7 @@ __all__ = [
     "AsyncAuditSinkContract",
     "AsyncCredentialStoreContract",
     "AsyncDoorbellContract",
+    "AsyncFeedContract",
     "AsyncGenerationContract",
     "AsyncLifecycleContract",
     "AsyncPolicyStoreContract",
@@ -90,9 +99,12 @@ __all__ = [
     "AsyncStoreContract",
     "AsyncWriterLogContract",
     "AuditSinkContract",
+    "ConditionalAppendContract",
     "ContractBase",
     "CredentialStoreContract",
     "DoorbellContract",
+    "ErasureContract",
+    "FeedContract",
     "GenerationContract",
     "LifecycleContract",
     "PolicyStoreContract",

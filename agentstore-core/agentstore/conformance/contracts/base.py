@@ -224,12 +224,9 @@ class ContractBase:
             )
         pytest.skip(f"driver {name!r}: {why}")
 
-    def child_appends(self, stream: str, writer: str, processes: int, each: int) -> None:
-        """Append from ``processes`` separate Python processes at once, ``each`` per process.
-
-        Payloads are ``b"p<process>-<i>"``. Fails with the children's output if one fails.
-        Skips unless the driver declares ``cross_process`` on its DriverSpec.
-        """
+    def require_cross_process(self) -> None:
+        """Skip unless separate processes may share the driver's storage and the suite can
+        open it from one (the driver is installed, not registered in-process)."""
         if not self.spec.cross_process:
             pytest.skip(
                 f"driver {self.spec.name!r} does not declare that separate processes may share "
@@ -237,28 +234,52 @@ class ContractBase:
             )
         if self.spec.distribution is None:
             pytest.skip("a driver registered in-process cannot be opened by another process")
+
+    def child_appends(self, stream: str, writer: str, processes: int, each: int) -> None:
+        """Append from ``processes`` separate Python processes at once, ``each`` per process.
+
+        Payloads are ``b"p<process>-<i>"``. Fails with the children's output if one fails.
+        Skips unless the driver declares ``cross_process`` on its DriverSpec.
+        """
+        script = (
+            "stream, writer, tag, each = ARGS\n"
+            "log = store.log(stream, writer=writer)\n"
+            "for i in range(int(each)):\n"
+            "    log.append(f'p{tag}-{i}'.encode())\n"
+        )
+        self.run_children(script, [[stream, writer, str(p), str(each)] for p in range(processes)])
+
+    def run_children(self, body: str, args: list[list[str]]) -> list[str]:
+        """Run ``body`` in one separate Python process per item of ``args``, all at once,
+        and return each one's output (stdout and stderr), in order.
+
+        ``body`` runs with ``store`` (the policy's store, opened), ``agentstore`` and
+        ``ARGS`` (that child's list of strings) defined. Fails with the output of a child
+        that fails. Skips unless the driver declares ``cross_process`` on its DriverSpec.
+        """
+        self.require_cross_process()
         script = (
             "import pathlib, sys, agentstore\n"
-            "policy_file, source, stream, writer, tag, each = sys.argv[1:7]\n"
+            "policy_file, source = sys.argv[1:3]\n"
+            "ARGS = sys.argv[3:]\n"
             "text = pathlib.Path(policy_file).read_text(encoding='utf-8')\n"
             "policy = agentstore.StorePolicy.loads(text, source=source or None)\n"
             "with agentstore.open(policy) as store:\n"
-            "    log = store.log(stream, writer=writer)\n"
-            "    for i in range(int(each)):\n"
-            "        log.append(f'p{tag}-{i}'.encode())\n"
+            + "".join(f"    {line}\n" for line in body.splitlines())
         )
         # The policy may hold secrets: hand it over in a file only its owner can read
         # (mkstemp makes it 0600), never on argv, where `ps` shows it to every user.
         fd, policy_file = tempfile.mkstemp(prefix="agentstore-policy-", suffix=".toml")
         children: list[subprocess.Popen[bytes]] = []
+        outputs: list[str] = []
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(self.policy.dumps())
-            args = [policy_file, self.policy.source or "", stream, writer]
-            for p in range(processes):
+            common = [policy_file, self.policy.source or ""]
+            for child_args in args:
                 children.append(
                     subprocess.Popen(
-                        [sys.executable, "-c", script, *args, str(p), str(each)],
+                        [sys.executable, "-c", script, *common, *child_args],
                         stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT,
                         env=os.environ.copy(),
@@ -266,13 +287,16 @@ class ContractBase:
                 )
             for child in children:
                 out, _ = child.communicate(timeout=self.CHILD_TIMEOUT)
-                assert child.returncode == 0, out.decode(errors="replace")
+                text = out.decode(errors="replace")
+                assert child.returncode == 0, text
+                outputs.append(text)
         finally:
             for child in children:  # after a timeout or failure, leave none running
                 if child.poll() is None:
                     child.kill()
                 child.communicate()
             os.unlink(policy_file)
+        return outputs
 
 
 # -- causal primitives ----------------------------------------------------------------------

@@ -68,6 +68,24 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_doorbell_unsubscribe",
             "test_doorbell_subscription_as_context_manager",
         ),
+        # -- the commit feed, conditional appends, stream reads, erasure
+        "Commit positions and the feed": (
+            "test_feed_of_an_empty_store",
+            "test_feed_positions_*",
+            "test_feed_after_and_limit",
+            "test_feed_rejects_bad_arguments",
+            "test_feed_includes_audit_records",
+            "test_feed_is_shared_by_every_store_on_the_storage",
+        ),
+        "The feed streams in bounded memory": ("test_feed_streams_in_bounded_memory",),
+        "No late gaps": ("test_feed_no_late_gaps_*",),
+        "Doorbell positions and follow": (
+            "test_feed_doorbell_events_carry_positions",
+            "test_feed_follow_*",
+        ),
+        "Conditional appends (expect_head)": ("test_expect_head_*",),
+        "One stream across writers": ("test_stream_*",),
+        "Erasure keeps the chain verifiable": ("test_redact_*",),
         # -- the governance stores
         "Records round-trip exactly": (
             "test_*_bytes_like_*",
