@@ -29,6 +29,7 @@ from agentstore.aio._threads import Offload
 from agentstore.capabilities import LogAuditSink, WriterLog, check_int, check_payload
 from agentstore.doorbell import Doorbell
 from agentstore.errors import NonMonotonicGeneration, StoreError
+from agentstore.handles import event_of
 from agentstore.registry import DriverStores
 from agentstore.sql.governance import (
     SqlCredentialStore,
@@ -38,11 +39,12 @@ from agentstore.sql.governance import (
     SqlSessionStore,
 )
 from agentstore.sql.logs import SqlGenerationStore, SqlLogStore, _chain
-from agentstore.types import CommitEvent, Entry
+from agentstore.types import Entry
 
+from agentstore_postgres import positions as P
 from agentstore_postgres.aio_notify import AsyncListener
 from agentstore_postgres.backend import PoolSource, PostgresBackend, translate_sql
-from agentstore_postgres.driver import (
+from agentstore_postgres.logs import (
     _COPY,
     _COPY_TYPES,
     _INSERT,
@@ -54,7 +56,7 @@ from agentstore_postgres.driver import (
     _NOTIFY_MANY,
     PgLogStore,
 )
-from agentstore_postgres.notify import announcement
+from agentstore_postgres.notify import announcement, announcement_head
 
 INLINE_BYTES: Final = 64 * 1024
 """Payload bytes hashed on the loop; a larger append or batch is hashed on a thread."""
@@ -86,6 +88,16 @@ class AsyncPg:
         try:
             async with self.pool.connection(timeout=self.timeout) as conn:
                 cur = await conn.execute(translate_sql(sql), params)
+                rows: list[tuple[Any, ...]] = await cur.fetchall()
+                return rows
+        except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
+            raise self.fail(exc, doing) from exc
+
+    async def rows(self, sql: str, params: Sequence[Any], doing: str) -> list[tuple[Any, ...]]:
+        """:meth:`query` for a statement already in psycopg's ``%s`` placeholders."""
+        try:
+            async with self.pool.connection(timeout=self.timeout) as conn:
+                cur = await conn.execute(sql, params)
                 rows: list[tuple[Any, ...]] = await cur.fetchall()
                 return rows
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
@@ -176,7 +188,7 @@ class PgAsyncLogStore:
             else:
                 rows = _chain(stream, writer, head, payloads)
             try:
-                await self._insert(rows)
+                written = await self._insert(rows)
             except _Stale:
                 head = None
                 continue
@@ -184,10 +196,10 @@ class PgAsyncLogStore:
             if len(self._heads) >= SqlLogStore.MAX_CACHED_HEADS:
                 self._heads.clear()
             self._heads[key] = (last[2], last[5])
-            entries = [Entry(*row) for row in rows]
+            entries = [Entry(*row, p) for row, p in zip(rows, written, strict=True)]
             if ring and self._bell._subs:  # rung here, in the commit's own task
                 for e in entries:
-                    self._bell.ring(CommitEvent(e.stream, e.writer, e.seq, e.content_hash))
+                    self._bell.ring(event_of(e))
             return entries
         raise StoreError(
             f"{self._pg.sync.location}: appending to stream {stream!r}, writer {writer!r} "
@@ -198,19 +210,23 @@ class PgAsyncLogStore:
         rows = await self._pg.query(SqlLogStore.HEAD, (stream, writer), "reading the head")
         return (0, None) if not rows else (int(rows[0][0]), bytes(rows[0][1]))
 
-    def _note(self, row: _Row) -> str:
-        return announcement(self._pg.sync.origin, row[0], row[1], row[2], row[5])
+    def _note(self, row: _Row, position: int) -> str:
+        origin = self._pg.sync.origin
+        return announcement(origin, row[0], row[1], row[2], row[5], position=position)
 
-    async def _insert(self, rows: list[_Row]) -> None:
+    def _note_head(self, row: _Row) -> str:
+        return announcement_head(self._pg.sync.origin, row[0], row[1], row[2], row[5])
+
+    async def _insert(self, rows: list[_Row]) -> list[int]:
+        """Write ``rows`` (one statement, or a COPY in a transaction); their positions."""
         pg = self._pg
         channel = pg.sync.notify_channel
         try:
             async with pg.pool.connection(timeout=pg.timeout) as conn:
                 if len(rows) == 1:
-                    await self._insert_one(conn, rows[0], channel)
-                else:
-                    async with conn.transaction():
-                        await self._copy(conn, rows, channel)
+                    return [await self._insert_one(conn, rows[0], channel)]
+                async with conn.transaction():
+                    return await self._copy(conn, rows, channel)
         except _Stale:
             raise
         except (
@@ -222,32 +238,34 @@ class PgAsyncLogStore:
         except (psycopg.Error, psycopg_pool.PoolTimeout, psycopg_pool.PoolClosed) as exc:
             raise pg.fail(exc, "appending") from exc
 
-    async def _insert_one(self, conn: Any, row: _Row, channel: str | None) -> None:
+    async def _insert_one(self, conn: Any, row: _Row, channel: str | None) -> int:
         stream, writer, seq, _, prev, _ = row
+        params: tuple[Any, ...]
         if prev is None:  # genesis: the primary key alone decides
-            if channel is None:
-                await conn.execute(_INSERT, row)
-            else:
-                await conn.execute(_INSERT_FIRST_NOTIFY, (*row, channel, self._note(row)))
-            return
-        if channel is None:
-            cur = await conn.execute(_INSERT_AFTER, (*row, stream, writer, seq - 1, prev))
-            found = await cur.fetchone()
-            done = int(found[0]) if found else 0
+            sql, params = _INSERT, row
+            if channel is not None:
+                sql, params = _INSERT_FIRST_NOTIFY, (*row, channel, self._note_head(row))
         else:
-            params = (*row, stream, writer, seq - 1, prev, channel, self._note(row))
-            cur = await conn.execute(_INSERT_AFTER_NOTIFY, params)
-            done = len(await cur.fetchall())
-        if not done:
+            params = (*row, stream, writer, seq - 1, prev)
+            sql = _INSERT_AFTER
+            if channel is not None:
+                sql, params = _INSERT_AFTER_NOTIFY, (*params, channel, self._note_head(row))
+        cur = await conn.execute(sql, params)
+        found = await cur.fetchone()
+        if found is None:
             raise _Stale
+        return P.position_of(found[0], found[1])
 
-    async def _copy(self, conn: Any, rows: list[_Row], channel: str | None) -> None:
+    async def _copy(self, conn: Any, rows: list[_Row], channel: str | None) -> list[int]:
         stream, writer, seq, _, prev, _ = rows[0]
         async with conn.cursor() as cur:
+            await cur.execute(P.TX_BASE)
+            base = await cur.fetchone()
+            tx, idx = base[0], int(base[1])
             async with cur.copy(_COPY) as out:
                 out.set_types(_COPY_TYPES)
-                for row in rows:
-                    await out.write_row(row)
+                for i, row in enumerate(rows, idx + 1):
+                    await out.write_row((*row, i))
             last = rows[-1]
             head = (last[0], last[1], last[2], last[5])
             if prev is None:
@@ -257,24 +275,23 @@ class PgAsyncLogStore:
                 found = await cur.fetchone()
                 if not (found and found[0]):
                     raise _Stale
+            written = [P.position_of(tx, i) for i in range(idx + 1, idx + 1 + len(rows))]
             if channel is not None:
-                await cur.execute(_NOTIFY_MANY, (channel, [self._note(row) for row in rows]))
+                notes = [self._note(row, p) for row, p in zip(rows, written, strict=True)]
+                await cur.execute(_NOTIFY_MANY, (channel, notes))
+            return written
 
     # -- reads -----------------------------------------------------------------------------
 
     async def head(self, stream: str, writer: str) -> Entry | None:
-        rows = await self._offload.native(
-            self._pg.query(SqlLogStore.LAST, (stream, writer), "WriterLog.head")
-        )
-        return Entry(stream, writer, *rows[0]) if rows else None
+        rows = await self._offload.native(self._pg.rows(P.LAST, (stream, writer), "WriterLog.head"))
+        return P.entry(stream, writer, rows[0]) if rows else None
 
     async def page(self, stream: str, writer: str, after: int, limit: int) -> list[Entry]:
         check_int(after, "after", 0)
         params = (stream, writer, after, limit)
-        rows = await self._offload.native(
-            self._pg.query(SqlLogStore.PAGE, params, "WriterLog.entries")
-        )
-        return [Entry(stream, writer, *row) for row in rows]
+        rows = await self._offload.native(self._pg.rows(P.PAGE, params, "WriterLog.entries"))
+        return [P.entry(stream, writer, row) for row in rows]
 
     def _verify_now(self, stream: str, writer: str) -> int:
         return WriterLog(self._sync, Doorbell(), stream, writer).verify()

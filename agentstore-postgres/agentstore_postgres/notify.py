@@ -1,11 +1,11 @@
 """The cross-process doorbell: NOTIFY on commit, LISTEN in a background thread.
 
 A committed append is announced on the channel ``agentstore:<schema>`` with a small JSON
-payload naming the entry (never its payload bytes) and the store that wrote it. Every store
-opened with ``notify = true`` on that schema listens and rings its own doorbell for entries
-other stores committed; its own announcements it skips, since the facade already rang for
-them. NOTIFY is delivered only when its transaction commits, so a rolled-back append is
-never announced.
+payload naming the entry (never its payload bytes), its position and the store that
+wrote it. Every store opened with ``notify = true`` on that schema listens and rings its
+own doorbell for entries other stores committed; its own announcements it skips, since the
+facade already rang for them. NOTIFY is delivered only when its transaction commits, so a
+rolled-back append is never announced.
 
 Imported only when a postgres store is opened (it imports psycopg).
 """
@@ -37,24 +37,38 @@ def channel_for(schema: str) -> str:
     return CHANNEL_PREFIX + schema
 
 
-def announcement(origin: str, stream: str, writer: str, seq: int, content_hash: bytes) -> str:
+def announcement(
+    origin: str, stream: str, writer: str, seq: int, content_hash: bytes, *, position: int = 0
+) -> str:
     """The NOTIFY payload for one committed entry (under PostgreSQL's 8000-byte limit)."""
-    return json.dumps(
+    return announcement_head(origin, stream, writer, seq, content_hash) + f"{position}}}"
+
+
+def announcement_head(origin: str, stream: str, writer: str, seq: int, content_hash: bytes) -> str:
+    """:func:`announcement` up to its position: an insert closes it in SQL with the
+    position it got (``... || position || '}'``)."""
+    body = json.dumps(
         {"o": origin, "s": stream, "w": writer, "q": seq, "h": content_hash.hex()},
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    return body[:-1] + ',"p":'
 
 
 def parse_announcement(text: str) -> tuple[str, CommitEvent] | None:
-    """``(origin, event)`` from a payload, or None if it is not one of ours."""
+    """``(origin, event)`` from a payload, or None if it is not one of ours. An
+    announcement from a store older than positions has none: its event's is 0."""
     try:
         data = json.loads(text)
         event = CommitEvent(
-            str(data["s"]), str(data["w"]), int(data["q"]), bytes.fromhex(data["h"])
+            str(data["s"]),
+            str(data["w"]),
+            int(data["q"]),
+            bytes.fromhex(data["h"]),
+            int(data.get("p", 0)),
         )
         return str(data["o"]), event
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
@@ -183,4 +197,11 @@ class Listener:
         return self._thread is not None and self._thread.is_alive()
 
 
-__all__ = ["Listener", "announcement", "channel_for", "deliver", "parse_announcement"]
+__all__ = [
+    "Listener",
+    "announcement",
+    "announcement_head",
+    "channel_for",
+    "deliver",
+    "parse_announcement",
+]

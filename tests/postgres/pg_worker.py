@@ -9,12 +9,14 @@ traceback on stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 
 import agentstore
 from agentstore import CommitEvent, StorePolicy
+from agentstore.errors import HeadMoved
 
 
 def open_store(schema: str, **extra: object) -> agentstore.Store:
@@ -46,6 +48,55 @@ def trickle(schema: str, stream: str, writer: str, count: str) -> None:
     print(json.dumps({"done": True}), flush=True)
 
 
+def expect(schema: str, stream: str, writer: str, heads: str, batch: str) -> None:
+    """Race for each head value 0 .. heads - 1 with ``expect_head``; print the ones won.
+
+    A lost race names the actual head, from which the next try starts.
+    """
+    with open_store(schema) as store:
+        log = store.log(stream, writer=writer)
+        ready()
+        won: list[int] = []
+        head, size = 0, int(batch)
+        while head < int(heads):
+            mine = [f"{os.getpid()}:{head}:{i}".encode() for i in range(size)]
+            try:
+                if size == 1:
+                    log.append(mine[0], expect_head=head)
+                else:
+                    log.append_many(mine, expect_head=head)
+            except HeadMoved as exc:
+                assert exc.actual > head, (exc.actual, head)
+                head = exc.actual
+                continue
+            won.append(head)
+            head += size
+    print(json.dumps({"won": won, "pid": os.getpid()}), flush=True)
+
+
+def slow(schema: str, stream: str, count: str, hold: str) -> None:
+    """Append ``count`` entries, each in an application transaction that took its
+    transaction id before the append and commits ``hold`` seconds after it: commits that
+    land late, after younger transactions' (the case a feed must not show out of order)."""
+    import agentstore_postgres
+    import psycopg
+
+    conn = psycopg.connect(os.environ["AGENTSTORE_TEST_POSTGRES_URL"])
+    conn.execute(f"SET search_path = {schema}")
+    conn.commit()
+    with agentstore_postgres.open_on_connection(conn) as store:
+        log = store.log(stream, writer=f"slow{os.getpid()}")
+        ready()
+        for i in range(int(count)):
+            with conn.transaction():
+                conn.execute("SELECT pg_current_xact_id()")  # the id is taken first
+                time.sleep(float(hold) / 2)
+                log.append(f"slow-{i}".encode())
+                time.sleep(float(hold) / 2)
+    conn.close()
+    print(json.dumps({"done": True}), flush=True)
+
+
 def counters(schema: str, count: str) -> None:
     with open_store(schema) as store:
         gen = store.generation("shared")
@@ -71,10 +122,18 @@ def listen(schema: str, expected: str, timeout: str) -> None:
         ready()
         enough.wait(float(timeout))
         time.sleep(0.5)  # anything announced after the expected ones would show up too
-    events = [[e.stream, e.writer, e.seq, e.content_hash.hex()] for e in got]
+    events = [[e.stream, e.writer, e.seq, e.content_hash.hex(), e.position] for e in got]
     print(json.dumps({"events": events}), flush=True)
 
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"append": append, "counters": counters, "listen": listen, "trickle": trickle}[command](*args)
+    commands = {
+        "append": append,
+        "counters": counters,
+        "expect": expect,
+        "listen": listen,
+        "slow": slow,
+        "trickle": trickle,
+    }
+    commands[command](*args)

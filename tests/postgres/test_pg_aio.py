@@ -170,8 +170,8 @@ def test_notify_rings_the_async_doorbell_for_another_store(pg_schema: str) -> No
                         break
             assert sorted(seen) == sorted(
                 [
-                    CommitEvent("s", "w", entry.seq, entry.content_hash),
-                    CommitEvent("s", "me", mine.seq, mine.content_hash),
+                    CommitEvent("s", "w", entry.seq, entry.content_hash, entry.position),
+                    CommitEvent("s", "me", mine.seq, mine.content_hash, mine.position),
                 ]
             )
 
@@ -210,7 +210,7 @@ def test_notify_listens_on_the_loop_and_hears_a_synchronous_store(
                 entry = await asyncio.to_thread(sync.log("s", writer="w").append, b"sync")
                 async with asyncio.timeout(10):
                     async for event in events:
-                        assert event == CommitEvent("s", "w", 1, entry.content_hash)
+                        assert event == CommitEvent("s", "w", 1, entry.content_hash, entry.position)
                         break
             tasks = {t.get_name() for t in asyncio.all_tasks()}
             assert f"agentstore-listen-agentstore:{pg_schema}" not in tasks
@@ -267,7 +267,7 @@ def test_the_async_listener_reconnects_after_losing_its_connection(
                 entry = await asyncio.to_thread(log.append, b"after the outage")
                 async with asyncio.timeout(10):
                     async for event in events:
-                        assert event == CommitEvent("s", "w", 1, entry.content_hash)
+                        assert event == CommitEvent("s", "w", 1, entry.content_hash, entry.position)
                         break
         assert "reconnecting" in caplog.text
 

@@ -64,10 +64,11 @@ def test_another_process_hears_every_commit_and_no_rollback(
             (result,) = listener.go(timeout=30)
         finally:
             listener.kill()
-    heard = [CommitEvent(s, w, q, bytes.fromhex(h)) for s, w, q, h in result["events"]]
+    heard = [CommitEvent(s, w, q, bytes.fromhex(h), p) for s, w, q, h, p in result["events"]]
     # The same events, in the same order per log, and nothing for what rolled back.
     assert len(local) == 8
-    assert heard == local
+    assert heard == local  # positions included
+    assert all(e.position > 0 for e in heard)
     assert [e.seq for e in heard if (e.stream, e.writer) == ("conv", "alice")] == [
         1,
         2,
@@ -100,7 +101,7 @@ def test_two_stores_in_one_process_hear_each_other(notify_policy: StorePolicy) -
         b.doorbell.subscribe(on_commit)
         entry = a.log("s", writer="w").append(b"x")
         assert heard.wait(5)
-    assert got == [CommitEvent("s", "w", 1, entry.content_hash)]
+    assert got == [CommitEvent("s", "w", 1, entry.content_hash, entry.position)]
 
 
 def test_notify_is_off_by_default(pg_policy: StorePolicy, notify_policy: StorePolicy) -> None:
@@ -164,7 +165,7 @@ def test_the_listener_reconnects_after_losing_its_connection(
         assert listener_pids() - {old}, "the listener did not reconnect"
         entry = b.log("s", writer="w").append(b"after the outage")
         assert got.wait(5)
-    assert heard == [CommitEvent("s", "w", 1, entry.content_hash)]
+    assert heard == [CommitEvent("s", "w", 1, entry.content_hash, entry.position)]
     assert "reconnecting" in caplog.text
 
 
@@ -200,10 +201,16 @@ def test_a_store_on_an_application_connection_announces_only_real_commits(
     # The seam's local doorbell rang for both of its appends (before the real commit);
     # the other store heard only the one that committed.
     assert [e.seq for e in seam_heard[:2]] == [1, 1]
-    assert seam_heard[2:] == [CommitEvent("orders", "back-office", 1, entry.content_hash)]
+    assert seam_heard[2:] == [
+        CommitEvent("orders", "back-office", 1, entry.content_hash, entry.position)
+    ]
     assert sorted(pooled_heard) == sorted(
         [
-            CommitEvent("orders", "shop", 1, committed.content_hash),  # heard, once committed
-            CommitEvent("orders", "back-office", 1, entry.content_hash),  # its own, rung locally
+            CommitEvent(
+                "orders", "shop", 1, committed.content_hash, committed.position
+            ),  # heard, once committed
+            CommitEvent(
+                "orders", "back-office", 1, entry.content_hash, entry.position
+            ),  # its own, rung locally
         ]
     )

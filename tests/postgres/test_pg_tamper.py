@@ -55,7 +55,7 @@ CASES: dict[str, tuple[str, int]] = {
     "stray row past the head": (
         "INSERT INTO agentstore_log VALUES "
         f"('shared', 'w', {LENGTH + 1}, '\\x00', decode(repeat('00', 32), 'hex'), "
-        "decode(repeat('00', 32), 'hex'))",
+        "decode(repeat('00', 32), 'hex'), DEFAULT, 1)",
         LENGTH + 1,
     ),
     "head moved back": (
@@ -101,9 +101,9 @@ def test_truncation_is_reported_as_such(
     "statement",
     [
         "INSERT INTO agentstore_log VALUES ('shared', 'w', 0, '\\x00', NULL, "
-        "decode(repeat('00', 32), 'hex'))",
+        "decode(repeat('00', 32), 'hex'), DEFAULT, 1)",
         "INSERT INTO agentstore_log VALUES ('shared', 'w', -3, '\\x00', NULL, "
-        "decode(repeat('00', 32), 'hex'))",
+        "decode(repeat('00', 32), 'hex'), DEFAULT, 1)",
         f"UPDATE agentstore_log SET content_hash = '\\x00' WHERE {WHERE} AND seq = 3",
         f"UPDATE agentstore_log SET prev_hash = NULL WHERE {WHERE} AND seq = 3",
         f"UPDATE agentstore_log SET prev_hash = decode(repeat('00', 32), 'hex') "

@@ -19,6 +19,14 @@ Version 3 only renumbers: the layout of :data:`DEFAULT_LAYOUT` is unchanged by i
 SQLite driver's layout, in ``agentstore_sqlite.schema``, keeps each log's head beside its
 entries from version 3 on).
 
+Version 4 gives every log entry a store-wide position and a redaction mark. In
+:data:`DEFAULT_LAYOUT` (PostgreSQL) the position is two columns, never a counter:
+``tx xid8`` (the writing transaction's id, ``pg_current_xact_id()``) and ``idx`` (the row's
+ordinal within that transaction), unique together; why that gives a feed without late
+gaps is told in ``agentstore_postgres.positions``. Rows stored before the upgrade get
+``tx = 0`` and ``idx = 1..N``: each log keeps its seq order, and across logs the order
+follows the transaction ids PostgreSQL recorded on the rows as far as it still knows them.
+
 Where the tables live and which DDL builds them is a :class:`SchemaLayout`: a backend
 names its own with a ``schema_layout`` attribute, else it gets :data:`DEFAULT_LAYOUT`
 (entries in ``agentstore_log``, heads in ``agentstore_log_heads``).
@@ -34,7 +42,7 @@ from typing import Final
 from agentstore.errors import SchemaVersionError, StoreError, StoreNotFound
 from agentstore.sql.backend import Backend, Dialect
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """The schema version this code writes and understands."""
 
 META_TABLE: Final = "agentstore_meta"
@@ -124,6 +132,33 @@ _V2_POSTGRES: Final = (
     FILL_HEADS,
 )
 
+# Version 4 on PostgreSQL: each entry's position (tx, idx) and its redaction mark. Rows
+# already stored take tx 0 (a constant default: no table rewrite), then every new row the
+# writing transaction's id. The version 2 checks are dropped while idx is filled in and put
+# back as they were (NOT VALID): an UPDATE checks every row it writes, and a version 1
+# database may keep rows they refuse (verify judges those). The running max keeps each
+# log's positions in seq order even where a row was edited (a newer xmin) behind its back.
+V4_POSTGRES_LOG_POSITIONS: Final = (
+    "ALTER TABLE agentstore_log ADD COLUMN tx xid8 NOT NULL DEFAULT '0'",
+    "ALTER TABLE agentstore_log ALTER COLUMN tx SET DEFAULT pg_current_xact_id()",
+    "ALTER TABLE agentstore_log ADD COLUMN idx integer",
+    "ALTER TABLE agentstore_log ADD COLUMN redacted boolean NOT NULL DEFAULT false",
+    "ALTER TABLE agentstore_log DROP CONSTRAINT IF EXISTS agentstore_log_seq_positive, "
+    "DROP CONSTRAINT IF EXISTS agentstore_log_hash_size, "
+    "DROP CONSTRAINT IF EXISTS agentstore_log_genesis",
+    "UPDATE agentstore_log AS l SET idx = o.n FROM (SELECT stream, writer, seq, "
+    "row_number() OVER (ORDER BY written, stream, writer, seq) AS n FROM ("
+    "SELECT stream, writer, seq, max(-age(xmin)) OVER ("
+    "PARTITION BY stream, writer ORDER BY seq) AS written FROM agentstore_log) AS w) AS o "
+    "WHERE l.stream = o.stream AND l.writer = o.writer AND l.seq = o.seq",
+    *(f"ALTER TABLE agentstore_log ADD {check} NOT VALID" for check in LOG_CHECKS),
+    "ALTER TABLE agentstore_log ALTER COLUMN idx SET NOT NULL, "
+    "ADD CONSTRAINT agentstore_log_idx_positive CHECK (idx >= 1)",
+    "CREATE UNIQUE INDEX agentstore_log_position ON agentstore_log (tx, idx)",
+    # stream(name).entries(after): one stream's rows in position order, scoped to it.
+    "CREATE INDEX agentstore_log_stream_position ON agentstore_log (stream, tx, idx)",
+)
+
 
 @dataclass(frozen=True)
 class SchemaLayout:
@@ -168,7 +203,7 @@ class SchemaLayout:
 
 DEFAULT_LAYOUT: Final = SchemaLayout(
     types=POSTGRES_TYPES,
-    migrations={1: V1, 2: _V2_POSTGRES, 3: ()},
+    migrations={1: V1, 2: _V2_POSTGRES, 3: (), 4: V4_POSTGRES_LOG_POSITIONS},
     readable_from=2,
     table_exists=_PG_TABLE_EXISTS,
     schema_lock="SELECT pg_advisory_xact_lock(7261746)",
@@ -353,6 +388,7 @@ __all__ = [
     "DEFAULT_LAYOUT",
     "MOVE_HEAD",
     "SCHEMA_VERSION",
+    "V4_POSTGRES_LOG_POSITIONS",
     "SchemaLayout",
     "ensure_schema",
     "layout_of",

@@ -41,11 +41,14 @@ class FeedReader:
             last = 0
             while True:
                 stopping = self.stop.is_set()  # read once more after the writers finish
+                before = last
                 for event in self.store.feed(after=last):
                     self.seen.append(event.position)
                     last = event.position
                 if stopping:
                     return
+                if last == before:  # nothing new: let the writers run
+                    self.stop.wait(0.005)
         except BaseException as exc:
             self.error = exc
 
