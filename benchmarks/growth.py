@@ -65,7 +65,7 @@ def _postgres(pg: Pg, writer: str, entries: int, n: int) -> Runner:
 def scenarios(settings: Settings) -> list[Scenario]:
     entries = settings.n(1_000_000, 20_000)
     single = settings.n(2000, 400)
-    pg_single = settings.n(1000, 200)
+    pg_single = settings.n(1000, 100)
     pg, pg_full = Pg(settings), Pg(settings)  # one schema each: an empty table, a full one
     skipped = pg.probe() or pg_full.probe()
     dur = agentstore_sqlite_durability()

@@ -175,7 +175,7 @@ NOW = "raw {}, agentstore's statement with positions"
 
 def scenarios(settings: Settings) -> list[Scenario]:
     single = settings.n(2000, 600)
-    pg_single = settings.n(1000, 200)
+    pg_single = settings.n(1000, 100)
     # The v3 floor and today's need a schema each: the same table names, different shapes.
     pg_v3, pg_now, pg_store = Pg(settings), Pg(settings), Pg(settings)
     skipped = pg_v3.probe() or pg_now.probe() or pg_store.probe()
