@@ -6,9 +6,12 @@ argv that way), CLAIMS a folder shared with the other checkers, and ``immutable`
 file is to be read as SQLite's immutable (see ``agentstore_sqlite.backend.open_file``).
 The seqs ``1..LAST`` are cut into chunks of CHUNK; the worker checks, in ascending order,
 each chunk it is first to claim (by creating a file named after it in CLAIMS), so a checker
-that started late or runs on a busier CPU simply checks fewer. Prints ``count N``, the rows
-it checked, when each chunk it checked holds exactly its seqs, every row continuing the
-chain; else ``broken``, and checks no further.
+that started late or runs on a busier CPU simply checks fewer. Prints ``count N R``, the
+rows it checked and how many of them are redacted, when each chunk it checked holds
+exactly its seqs, every row continuing the chain; else ``broken``, and checks no further.
+A redacted row (its payload erased, ``redacted`` 1) cannot have its hash recomputed: its
+links are checked (its ``prev_hash`` is the previous row's hash, and the next row's
+``prev_hash`` is its hash), and its payload must be empty.
 
 Each row is checked against the stored row before it only, so chunks can be checked in any
 order. A check here only proves a chain whole or finds that it is not: where it is not, the
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 # (seq 'head', text), so the view's filter is work for nothing. Half-open, so that any
 # numeric seq, 4.5 say, falls in exactly one chunk.
 _ROWS = (
-    "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log_rows "
+    "SELECT seq, payload, prev_hash, content_hash, redacted FROM agentstore_log_rows "
     "WHERE stream = ? AND writer = ? AND seq >= ? AND seq < ? ORDER BY seq"
 )
 # Rows fetched at a time: looping over a list is cheaper than stepping the cursor.
@@ -44,12 +47,18 @@ _BATCH = 256
 HASH_AT = "SELECT content_hash FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
 
 
-def check_range(
-    conn: sqlite3.Connection, stream: str, writer: str, first: int, last: int
+def check_range(  # noqa: PLR0917 (the callers pass the tally by position)
+    conn: sqlite3.Connection,
+    stream: str,
+    writer: str,
+    first: int,
+    last: int,
+    tally: list[int] | None = None,
 ) -> int | None:
     """The number of rows, ``last - first + 1``, when the rows stored at seqs from ``first``
     up to ``last + 1`` (excluded) are exactly ``first..last``, each of the right types and
-    continuing the chain from the stored row ``first - 1``; else None."""
+    continuing the chain from the stored row ``first - 1``; else None. The redacted rows
+    among them are added to ``tally[0]``."""
     # The entry before the range: its hash is what the first row must name as prev_hash
     # and what its hash covers. The genesis entry names none and hashes its payload alone.
     link: bytes | None = None
@@ -63,14 +72,22 @@ def check_range(
     # One hasher, reset after each row: a fresh blake3() per row costs a third more.
     hasher = blake3()
     update, digest, reset = hasher.update, hasher.digest, hasher.reset
+    redacted = 0
     cur = conn.execute(_ROWS, (stream, writer, first, last + 1))
     while rows := cur.fetchmany(_BATCH):
-        for seq, payload, prev_hash, content_hash in rows:
+        for seq, payload, prev_hash, content_hash, erased in rows:
             # Every column's type is checked on the way: a REAL 7.0 equals 7 (a file edited
             # past the column's INTEGER affinity holds one), a text hash never equals
             # bytes, and a text or NULL payload never adds to them.
             if seq != expected or type(seq) is not int or prev_hash != link:
                 return None
+            if erased:  # redacted: the link is checked, the hash cannot be
+                if payload != b"" or type(content_hash) is not bytes:
+                    return None
+                redacted += 1
+                link = prefix = content_hash
+                expected += 1
+                continue
             try:
                 update(prefix + payload)
             except TypeError:
@@ -80,7 +97,11 @@ def check_range(
             reset()
             link = prefix = content_hash
             expected += 1
-    return expected - first if expected == last + 1 else None
+    if expected != last + 1:
+        return None
+    if tally is not None:
+        tally[0] += redacted
+    return expected - first
 
 
 def check_chunks(
@@ -92,15 +113,17 @@ def check_chunks(
     chunk: int,
     claim: Callable[[int], bool],
     give_up: Callable[[], None] | None = None,
+    tally: list[int] | None = None,
 ) -> int | None:
     """Check, in ascending order, each chunk of ``chunk`` seqs of ``1..last`` (chunk ``i``
     starting at seq ``1 + i * chunk``) that ``claim(i)`` grants, as :func:`check_range`
-    does; the rows checked, or None at the first chunk that fails (after calling
-    ``give_up``, so that the other checkers stop too)."""
+    does (adding redacted rows to ``tally[0]``); the rows checked, or None at the first
+    chunk that fails (after calling ``give_up``, so that the other checkers stop too)."""
     count = 0
     for i, first in enumerate(range(1, last + 1, chunk)):
         if claim(i):
-            checked = check_range(conn, stream, writer, first, min(last, first + chunk - 1))
+            end = min(last, first + chunk - 1)
+            checked = check_range(conn, stream, writer, first, end, tally)
             if checked is None:
                 if give_up is not None:
                     give_up()
@@ -178,6 +201,7 @@ def main(argv: list[str]) -> int:
         _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGINT, _signal.SIGTERM})
     path, stream, writer, last, busy_timeout, chunk, claims, *flags = argv[1:]
     conn = open_snapshot(path, float(busy_timeout), immutable="immutable" in flags)
+    tally = [0]
     try:
         count = check_chunks(
             conn,
@@ -187,10 +211,11 @@ def main(argv: list[str]) -> int:
             chunk=int(chunk),
             claim=claim_in(claims),
             give_up=give_up_in(claims),
+            tally=tally,
         )
     finally:
         conn.close()
-    sys.stdout.write("broken\n" if count is None else f"count {count}\n")
+    sys.stdout.write("broken\n" if count is None else f"count {count} {tally[0]}\n")
     return 0
 
 

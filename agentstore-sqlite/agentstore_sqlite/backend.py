@@ -174,6 +174,52 @@ class SqliteBackend:
             if self.owned:
                 self._conn.close()
 
+    # -- beyond the protocol ----------------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every call takes: held, it keeps several calls of one thread together."""
+        return self._lock
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the calling thread, holding :attr:`lock`, is inside :meth:`transaction`."""
+        return self._depth > 0
+
+    def scrub(self) -> None:
+        """Rewrite the database so no unused space keeps old bytes (``VACUUM``), then copy
+        the write-ahead log into the file and truncate it (``wal_checkpoint(TRUNCATE)``),
+        waiting up to ``busy_timeout`` for other connections' reads to end.
+
+        What it cannot finish (another connection still reading, statements of a wrapped
+        connection still open) is logged as a warning naming the file, not raised: it is
+        called after a change has committed. The next complete checkpoint ends it.
+        """
+        with self._lock:
+            self._check_open()
+            conn = self._conn
+            problem = ""
+            if self._depth or conn.in_transaction:
+                problem = "a transaction is open on the connection"
+            else:
+                try:
+                    conn.execute("VACUUM")
+                    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                except sqlite3.Error as exc:
+                    problem = str(self._error(exc))
+                else:
+                    if busy:
+                        problem = "another connection kept reading the -wal file"
+        if problem:
+            import logging  # deferred: only a failed scrub needs it
+
+            logging.getLogger("agentstore.sqlite").warning(
+                "%s: the erased bytes may remain in unused space or the -wal file until "
+                "the next VACUUM and complete checkpoint: %s",
+                self.location,
+                problem,
+            )
+
     # -- helpers ---------------------------------------------------------------------------
 
     @property

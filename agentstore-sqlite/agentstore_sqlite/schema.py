@@ -14,6 +14,16 @@ or a whole log, fails rather than taking the head with it. ``agentstore_log`` an
 written against version 2 read the same; writes go to ``agentstore_log_rows``. Upgrading
 keeps every stored row, and refuses (changing nothing) while an application's own index or
 trigger sits on a table that becomes a view.
+
+Version 4 (:data:`V4_SQLITE_LOG_POSITIONS`) gives every entry row a ``position`` and a
+``redacted`` mark (0 or 1). Positions are unique (index ``agentstore_log_position``), dense
+(1, 2, 3, ...) and increasing in commit order: each is one more than the largest stored,
+found by one seek at the end of that index inside the write transaction, which SQLite
+runs one at a time for the whole file. Head rows have no position. An upgrade gives the
+rows already stored positions 1..N in the order ``(stream, writer, seq)``: every log keeps
+its seq order (version 3 kept no record of the order in which different logs were
+written). ``agentstore_log`` gains both columns; ``agentstore_log_append`` takes a
+position, or computes the next one when given NULL.
 """
 
 from __future__ import annotations
@@ -148,9 +158,53 @@ _V3_SQLITE: Final = (
     + "; END",
 )
 
-# A single append: one INSERT into this view moves the head row in the same statement.
+_ENTRY_COLUMNS: Final = f"{_ROWS_COLUMNS}, position, redacted"
+_NEXT_POSITION: Final = "(SELECT coalesce(max(position), 0) + 1 FROM agentstore_log_rows)"
+
+# Version 4: positions and the redaction mark, in a step of its own (another step of the
+# same version can join it: the migration of version 4 is the steps one after another).
+V4_SQLITE_LOG_POSITIONS: Final = (
+    # Rows kept from version 1 that the checks refuse are kept as they are (verify judges
+    # them): adding a column to a table with checks runs them over every row, and the
+    # UPDATE rewrites every row, which SQLite checks too.
+    "PRAGMA ignore_check_constraints = ON",
+    "ALTER TABLE agentstore_log_rows ADD COLUMN position INTEGER",
+    "ALTER TABLE agentstore_log_rows ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0 "
+    "CONSTRAINT agentstore_log_redacted CHECK (redacted IN (0, 1))",
+    "UPDATE agentstore_log_rows AS r SET position = o.n FROM ("
+    "SELECT stream, writer, seq, row_number() OVER (ORDER BY stream, writer, seq) AS n "
+    f"FROM agentstore_log_rows WHERE seq <> '{HEAD_SEQ}') AS o "
+    "WHERE r.stream = o.stream AND r.writer = o.writer AND r.seq = o.seq",
+    "PRAGMA ignore_check_constraints = OFF",
+    "CREATE UNIQUE INDEX agentstore_log_position ON agentstore_log_rows (position)",
+    "DROP VIEW agentstore_log",
+    f"CREATE VIEW agentstore_log AS SELECT {_ENTRY_COLUMNS} FROM agentstore_log_rows "
+    f"WHERE seq <> '{HEAD_SEQ}'",
+    "DROP TRIGGER agentstore_log_append",
+    "DROP VIEW agentstore_log_append",
+    f"CREATE VIEW agentstore_log_append AS SELECT {_ROWS_COLUMNS}, position "
+    "FROM agentstore_log_rows",
+    # The entry takes the position it is given, or the next one when given NULL; the
+    # unique index refuses a position taken (the caller then retries in a transaction).
+    "CREATE TRIGGER agentstore_log_append INSTEAD OF INSERT ON agentstore_log_append BEGIN "
+    f"INSERT INTO agentstore_log_rows ({_ROWS_COLUMNS}, position) "
+    "VALUES (NEW.stream, NEW.writer, NEW.seq, NEW.payload, NEW.prev_hash, NEW.content_hash, "
+    f"coalesce(NEW.position, {_NEXT_POSITION})); "
+    + _move_head_row("NEW.stream", "NEW.writer", "NEW.seq", "NEW.content_hash")
+    + "; END",
+)
+
+# A single append: one INSERT into this view writes the entry and moves the head row in
+# the same statement. With a position given (the next one, as this store last saw the
+# file) nothing is read back; when another connection took it, the unique index refuses.
 INSERT_VIA_VIEW: Final = (
-    f"INSERT INTO agentstore_log_append ({_ROWS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO agentstore_log_append ({_ROWS_COLUMNS}, position) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# The same with the position left to the trigger (NULL), and read back.
+INSERT_VIA_VIEW_RETURNING: Final = (
+    INSERT_VIA_VIEW + " RETURNING (SELECT r.position FROM agentstore_log_rows AS r "
+    "WHERE r.stream = agentstore_log_append.stream AND r.writer = agentstore_log_append.writer "
+    "AND r.seq = agentstore_log_append.seq)"
 )
 
 # Every SQLite log has a row (an entry or its head): the next log is one seek.
@@ -168,6 +222,8 @@ class SqliteLayout(SchemaLayout):
     def before_upgrade(self, backend: Backend, found: int) -> None:
         if found < 3:
             _refuse_unkeepable(backend)
+        elif found < 4:
+            _refuse_lost_triggers(backend)
 
     def after_upgrade(self, backend: Backend) -> None:
         backend.exec("PRAGMA ignore_check_constraints = OFF")
@@ -196,9 +252,32 @@ def _refuse_unkeepable(backend: Backend) -> None:
         )
 
 
+# Version 4 rebuilds the views agentstore_log and agentstore_log_append: a trigger of the
+# application's on either would go with them.
+_TRIGGERS_ON_VIEWS: Final = (
+    "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' "
+    "AND tbl_name IN ('agentstore_log', 'agentstore_log_append') "
+    "AND name <> 'agentstore_log_append' ORDER BY name"
+)
+
+
+def _refuse_lost_triggers(backend: Backend) -> None:
+    """Refuse an upgrade from version 3 that would drop an application's trigger."""
+    found = backend.query(_TRIGGERS_ON_VIEWS)
+    if found:
+        name, view = (str(v) for v in found[0])
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise SchemaVersionError(
+            f"{backend.location}: cannot upgrade to agentstore schema {SCHEMA_VERSION}: the "
+            f"trigger {name!r} on the view {view}{more} would be lost, as the upgrade "
+            "rebuilds that view. Drop it, open the store to upgrade, then create it again. "
+            "Nothing was changed."
+        )
+
+
 SQLITE_LAYOUT: Final = SqliteLayout(
     types=SQLITE_TYPES,
-    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE},
+    migrations={1: V1, 2: _V2_SQLITE, 3: _V3_SQLITE, 4: V4_SQLITE_LOG_POSITIONS},
     readable_from=3,
     table_exists="SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
     log_table="agentstore_log_rows",
@@ -212,8 +291,10 @@ register_layout(Dialect.SQLITE, SQLITE_LAYOUT)
 __all__ = [
     "HEAD_SEQ",
     "INSERT_VIA_VIEW",
+    "INSERT_VIA_VIEW_RETURNING",
     "MOVE_HEAD_ROW",
     "NEXT_ROWS_LOG",
     "SQLITE_LAYOUT",
+    "V4_SQLITE_LOG_POSITIONS",
     "SqliteLayout",
 ]

@@ -116,7 +116,7 @@ def test_a_layout_is_read_for_require_schema(tmp_path: Path) -> None:
     backend = _reopen(_PlainBackend, tmp_path / "plain.db")
     try:
         ensure_schema(backend)
-        assert require_schema(backend) == 3
+        assert require_schema(backend) == agentstore.sql.SCHEMA_VERSION
         backend.exec("UPDATE agentstore_meta SET value = '1'")
         with pytest.raises(SchemaVersionError, match="older than this code reads"):
             require_schema(backend)

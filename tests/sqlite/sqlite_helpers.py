@@ -95,8 +95,10 @@ def record_fast_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]
     runs: list[tuple[int, bool]] = []
     real = SqliteLogStore._check_ranges
 
-    def spy(self: SqliteLogStore, stream: str, writer: str, last: int, workers: int) -> bool:
-        whole = real(self, stream, writer, last, workers)
+    def spy(
+        self: SqliteLogStore, stream: str, writer: str, last: int, workers: int, **kw: Any
+    ) -> bool:
+        whole = real(self, stream, writer, last, workers, **kw)
         runs.append((workers, whole))
         return whole
 

@@ -172,9 +172,9 @@ def test_appends_while_verifying_are_no_tampering(
         logs = SqliteLogStore(backend, verify_workers=3)
         real = SqliteLogStore._check_ranges
 
-        def appends_around(self: SqliteLogStore, *args: object) -> bool:
+        def appends_around(self: SqliteLogStore, *args: object, **kw: object) -> bool:
             appender._append("s", "w", b"during 1")  # after verify read the head
-            whole = real(self, *args)  # type: ignore[arg-type]
+            whole = real(self, *args, **kw)  # type: ignore[arg-type]
             appender._append("s", "w", b"during 2")
             return whole
 

@@ -263,7 +263,7 @@ def test_a_worker_claims_nothing_once_a_checker_gave_up(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout
-    assert out == "count 0\n"
+    assert out == "count 0 0\n"
     assert [p.name for p in claims.iterdir()] == ["gave-up"]
 
 

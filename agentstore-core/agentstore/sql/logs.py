@@ -1,4 +1,5 @@
-"""Generations and writer logs, written once over a :class:`~agentstore.sql.backend.Backend`.
+"""Writer logs, written once over a :class:`~agentstore.sql.backend.Backend` (generations,
+in :mod:`agentstore.sql.generations`, are re-exported here).
 
 The statements are portable between SQLite (3.35 and later) and PostgreSQL: ``?``
 placeholders, ``INSERT ... ON CONFLICT ... DO UPDATE`` and ``RETURNING``. Atomicity comes
@@ -13,67 +14,26 @@ from typing import Final, cast
 
 from blake3 import blake3
 
-from agentstore.capabilities import (
-    GenerationStore,
-    WriterLogStore,
-)
-from agentstore.chain import ChainRow, verify_to_head
+from agentstore.capabilities import WriterLogStore
+from agentstore.chain import ChainRow, Verified, verify_to_head
 from agentstore.errors import (
     BackendUnavailable,
     ChainBroken,
     Conflict,
-    NonMonotonicGeneration,
+    HeadMoved,
+    NotFound,
     StoreError,
 )
 from agentstore.sql.backend import Backend, Row
+from agentstore.sql.generations import SqlGenerationStore
+from agentstore.sql.positions import feed_pages, stream_entries
 from agentstore.sql.schema import layout_of
-from agentstore.types import (
-    Entry,
-)
+from agentstore.types import CommitEvent, Entry
 
 PAGE_SIZE: Final = 2000
 """Rows read per query when streaming entries: memory stays bounded by one page."""
 
 _new_tuple = tuple.__new__
-_UNPOSITIONED: Final = (0, False)
-"""The trailing ``position`` and ``redacted`` of an Entry built from a stored row."""
-
-
-# -- generations ---------------------------------------------------------------------------
-
-
-class SqlGenerationStore(GenerationStore):
-    """Generations in ``agentstore_generations``; each bump is one atomic upsert."""
-
-    _GET = "SELECT value FROM agentstore_generations WHERE name = ?"
-    _BUMP = (
-        "INSERT INTO agentstore_generations (name, value) VALUES (?, 1) "
-        "ON CONFLICT (name) DO UPDATE SET value = agentstore_generations.value + 1 "
-        "RETURNING value"
-    )
-    _ADVANCE = (
-        "INSERT INTO agentstore_generations (name, value) VALUES (?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET value = excluded.value "
-        "WHERE agentstore_generations.value <= excluded.value "
-        "RETURNING value"
-    )
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-
-    def _current(self, name: str) -> int:
-        rows = self._backend.query(self._GET, (name,))
-        return cast(int, rows[0][0]) if rows else 0
-
-    def _bump(self, name: str) -> int:
-        return cast(int, self._backend.query(self._BUMP, (name,))[0][0])
-
-    def _advance_to(self, name: str, value: int) -> int:
-        if self._backend.query(self._ADVANCE, (name, value)):
-            return value
-        # The guarded update matched nothing: the stored value was above ``value``, and
-        # generations only grow, so reading it again gives a value that is still above.
-        raise NonMonotonicGeneration(name, self._current(name), value)
 
 
 # -- writer logs ---------------------------------------------------------------------------
@@ -95,26 +55,41 @@ class SqlLogStore(WriterLogStore):
     the recorded head and :meth:`verify <agentstore.capabilities.WriterLog.verify>`
     reports the missing entries; a driver whose insert is guarded by the previous entry
     (``agentstore-postgres``) refuses the append with :class:`ChainBroken` instead.
+
+    Positions (schema version 4): every entry row has an integer ``position`` and a
+    ``redacted`` mark (0 or 1). The portable statements here give a new entry the largest
+    stored position plus one, read inside the write transaction, so positions are dense
+    and commit in order wherever the transaction holds the database's write lock
+    (SQLite's ``BEGIN IMMEDIATE``). A driver whose transactions run side by side
+    (PostgreSQL) overrides the writes and the position-ordered reads (``_feed``,
+    ``_position``, ``_stream_entries``) with its own scheme. The statements are class
+    attributes and every write goes through :meth:`_insert_one` and :meth:`_insert_many`,
+    so a driver substitutes its dialect's statements without re-implementing the logic.
     """
 
     INSERT: Final = (
-        "INSERT INTO {table} (stream, writer, seq, payload, prev_hash, content_hash) "
-        "VALUES (?, ?, ?, ?, ?, ?)"
+        "INSERT INTO {table} (stream, writer, seq, payload, prev_hash, content_hash, "
+        "position) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
     HEAD: Final = (
         "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = ? AND writer = ?"
     )
+    # An entry's columns after stream and writer: Entry's field order (redacted as 0 or 1).
     LAST: Final = (
-        "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+        "SELECT seq, payload, prev_hash, content_hash, position, redacted FROM agentstore_log "
         "WHERE stream = ? AND writer = ? ORDER BY seq DESC LIMIT 1"
     )
     PAGE: Final = (
-        "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+        "SELECT seq, payload, prev_hash, content_hash, position, redacted FROM agentstore_log "
         "WHERE stream = ? AND writer = ? AND seq > ? ORDER BY seq LIMIT ?"
     )
     FIRST_PAGE: Final = (
-        "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+        "SELECT seq, payload, prev_hash, content_hash, position, redacted FROM agentstore_log "
         "WHERE stream = ? AND writer = ? ORDER BY seq LIMIT ?"
+    )
+    ENTRY_AT: Final = (
+        "SELECT seq, payload, prev_hash, content_hash, position, redacted FROM agentstore_log "
+        "WHERE stream = ? AND writer = ? AND seq = ?"
     )
     # The next log after a key, in the entries or in the recorded heads: a log whose every
     # entry was deleted is still listed, and so still verified.
@@ -126,6 +101,23 @@ class SqlLogStore(WriterLogStore):
         "SELECT stream, writer FROM agentstore_log_heads WHERE (stream, writer) > (?, ?) "
         "ORDER BY stream, writer LIMIT 1) AS h "
         "ORDER BY stream, writer LIMIT 1"
+    )
+    # -- positions (schema version 4) --
+    MAX_POSITION: str = "SELECT max(position) FROM agentstore_log"
+    # CommitEvent's field order, position last.
+    FEED_PAGE: str = (
+        "SELECT stream, writer, seq, content_hash, position FROM agentstore_log "
+        "WHERE position > ? ORDER BY position LIMIT ?"
+    )
+    POSITION_AT: str = (
+        "SELECT position FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
+    )
+    NEXT_WRITER: str = (
+        "SELECT writer FROM agentstore_log WHERE stream = ? AND writer > ? ORDER BY writer LIMIT 1"
+    )
+    REDACT: str = (
+        "UPDATE {table} SET payload = ?, redacted = 1 "
+        "WHERE stream = ? AND writer = ? AND seq = ? AND redacted = 0"
     )
     MAX_CACHED_HEADS: Final = 4096
 
@@ -139,6 +131,7 @@ class SqlLogStore(WriterLogStore):
         layout = layout_of(backend)
         self._rows_table = layout.log_table
         self._insert_sql = self.INSERT.format(table=layout.log_table)
+        self._redact_sql = self.REDACT.format(table=layout.log_table)
         self._move_head_sql = layout.move_head
 
     # -- appends ---------------------------------------------------------------------------
@@ -153,12 +146,12 @@ class SqlLogStore(WriterLogStore):
             # A plain tuple binds faster than a NamedTuple in sqlite3.
             row = (stream, writer, seq, payload, prev, digest)
             try:
-                self._insert_one(row)
+                position = self._insert_one(row)
             except Conflict:
                 pass  # another connection appended: fall through to the locked path
             else:
                 self._heads[key] = (seq, digest)
-                entry: Entry = _new_tuple(Entry, row + _UNPOSITIONED)
+                entry: Entry = _new_tuple(Entry, (*row, position or 0, False))
                 return entry
         return self._commit(stream, writer, (payload,), None)[0]
 
@@ -183,10 +176,7 @@ class SqlLogStore(WriterLogStore):
                         head = self._read_head(stream, writer)
                     tried = head[0] + 1
                     rows = _chain(stream, writer, head, payloads)
-                    if len(rows) == 1:
-                        self._insert_one(rows[0])
-                    else:
-                        self._insert_many(rows)
+                    positions = self._write(rows)
             except Conflict as exc:
                 # Lost a race, or built on a remembered head that is stale: try again on the
                 # head read inside the next transaction. With a head read in this one, a
@@ -205,27 +195,80 @@ class SqlLogStore(WriterLogStore):
                 continue
             last = rows[-1]
             self._remember(stream, writer, last[2], last[5])
-            return list(map(_as_entry, rows))
+            return _entries(rows, positions)
+
+    def _append_if(
+        self, stream: str, writer: str, payloads: Sequence[bytes], expect_head: int
+    ) -> list[Entry]:
+        """Read the recorded head inside a write transaction and, when it is
+        ``expect_head``, append there in that transaction; else raise HeadMoved, the
+        transaction rolled back with nothing written. Where the transaction holds the
+        write lock (SQLite) no other append can come between the read and the write; where
+        it does not, the primary key refuses the second of two racing on one head, which
+        then finds the head moved."""
+        backend = self._backend
+        for _ in range(8):
+            try:
+                with backend.transaction():
+                    head = self._read_head(stream, writer)
+                    if head[0] != expect_head:
+                        raise HeadMoved(stream, writer, expect_head, head[0])
+                    if not payloads:
+                        return []
+                    rows = _chain(stream, writer, head, payloads)
+                    positions = self._write(rows)
+            except HeadMoved:
+                raise
+            except Conflict:
+                actual = self._read_head(stream, writer)[0]
+                if actual != expect_head:
+                    raise HeadMoved(stream, writer, expect_head, actual) from None
+                continue  # a position taken by a concurrent transaction: try again
+            last = rows[-1]
+            self._remember(stream, writer, last[2], last[5])
+            return _entries(rows, positions)
+        self._verify(stream, writer)
+        raise StoreError(
+            f"{backend.location}: appending to stream {stream!r}, writer {writer!r} after "
+            f"seq {expect_head} conflicts with something other than a newer entry"
+        )
+
+    def _write(self, rows: Sequence[_EntryRow]) -> Sequence[int] | None:
+        """Write chained rows inside the caller's transaction; their positions."""
+        if len(rows) == 1:
+            position = self._insert_one(rows[0])
+            return None if position is None else (position,)
+        return self._insert_many(rows)
 
     # The two hooks that write entries. The portable default writes the rows and moves the
     # head in one transaction; a driver substitutes its dialect's faster or safer
     # statements (one statement that moves the head too, a bulk copy, a guarded insert).
-    # Each runs in the caller's transaction when there is one, and raises Conflict when a
-    # seq is taken.
+    # Each runs in the caller's transaction when there is one, raises Conflict when a seq
+    # (or a position) is taken, and returns the positions it gave (None: a driver's
+    # override from before positions; its entries then carry position 0).
 
-    def _insert_one(self, row: _EntryRow) -> None:
+    def _insert_one(self, row: _EntryRow) -> int | None:
         """Write one chained row (in :class:`Entry` field order) and move the head to it,
-        all or nothing."""
+        all or nothing; its position."""
         with self._backend.transaction():
-            self._exec(self._insert_sql, row)
+            position = self._next_position()
+            self._exec(self._insert_sql, (*row, position))
             self._exec(self._move_head_sql, (row[0], row[1], row[2], row[5]))
+        return position
 
-    def _insert_many(self, rows: Sequence[_EntryRow]) -> None:
+    def _insert_many(self, rows: Sequence[_EntryRow]) -> Sequence[int] | None:
         """Write chained rows (in :class:`Entry` field order), all or none, and move the
-        head to the last; called inside the caller's transaction."""
-        self._backend.exec_many(self._insert_sql, rows)
+        head to the last; called inside the caller's transaction; their positions."""
+        first = self._next_position()
+        self._backend.exec_many(self._insert_sql, [(*row, p) for p, row in enumerate(rows, first)])
         last = rows[-1]
         self._exec(self._move_head_sql, (last[0], last[1], last[2], last[5]))
+        return range(first, first + len(rows))
+
+    def _next_position(self) -> int:
+        """One past the largest stored position; read inside the write transaction."""
+        found = self._backend.query(self.MAX_POSITION)
+        return cast(int, found[0][0] or 0) + 1
 
     def _remember(self, stream: str, writer: str, seq: int, digest: bytes | None) -> None:
         heads = self._heads
@@ -243,10 +286,7 @@ class SqlLogStore(WriterLogStore):
 
     def _head(self, stream: str, writer: str) -> Entry | None:
         rows = self._backend.query(self.LAST, (stream, writer))
-        if not rows:
-            return None
-        entry: Entry = _new_tuple(Entry, (stream, writer, *rows[0], *_UNPOSITIONED))
-        return entry
+        return _entry(stream, writer, rows[0]) if rows else None
 
     def _pages(self, stream: str, writer: str, after: int | None) -> Iterator[list[Row]]:
         """Pages of stored rows with ``seq > after`` (every row when None); no database
@@ -265,16 +305,19 @@ class SqlLogStore(WriterLogStore):
 
     def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
         for rows in self._pages(stream, writer, after):
-            for seq, payload, prev, digest in rows:
-                yield _new_tuple(Entry, (stream, writer, seq, payload, prev, digest, 0, False))
+            for seq, payload, prev, digest, position, redacted in rows:
+                yield _new_tuple(
+                    Entry,
+                    (stream, writer, seq, payload, prev, digest, position, redacted == 1),
+                )
 
     def _chain_rows(self, stream: str, writer: str, after: int | None = None) -> Iterator[ChainRow]:
         """The stored rows with ``seq > after`` (every row when None) in seq order, each
-        checked for its columns' types: SQL lets an edit store text where bytes were."""
+        checked for its columns' types (SQL lets an edit store text where bytes were); a
+        redacted row's payload is None."""
         expected = 1 if after is None else after + 1
         for rows in self._pages(stream, writer, after):
-            for row in rows:
-                seq, payload, prev, digest = row
+            for seq, payload, prev, digest, _, redacted in rows:
                 if (
                     type(seq) is not int
                     or type(payload) is not bytes
@@ -285,10 +328,74 @@ class SqlLogStore(WriterLogStore):
                         stream, writer, expected, "a stored column has the wrong type"
                     )
                 expected = seq + 1
-                yield cast(ChainRow, row)
+                if redacted:
+                    if payload:
+                        raise ChainBroken(
+                            stream, writer, seq, "an entry marked redacted still holds a payload"
+                        )
+                    yield seq, None, prev, digest
+                else:
+                    yield seq, payload, prev, digest
 
-    def _verify(self, stream: str, writer: str) -> int:
+    def _verify(self, stream: str, writer: str) -> Verified:
         return verify_to_head(stream, writer, self._chain_rows(stream, writer), self._read_head)
+
+    # -- the store in position order -------------------------------------------------------
+
+    def _feed(self, after: int, limit: int | None) -> Iterator[CommitEvent]:
+        """Committed entries with ``position > after`` in position order, a page per query.
+
+        Every page reads a prefix of the positions: a position is assigned inside the
+        write transaction as one past the largest committed, so positions commit in order
+        and none below one already read can appear later."""
+        query, sql = self._backend.query, self.FEED_PAGE
+        for rows in feed_pages(
+            lambda start, n: query(sql, (start, n)), after, limit, self._page_size
+        ):
+            for row in rows:
+                yield _new_tuple(CommitEvent, row)
+
+    def _position(self) -> int:
+        return cast(int, self._backend.query(self.MAX_POSITION)[0][0] or 0)
+
+    def _stream_entries(self, stream: str, after: int) -> Iterator[Entry]:
+        """The entries of every writer of ``stream`` with ``position > after``, up to the
+        position committed when the read starts, merged by position (each log's positions
+        grow with its seqs); memory holds a page per writer, never the stream."""
+        query = self._backend.query
+        return stream_entries(
+            stream,
+            after,
+            bound=self._position(),
+            writers=lambda w: query(self.NEXT_WRITER, (stream, w)),
+            position_at=lambda w, seq: query(self.POSITION_AT, (stream, w, seq)),
+            head=lambda w: self._read_head(stream, w)[0],
+            page=lambda w, seq, n: [
+                _entry(stream, w, row) for row in query(self.PAGE, (stream, w, seq, n))
+            ],
+            page_size=self._page_size,
+        )
+
+    # -- erasure ---------------------------------------------------------------------------
+
+    def _redact(self, stream: str, writer: str, seq: int) -> Entry:
+        """Empty the payload of entry ``seq`` and mark it redacted, in one transaction; an
+        entry already redacted is returned as it is. The bytes leave the row; a driver
+        whose storage keeps old row versions (free pages, a write-ahead log) scrubs them
+        too (see ``agentstore_sqlite``).
+
+        Raises:
+            NotFound: the log has no entry ``seq``.
+        """
+        backend = self._backend
+        with backend.transaction():
+            found = backend.query(self.ENTRY_AT, (stream, writer, seq))
+            if not found:
+                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry at seq {seq}")
+            if found[0][5] != 1:
+                self._exec(self._redact_sql, (b"", stream, writer, seq))
+        s, _, prev, digest, position, _ = found[0]
+        return _entry(stream, writer, (s, b"", prev, digest, position, 1))
 
     def tamper(self, stream: str, writer: str, seq: int, entry: Entry | None) -> None:
         """Overwrite the stored row at ``seq`` with ``entry``'s payload and hashes, or delete
@@ -334,8 +441,20 @@ class SqlLogStore(WriterLogStore):
 _EntryRow = tuple[str, str, int, bytes, bytes | None, bytes]
 
 
-def _as_entry(row: _EntryRow) -> Entry:
-    entry: Entry = _new_tuple(Entry, row + _UNPOSITIONED)
+def _entries(rows: Sequence[_EntryRow], positions: Sequence[int] | None) -> list[Entry]:
+    """The entries of rows just written, with the positions they were given."""
+    if positions is None:
+        return [_new_tuple(Entry, (*row, 0, False)) for row in rows]
+    return [_new_tuple(Entry, (*row, p, False)) for row, p in zip(rows, positions, strict=True)]
+
+
+def _entry(stream: str, writer: str, row: Row) -> Entry:
+    """An entry from a stored row of ``seq, payload, prev_hash, content_hash, position,
+    redacted``."""
+    seq, payload, prev, digest, position, redacted = row
+    entry: Entry = _new_tuple(
+        Entry, (stream, writer, seq, payload, prev, digest, position, redacted == 1)
+    )
     return entry
 
 

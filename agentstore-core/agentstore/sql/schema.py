@@ -160,6 +160,22 @@ V4_POSTGRES_LOG_POSITIONS: Final = (
 )
 
 
+# Version 4 for a layout that names no step of its own (one written before version 4,
+# keeping its entries in an agentstore_log table): each entry's position and redaction
+# mark, rows already stored positioned in (stream, writer, seq) order. The portable log
+# store assigns positions itself (one past the largest, in its write transaction).
+V4_PORTABLE_LOG_POSITIONS: Final = (
+    "ALTER TABLE agentstore_log ADD COLUMN position {int}",
+    "ALTER TABLE agentstore_log ADD COLUMN redacted {int} NOT NULL DEFAULT 0",
+    "UPDATE agentstore_log SET position = o.n FROM (SELECT stream, writer, seq, "
+    "row_number() OVER (ORDER BY stream, writer, seq) AS n FROM agentstore_log) AS o "
+    "WHERE agentstore_log.stream = o.stream AND agentstore_log.writer = o.writer "
+    "AND agentstore_log.seq = o.seq",
+    "CREATE UNIQUE INDEX agentstore_log_position ON agentstore_log (position)",
+)
+_PORTABLE_STEPS: Final[Mapping[int, Sequence[str]]] = {4: V4_PORTABLE_LOG_POSITIONS}
+
+
 @dataclass(frozen=True)
 class SchemaLayout:
     """Where the substrate's tables live in one database, and the DDL that builds them.
@@ -176,7 +192,9 @@ class SchemaLayout:
     ``{octets}`` and ``{hot_updates}`` fields of the DDL templates."""
     migrations: Mapping[int, Sequence[str]]
     """``migrations[n]`` takes a database from version n - 1 to n (templates, see
-    :attr:`types`), for every n up to :data:`SCHEMA_VERSION`; version 0 is empty."""
+    :attr:`types`), for every n up to :data:`SCHEMA_VERSION`; version 0 is empty. A
+    layout written before version 4 may stop at 3: :meth:`steps` supplies the core's
+    portable version 4 (positions and the redaction mark on ``agentstore_log``)."""
     readable_from: int
     """The oldest version read as it stands; an older one must be upgraded first."""
     table_exists: str
@@ -192,6 +210,17 @@ class SchemaLayout:
     def sql(self, template: str) -> str:
         """``template`` with this layout's column types filled in."""
         return template.format_map(self.types)
+
+    def steps(self, version: int) -> Sequence[str]:
+        """The DDL templates taking a database from ``version - 1`` to ``version``: this
+        layout's :attr:`migrations` entry, else (a layout written before that version)
+        the portable step the core keeps for it.
+
+        Raises:
+            KeyError: neither this layout nor the core has a step for ``version``.
+        """
+        found = self.migrations.get(version)
+        return _PORTABLE_STEPS[version] if found is None else found
 
     def before_upgrade(self, backend: Backend, found: int) -> None:
         """Refuse, changing nothing, an upgrade from version ``found`` (at least 1) that
@@ -340,7 +369,7 @@ def ensure_schema(backend: Backend) -> int:
             layout.before_upgrade(backend, found)
         try:
             for version in range(found + 1, SCHEMA_VERSION + 1):
-                for statement in layout.migrations[version]:
+                for statement in layout.steps(version):
                     backend.exec(layout.sql(statement))
         finally:
             layout.after_upgrade(backend)
@@ -375,8 +404,8 @@ def __getattr__(name: str) -> object:
     if name == "MIGRATIONS":
         return {
             v: {
-                Dialect.SQLITE: sqlite.migrations[v],
-                Dialect.POSTGRES: DEFAULT_LAYOUT.migrations[v],
+                Dialect.SQLITE: sqlite.steps(v),
+                Dialect.POSTGRES: DEFAULT_LAYOUT.steps(v),
             }
             for v in range(1, SCHEMA_VERSION + 1)
         }
@@ -388,6 +417,7 @@ __all__ = [
     "DEFAULT_LAYOUT",
     "MOVE_HEAD",
     "SCHEMA_VERSION",
+    "V4_PORTABLE_LOG_POSITIONS",
     "V4_POSTGRES_LOG_POSITIONS",
     "SchemaLayout",
     "ensure_schema",
