@@ -20,6 +20,9 @@ from pathlib import Path
 import agentstore
 import pytest
 from agentstore import CommitEvent
+from agentstore.conformance import DoorbellContract
+from agentstore.conformance.contracts.conditional import ConditionalAppendContract
+from agentstore.conformance.contracts.feed import FeedContract
 from agentstore.driver import AUDIT_STREAM
 from sqlite_helpers import open_file_store, sqlite_policy
 
@@ -325,3 +328,12 @@ def test_async_store_follows_another_process_woken_by_the_watcher(db: Path) -> N
 
     rung, committed = asyncio.run(asyncio.wait_for(main(), 60))
     assert rung == committed
+
+
+class TestWatchingStoreKeepsTheContracts(FeedContract, DoorbellContract, ConditionalAppendContract):
+    """A watching store rings exactly as the contracts say (own appends once, on their
+    thread; positions in the events), whatever its watcher thread does meanwhile."""
+
+    @pytest.fixture
+    def agentstore_policy(self, tmp_path: Path) -> agentstore.StorePolicy:
+        return sqlite_policy(tmp_path / "conformance.db", watch=True)
