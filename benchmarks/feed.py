@@ -27,9 +27,11 @@ BATCH = 1000
 MIB = 1024 * 1024
 
 SQLITE_SCAN = (
-    "SELECT stream, writer, seq, content_hash, position FROM agentstore_log ORDER BY position"
+    "SELECT stream, writer, seq, content_hash, position FROM agentstore_log_rows "
+    "WHERE position > 0 ORDER BY position"
 )
-"""The SQLite floor: every entry's event fields, in position order, in one statement."""
+"""The SQLite floor: every entry's event fields, in position order (the position index),
+in one statement."""
 
 PG_SCAN = (
     "SELECT stream, writer, seq, content_hash, tx, idx FROM agentstore_log "

@@ -67,15 +67,22 @@ def _migrate(run: Callable[[str], object], layout: Any, upto: int) -> None:
 class SqliteStatementLog:
     """One writer's appends as agentstore makes them, by a raw sqlite3 connection."""
 
-    def __init__(self, path: Path, statement: str, writer: str) -> None:
+    def __init__(self, path: Path, statement: str, writer: str, *, positions: bool) -> None:
         self.conn = sqlite_connect(path, "NORMAL")
         self.statement, self.writer = statement, writer
         self.head: tuple[int, bytes | None] = (0, None)
+        # Today's statement takes the next position, as agentstore passes it when it
+        # alone writes the file (the unique index would refuse a taken one).
+        self.position: int | None = 0 if positions else None
 
     def append(self) -> None:
         seq, prev = self.head
         digest = chain(prev, PAYLOAD)
-        self.conn.execute(self.statement, (STREAM, self.writer, seq + 1, PAYLOAD, prev, digest))
+        row: tuple[Any, ...] = (STREAM, self.writer, seq + 1, PAYLOAD, prev, digest)
+        if self.position is not None:
+            self.position += 1
+            row = (*row, self.position)
+        self.conn.execute(self.statement, row)
         self.head = (seq + 1, digest)
 
     def close(self) -> None:
@@ -87,7 +94,7 @@ def _sqlite_v3(path: Path, n: int) -> Runner:
         from agentstore_sqlite.schema import SQLITE_LAYOUT
     except ImportError as exc:
         raise Unavailable("agentstore-sqlite is not installed") from exc
-    log = SqliteStatementLog(path, SQLITE_V3_INSERT, "v3")
+    log = SqliteStatementLog(path, SQLITE_V3_INSERT, "v3", positions=False)
     conn = log.conn
     conn.execute("BEGIN IMMEDIATE")
     _migrate(conn.execute, SQLITE_LAYOUT, 3)
@@ -101,7 +108,7 @@ def _sqlite_now(path: Path, n: int) -> Runner:
     except ImportError as exc:
         raise Unavailable("agentstore-sqlite is not installed") from exc
     open_agentstore("sqlite", {"path": str(path)}).close()  # today's schema, as agentstore makes it
-    log = SqliteStatementLog(path, INSERT_VIA_VIEW, "now")
+    log = SqliteStatementLog(path, INSERT_VIA_VIEW, "now", positions=True)
     return CallRunner(repeat(log.append, n), n, log.close)
 
 
@@ -188,7 +195,8 @@ def scenarios(settings: Settings) -> list[Scenario]:
                 f"{single} appends per sample, one writer, WAL, synchronous=NORMAL. Both raw "
                 "rows run agentstore's one-statement append (an INSERT into the view whose "
                 "trigger writes the entry and moves the head) after a cached head: on schema "
-                "3 (no positions), and on today's schema."
+                "3 (no positions), and on today's schema, passing the next position as "
+                "agentstore does when it alone writes the file."
             ),
             contenders=[
                 Contender(

@@ -36,24 +36,32 @@ def _open_watching(path: Path, watch: bool) -> Any:
 
 
 class IdleRunner:
-    """CPU seconds the process uses per wall-clock second while the store sits idle."""
+    """CPU seconds the process uses per wall-clock second while the store sits idle.
+
+    Each sample opens its store and closes it after: the harness keeps every contender
+    open at once, and a watching store's thread must not count against the other row."""
 
     def __init__(self, path: Path, watch: bool, seconds: float) -> None:
-        self.store = _open_watching(path, watch)
-        self.store.log("idle", writer="w").append(b"x")  # a store in use, then idle
-        if watch:
-            self.store.doorbell.subscribe(lambda event: None)
-        self.seconds = seconds
+        self.path, self.watch, self.seconds = path, watch, seconds
+        _open_watching(path, watch).close()  # refuse now if the driver cannot watch
 
     def run(self) -> Sample:
-        cpu, wall = time.process_time(), time.monotonic()
-        time.sleep(self.seconds)
-        used, elapsed = time.process_time() - cpu, time.monotonic() - wall
+        store = _open_watching(self.path, self.watch)
+        try:
+            store.log("idle", writer="w").append(b"x")  # a store in use, then idle
+            if self.watch:
+                store.doorbell.subscribe(lambda event: None)
+            time.sleep(0.1)  # past the ring of its own append
+            cpu, wall = time.process_time(), time.monotonic()
+            time.sleep(self.seconds)
+            used, elapsed = time.process_time() - cpu, time.monotonic() - wall
+        finally:
+            store.close()
         share = used / elapsed
         return Sample(1, share, {"CPU % of one core": share * 100})
 
     def close(self) -> None:
-        self.store.close()
+        pass
 
 
 class LatencyRunner:
@@ -132,7 +140,8 @@ def scenarios(settings: Settings) -> list[Scenario]:
             unit="s",
             show_rate=False,
             note=(
-                f"Samples of {idle:g} s with the process asleep and one store open. "
+                f"Samples of {idle:g} s with the process asleep and one store open (each "
+                "sample opens its own and closes it after). "
                 "'median / op' is the CPU time the whole process used per second (every "
                 "thread counted): the watcher asks SQLite for PRAGMA data_version every "
                 "20 ms on a connection of its own."
