@@ -137,9 +137,9 @@ class CatchUpRunner:
 
 def scenarios(settings: Settings) -> list[Scenario]:
     read_n = settings.n(100_000, 10_000)
-    catch_n = settings.n(1_000_000, 20_000)
+    catch_n = settings.n(1_000_000, 10_000)
     pg_read_n = settings.n(100_000, 5_000)
-    pg_catch_n = settings.n(1_000_000, 10_000)
+    pg_catch_n = settings.n(1_000_000, 5_000)
     read_db = functools.cache(lambda: _build_sqlite(settings.path("feed-read") / "feed.db", read_n))
     catch_db = functools.cache(
         lambda: _build_sqlite(settings.path("feed-catchup") / "feed.db", catch_n)

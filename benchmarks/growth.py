@@ -65,9 +65,9 @@ def _postgres(pg: Pg, writer: str, entries: int, n: int) -> Runner:
 
 
 def scenarios(settings: Settings) -> list[Scenario]:
-    entries = settings.n(1_000_000, 20_000)
-    single = settings.n(2000, 400)
-    pg_single = settings.n(1000, 100)
+    entries = settings.n(1_000_000, 10_000)
+    single = settings.n(2000, 300)
+    pg_single = settings.n(1000, 50)
     pg, pg_full = Pg(settings), Pg(settings)  # one schema each: an empty table, a full one
     skipped = pg.probe() or pg_full.probe()
     dur = agentstore_sqlite_durability()

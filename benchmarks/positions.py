@@ -181,8 +181,8 @@ NOW = "raw {}, agentstore's statement with positions"
 
 
 def scenarios(settings: Settings) -> list[Scenario]:
-    single = settings.n(2000, 600)
-    pg_single = settings.n(1000, 100)
+    single = settings.n(2000, 300)
+    pg_single = settings.n(1000, 50)
     # The v3 floor and today's need a schema each: the same table names, different shapes.
     pg_v3, pg_now, pg_store = Pg(settings), Pg(settings), Pg(settings)
     skipped = pg_v3.probe() or pg_now.probe() or pg_store.probe()

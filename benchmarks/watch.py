@@ -130,7 +130,7 @@ class LatencyRunner:
 
 
 def scenarios(settings: Settings) -> list[Scenario]:
-    idle = 2.0 if not settings.quick else 0.5
+    idle = 2.0 if not settings.quick else 0.3
     n = settings.n(200, 40)
     pause = 0.005
     return [
