@@ -17,12 +17,16 @@ from typing import Any
 from benchmarks import (
     aio,
     coldstart,
+    feed,
+    growth,
+    positions,
     postgres_log,
     pytest_start,
     ratelimit,
     sqlite_log,
     targets,
     verify,
+    watch,
 )
 from benchmarks.common import Settings, cpu_count
 from benchmarks.harness import Scenario, ScenarioResult, progress, render, run_scenario
@@ -37,6 +41,10 @@ BUILDERS: Sequence[Callable[[Settings], list[Scenario]]] = (
     coldstart.scenarios,
     pytest_start.scenarios,
     aio.scenarios,
+    positions.scenarios,
+    feed.scenarios,
+    growth.scenarios,
+    watch.scenarios,
 )
 
 

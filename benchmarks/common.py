@@ -58,7 +58,7 @@ def open_agentstore(backend: str, section: Mapping[str, Any] | None = None) -> a
         spec = agentstore.default_registry().get(backend)
     except agentstore.UnknownDriver as exc:
         raise Unavailable(f"agentstore driver {backend!r} is not installed") from exc
-    fields = spec.config_model.model_fields
+    fields = _keys(spec.config_model)
     values = {k: v for k, v in (section or {}).items() if k in fields}
     sections = {backend: values} if values or spec.needs_section else {}
     policy = agentstore.StorePolicy(backend, sections=sections)
@@ -85,9 +85,16 @@ def driver_accepts(backend: str, key: str) -> bool:
     try:
         import agentstore
 
-        return key in agentstore.default_registry().get(backend).config_model.model_fields
+        return key in _keys(agentstore.default_registry().get(backend).config_model)
     except Exception:
         return False
+
+
+def _keys(model: Any) -> set[str]:
+    """The keys a policy section may write: each field's name, and its alias if it has one
+    (postgres writes ``schema`` for ``schema_name``)."""
+    fields = model.model_fields
+    return set(fields) | {f.alias for f in fields.values() if f.alias}
 
 
 # -- the raw SQLite floor ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +174,98 @@ def evaluate(results: Sequence[ScenarioResult]) -> list[Check]:
         lambda v: v <= 1.1,
         throughput=False,
     )
+    ratio_check(
+        "postgres-threads",
+        "postgres 4 threads on distinct writers, positions included, within 1.15x of the "
+        "optimistic-INSERT floor's time",
+        "agentstore postgres",
+        "psycopg optimistic INSERT (floor)",
+        lambda v: v <= 1.15,
+        throughput=False,
+    )
+    for driver in ("sqlite", "postgres"):
+        raw = "sqlite3" if driver == "sqlite" else "psycopg"
+        ratio_check(
+            f"{driver}-append-positions",
+            f"{driver}: a single append with positions within 1.10x of the time without",
+            f"raw {raw}, agentstore's statement with positions",
+            f"raw {raw}, schema 3 statement, no positions (floor)",
+            lambda v: v <= 1.10,
+            throughput=False,
+        )
+        ratio_check(
+            f"{driver}-feed",
+            f"{driver}: reading the feed within 1.2x of a raw ordered scan's time",
+            f"agentstore {driver} store.feed()",
+            f"raw {raw} ordered scan (floor)",
+            lambda v: v <= 1.2,
+            throughput=False,
+        )
+        checks.append(_catch_up(get(f"{driver}-feed-catchup"), driver))
+    for key, driver in (("sqlite-growth", "sqlite"), ("postgres-growth", "postgres")):
+        res = get(key)
+        full = next(
+            (
+                r.name
+                for r in (res.rows if res else [])
+                if r.name.startswith(f"agentstore {driver}, log holding")
+            ),
+            f"agentstore {driver}, log holding 1,000,000 entries",
+        )
+        ratio_check(
+            key,
+            f"{driver}: appends to a log holding 1M entries >= 0.9x the rate on an empty one",
+            full,
+            f"agentstore {driver}, empty log (baseline)",
+            lambda v: v >= 0.9,
+            throughput=True,
+        )
+    checks.extend(_watch(get("sqlite-watch-idle"), get("sqlite-watch-latency")))
+    return checks
+
+
+def _catch_up(res: ScenarioResult | None, driver: str) -> Check:
+    name = f"agentstore {driver} store.feed()"
+    target = f"{driver}: catching up on 1M positions in bounded memory (peak RSS < 100 MB)"
+    row = _ok(res.row(name)) if res else None
+    if res is None or row is None:
+        why = "scenario not run" if res is None else _why_missing(name, res.row(name))
+        return Check(target, f"n/a: {why}", None)
+    peak = float(row.extras().get("peak RSS MiB", 0.0))
+    entries = row.samples[0].ops
+    seconds = statistics.median(s.seconds for s in row.samples)
+    text = (
+        f"{entries:,} positions in {seconds:.2f} s ({fmt_rate(row.rate_median)}/s), {peak:.0f} MiB"
+    )
+    return Check(target, text, peak * MIB < 100e6)
+
+
+def _extra_median(row: Row, key: str) -> float | None:
+    values = sorted(float(s.extra[key]) for s in row.samples if key in s.extra)
+    return values[len(values) // 2] if values else None
+
+
+def _watch(idle: ScenarioResult | None, latency: ScenarioResult | None) -> list[Check]:
+    name = "agentstore sqlite, watch = true"
+    idle_t = "sqlite watch = true: idle CPU < 1% of a CPU"
+    lag_t = "sqlite watch = true: another process's commit rings within 50 ms (p99)"
+    checks: list[Check] = []
+    row = _ok(idle.row(name)) if idle else None
+    share = _extra_median(row, "CPU % of one core") if row else None
+    if share is None:
+        why = "scenario not run" if idle is None else _why_missing(name, idle.row(name))
+        checks.append(Check(idle_t, f"n/a: {why}", None))
+    else:
+        checks.append(Check(idle_t, f"{share:.2f}% (median of the samples)", share < 1.0))
+    row = _ok(latency.row(name)) if latency else None
+    p99 = _extra_median(row, "p99 ms") if row else None
+    if p99 is None:
+        why = "scenario not run" if latency is None else _why_missing(name, latency.row(name))
+        checks.append(Check(lag_t, f"n/a: {why}", None))
+    else:
+        worst = max(float(s.extra["max ms"]) for s in row.samples) if row else 0.0
+        text = f"p99 {p99:.1f} ms (median of the samples); worst {worst:.1f} ms"
+        checks.append(Check(lag_t, text, p99 <= 50.0))
     return checks
 
 

@@ -55,15 +55,21 @@ def open_driver(config: SqliteConfig, context: OpenContext) -> DriverStores:
         config, context.base_dir, create=context.create, read_only=context.read_only
     )
     try:
-        stores = _stores(backend, context, config.verify_workers)
+        if config.watch:
+            stores = _watching_stores(backend, context, config.verify_workers)
+        else:
+            stores = _stores(backend, context, config.verify_workers)
     except BaseException:
         backend.close()
         raise
     mode = "read-only" if context.read_only else f"synchronous={config.synchronous}"
     log.info("opened %s (%s, journal_mode=%s)", backend.location, mode, config.journal_mode)
 
+    # A watching store stops its watcher before closing the backend.
+    closing = stores.close if config.watch else backend.close
+
     def close() -> None:
-        backend.close()
+        closing()
         log.info("closed %s", backend.location)
 
     stores.close = close
@@ -75,6 +81,23 @@ def _stores(backend: SqliteBackend, context: OpenContext, workers: int) -> Drive
         return SqliteLogStore(backend, verify_workers=workers)
 
     return open_sql_stores(backend, context, log_store=log_store)
+
+
+def _watching_stores(backend: SqliteBackend, context: OpenContext, workers: int) -> DriverStores:
+    """The stores, ringing ``context``'s doorbell for other stores' commits too
+    (``watch = true``, see :mod:`agentstore_sqlite.watch`)."""
+    from agentstore_sqlite.watch import WatchedLogStore, open_watching
+
+    built: list[WatchedLogStore] = []
+
+    def log_store(_: object) -> WatchedLogStore:
+        built.append(WatchedLogStore(backend, verify_workers=workers))  # after the schema
+        return built[-1]
+
+    stores = open_sql_stores(backend, context, log_store=log_store)
+    if stores.logs is not None:
+        open_watching(backend, context.doorbell, stores, built[-1])
+    return stores
 
 
 def open_on_connection(conn: sqlite3.Connection, *, clock: Clock | None = None) -> Store:

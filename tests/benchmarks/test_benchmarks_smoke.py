@@ -85,3 +85,29 @@ def test_asyncio_rows_report_loop_lag_and_their_targets() -> None:
     assert targets[lag]["met"] is not None
     verify = "asyncio await verify() rate within 1.1x of the synchronous verify"
     assert targets[verify]["met"] is not None
+
+
+def test_issue_15_rows_run_and_report_their_targets() -> None:
+    keys = (
+        "sqlite-append-positions,sqlite-feed,sqlite-feed-catchup,sqlite-growth,"
+        "sqlite-watch-idle,sqlite-watch-latency,postgres-append-positions,postgres-feed"
+    )
+    proc = run_bench("--only", keys, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    assert sorted(s["key"] for s in doc["scenarios"]) == sorted(keys.split(","))
+    for scenario in doc["scenarios"]:
+        for row in scenario["rows"]:
+            assert row["status"] == "ok", (scenario["key"], row)
+    targets = {t["target"]: t for t in doc["targets"]}
+    for name in (
+        "sqlite: a single append with positions within 1.10x of the time without",
+        "postgres: a single append with positions within 1.10x of the time without",
+        "sqlite: reading the feed within 1.2x of a raw ordered scan's time",
+        "postgres: reading the feed within 1.2x of a raw ordered scan's time",
+        "sqlite: catching up on 1M positions in bounded memory (peak RSS < 100 MB)",
+        "sqlite: appends to a log holding 1M entries >= 0.9x the rate on an empty one",
+        "sqlite watch = true: idle CPU < 1% of a CPU",
+        "sqlite watch = true: another process's commit rings within 50 ms (p99)",
+    ):
+        assert targets[name]["met"] is not None, targets[name]
