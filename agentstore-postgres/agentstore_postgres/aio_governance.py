@@ -51,7 +51,6 @@ from agentstore.sql.governance import (
     SqlSessionStore,
     _json_object,
 )
-from agentstore.sql.logs import SqlLogStore
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -63,6 +62,12 @@ from agentstore.types import (
 )
 
 from agentstore_postgres.aio import AsyncPg, PgAsyncLogStore
+
+# The audit chain's records: the columns an AuditRecord holds, a page at a time.
+_AUDIT_PAGE = (
+    "SELECT seq, payload, prev_hash, content_hash FROM agentstore_log "
+    "WHERE stream = ? AND writer = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
 
 
 class _Native:
@@ -155,9 +160,7 @@ class PgAsyncAuditSink:
         pg = self._logs._pg
         while True:
             params = (AUDIT_STREAM, AUDIT_WRITER, after, PAGE)
-            rows = await self._offload.native(
-                pg.query(SqlLogStore.PAGE, params, "AuditSink.records")
-            )
+            rows = await self._offload.native(pg.query(_AUDIT_PAGE, params, "AuditSink.records"))
             with driver_call("AuditSink.records"):
                 page = [
                     AuditRecord(seq, AuditEntry.from_json(payload), prev, digest)

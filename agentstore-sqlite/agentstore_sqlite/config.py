@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 MEMORY: Final = ":memory:"
 """The ``path`` that selects a private in-memory database (gone when the store closes)."""
@@ -74,14 +74,17 @@ class SqliteConfig(BaseModel):
             raise ValueError("must not contain a NUL character")
         return value
 
-    @model_validator(mode="after")
-    def _watch_needs_file(self) -> SqliteConfig:
-        if self.watch and self.path == MEMORY:
+    # A field validator, not a model one: the default section then needs no validation
+    # at all (see DriverSpec.needs_section), which keeps opening the default store cheap.
+    @field_validator("watch")
+    @classmethod
+    def _watch_needs_file(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("path") == MEMORY:
             raise ValueError(
                 "watch = true needs a database file that other stores open: an in-memory "
                 "database is private to this store; set path to a file or leave watch out"
             )
-        return self
+        return value
 
     @property
     def in_memory(self) -> bool:
