@@ -67,6 +67,23 @@ def test_all_chains_hold(run: Run, store: Store) -> None:
     ]
 
 
+def test_redacted_entries_are_counted(run: Run, store: Store) -> None:
+    store.log("conv", "alice").redact(2, reason="erasure request")  # + an audit record
+    result = run("verify", "-v")
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout.splitlines() == [
+        "ok: stream 'conv', writer 'alice': 3 entries, 1 redacted",
+        "ok: stream 'conv', writer 'bob': 2 entries",
+        "ok: stream 'ops', writer 'cron': 1 entry",
+        f"ok: stream '{AUDIT_STREAM}', writer '{AUDIT_WRITER}': 2 entries",
+        "ok: 4 chains hold (8 entries, 1 redacted)",
+    ]
+    chains = json.loads(run("verify", "--json").stdout)["chains"]
+    alice = next(d for d in chains if d["writer"] == "alice")
+    assert (alice["entries"], alice["redacted"]) == (3, 1)
+    assert all("redacted" not in d for d in chains if d["writer"] != "alice")
+
+
 def test_each_broken_chain_is_named_with_its_seq(
     run: Run, store: Store, shared: SharedState
 ) -> None:

@@ -56,11 +56,14 @@ class TestDeclaredInProcess(_Children):
 
 
 def test_declared_driver_runs_the_process_tests(pytester: pytest.Pytester) -> None:
-    # sqlite declares cross_process: its multi-process tests (one per face) run and pass.
+    # sqlite declares cross_process: its multi-process tests (the log's, one per face, the
+    # feed's and expect_head's) run and pass.
     if "sqlite" not in default_registry().drivers:
         pytest.skip("agentstore-sqlite is not installed here")
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--agentstore-driver", "sqlite", "-k", "processes", "-v"
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*test_log_appends_from_processes_are_contiguous PASSED*"])
+    result.stdout.fnmatch_lines(["*test_feed_no_late_gaps_across_processes PASSED*"])
+    result.stdout.fnmatch_lines(["*test_expect_head_race_across_processes PASSED*"])

@@ -130,3 +130,21 @@ def test_async_agents(tmp_path: Path) -> None:
     ]
     assert out[-1] == "live agents: 4"
     assert (tmp_path / "agents.db").is_file()
+
+
+def test_feed_consumer(tmp_path: Path) -> None:
+    out = run_example("feed_consumer.py", tmp_path)
+    assert out[:3] == [
+        "first consumer handled [1, 2]",
+        "all handled once: True",
+        "retry refused: the head is already 3",
+    ]
+    assert out[3:9] == [
+        "1 user: my order 1182 never arrived",
+        "2 agent: sorry! can you confirm your address?",
+        "3 user: [redacted]",
+        "4 agent: thanks, a new parcel ships today",
+        "5 user: great, thank you",
+        "6 agent: anything else?",
+    ]
+    assert out[-1] == "user chain: 3 entries intact, 1 redacted"

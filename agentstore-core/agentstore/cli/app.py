@@ -423,15 +423,19 @@ def verify(
                     f"{r.broken.detail}"
                 )
             elif verbose:
+                erased = f", {r.redacted} redacted" if r.redacted else ""
                 click.echo(
-                    f"ok: stream {r.stream!r}, writer {r.writer!r}: {_n(r.entries, 'entry')}"
+                    f"ok: stream {r.stream!r}, writer {r.writer!r}: "
+                    f"{_n(r.entries, 'entry')}{erased}"
                 )
         entries = sum(r.entries or 0 for r in results)
+        redacted = sum(r.redacted for r in results)
         if broken:
             click.echo(f"{len(broken)} of {_n(len(results), 'chain')} broken")
         elif results:
             held = "chain holds" if len(results) == 1 else "chains hold"
-            click.echo(f"ok: {len(results)} {held} ({_n(entries, 'entry')})")
+            erased = f", {redacted} redacted" if redacted else ""
+            click.echo(f"ok: {len(results)} {held} ({_n(entries, 'entry')}{erased})")
         else:
             click.echo("ok: no chains to verify (the store holds no log entries)")
     if broken:

@@ -29,11 +29,18 @@ class ChainResult:
     entries: int | None = None
     broken: ChainBroken | None = None
 
+    @property
+    def redacted(self) -> int:
+        """How many of the chain's entries are redacted (their payload erased)."""
+        return int(getattr(self.entries, "redacted", 0))
+
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"stream": self.stream, "writer": self.writer}
         if self.broken is None:
             doc["ok"] = True
             doc["entries"] = self.entries
+            if self.redacted:
+                doc["redacted"] = self.redacted
         else:
             doc["ok"] = False
             doc["seq"] = self.broken.seq

@@ -31,7 +31,6 @@ class SqliteKeyValue:
 
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.text_factory = bytes  # a value edited into TEXT reads back as bytes, to check
-        self.db.execute("PRAGMA secure_delete = ON")  # a redacted payload is zeroed on disk
         self.lock = threading.RLock()  # one connection: one thread at a time, one transaction
         if create:
             self.db.execute("CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL)")

@@ -85,7 +85,12 @@ class AsyncFeedContract(AsyncContractBase):
                             caught_up.set()
 
                 task = asyncio.create_task(consume())
-                await asyncio.wait_for(caught_up.wait(), 30)
+                waiting = asyncio.create_task(caught_up.wait())
+                await asyncio.wait([task, waiting], timeout=30, return_when="FIRST_COMPLETED")
+                waiting.cancel()
+                if task.done():
+                    task.result()  # raises what the follower raised
+                assert caught_up.is_set()
                 new = [await store.log("s", writer="v").append(b"3")]
                 new.append(await store.log("s", writer="w").append(b"4", expect_head=2))
                 await task

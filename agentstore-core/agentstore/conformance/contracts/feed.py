@@ -41,11 +41,14 @@ class FeedReader:
             last = 0
             while True:
                 stopping = self.stop.is_set()  # read once more after the writers finish
+                before = last
                 for event in self.store.feed(after=last):
                     self.seen.append(event.position)
                     last = event.position
                 if stopping:
                     return
+                if last == before:  # nothing new: let the writers run
+                    self.stop.wait(0.005)
         except BaseException as exc:
             self.error = exc
 
@@ -233,19 +236,28 @@ class FeedContract(ContractBase):
         old = store.log("s", writer="w").append_many([b"1", b"2"])
         got: list[CommitEvent] = []
         caught_up = threading.Event()
+        failed: list[BaseException] = []
 
         def consume() -> None:
-            for event in store.follow(after=old[0].position, timeout=5.0):
-                got.append(event)
-                if event.position == old[1].position:
-                    caught_up.set()
+            try:
+                for event in store.follow(after=old[0].position, timeout=5.0):
+                    got.append(event)
+                    if event.position == old[1].position:
+                        caught_up.set()
+            except BaseException as exc:
+                failed.append(exc)
+                caught_up.set()
 
         follower = threading.Thread(target=consume, daemon=True)
         follower.start()
         assert caught_up.wait(30)
+        if failed:
+            raise failed[0]
         new = [store.log("s", writer="v").append(b"3"), store.log("s", writer="w").append(b"4")]
         follower.join(60)
         assert not follower.is_alive()
+        if failed:
+            raise failed[0]
         assert got == [event_of(old[1]), *map(event_of, new)]
 
     def test_feed_follow_sees_commits_of_another_store(self) -> None:
@@ -253,11 +265,15 @@ class FeedContract(ContractBase):
         store, other = self.open_store(), self.open_store()
         started = threading.Event()
         got: list[CommitEvent] = []
+        failed: list[BaseException] = []
 
         def consume() -> None:
             started.set()
-            for event in store.follow(timeout=3.0):
-                got.append(event)
+            try:
+                for event in store.follow(timeout=3.0):
+                    got.append(event)
+            except BaseException as exc:
+                failed.append(exc)
 
         follower = threading.Thread(target=consume, daemon=True)
         follower.start()
@@ -266,6 +282,8 @@ class FeedContract(ContractBase):
         entry = other.log("s", writer="elsewhere").append(b"x")  # rings other's doorbell only
         follower.join(60)
         assert not follower.is_alive()
+        if failed:
+            raise failed[0]
         assert got == [event_of(entry)]
 
     # -- one stream across writers -------------------------------------------------------
