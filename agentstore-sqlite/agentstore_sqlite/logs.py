@@ -99,21 +99,29 @@ class SqliteLogStore(SqlLogStore):
         self._quiet = 0  # appends in a row that found no other connection's in between
 
     def _insert_one(self, row: tuple[str, str, int, bytes, bytes | None, bytes]) -> int:
-        # One statement: the view's trigger writes the entry and moves the head row.
+        # One statement: the view's trigger writes the entry and moves the head row. No
+        # lock is held across the read of the remembered position and the write: a
+        # position another thread took meanwhile is refused by the unique index as one
+        # another process took is (the append then takes the transaction path).
+        if self._quiet >= self.GUESS_AFTER and not self._backend._depth:
+            position = cast(int, self._last_position) + 1
+            try:
+                self._exec(INSERT_VIA_VIEW, (*row, position))
+            except Conflict:
+                self._quiet = 0  # another connection wrote: read positions back
+                raise
+            self._last_position = position
+            return position
+        return self._insert_and_read(row)
+
+    def _insert_and_read(self, row: tuple[str, str, int, bytes, bytes | None, bytes]) -> int:
+        """Append ``row`` leaving its position to the statement, and read it back."""
         backend = self._backend
         with backend.lock:
             if backend.in_transaction:
                 # Exact inside the transaction; not remembered: it may yet roll back.
                 return self._insert_returning(row)
             last = self._last_position
-            if last is not None and self._quiet >= self.GUESS_AFTER:
-                try:
-                    self._exec(INSERT_VIA_VIEW, (*row, last + 1))
-                except Conflict:
-                    self._quiet = 0  # another connection wrote: read positions back
-                    raise
-                self._last_position = last + 1
-                return last + 1
             position = self._insert_returning(row)
             self._quiet = self._quiet + 1 if last is not None and position == last + 1 else 0
             self._last_position = position
