@@ -20,7 +20,7 @@ import psycopg
 from agentstore.chain import ChainRow
 from agentstore.errors import ChainBroken, Conflict, HeadMoved, NotFound, StoreError
 from agentstore.sql.backend import Backend
-from agentstore.sql.logs import PAGE_SIZE, SqlLogStore, _chain
+from agentstore.sql.logs import PAGE_SIZE, SqlLogStore, _chain, _entries
 from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres import positions as P
@@ -92,10 +92,6 @@ def _entry(row: _Row, position: int) -> Entry:
     return entry
 
 
-def _entries_of(rows: Sequence[_Row], positions: Sequence[int]) -> list[Entry]:
-    return [_entry(row, pos) for row, pos in zip(rows, positions, strict=True)]
-
-
 class PgLogStore(SqlLogStore):
     """The core's log store with PostgreSQL's statements, positions and feed.
 
@@ -129,40 +125,6 @@ class PgLogStore(SqlLogStore):
     def _append_many(self, stream: str, writer: str, payloads: Sequence[bytes]) -> list[Entry]:
         return self._commit(stream, writer, payloads, self._heads.get((stream, writer)))
 
-    def _commit(
-        self,
-        stream: str,
-        writer: str,
-        payloads: Sequence[bytes],
-        head: tuple[int, bytes | None] | None,
-    ) -> list[Entry]:
-        """Insert ``payloads`` after ``head`` (read inside the transaction when None),
-        retrying on the head re-read after a lost race, as the core's SQL log store."""
-        backend = self._backend
-        while True:
-            tried = 0
-            remembered = head is not None
-            try:
-                with backend.transaction():
-                    if head is None:
-                        head = self._read_head(stream, writer)
-                    tried = head[0] + 1
-                    rows = _chain(stream, writer, head, payloads)
-                    written = self._write(rows)
-            except Conflict as exc:
-                head = None
-                if not remembered and self._read_head(stream, writer)[0] < tried:
-                    self._verify(stream, writer)
-                    raise StoreError(
-                        f"{backend.location}: appending to stream {stream!r}, writer "
-                        f"{writer!r} at seq {tried} conflicts with something other than a "
-                        "newer entry (an extra unique constraint on agentstore_log?)"
-                    ) from exc
-                continue
-            last = rows[-1]
-            self._remember(stream, writer, last[2], last[5])
-            return _entries_of(rows, written)
-
     def _append_if(
         self, stream: str, writer: str, payloads: Sequence[bytes], expect_head: int
     ) -> list[Entry]:
@@ -189,7 +151,7 @@ class PgLogStore(SqlLogStore):
                 continue
             last = rows[-1]
             self._remember(stream, writer, last[2], last[5])
-            return _entries_of(rows, written)
+            return _entries(rows, written)
         self._verify(stream, writer)
         raise StoreError(
             f"{self._backend.location}: appending to stream {stream!r}, writer {writer!r} "
