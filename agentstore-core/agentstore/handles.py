@@ -6,7 +6,6 @@ failures into StoreErrors; it adds no storage of its own.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from agentstore.capabilities import AuditSink, GenerationStore, WriterLogStore
     from agentstore.crypto.signing import TrustedKey
 
-_log = logging.getLogger("agentstore")
 
 MAX_REASON_LENGTH: Final = 1000
 """The longest ``reason`` :meth:`WriterLog.redact` accepts, in characters."""
@@ -160,11 +158,7 @@ class WriterLog:
         if self._signer is not None:
             self._checkpoint(entry)
         if self._bell._subs:
-            self._bell.ring(
-                CommitEvent(
-                    entry.stream, entry.writer, entry.seq, entry.content_hash, entry.position
-                )
-            )
+            self._bell.ring(event_of(entry))
         if OPS.isEnabledFor(DEBUG):
             done = f"seq {entry.seq}, {len(payload)} bytes"
             log_call("WriterLog.append", (self.stream, self.writer), done=done)
@@ -212,22 +206,10 @@ class WriterLog:
         return entries
 
     def _checkpoint(self, entry: Entry) -> None:
-        # The entry is committed: a failed checkpoint must not make the caller retry it.
-        # The entries stay unsigned until the next signed append (or sign_head()).
-        from agentstore.crypto.signing import CHECKPOINT_STREAM
+        from agentstore.crypto.signing import record_checkpoint
 
         assert self._signer is not None
-        try:
-            self._store._append(CHECKPOINT_STREAM, self.writer, self._signer.checkpoint(entry))
-        except Exception as exc:
-            _log.warning(
-                "log (%r, %r): seq %d committed but its signed checkpoint was not "
-                "written (%s); it is covered by the next signed append",
-                self.stream,
-                self.writer,
-                entry.seq,
-                type(exc).__name__,
-            )
+        record_checkpoint(self._store, self._signer, entry)
 
     def sign_head(self) -> Entry | None:
         """Record a signed checkpoint of the current head (a log opened with a signing

@@ -20,7 +20,7 @@ import json
 import logging
 import struct
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Final, Union
+from typing import TYPE_CHECKING, Any, Final, Protocol, Union
 
 from agentstore.audit import AUDIT_STREAM, AUDIT_WRITER, LogAuditSink
 from agentstore.capabilities import AuditSink, WriterLogStore
@@ -120,6 +120,29 @@ class Signer:
     __str__ = __repr__
 
 
+class Checkpoints(Protocol):
+    """What signs a log's head: :class:`Signer`, or any object with its ``checkpoint``."""
+
+    def checkpoint(self, entry: Entry) -> bytes: ...
+
+
+def record_checkpoint(logs: WriterLogStore, signer: Checkpoints, head: Entry) -> None:
+    """Write the signed checkpoint of ``head``, an entry already committed. A failure is
+    logged, never raised: the caller must not retry a committed append, and its entries
+    stay unsigned only until the writer's next signed append (or ``sign_head()``)."""
+    try:
+        logs._append(CHECKPOINT_STREAM, head.writer, signer.checkpoint(head))
+    except Exception as exc:
+        _log.warning(
+            "log (%r, %r): seq %d committed but its signed checkpoint was not written (%s); "
+            "it is covered by the next signed append",
+            head.stream,
+            head.writer,
+            head.seq,
+            type(exc).__name__,
+        )
+
+
 class SignedAuditSink(AuditSink):
     """An audit sink whose every emit also records a signed checkpoint of the audit
     chain's head: ``store.signed_audit(signing_key)``."""
@@ -133,16 +156,7 @@ class SignedAuditSink(AuditSink):
         head = Entry(
             AUDIT_STREAM, AUDIT_WRITER, record.seq, b"", record.prev_hash, record.content_hash
         )
-        try:
-            self.inner.log_store._append(
-                CHECKPOINT_STREAM, AUDIT_WRITER, self.signer.checkpoint(head)
-            )
-        except Exception as exc:  # the record is committed: never make the caller retry it
-            _log.warning(
-                "audit seq %d committed but its signed checkpoint was not written (%s)",
-                record.seq,
-                type(exc).__name__,
-            )
+        record_checkpoint(self.inner.log_store, self.signer, head)
         return record
 
     def _records(self, after: int) -> Iterator[AuditRecord]:
@@ -308,5 +322,6 @@ __all__ = [
     "TrustedKey",
     "checkpoint_message",
     "fingerprints",
+    "record_checkpoint",
     "verify_signed",
 ]
