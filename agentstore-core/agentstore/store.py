@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from agentstore._policy_wording import database_hint
 from agentstore.audit import LogAuditSink
@@ -30,9 +30,6 @@ from agentstore.capabilities import (
     WriterLogStore,
 )
 from agentstore.checks import check_int
-from agentstore.crypto.credentials import EncryptedCredentialStore
-from agentstore.crypto.keys import Keyring
-from agentstore.crypto.signing import SigningKey
 from agentstore.doorbell import Doorbell
 from agentstore.errors import (
     BackendUnavailable,
@@ -49,6 +46,12 @@ from agentstore.registry import Registry
 from agentstore.spec import DriverStores, OpenContext
 from agentstore.translate import DriverCall
 from agentstore.types import CommitEvent
+
+if TYPE_CHECKING:
+    # Imported where used: the crypto package is not needed until a key is.
+    from agentstore.crypto.credentials import EncryptedCredentialStore
+    from agentstore.crypto.keys import Keyring
+    from agentstore.crypto.signing import SigningKey
 
 _log = logging.getLogger("agentstore")
 
@@ -80,6 +83,8 @@ class Store:
         self._lock = threading.Lock()
         self._sealed: EncryptedCredentialStore | None = None
         if keyring is not None:
+            from agentstore.crypto.credentials import EncryptedCredentialStore
+
             inner = getattr(opened[routes["credentials"]], "credentials", None)
             if inner is not None:
                 self._sealed = EncryptedCredentialStore(inner, keyring)

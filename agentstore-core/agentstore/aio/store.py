@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Generator
 from types import TracebackType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from agentstore.aio._driver import AsyncDriverStores, NativeKit, native_opener
 from agentstore.aio._threads import DEFAULT_WORKERS, Offload, Runner, closed_error, on_own_thread
@@ -45,13 +45,14 @@ from agentstore.aio.handles import (
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
 from agentstore.checks import check_int
-from agentstore.crypto.credentials import AsyncEncryptedCredentialStore
-from agentstore.crypto.signing import SigningKey
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
 from agentstore.store import Store
 from agentstore.store import open as open_sync
+
+if TYPE_CHECKING:
+    from agentstore.crypto.signing import SigningKey
 from agentstore.types import CommitEvent
 
 _BRIDGES: dict[CapabilityName, Any] = {
@@ -309,6 +310,8 @@ async def _open(
             for cap in served:
                 caps[cap] = getattr(native, cap) or _bridge(cap, stores, kit)
         if sync.keyring is not None:
+            from agentstore.crypto.credentials import AsyncEncryptedCredentialStore
+
             caps["credentials"] = AsyncEncryptedCredentialStore(
                 cast(AsyncCredentialStore, caps["credentials"]), sync.keyring
             )
