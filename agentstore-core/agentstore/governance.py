@@ -114,6 +114,15 @@ class PolicyStore(ABC):
         streamed (not materialised)."""
         raise unsupported(self, "listing policies (policies.agent_ids)")
 
+    def _scoped(self, tenant: str) -> PolicyStore:
+        """A store of the same driver and backing whose keys live in tenant ``tenant``'s
+        namespace (``tenant`` already checked by :func:`agentstore.tenancy.check_tenant`):
+        disjoint from this store's keys and every other tenant's, its listings
+        reaching only that namespace. Calls for the same tenant
+        reach the same data; the result shares this store's connections. ``store.tenant``
+        serves policies through it."""
+        raise unsupported(self, "tenant namespaces (store.tenant) for policies")
+
 
 class SessionStore(ABC):
     """Per-execution :class:`~agentstore.types.SessionRecord` storage (``sessions``).
@@ -218,6 +227,15 @@ class SessionStore(ABC):
         """Delete the records expired at ``now``, each only if it is still the expired
         one (not saved again meanwhile); return how many were deleted."""
         raise unsupported(self, "purging expired sessions (sessions.purge_expired)")
+
+    def _scoped(self, tenant: str) -> SessionStore:
+        """A store of the same driver and backing whose keys live in tenant ``tenant``'s
+        namespace (``tenant`` already checked by :func:`agentstore.tenancy.check_tenant`):
+        disjoint from this store's keys and every other tenant's, its listings and its
+        maintenance (``purge_expired``) reaching only that namespace. Calls for the same tenant
+        reach the same data; the result shares this store's connections. ``store.tenant``
+        serves sessions through it."""
+        raise unsupported(self, "tenant namespaces (store.tenant) for sessions")
 
 
 class CredentialStore(ABC):
@@ -386,6 +404,15 @@ class LifecycleStore(ABC):
         ``cutoff`` at the moment each is removed (a heartbeat racing the prune keeps its
         agent); return how many were removed."""
         raise unsupported(self, "pruning agents (lifecycle.prune)")
+
+    def _scoped(self, tenant: str) -> LifecycleStore:
+        """A store of the same driver and backing whose keys live in tenant ``tenant``'s
+        namespace (``tenant`` already checked by :func:`agentstore.tenancy.check_tenant`):
+        disjoint from this store's keys and every other tenant's, its listings and its
+        maintenance (``live`` and ``prune``) reaching only that namespace. Calls for the same tenant
+        reach the same data; the result shares this store's connections. ``store.tenant``
+        serves lifecycle through it."""
+        raise unsupported(self, "tenant namespaces (store.tenant) for lifecycle")
 
 
 __all__ = [

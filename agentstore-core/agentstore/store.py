@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from agentstore.crypto.credentials import EncryptedCredentialStore
     from agentstore.crypto.keys import Keyring
     from agentstore.crypto.signing import SigningKey
+    from agentstore.tenancy.view import TenantStore
 
 _log = logging.getLogger("agentstore")
 
@@ -255,6 +256,21 @@ class Store:
     @property
     def lifecycle(self) -> LifecycleStore:
         return cast(LifecycleStore, self._cap("lifecycle"))
+
+    # -- tenants -------------------------------------------------------------------------
+
+    def tenant(self, name: str) -> TenantStore:
+        """This store as tenant ``name`` sees it: every capability confined to the
+        tenant's own data (see :class:`~agentstore.tenancy.TenantStore`). Cheap: the view
+        shares this store's drivers and connections.
+
+        Raises:
+            InvalidInput: ``name`` is not a tenant name (1 to 63 characters of ``a-z``,
+                ``0-9`` and ``-``, not starting or ending with ``-``).
+        """
+        from agentstore.tenancy.view import TenantStore
+
+        return TenantStore(self, name)
 
     # -- lifetime ------------------------------------------------------------------------
 

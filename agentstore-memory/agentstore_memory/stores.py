@@ -42,6 +42,7 @@ from agentstore.driver import (
 from agentstore.errors import StoreError
 
 from agentstore_memory.forksafe import fork_safe_lock
+from agentstore_memory.tenants import Scopes
 
 log = logging.getLogger("agentstore.memory")
 K = TypeVar("K", AgentId, SessionId, str)
@@ -273,6 +274,10 @@ class MemoryPolicyStore(PolicyStore):
     def __init__(self, life: _Lifetime | None = None) -> None:
         self._life = life or _Lifetime()
         self._docs: dict[AgentId, PolicyDocument] = {}
+        self._tenants: Scopes[MemoryPolicyStore] = Scopes()
+
+    def _scoped(self, tenant: str) -> MemoryPolicyStore:
+        return self._tenants.get(tenant, lambda: MemoryPolicyStore(self._life))
 
     def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
         self._life.check()
@@ -299,6 +304,10 @@ class MemorySessionStore(SessionStore):
         self._life = life or _Lifetime()
         self._lock = fork_safe_lock()
         self._records: dict[SessionId, tuple[SessionRecord, float | None]] = {}
+        self._tenants: Scopes[MemorySessionStore] = Scopes()
+
+    def _scoped(self, tenant: str) -> MemorySessionStore:
+        return self._tenants.get(tenant, lambda: MemorySessionStore(self._life, self.clock))
 
     def _save(self, record: SessionRecord) -> None:
         self._life.check()
@@ -452,6 +461,10 @@ class MemoryLifecycleStore(LifecycleStore):
         self._life = life or _Lifetime()
         self._lock = fork_safe_lock()
         self._agents: dict[AgentId, AgentInfo] = {}
+        self._tenants: Scopes[MemoryLifecycleStore] = Scopes()
+
+    def _scoped(self, tenant: str) -> MemoryLifecycleStore:
+        return self._tenants.get(tenant, lambda: MemoryLifecycleStore(self.clock, self._life))
 
     def _register(self, agent_id: AgentId, now: float) -> None:
         self._life.check()
