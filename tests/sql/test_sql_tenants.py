@@ -19,6 +19,7 @@ import agentstore
 import pytest
 from agentstore import (
     AgentId,
+    InvalidInput,
     NotFound,
     PolicyDocument,
     SessionId,
@@ -350,3 +351,13 @@ def test_credentials_and_rate_limits_of_a_tenant(store: Store, clock: FakeClock)
     acme.rate_limits.reset("calls")
     assert acme.rate_limits.current("calls") == 0
     assert beta.rate_limits.current("calls") == 1
+
+
+def test_a_tenant_store_opens_no_tenant_and_a_bad_name_is_refused(store: Store) -> None:
+    acme = store.tenant("acme")
+    for stores in (acme.policies, acme.sessions, acme.lifecycle):
+        with pytest.raises(InvalidInput, match="tenant 'acme' cannot open tenant 'beta'"):
+            stores._scoped("beta")  # type: ignore[attr-defined]
+    for root in (store.policies, store.sessions, store.lifecycle):
+        with pytest.raises(InvalidInput, match="tenant name"):
+            root._scoped("acme:x")  # would reach into acme's keys

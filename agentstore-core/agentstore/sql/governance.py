@@ -22,8 +22,7 @@ from agentstore.capabilities import (
     PolicyStore,
     SessionStore,
 )
-from agentstore.errors import SchemaVersionError
-from agentstore.governance import unsupported
+from agentstore.errors import InvalidInput, SchemaVersionError
 from agentstore.spec import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Row, Value
 from agentstore.sql.logs import SqlGenerationStore, SqlLogStore
@@ -241,10 +240,17 @@ class SqlSessionStore(SessionStore):
 def _tenant_space(
     store: SqlPolicyStore | SqlSessionStore | SqlLifecycleStore, tenant: str
 ) -> KeySpace:
-    """Tenant ``tenant``'s key space for a scoped copy of ``store``, a root store: a
-    tenant's store has no tenants of its own."""
+    """Tenant ``tenant``'s key space for a scoped copy of ``store``, a root store.
+
+    Raises:
+        InvalidInput: ``store`` is itself a tenant's (a tenant's store has no tenants), or
+            ``tenant`` is not a tenant name.
+    """
     if not store._space.is_root:
-        raise unsupported(store, "a tenant namespace inside a tenant's (store.tenant of a view)")
+        raise InvalidInput(
+            f"the {type(store).__name__} of tenant {store._space.tenant!r} cannot open "
+            f"tenant {tenant!r}: take tenant views from the store agentstore.open returned"
+        )
     return KeySpace.of(store._backend, tenant)
 
 

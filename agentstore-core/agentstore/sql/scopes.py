@@ -25,13 +25,19 @@ from typing import Final
 
 from agentstore.checks import RESERVED_PREFIX
 from agentstore.sql.backend import Backend, Dialect, Value
-from agentstore.tenancy.names import tenant_key
 
 
 def outside_tenants(column: str) -> str:
     """The condition a root store's listings and maintenance add: ``column`` holds no
     key of the reserved namespace (none of any tenant's). Binds nothing."""
     return f"substr({column}, 1, {len(RESERVED_PREFIX)}) <> '{RESERVED_PREFIX}'"
+
+
+def _tenant_prefix(tenant: str) -> str:
+    # Imported here: opening a SQL store without tenants loads nothing of agentstore.tenancy.
+    from agentstore.tenancy.names import tenant_key
+
+    return tenant_key(tenant, "")
 
 
 class KeySpace:
@@ -45,13 +51,20 @@ class KeySpace:
 
     def __init__(self, tenant: str | None = None, *, by_range: bool = False) -> None:
         self.tenant = tenant
-        self.prefix = "" if tenant is None else tenant_key(tenant, "")
+        self.prefix = "" if tenant is None else _tenant_prefix(tenant)
         self._by_range = by_range
 
     @classmethod
     def of(cls, backend: Backend, tenant: str) -> KeySpace:
-        """Tenant ``tenant``'s space on ``backend`` (checked by the caller)."""
-        return cls(tenant, by_range=backend.dialect is Dialect.SQLITE)
+        """Tenant ``tenant``'s space on ``backend``.
+
+        Raises:
+            InvalidInput: ``tenant`` is not a tenant name (one holding ``:`` would reach
+                into another tenant's keys).
+        """
+        from agentstore.tenancy.names import check_tenant
+
+        return cls(check_tenant(tenant), by_range=backend.dialect is Dialect.SQLITE)
 
     @property
     def is_root(self) -> bool:
