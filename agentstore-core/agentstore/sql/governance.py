@@ -1,5 +1,7 @@
-"""The six governance stores over a :class:`~agentstore.sql.backend.Backend`, and
-:func:`open_sql_stores`, which builds every capability a SQL driver serves.
+"""The governance stores over a :class:`~agentstore.sql.backend.Backend` (the rate-limit
+counter in :mod:`agentstore.sql.ratelimits`), and :func:`open_sql_stores`, which builds
+every capability a SQL driver serves. Policies, sessions and agents serve tenant
+namespaces (``_scoped``) in their own tables, as :mod:`agentstore.sql.scopes` tells.
 
 Statements are portable between SQLite and PostgreSQL, as in :mod:`agentstore.sql.logs`;
 atomicity comes from single statements and primary keys, so it holds across processes.
@@ -14,21 +16,19 @@ from typing import Final, cast
 
 from agentstore.audit import LogAuditSink
 from agentstore.capabilities import (
-    MAX_INT,
-    RESERVED_PREFIX,
     Clock,
     CredentialStore,
     LifecycleStore,
     PolicyStore,
-    RateLimitCounter,
     SessionStore,
 )
-from agentstore.errors import SchemaVersionError
-from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
+from agentstore.errors import InvalidInput, SchemaVersionError
 from agentstore.spec import DriverStores, OpenContext
 from agentstore.sql.backend import Backend, Row, Value
 from agentstore.sql.logs import SqlGenerationStore, SqlLogStore
+from agentstore.sql.ratelimits import SLIDING_PREFIX, SqlRateLimitCounter
 from agentstore.sql.schema import SESSIONS_EXPIRE_FROM, ensure_schema, require_schema
+from agentstore.sql.scopes import ROOT, KeySpace, outside_tenants
 from agentstore.types import (
     AgentId,
     AgentInfo,
@@ -66,40 +66,56 @@ def keyset_pages(
         after = rows[-1][0]
 
 
-def _key(after: object | None) -> str:
-    return "" if after is None else str(after)
-
-
 class SqlPolicyStore(PolicyStore):
+    """Policies in ``agentstore_policies``, keyed by agent id; a tenant's (see
+    :meth:`_scoped`) by its stored key (:mod:`agentstore.sql.scopes`)."""
+
     _PUT = (
         "INSERT INTO agentstore_policies (agent_id, document) VALUES (?, ?) "
         "ON CONFLICT (agent_id) DO UPDATE SET document = excluded.document"
     )
     _GET = "SELECT document FROM agentstore_policies WHERE agent_id = ?"
     _DELETE = "DELETE FROM agentstore_policies WHERE agent_id = ?"
-    _LIST = "SELECT agent_id FROM agentstore_policies WHERE agent_id > ? ORDER BY agent_id LIMIT ?"
+    # {scope}: the key space's condition (KeySpace.where); binds after, scope, page size.
+    _LIST_IN = (
+        "SELECT agent_id FROM agentstore_policies WHERE agent_id > ? AND {scope} "
+        "ORDER BY agent_id LIMIT ?"
+    )
+    _LIST = _LIST_IN.format(scope=outside_tenants("agent_id"))
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, space: KeySpace = ROOT) -> None:
         self._backend = backend
+        self._space = space
+        self._list = (
+            self._LIST if space.is_root else self._LIST_IN.format(scope=space.where("agent_id"))
+        )
 
     def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
-        self._backend.exec(self._PUT, (str(agent_id), document.to_json().decode("utf-8")))
+        key = self._space.key(agent_id)
+        self._backend.exec(self._PUT, (key, document.to_json().decode("utf-8")))
 
     def _get(self, agent_id: AgentId) -> PolicyDocument | None:
-        rows = self._backend.query(self._GET, (str(agent_id),))
+        rows = self._backend.query(self._GET, (self._space.key(agent_id),))
         return PolicyDocument.from_json(cast(str, rows[0][0])) if rows else None
 
     def _invalidate(self, agent_id: AgentId) -> None:
-        self._backend.exec(self._DELETE, (str(agent_id),))
+        self._backend.exec(self._DELETE, (self._space.key(agent_id),))
 
     def _list_policies(self, after: AgentId | None) -> Iterator[AgentId]:
-        rows = keyset_pages(self._backend, self._LIST, first=_key(after))
-        return (AgentId.parse(cast(str, r[0])) for r in rows)
+        space = self._space
+        rows = keyset_pages(self._backend, self._list, space.params(), first=space.first(after))
+        return (AgentId.parse(space.out(cast(str, r[0]))) for r in rows)
+
+    def _scoped(self, tenant: str) -> SqlPolicyStore:
+        """Tenant ``tenant``'s policies: rows keyed ``agentstore:t:<tenant>:<agent id>``
+        in the same table, on the same backend (connections)."""
+        return SqlPolicyStore(self._backend, space=_tenant_space(self, tenant))
 
 
 class SqlSessionStore(SessionStore):
     """Sessions in ``agentstore_sessions``, each with its expiry (``expires_at``, NULL:
-    never) from schema version 4 on.
+    never) from schema version 4 on. A tenant's rows (see :meth:`_scoped`) hold its stored
+    keys in both ``session_id`` and ``agent_id``, so no part of them reads as a root row.
 
     Opened without creating on a version 3 database, it reads and writes as version 3
     did: nothing expires, and a save with a TTL raises SchemaVersionError.
@@ -115,11 +131,15 @@ class SqlSessionStore(SessionStore):
         "AND (expires_at IS NULL OR expires_at > ?)"
     )
     _DELETE = "DELETE FROM agentstore_sessions WHERE session_id = ?"
-    _LIST = (
+    # {scope}: the key space's condition (KeySpace.where), bound after the other values
+    # (before the page size).
+    _LIST_IN = (
         "SELECT session_id FROM agentstore_sessions WHERE session_id > ? "
-        "AND (expires_at IS NULL OR expires_at > ?) ORDER BY session_id LIMIT ?"
+        "AND (expires_at IS NULL OR expires_at > ?) AND {scope} ORDER BY session_id LIMIT ?"
     )
-    _PURGE = "DELETE FROM agentstore_sessions WHERE expires_at <= ?"
+    _PURGE_IN = "DELETE FROM agentstore_sessions WHERE expires_at <= ? AND {scope}"
+    _LIST = _LIST_IN.format(scope=outside_tenants("session_id"))
+    _PURGE = _PURGE_IN.format(scope=outside_tenants("session_id"))
     # Schema version 3, read without upgrading: no expires_at column.
     _SAVE_V3 = (
         "INSERT INTO agentstore_sessions (session_id, agent_id, data) VALUES (?, ?, ?) "
@@ -127,59 +147,85 @@ class SqlSessionStore(SessionStore):
         "data = excluded.data"
     )
     _LOAD_V3 = "SELECT agent_id, data FROM agentstore_sessions WHERE session_id = ?"
-    _LIST_V3 = (
-        "SELECT session_id FROM agentstore_sessions WHERE session_id > ? "
+    _LIST_V3_IN = (
+        "SELECT session_id FROM agentstore_sessions WHERE session_id > ? AND {scope} "
         "ORDER BY session_id LIMIT ?"
     )
+    _LIST_V3 = _LIST_V3_IN.format(scope=outside_tenants("session_id"))
 
     def __init__(
-        self, backend: Backend, clock: Clock = time.time, *, expiring: bool = True
+        self,
+        backend: Backend,
+        clock: Clock = time.time,
+        *,
+        expiring: bool = True,
+        space: KeySpace = ROOT,
     ) -> None:
         super().__init__(clock)
         self._backend = backend
         self.expiring = expiring  # whether the schema keeps an expiry (version 4 on)
+        self._space = space
+        if space.is_root:
+            self._list, self._list_v3, self._purge = self._LIST, self._LIST_V3, self._PURGE
+        else:
+            scope = space.where("session_id")
+            self._list = self._LIST_IN.format(scope=scope)
+            self._list_v3 = self._LIST_V3_IN.format(scope=scope)
+            self._purge = self._PURGE_IN.format(scope=scope)
+
+    def _row(self, record: SessionRecord) -> tuple[str, str, str]:
+        """``(session_id, agent_id, data)`` as stored in this store's key space."""
+        key = self._space.key
+        data = record.data_json().decode("utf-8")
+        return key(record.session_id), key(record.agent_id), data
 
     def _save(self, record: SessionRecord) -> None:
-        data = record.data_json().decode("utf-8")
         if self.expiring:
-            params: tuple[Value, ...] = (str(record.session_id), str(record.agent_id), data, None)
-            self._backend.exec(self._SAVE, params)
+            self._backend.exec(self._SAVE, (*self._row(record), None))
         else:
-            self._backend.exec(self._SAVE_V3, (str(record.session_id), str(record.agent_id), data))
+            self._backend.exec(self._SAVE_V3, self._row(record))
 
     def _save_expiring(self, record: SessionRecord, expires_at: float) -> None:
         self._require_expiry()
-        data = record.data_json().decode("utf-8")
-        params = (str(record.session_id), str(record.agent_id), data, expires_at)
-        self._backend.exec(self._SAVE, params)
+        self._backend.exec(self._SAVE, (*self._row(record), expires_at))
 
     def _load(self, session_id: SessionId) -> SessionRecord | None:
         return self._load_at(session_id, self.clock())
 
     def _load_at(self, session_id: SessionId, now: float) -> SessionRecord | None:
+        key = self._space.key(session_id)
         if self.expiring:
-            rows = self._backend.query(self._LOAD, (str(session_id), now))
+            rows = self._backend.query(self._LOAD, (key, now))
         else:
-            rows = self._backend.query(self._LOAD_V3, (str(session_id),))
+            rows = self._backend.query(self._LOAD_V3, (key,))
         if not rows:
             return None
         agent, data = rows[0]
-        return SessionRecord(
-            session_id, AgentId.parse(cast(str, agent)), _json_object(cast(str, data))
-        )
+        agent_id = AgentId.parse(self._space.out(cast(str, agent)))
+        return SessionRecord(session_id, agent_id, _json_object(cast(str, data)))
 
     def _delete(self, session_id: SessionId) -> None:
-        self._backend.exec(self._DELETE, (str(session_id),))
+        self._backend.exec(self._DELETE, (self._space.key(session_id),))
 
     def _list_sessions(self, after: SessionId | None, now: float) -> Iterator[SessionId]:
+        space = self._space
+        first = space.first(after)
         if self.expiring:
-            rows = keyset_pages(self._backend, self._LIST, (now,), first=_key(after))
+            rows = keyset_pages(self._backend, self._list, (now, *space.params()), first=first)
         else:
-            rows = keyset_pages(self._backend, self._LIST_V3, first=_key(after))
-        return (SessionId.parse(cast(str, r[0])) for r in rows)
+            rows = keyset_pages(self._backend, self._list_v3, space.params(), first=first)
+        return (SessionId.parse(space.out(cast(str, r[0]))) for r in rows)
 
     def _purge_expired(self, now: float) -> int:
-        return self._backend.exec(self._PURGE, (now,)) if self.expiring else 0
+        if not self.expiring:
+            return 0
+        return self._backend.exec(self._purge, (now, *self._space.params()))
+
+    def _scoped(self, tenant: str) -> SqlSessionStore:
+        """Tenant ``tenant``'s sessions: rows keyed ``agentstore:t:<tenant>:<session id>``
+        in the same table, on the same backend (connections) and clock."""
+        space = _tenant_space(self, tenant)
+        return SqlSessionStore(self._backend, self.clock, expiring=self.expiring, space=space)
 
     def _require_expiry(self) -> None:
         if not self.expiring:
@@ -189,6 +235,23 @@ class SqlSessionStore(SessionStore):
                 "its older schema. Open it once with agentstore.open(policy) (create=True, "
                 "the default) to upgrade it, then save with a TTL"
             )
+
+
+def _tenant_space(
+    store: SqlPolicyStore | SqlSessionStore | SqlLifecycleStore, tenant: str
+) -> KeySpace:
+    """Tenant ``tenant``'s key space for a scoped copy of ``store``, a root store.
+
+    Raises:
+        InvalidInput: ``store`` is itself a tenant's (a tenant's store has no tenants), or
+            ``tenant`` is not a tenant name.
+    """
+    if not store._space.is_root:
+        raise InvalidInput(
+            f"the {type(store).__name__} of tenant {store._space.tenant!r} cannot open "
+            f"tenant {tenant!r}: take tenant views from the store agentstore.open returned"
+        )
+    return KeySpace.of(store._backend, tenant)
 
 
 def _json_object(text: str) -> dict[str, JSONValue]:
@@ -232,164 +295,10 @@ class SqlCredentialStore(CredentialStore):
         return f"<SqlCredentialStore at {self._backend.location}>"
 
 
-SLIDING_PREFIX: Final = RESERVED_PREFIX + "sliding:"
-"""The rows of a key's sliding windows are ``agentstore:sliding:<number % 2>:<key>``:
-rate-limit keys starting with ``agentstore:`` are the store's, refused by ``hit``."""
-
-# The previous window's count, from its row: (row key, now - length, now).
-_PREVIOUS = (
-    "COALESCE((SELECT p.count FROM agentstore_rate_limits p WHERE p.key = ? "
-    "AND p.window_end > ? AND p.window_end <= ?), 0)"
-)
-
-
-class SqlRateLimitCounter(RateLimitCounter):
-    """Fixed windows in ``agentstore_rate_limits``; an increment is one atomic upsert.
-
-    A sliding window keeps one row per aligned window in the same table, two per key
-    (``SLIDING_PREFIX``, then the window number's parity): a hit is one upsert of the
-    current window's row, guarded by the previous window's row, which no hit writes any
-    more. A hit is allowed and counted in one statement; a refused one writes nothing and
-    reads the window after.
-    """
-
-    _INCREMENT = (
-        "INSERT INTO agentstore_rate_limits (key, window_end, count) VALUES (?, ?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET "
-        "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
-        "ELSE agentstore_rate_limits.count + excluded.count END, "
-        "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
-        "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
-        # A total past 2**63-1 updates nothing (SQLite would store it as a REAL).
-        "WHERE agentstore_rate_limits.window_end <= ? OR agentstore_rate_limits.count <= "
-        f"{MAX_INT} - excluded.count "
-        "RETURNING count"
-    )
-    # The increment's upsert, refused (updating nothing) past limit - cost: binds key,
-    # now + window, cost, now, now, now, limit - cost.
-    _HIT_FIXED = (
-        "INSERT INTO agentstore_rate_limits (key, window_end, count) VALUES (?, ?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET "
-        "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
-        "ELSE agentstore_rate_limits.count + excluded.count END, "
-        "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
-        "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
-        "WHERE agentstore_rate_limits.window_end <= ? OR agentstore_rate_limits.count <= ? "
-        "RETURNING count, window_end"
-    )
-    # floor(previous * weight) + current + cost <= limit, written without floor (SQLite
-    # may lack it) as previous * weight + current < limit - cost + 1. Binds the current
-    # row's key, end, cost; previous (3) and weight, limit - cost + 1; now; now, previous
-    # (3) and weight, limit - cost + 1; previous (3).
-    _HIT_SLIDING = (
-        "INSERT INTO agentstore_rate_limits (key, window_end, count) "
-        f"SELECT ?, ?, ? WHERE {_PREVIOUS} * ? < ? "
-        "ON CONFLICT (key) DO UPDATE SET "
-        "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
-        "ELSE agentstore_rate_limits.count + excluded.count END, "
-        "window_end = excluded.window_end "
-        "WHERE CASE WHEN agentstore_rate_limits.window_end <= ? THEN 0 "
-        f"ELSE agentstore_rate_limits.count END + {_PREVIOUS} * ? < ? "
-        f"RETURNING count, {_PREVIOUS}"
-    )
-    _GET = "SELECT count, window_end FROM agentstore_rate_limits WHERE key = ?"
-    _GET_SLIDING = "SELECT key, window_end, count FROM agentstore_rate_limits WHERE key IN (?, ?)"
-    _DELETE = "DELETE FROM agentstore_rate_limits WHERE key IN (?, ?, ?)"
-
-    def __init__(self, backend: Backend, clock: Clock) -> None:
-        super().__init__(clock)
-        self._backend = backend
-
-    def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
-        rows = self._backend.query(self._INCREMENT, (key, now + window_secs, amount, now, now, now))
-        if not rows:
-            self._refuse_total(key, amount)
-        return cast(int, rows[0][0])
-
-    def _current(self, key: str, now: float) -> int:
-        rows = self._backend.query(self._GET, (key,))
-        if not rows or now >= cast(float, rows[0][1]):
-            return 0
-        return cast(int, rows[0][0])
-
-    def _reset(self, key: str) -> None:
-        self._backend.exec(self._DELETE, self.delete_params(key))
-
-    def _hit_fixed(
-        self, key: str, limit: int, cost: int, window_secs: float, now: float
-    ) -> FixedCount:
-        rows = self._backend.query(
-            self._HIT_FIXED, self.hit_fixed_params(key, limit, cost, window_secs, now)
-        )
-        if rows:
-            return FixedCount(True, cast(int, rows[0][0]), float(cast(float, rows[0][1])))
-        return FixedCount(False, *self._fixed_window(key, now))
-
-    def _fixed_window(self, key: str, now: float) -> tuple[int, float]:
-        rows = self._backend.query(self._GET, (key,))
-        return (cast(int, rows[0][0]), float(cast(float, rows[0][1]))) if rows else (0, now)
-
-    def _hit_sliding(self, key: str, limit: int, cost: int, window: SlidingWindow) -> SlidingCount:
-        rows = self._backend.query(
-            self._HIT_SLIDING, self.hit_sliding_params(key, limit, cost, window)
-        )
-        if rows:
-            return SlidingCount(True, cast(int, rows[0][1]), cast(int, rows[0][0]))
-        return SlidingCount(False, *self._sliding_window(key, window))
-
-    def _sliding_window(self, key: str, window: SlidingWindow) -> tuple[int, int]:
-        names = self.sliding_keys(key, window)
-        return self.sliding_counts(self._backend.query(self._GET_SLIDING, names), names, window)
-
-    # -- the statements' parameters and rows, shared with asyncio drivers -------------------
-
-    @staticmethod
-    def sliding_keys(key: str, window: SlidingWindow) -> tuple[str, str]:
-        """The rows of ``key``'s current and previous windows."""
-        index = window.number % 2
-        return f"{SLIDING_PREFIX}{index}:{key}", f"{SLIDING_PREFIX}{1 - index}:{key}"
-
-    @staticmethod
-    def delete_params(key: str) -> tuple[str, str, str]:
-        """What ``_DELETE`` binds to forget ``key``: its fixed window and both sliding rows."""
-        return key, f"{SLIDING_PREFIX}0:{key}", f"{SLIDING_PREFIX}1:{key}"
-
-    @staticmethod
-    def hit_fixed_params(
-        key: str, limit: int, cost: int, window_secs: float, now: float
-    ) -> tuple[Value, ...]:
-        return (key, now + window_secs, cost, now, now, now, limit - cost)
-
-    @classmethod
-    def hit_sliding_params(
-        cls, key: str, limit: int, cost: int, window: SlidingWindow
-    ) -> tuple[Value, ...]:
-        current, previous = cls.sliding_keys(key, window)
-        now = window.now
-        before = (previous, now - window.length, now)
-        room = limit - cost + 1
-        return (
-            *(current, window.end, cost, *before, window.weight, room),
-            *(now, now, *before, window.weight, room, *before),
-        )
-
-    @staticmethod
-    def sliding_counts(
-        rows: Sequence[Sequence[Value]], names: tuple[str, str], window: SlidingWindow
-    ) -> tuple[int, int]:
-        """``(previous, current)`` from the rows ``_GET_SLIDING`` read for ``names``."""
-        found = {cast(str, row[0]): (float(cast(float, row[1])), cast(int, row[2])) for row in rows}
-        previous = current = 0
-        if names[0] in found and found[names[0]][0] > window.now:
-            current = found[names[0]][1]
-        if names[1] in found:
-            end, count = found[names[1]]
-            if window.now - window.length < end <= window.now:
-                previous = count
-        return previous, current
-
-
 class SqlLifecycleStore(LifecycleStore):
+    """Agents in ``agentstore_agents``, keyed by agent id; a tenant's (see
+    :meth:`_scoped`) by its stored key (:mod:`agentstore.sql.scopes`)."""
+
     _REGISTER = (
         "INSERT INTO agentstore_agents (agent_id, registered_at, last_heartbeat) "
         "VALUES (?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
@@ -398,47 +307,67 @@ class SqlLifecycleStore(LifecycleStore):
     _HEARTBEAT = "UPDATE agentstore_agents SET last_heartbeat = ? WHERE agent_id = ?"
     _DELETE = "DELETE FROM agentstore_agents WHERE agent_id = ?"
     _INFO = "SELECT registered_at, last_heartbeat FROM agentstore_agents WHERE agent_id = ?"
-    _LIVE = "SELECT agent_id FROM agentstore_agents WHERE last_heartbeat >= ?"
-    _LIST = (
+    # {scope}: the key space's condition (KeySpace.where), bound after the other values
+    # (before a listing's page size).
+    _LIVE_IN = "SELECT agent_id FROM agentstore_agents WHERE last_heartbeat >= ? AND {scope}"
+    _LIST_IN = (
         "SELECT agent_id, registered_at, last_heartbeat FROM agentstore_agents "
-        "WHERE agent_id > ? ORDER BY agent_id LIMIT ?"
+        "WHERE agent_id > ? AND {scope} ORDER BY agent_id LIMIT ?"
     )
     # One statement: a heartbeat committed before it reaches the row keeps the agent.
-    _PRUNE = "DELETE FROM agentstore_agents WHERE last_heartbeat < ?"
+    _PRUNE_IN = "DELETE FROM agentstore_agents WHERE last_heartbeat < ? AND {scope}"
+    _LIVE = _LIVE_IN.format(scope=outside_tenants("agent_id"))
+    _LIST = _LIST_IN.format(scope=outside_tenants("agent_id"))
+    _PRUNE = _PRUNE_IN.format(scope=outside_tenants("agent_id"))
 
-    def __init__(self, backend: Backend, clock: Clock) -> None:
+    def __init__(self, backend: Backend, clock: Clock, *, space: KeySpace = ROOT) -> None:
         super().__init__(clock)
         self._backend = backend
+        self._space = space
+        if space.is_root:
+            self._live, self._list, self._prune = self._LIVE, self._LIST, self._PRUNE
+        else:
+            scope = space.where("agent_id")
+            self._live = self._LIVE_IN.format(scope=scope)
+            self._list = self._LIST_IN.format(scope=scope)
+            self._prune = self._PRUNE_IN.format(scope=scope)
 
     def _register(self, agent_id: AgentId, now: float) -> None:
-        self._backend.exec(self._REGISTER, (str(agent_id), now, now))
+        self._backend.exec(self._REGISTER, (self._space.key(agent_id), now, now))
 
     def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
-        return self._backend.exec(self._HEARTBEAT, (now, str(agent_id))) > 0
+        return self._backend.exec(self._HEARTBEAT, (now, self._space.key(agent_id))) > 0
 
     def _deregister(self, agent_id: AgentId) -> None:
-        self._backend.exec(self._DELETE, (str(agent_id),))
+        self._backend.exec(self._DELETE, (self._space.key(agent_id),))
 
     def _info(self, agent_id: AgentId) -> AgentInfo | None:
-        rows = self._backend.query(self._INFO, (str(agent_id),))
+        rows = self._backend.query(self._INFO, (self._space.key(agent_id),))
         if not rows:
             return None
         registered, heartbeat = rows[0]
         return AgentInfo(agent_id, cast(float, registered), cast(float, heartbeat))
 
     def _live_since(self, cutoff: float) -> Iterable[AgentId]:
-        rows = self._backend.query(self._LIVE, (cutoff,))
-        return [AgentId.parse(cast(str, row[0])) for row in rows]
+        space = self._space
+        rows = self._backend.query(self._live, (cutoff, *space.params()))
+        return [AgentId.parse(space.out(cast(str, row[0]))) for row in rows]
 
     def _list_agents(self, after: AgentId | None) -> Iterator[AgentInfo]:
-        rows = keyset_pages(self._backend, self._LIST, first=_key(after))
+        space = self._space
+        rows = keyset_pages(self._backend, self._list, space.params(), first=space.first(after))
         return (
-            AgentInfo(AgentId.parse(cast(str, a)), cast(float, r), cast(float, h))
+            AgentInfo(AgentId.parse(space.out(cast(str, a))), cast(float, r), cast(float, h))
             for a, r, h in rows
         )
 
     def _prune_before(self, cutoff: float) -> int:
-        return self._backend.exec(self._PRUNE, (cutoff,))
+        return self._backend.exec(self._prune, (cutoff, *self._space.params()))
+
+    def _scoped(self, tenant: str) -> SqlLifecycleStore:
+        """Tenant ``tenant``'s agents: rows keyed ``agentstore:t:<tenant>:<agent id>`` in
+        the same table, on the same backend (connections) and clock."""
+        return SqlLifecycleStore(self._backend, self.clock, space=_tenant_space(self, tenant))
 
 
 # -- assembly ------------------------------------------------------------------------------
