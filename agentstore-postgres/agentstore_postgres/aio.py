@@ -53,10 +53,12 @@ from agentstore_postgres.logs import (
     _INSERT_AFTER,
     _INSERT_AFTER_NOTIFY,
     _INSERT_FIRST_NOTIFY,
+    _INSERT_ROWS,
     _MOVE_HEAD_AFTER,
     _MOVE_HEAD_TO,
     _NOTIFY_MANY,
     PgLogStore,
+    insert_rows_params,
 )
 from agentstore_postgres.notify import announcement, announcement_head
 
@@ -268,10 +270,13 @@ class PgAsyncLogStore(PgAsyncFeed):
             await cur.execute(P.TX_BASE)
             base = await cur.fetchone()
             tx, idx = base[0], int(base[1])
-            async with cur.copy(_COPY) as out:
-                out.set_types(_COPY_TYPES)
-                for i, row in enumerate(rows, idx + 1):
-                    await out.write_row((*row, i))
+            if self._pg.sync.rls_applies:
+                await cur.execute(_INSERT_ROWS, insert_rows_params(rows, idx + 1))
+            else:
+                async with cur.copy(_COPY) as out:
+                    out.set_types(_COPY_TYPES)
+                    for i, row in enumerate(rows, idx + 1):
+                        await out.write_row((*row, i))
             last = rows[-1]
             head = (last[0], last[1], last[2], last[5])
             if prev is None:
