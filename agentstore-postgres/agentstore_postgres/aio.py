@@ -60,7 +60,12 @@ from agentstore_postgres.logs import (
     PgLogStore,
     insert_rows_params,
 )
-from agentstore_postgres.notify import announcement, announcement_head
+from agentstore_postgres.notify import (
+    announcement,
+    announcement_head,
+    anonymous,
+    anonymous_head,
+)
 
 INLINE_BYTES: Final = 64 * 1024
 """Payload bytes hashed on the loop; a larger append or batch is hashed on a thread."""
@@ -220,9 +225,13 @@ class PgAsyncLogStore(PgAsyncFeed):
 
     def _note(self, row: _Row, position: int) -> str:
         origin = self._pg.sync.origin
+        if self._pg.sync.row_security:  # names would reach every tenant's LISTEN
+            return anonymous(origin, position)
         return announcement(origin, row[0], row[1], row[2], row[5], position=position)
 
     def _note_head(self, row: _Row) -> str:
+        if self._pg.sync.row_security:
+            return anonymous_head(self._pg.sync.origin)
         return announcement_head(self._pg.sync.origin, row[0], row[1], row[2], row[5])
 
     async def _insert(self, rows: list[_Row]) -> list[int]:
@@ -385,6 +394,7 @@ async def _listen(backend: PostgresBackend, kit: NativeKit, pg: AsyncPg) -> Asyn
         origin=lambda: backend.origin,
         doorbell=kit.doorbell,
         where=sync._where,
+        schema=sync._schema,
     )
     await kit.offload.run(sync.close)  # the thread stops first: each commit rings once
     try:

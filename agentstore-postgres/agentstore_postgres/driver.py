@@ -89,6 +89,7 @@ def _listen(
         origin=backend.origin,
         doorbell=context.doorbell,
         where=where,
+        schema=schema,
     )
     try:
         listener.start()

@@ -25,7 +25,12 @@ from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres import positions as P
 from agentstore_postgres.backend import OwnedConnectionSource, PoolSource, PostgresBackend
-from agentstore_postgres.notify import announcement, announcement_head
+from agentstore_postgres.notify import (
+    announcement,
+    announcement_head,
+    anonymous,
+    anonymous_head,
+)
 
 log = logging.getLogger("agentstore.postgres")
 
@@ -237,9 +242,13 @@ class PgLogStore(SqlLogStore):
         return written
 
     def _note(self, row: _Row, position: int) -> str:
+        if self._pg.row_security:  # names would reach every tenant's LISTEN
+            return anonymous(self._pg.origin, position)
         return announcement(self._pg.origin, row[0], row[1], row[2], row[5], position=position)
 
     def _note_head(self, row: _Row) -> str:
+        if self._pg.row_security:
+            return anonymous_head(self._pg.origin)
         return announcement_head(self._pg.origin, row[0], row[1], row[2], row[5])
 
     # -- one log's reads -------------------------------------------------------------------

@@ -3,6 +3,8 @@ only b's rows, through the store and through hand-written SQL, and cannot undo t
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -398,3 +400,88 @@ def test_disable_takes_the_roles_privileges_then_the_policies(
         log = sql.Identifier(pg_schema, "agentstore_log")
         conn.execute(sql.SQL("SELECT * FROM {}").format(log))
     assert owner.tenant("a").generation("g").current() == 1  # data kept
+
+
+def wait_for(found: list[Any], n: int, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while len(found) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_announcements_name_no_stream_and_reach_only_the_tenant(
+    pg_url: str, pg_schema: str, role_b: str, owner: agentstore.Store
+) -> None:
+    spy = psycopg.connect(role_b, autocommit=True)  # hand-written LISTEN as tenant b
+    spy.execute(sql.SQL("LISTEN {}").format(sql.Identifier(f"agentstore:{pg_schema}")))
+    writer = agentstore.open(policy(pg_url, pg_schema, notify=True, row_security=True))
+    store = agentstore.open(policy(role_b, pg_schema, notify=True))
+    try:
+        heard_b: list[Any] = []
+        heard_root: list[Any] = []
+        store.tenant("b").doorbell.subscribe(heard_b.append)
+        store.doorbell.subscribe(heard_root.append)
+        writer.tenant("a").log("secret-a", writer="w").append(b"x")
+        writer.tenant("b").log("mine", writer="w").append(b"y")
+        writer.tenant("a").log("secret-a2", writer="w").append_many([b"1", b"2"])
+        writer.tenant("b").log("mine", writer="w").append_many([b"3", b"4"])
+        wait_for(heard_b, 3)
+        time.sleep(0.3)  # a's announcements, were they delivered, would be in by now
+        assert [(e.stream, e.seq) for e in heard_b] == [("mine", 1), ("mine", 2), ("mine", 3)]
+        assert [e.stream for e in heard_root] == [tenant_key("b", "mine")] * 3
+        notes = [n.payload for n in spy.notifies(timeout=1.0, stop_after=6)]
+        assert len(notes) == 6
+        for payload in notes:
+            assert "secret" not in payload and "mine" not in payload
+            assert set(json.loads(payload)) == {"o", "p"}
+
+        # The other way: tenant b's append reaches the owner's store with its name.
+        heard_owner: list[Any] = []
+        writer.doorbell.subscribe(heard_owner.append)
+        store.tenant("b").log("mine", writer="w").append(b"5")  # seq 4
+        wait_for(heard_owner, 1)
+        assert [(e.stream, e.seq) for e in heard_owner] == [(tenant_key("b", "mine"), 4)]
+    finally:
+        store.close()
+        writer.close()
+        spy.close()
+
+
+def test_the_async_face_as_the_role(
+    pg_url: str, pg_schema: str, role_b: str, owner: agentstore.Store
+) -> None:
+    """agentstore.aio has no tenant views yet: its native log store is driven with the
+    stored names, as a view would."""
+    import asyncio
+
+    import agentstore.aio
+
+    writer = agentstore.open(policy(pg_url, pg_schema, notify=True, row_security=True))
+
+    async def main() -> None:
+        async with agentstore.aio.open(policy(role_b, pg_schema, notify=True)) as store:
+            logs = store._cap("logs")
+            events = store.doorbell.events()
+            mine, theirs = tenant_key("b", "async"), tenant_key("a", "async")
+            batch = await logs.append_many(mine, "w", [b"1", b"2", b"3"])  # INSERT of arrays
+            assert [e.seq for e in batch] == [1, 2, 3]
+            assert [e.payload for e in await logs.page(mine, "w", 0, 10)] == [b"1", b"2", b"3"]
+            with pytest.raises(StoreError, match="row-level security"):
+                await logs.append_many(theirs, "w", [b"1", b"2"])
+            with pytest.raises(StoreError, match="row-level security"):
+                await logs.append(theirs, "w", b"1")
+            assert await logs.page(tenant_key("a", "s"), "w", 0, 10) == []
+            await asyncio.to_thread(writer.tenant("a").log("x", writer="w").append, b"a")
+            await asyncio.to_thread(writer.tenant("b").log("x", writer="w").append, b"b")
+            heard = []
+            async with asyncio.timeout(10):
+                async for event in events:
+                    if event.stream != mine:  # its own appends ring locally too
+                        heard.append(event)
+                        break
+            assert [(e.stream, e.seq) for e in heard] == [(tenant_key("b", "x"), 1)]
+
+    try:
+        asyncio.run(main())
+        assert writer.tenant("b").log("async", writer="w").verify() == 3  # heads moved too
+    finally:
+        writer.close()
