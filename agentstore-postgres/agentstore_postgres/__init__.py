@@ -22,6 +22,8 @@ from agentstore_postgres.config import PostgresConfig
 if TYPE_CHECKING:
     from agentstore import Clock, Store
 
+    from agentstore_postgres.rls import disable_row_security, grant_tenant, revoke_tenant
+
 __version__ = "0.1.0"
 
 

@@ -225,7 +225,7 @@ def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
 
 
 def test_the_role_cannot_change_its_mapping_nor_turn_security_off(
-    conn_b: psycopg.Connection[Any], role_b: str, pg_schema: str
+    conn_b: psycopg.Connection[Any], role_b: str, pg_schema: str, pg_url: str
 ) -> None:
     me = urlsplit(role_b).netloc.partition("@")[0]
     assert conn_b.execute(f"SELECT role::text, tenant FROM {ROLES_TABLE}").fetchall() == [(me, "b")]
@@ -249,6 +249,18 @@ def test_the_role_cannot_change_its_mapping_nor_turn_security_off(
     ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner"):
             conn_b.execute(statement)
+    # Even a table privilege on the mapping (as default privileges might grant) writes
+    # nothing: it has no write policy.
+    with psycopg.connect(pg_url, autocommit=True) as root:
+        grant = "GRANT INSERT, UPDATE, DELETE ON {} TO {}"
+        root.execute(
+            sql.SQL(grant).format(sql.Identifier(pg_schema, ROLES_TABLE), sql.Identifier(me))
+        )
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+        conn_b.execute(f"INSERT INTO {ROLES_TABLE} VALUES ('{me}x', 'a')")
+    assert conn_b.execute(f"UPDATE {ROLES_TABLE} SET tenant = 'a'").rowcount == 0
+    assert conn_b.execute(f"DELETE FROM {ROLES_TABLE}").rowcount == 0
+    assert conn_b.execute(f"SELECT tenant FROM {ROLES_TABLE}").fetchall() == [("b",)]
     # Turning row security off in the session makes such queries fail, not see more.
     conn_b.execute("SET row_security = off")
     with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
