@@ -4,6 +4,7 @@ only b's rows, through the store and through hand-written SQL, and cannot undo t
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import agentstore_postgres
 import psycopg
 import pytest
 from agentstore import StorePolicy
+from agentstore.crypto.signing import Signer
 from agentstore.errors import InvalidInput, NotFound, StoreError
 from agentstore.tenancy import tenant_key, tenant_of
 from agentstore_postgres.rls import POLICY, ROLES_TABLE, TENANT_TABLES
@@ -286,6 +288,10 @@ def test_the_store_opened_as_the_role_works_for_its_tenant_only(
         assert [s for s, _ in fed[5:]] == ["agentstore:audit"]  # the redaction, audited
         assert [e.seq for e in b.stream("s").entries()] == [1, 2, 3, 4, 5]
         assert ("s", "w") in b.logs()
+        key = os.urandom(32)
+        signed = b.log("signed", writer="w", signing_key=key)
+        signed.append_many([b"s1", b"s2"])  # its checkpoint lands in b's namespace too
+        assert signed.verify(trusted=[Signer(key).fingerprint]) == 2
         assert b.generation("g").bump() == 2
         assert b.generation("new").bump() == 1
         b.credentials.put_secret("k2", b"v2")
@@ -309,8 +315,8 @@ def test_the_store_opened_as_the_role_works_for_its_tenant_only(
             assert other.rate_limits.window_stats("fixed", 5, 60).remaining == 5
         assert store.tenant("a").logs() == []
         assert {e.stream for e in store.feed()} == {
-            tenant_key("b", "s"),
-            tenant_key("b", "agentstore:audit"),
+            tenant_key("b", name)
+            for name in ("s", "agentstore:audit", "signed", "agentstore:checkpoints")
         }
         # ...and nothing to write.
         a = store.tenant("a")
