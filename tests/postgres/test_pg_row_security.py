@@ -150,6 +150,15 @@ def test_the_row_tenant_function_agrees_with_tenant_of(
         "agentstore:sliding:1:agentstore:t:c9:k": "c9",
         "agentstore:sliding:2:agentstore:t:b:k": "",
         "agentstore:t:b:": "",
+        "agentstore:t::x": "",
+        "agentstore:t:b": "",
+        "agentstore:t:b-:x": "",
+        "agentstore:t:b_c:x": "",
+        "agentstore:t:é:x": "",
+        "agentstore:t:a--b:x": "a--b",
+        "agentstore:sliding:0:agentstore:t:b:": "",
+        "agentstore:sliding:0:plain": "",
+        "agentstore:sliding:01:agentstore:t:b:k": "",
         "agentstore:t:B:x": "",
         "agentstore:t:-b:x": "",
         "agentstore:t:" + "x" * 64 + ":k": "",
@@ -169,7 +178,11 @@ def test_the_row_tenant_function_agrees_with_tenant_of(
 
 
 def test_hand_written_selects_return_only_the_tenants_rows(
-    conn_b: psycopg.Connection[Any], owner: agentstore.Store, pg_url: str, pg_schema: str
+    conn_b: psycopg.Connection[Any],
+    owner: agentstore.Store,
+    pg_url: str,
+    pg_schema: str,
+    role_b: str,
 ) -> None:
     with psycopg.connect(pg_url, autocommit=True) as root:
         root.execute(sql.SQL("SET search_path = {}").format(sql.Identifier(pg_schema)))
@@ -182,6 +195,11 @@ def test_hand_written_selects_return_only_the_tenants_rows(
             assert sorted(seen) == sorted(r for r in everything if tenants_in([r]) == {"b"})
             star = conn_b.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(table)))
             assert len(star.fetchall()) == len(seen)
+    # The policies name their functions by schema: any search_path gives the same rows.
+    with psycopg.connect(role_b, autocommit=True, options="-c search_path=") as bare:
+        for table in TENANT_TABLES:
+            qualified = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(pg_schema, table))
+            assert bare.execute(qualified).fetchone() == (len(key_columns(conn_b, table)),)
 
 
 def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
