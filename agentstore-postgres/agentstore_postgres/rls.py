@@ -59,28 +59,42 @@ _LABEL_CHARS: Final = "abcdefghijklmnopqrstuvwxyz0123456789-"
 # tenant_of without a regular expression (PostgreSQL's cost about 10 us a row, string
 # functions well under 1): the prefix, a DNS label ending at the first ':' (1 to 63
 # characters of a-z, 0-9 and '-', not starting or ending with '-'), then a non-empty
-# key. Single expressions of builtins, schema-qualified, so the planner inlines them.
+# key. Single expressions, so the planner inlines them; the body is parsed under the
+# caller's search_path, so every function and operator in it is named with its schema.
+
+
+def _op(left: str, op: str, right: str) -> str:
+    # OPERATOR() syntax binds as any other operator: every use gets its parentheses.
+    return f"({left} OPERATOR(pg_catalog.{op}) {right})"
+
+
 _REST: Final = "pg_catalog.substr(k, 14)"
 _COLON: Final = f"pg_catalog.strpos({_REST}, ':')"
-_CREATE_TENANT_PART: Final = (
-    f"CREATE OR REPLACE FUNCTION {TENANT_PART}(k text) RETURNS text "
-    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$SELECT CASE "
-    "WHEN pg_catalog.starts_with(k, 'agentstore:t:') "
-    f"AND {_COLON} BETWEEN 2 AND 64 "
-    f"AND pg_catalog.length(k) > 13 + {_COLON} "
-    f"AND pg_catalog.translate(pg_catalog.split_part({_REST}, ':', 1), '{_LABEL_CHARS}', '')"
-    " = '' "
-    "AND pg_catalog.substr(k, 14, 1) <> '-' "
-    f"AND pg_catalog.substr(k, 12 + {_COLON}, 1) <> '-' "
-    f"THEN pg_catalog.split_part({_REST}, ':', 1) ELSE '' END$$"
+_LABEL: Final = f"pg_catalog.split_part({_REST}, ':', 1)"
+_TENANT_PART_BODY: Final = " AND ".join(
+    (
+        "pg_catalog.starts_with(k, 'agentstore:t:')",
+        _op(_COLON, ">=", "2"),
+        _op(_COLON, "<=", "64"),
+        _op("pg_catalog.length(k)", ">", _op("13", "+", _COLON)),
+        _op(f"pg_catalog.translate({_LABEL}, '{_LABEL_CHARS}', '')", "=", "''"),
+        _op("pg_catalog.substr(k, 14, 1)", "<>", "'-'"),
+        _op(f"pg_catalog.substr(k, {_op('12', '+', _COLON)}, 1)", "<>", "'-'"),
+    )
 )
-# A sliding window's rows put agentstore:sliding:<0|1>: before the tenant's key. The
-# body names the schema: it runs under the caller's search_path.
+_CREATE_TENANT_PART: Final = (
+    "CREATE OR REPLACE FUNCTION {schema}." + TENANT_PART + "(k text) RETURNS text "
+    "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS "
+    f"$$SELECT CASE WHEN {_TENANT_PART_BODY} THEN {_LABEL} ELSE '' END$$"
+)
+# A sliding window's rows put agentstore:sliding:<0|1>: before the tenant's key.
+_WINDOW: Final = "pg_catalog.substr(key, 20, 2)"
 _CREATE_ROW_TENANT: Final = (
     "CREATE OR REPLACE FUNCTION {schema}." + ROW_TENANT + "(key text) RETURNS text "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$SELECT CASE "
     "WHEN pg_catalog.starts_with(key, 'agentstore:sliding:') "
-    "AND pg_catalog.substr(key, 20, 2) IN ('0:', '1:') "
+    f"AND ({_op(_WINDOW, '=', chr(39) + '0:' + chr(39))} "
+    f"OR {_op(_WINDOW, '=', chr(39) + '1:' + chr(39))}) "
     "THEN {schema}." + TENANT_PART + "(pg_catalog.substr(key, 22)) "
     "ELSE {schema}." + TENANT_PART + "(key) END$$"
 )
@@ -99,8 +113,8 @@ def install_statements(schema: str) -> list[str]:
     """The DDL :func:`install` runs in ``schema`` (which must come first on the
     search_path), each statement idempotent (run as the owner)."""
     out = [
-        _CREATE_TENANT_PART,
-        _CREATE_ROW_TENANT.format(schema=_quote(schema)),
+        _CREATE_TENANT_PART.replace("{schema}", _quote(schema)),
+        _CREATE_ROW_TENANT.replace("{schema}", _quote(schema)),
         _CREATE_ROLES,
         f"ALTER TABLE {ROLES_TABLE} ENABLE ROW LEVEL SECURITY",
         f"DROP POLICY IF EXISTS {ROLES_POLICY} ON {ROLES_TABLE}",
