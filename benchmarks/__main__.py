@@ -25,6 +25,7 @@ from benchmarks import (
     ratelimit,
     sqlite_log,
     targets,
+    tenants,
     verify,
     watch,
 )
@@ -45,6 +46,7 @@ BUILDERS: Sequence[Callable[[Settings], list[Scenario]]] = (
     feed.scenarios,
     growth.scenarios,
     watch.scenarios,
+    tenants.scenarios,
 )
 
 

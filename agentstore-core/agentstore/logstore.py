@@ -117,6 +117,22 @@ class WriterLogStore(ABC):
         below every position still uncommitted."""
         raise self._unsupported("the commit feed (store.feed)")
 
+    def _feed_prefixed(self, prefix: str, after: int, limit: int | None) -> Iterator[CommitEvent]:
+        """The events :meth:`_feed` gives whose stream starts with ``prefix`` (a tenant's
+        part of the feed), in the same order and under the same no-late-gaps rule, at
+        most ``limit`` of them. The default reads the whole feed and keeps those; a
+        driver that can select them in its storage overrides it."""
+        left = limit
+        if left == 0:
+            return
+        for event in self._feed(after, None):
+            if event.stream.startswith(prefix):
+                yield event
+                if left is not None:
+                    left -= 1
+                    if left == 0:
+                        return
+
     def _position(self) -> int:
         """The highest position :meth:`_feed` would deliver now; 0 when there is none."""
         raise self._unsupported("commit positions (store.position)")

@@ -21,6 +21,7 @@ from agentstore.chain import ChainRow
 from agentstore.errors import ChainBroken, Conflict, HeadMoved, NotFound, StoreError
 from agentstore.sql.backend import Backend
 from agentstore.sql.logs import PAGE_SIZE, SqlLogStore, _chain, _entries
+from agentstore.sql.positions import prefix_range
 from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres import positions as P
@@ -302,12 +303,20 @@ class PgLogStore(SqlLogStore):
     # -- the store in position order -------------------------------------------------------
 
     def _feed(self, after: int, limit: int | None) -> Iterator[CommitEvent]:
+        return self._feed_rows(P.FEED, (), after, limit)
+
+    def _feed_prefixed(self, prefix: str, after: int, limit: int | None) -> Iterator[CommitEvent]:
+        return self._feed_rows(P.FEED_PREFIXED, prefix_range(prefix), after, limit)
+
+    def _feed_rows(
+        self, sql: str, streams: tuple[str, ...], after: int, limit: int | None
+    ) -> Iterator[CommitEvent]:
         left = limit
         size = self._page_size
         settled = False
         while left is None or left > 0:
             want = size if left is None else min(size, left)
-            rows = self._rows(P.FEED, (*P.split(after), want), "reading the feed")
+            rows = self._rows(sql, (*P.split(after), *streams, want), "reading the feed")
             for row in rows:
                 yield P.event(row)
             if rows:

@@ -93,6 +93,13 @@ FEED: Final = (
     f"FROM agentstore_log AS l WHERE (l.tx, l.idx) > (%s::xid8, %s) AND {_BELOW_XMIN} "
     "ORDER BY l.tx, l.idx LIMIT %s"
 )
+FEED_PREFIXED: Final = (
+    "SELECT l.tx::text, l.idx, l.stream, l.writer, l.seq, l.content_hash "
+    f"FROM agentstore_log AS l WHERE (l.tx, l.idx) > (%s::xid8, %s) "
+    f"AND l.stream >= %s AND l.stream < %s AND {_BELOW_XMIN} "
+    "ORDER BY l.tx, l.idx LIMIT %s"
+)
+"""As :data:`FEED`, the streams in a range only (a tenant's)."""
 POSITION: Final = (
     f"SELECT l.tx::text, l.idx FROM agentstore_log AS l WHERE {_BELOW_XMIN} "
     "ORDER BY l.tx DESC, l.idx DESC LIMIT 1"
@@ -175,6 +182,7 @@ def event(row: Sequence[Any]) -> CommitEvent:
 
 __all__ = [
     "FEED",
+    "FEED_PREFIXED",
     "FIRST_PAGE",
     "HELD_BACK",
     "LAST",

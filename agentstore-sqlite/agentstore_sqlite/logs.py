@@ -89,6 +89,10 @@ class SqliteLogStore(SqlLogStore):
         "SELECT stream, writer, seq, content_hash, position FROM agentstore_log_rows "
         "WHERE position > ? ORDER BY position LIMIT ?"
     )
+    FEED_PREFIX_PAGE = (
+        "SELECT stream, writer, seq, content_hash, position FROM agentstore_log_rows "
+        "WHERE position > ? AND stream >= ? AND stream < ? ORDER BY position LIMIT ?"
+    )
 
     _backend: SqliteBackend  # the base keeps it as a Backend; here it is always SQLite
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import weakref
 from collections.abc import AsyncIterator, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -52,6 +53,7 @@ from agentstore.store import Store
 from agentstore.store import open as open_sync
 
 if TYPE_CHECKING:
+    from agentstore.aio.tenant import AsyncTenantStore
     from agentstore.crypto.signing import SigningKey
 from agentstore.types import CommitEvent
 
@@ -95,6 +97,7 @@ class AsyncStore:
         self._offload = offload
         self._closers = closers
         self._closing: asyncio.Future[None] | None = None
+        self._views: weakref.WeakSet[AsyncTenantStore] = weakref.WeakSet()
 
     def _cap(self, capability: CapabilityName) -> Any:
         if self._offload.closed:
@@ -180,6 +183,19 @@ class AsyncStore:
     def lifecycle(self) -> AsyncLifecycleStore:
         return cast(AsyncLifecycleStore, self._cap("lifecycle"))
 
+    def tenant(self, name: str) -> AsyncTenantStore:
+        """This store as tenant ``name`` sees it (see :meth:`agentstore.Store.tenant`);
+        the view's calls run on this store's threads.
+
+        Raises:
+            InvalidInput: ``name`` is not a tenant name.
+        """
+        from agentstore.aio.tenant import AsyncTenantStore
+
+        view = AsyncTenantStore(self, name)
+        self._views.add(view)
+        return view
+
     @property
     def closed(self) -> bool:
         return self._offload.closed
@@ -198,6 +214,8 @@ class AsyncStore:
         try:
             self._offload.fail_pending()
             await self.doorbell._aclose()
+            for view in list(self._views):
+                await view.aclose()
             first: BaseException | None = None
             for native in self._closers:
                 if native.aclose is not None:

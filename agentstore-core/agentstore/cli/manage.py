@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from agentstore.cli.errors import CliError
+from agentstore.errors import InvalidInput
 from agentstore.policy import CONFIG_FILENAME, DEFAULT_SQLITE_PATH, StorePolicy
 from agentstore.store import Store
 from agentstore.types import AgentId, AgentInfo, SessionId
@@ -107,19 +108,29 @@ def make_command(what: str, cls: type[click.Command] = click.Command) -> click.C
     @click.option("--after", metavar="KEY", help="Start after this key (resume a listing).")
     @click.option("--limit", type=click.IntRange(min=1), help="Print at most this many.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+    @click.option("--tenant", metavar="NAME", help="List what tenant NAME holds (store.tenant).")
     @click.pass_context
-    def command(ctx: click.Context, after: str | None, limit: int | None, as_json: bool) -> None:
+    def command(
+        ctx: click.Context, after: str | None, limit: int | None, as_json: bool, tenant: str | None
+    ) -> None:
         from agentstore.cli.app import _opts, load_policy, opened
+        from agentstore.tenancy import check_tenant
 
+        if tenant is not None:
+            try:
+                check_tenant(tenant)
+            except InvalidInput as exc:
+                raise click.BadParameter(exc.message, param_hint="--tenant") from None
         opts = _opts(ctx)
         policy = load_policy(opts)
         no_store_here(policy)
         with opened(opts, policy, read_only=True) as store:
-            run_listing(store, what, after=after, limit=limit, as_json=as_json)
+            view = store if tenant is None else store.tenant(tenant)
+            run_listing(view, what, after=after, limit=limit, as_json=as_json)
 
     command.help = (
         f"List {lists}, sorted, read from the store a page at a time (read-only). "
-        "--after resumes past a key."
+        "--after resumes past a key; --tenant lists one tenant's."
     )
     return command
 

@@ -20,6 +20,7 @@ from agentstore.checks import RESERVED_PREFIX
 from agentstore.cli.errors import CliError
 from agentstore.errors import ChainBroken, InvalidInput
 from agentstore.store import Store
+from agentstore.tenancy.names import tenant_of
 from agentstore.translate import DriverCall
 from agentstore.types import Fingerprint
 
@@ -138,6 +139,12 @@ def _keys(trust: TrustList, stream: str, writer: str) -> list[Fingerprint]:
 def _verify_chain(
     store: Store, logs: WriterLogStore, stream: str, writer: str, trust: TrustList | None
 ) -> int:
+    owner = tenant_of(stream)
+    if owner is not None and not owner[1].startswith(RESERVED_PREFIX):
+        # A tenant's stream: verified (and signed) as that tenant wrote it.
+        tenant, local = owner
+        keys = None if trust is None else _keys(trust, stream, writer)
+        return store.tenant(tenant).log(local, writer).verify(trusted=keys)
     if stream.startswith(RESERVED_PREFIX):
         # The store's own logs (signed checkpoints): chains like any other, never signed.
         with DriverCall("WriterLog.verify"):

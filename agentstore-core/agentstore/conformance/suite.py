@@ -44,6 +44,17 @@ from agentstore.conformance.contracts import (
     StoreContract,
     WriterLogContract,
 )
+from agentstore.conformance.contracts.tenancy import (
+    AsyncTenancyContract,
+    TenantAuditContract,
+    TenantCredentialContract,
+    TenantFeedContract,
+    TenantLifecycleContract,
+    TenantNamesContract,
+    TenantPolicyContract,
+    TenantRateLimitContract,
+    TenantSessionContract,
+)
 
 
 class TestStore(StoreContract):
@@ -193,6 +204,45 @@ class TestAsyncLifecycleManagement(AsyncLifecycleManagementContract):
     pass
 
 
+# -- tenant namespaces (store.tenant) ---------------------------------------------------------
+
+
+class TestTenantNames(TenantNamesContract):
+    pass
+
+
+class TestTenantFeed(TenantFeedContract):
+    pass
+
+
+class TestTenantAudit(TenantAuditContract):
+    pass
+
+
+class TestTenantCredentials(TenantCredentialContract):
+    pass
+
+
+class TestTenantRateLimits(TenantRateLimitContract):
+    pass
+
+
+class TestTenantSessions(TenantSessionContract):
+    pass
+
+
+class TestTenantPolicies(TenantPolicyContract):
+    pass
+
+
+class TestTenantLifecycle(TenantLifecycleContract):
+    pass
+
+
+class TestAsyncTenancy(AsyncTenancyContract):
+    pass
+
+
 __all__ = [
     "TestAsyncAuditSink",
     "TestAsyncCredentialListing",
@@ -209,6 +259,7 @@ __all__ = [
     "TestAsyncSessionManagement",
     "TestAsyncSessionStore",
     "TestAsyncStore",
+    "TestAsyncTenancy",
     "TestAsyncWriterLog",
     "TestAuditSink",
     "TestConditionalAppend",
@@ -227,5 +278,13 @@ __all__ = [
     "TestSessionManagement",
     "TestSessionStore",
     "TestStore",
+    "TestTenantAudit",
+    "TestTenantCredentials",
+    "TestTenantFeed",
+    "TestTenantLifecycle",
+    "TestTenantNames",
+    "TestTenantPolicies",
+    "TestTenantRateLimits",
+    "TestTenantSessions",
     "TestWriterLog",
 ]

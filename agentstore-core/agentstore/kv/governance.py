@@ -1,5 +1,10 @@
 """The six governance capabilities over the key-value primitives, and opening them all.
 
+Policies, sessions and agents of a tenant (``store.tenant(name)``) are the same stores over
+the tenant's keys (``_scoped``): every key of theirs starts with the tenant's scope
+(:func:`~agentstore.kv.keys.tenant_scope`) where the root store's keys start with nothing,
+so each listing, purge and prune scans one tenant's range (or the root's) and no other.
+
 Read-modify-write changes (a rate-limit increment, a heartbeat) are one commit guarded by
 the value they were computed from, retried when another commit won, so they are atomic
 wherever the driver's commit is.
@@ -49,47 +54,62 @@ def _after(space: bytes, after: bytes | None) -> bytes:
 
 
 class KvPolicyStore(PolicyStore):
-    def __init__(self, kv: Lifetime) -> None:
+    """Each policy under its agent id, in space ``scope + POLICY`` (``scope``: empty for
+    the root store, a tenant's scope for its view)."""
+
+    def __init__(self, kv: Lifetime, scope: bytes = b"") -> None:
         self._kv = kv
+        self._scope = scope
+        self._space = scope + keys.POLICY
+
+    def _scoped(self, tenant: str) -> KvPolicyStore:
+        return KvPolicyStore(self._kv, self._scope + keys.tenant_scope(tenant))
 
     def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
-        self._kv.put(keys.POLICY + agent_id.to_bytes(), document.to_json())
+        self._kv.put(self._space + agent_id.to_bytes(), document.to_json())
 
     def _get(self, agent_id: AgentId) -> PolicyDocument | None:
-        raw = self._kv.get(keys.POLICY + agent_id.to_bytes())
+        raw = self._kv.get(self._space + agent_id.to_bytes())
         return None if raw is None else PolicyDocument.from_json(raw)
 
     def _invalidate(self, agent_id: AgentId) -> None:
-        self._kv.delete(keys.POLICY + agent_id.to_bytes())
+        self._kv.delete(self._space + agent_id.to_bytes())
 
     def _list_policies(self, after: AgentId | None) -> Iterator[AgentId]:
-        start = _after(keys.POLICY, None if after is None else after.to_bytes())
-        for k, _ in self._kv.items(start, keys.prefix_end(keys.POLICY), SMALL_PAGE):
-            yield AgentId.from_bytes(k[1:])
+        space = self._space
+        start = _after(space, None if after is None else after.to_bytes())
+        for k, _ in self._kv.items(start, keys.prefix_end(space), SMALL_PAGE):
+            yield AgentId.from_bytes(k[len(space) :])
 
 
 class KvSessionStore(SessionStore):
     """Each record under its session id: the agent id's 16 bytes, its expiry when it has
-    one (:func:`~agentstore.kv.keys.pack_session`), then the data's JSON. A purge deletes
-    a record only if its value is still the expired one read."""
+    one (:func:`~agentstore.kv.keys.pack_session`), then the data's JSON, in space
+    ``scope + SESSION``. A purge deletes a record only if its value is still the expired
+    one read."""
 
-    def __init__(self, kv: Lifetime, clock: Clock = time.time) -> None:
+    def __init__(self, kv: Lifetime, clock: Clock = time.time, scope: bytes = b"") -> None:
         super().__init__(clock)
         self._kv = kv
+        self._scope = scope
+        self._space = scope + keys.SESSION
+
+    def _scoped(self, tenant: str) -> KvSessionStore:
+        return KvSessionStore(self._kv, self.clock, self._scope + keys.tenant_scope(tenant))
 
     def _save(self, record: SessionRecord) -> None:
         value = keys.pack_session(record.agent_id.to_bytes(), record.data_json(), None)
-        self._kv.put(keys.SESSION + record.session_id.to_bytes(), value)
+        self._kv.put(self._space + record.session_id.to_bytes(), value)
 
     def _save_expiring(self, record: SessionRecord, expires_at: float) -> None:
         value = keys.pack_session(record.agent_id.to_bytes(), record.data_json(), expires_at)
-        self._kv.put(keys.SESSION + record.session_id.to_bytes(), value)
+        self._kv.put(self._space + record.session_id.to_bytes(), value)
 
     def _load(self, session_id: SessionId) -> SessionRecord | None:
         return self._load_at(session_id, self.clock())
 
     def _load_at(self, session_id: SessionId, now: float) -> SessionRecord | None:
-        raw = self._kv.get(keys.SESSION + session_id.to_bytes())
+        raw = self._kv.get(self._space + session_id.to_bytes())
         if raw is None:
             return None
         agent, expires_at, data_json = keys.unpack_session(raw)
@@ -99,18 +119,19 @@ class KvSessionStore(SessionStore):
         return SessionRecord(session_id, AgentId.from_bytes(agent), data)
 
     def _delete(self, session_id: SessionId) -> None:
-        self._kv.delete(keys.SESSION + session_id.to_bytes())
+        self._kv.delete(self._space + session_id.to_bytes())
 
     def _list_sessions(self, after: SessionId | None, now: float) -> Iterator[SessionId]:
-        start = _after(keys.SESSION, None if after is None else after.to_bytes())
-        for k, raw in self._kv.items(start, keys.prefix_end(keys.SESSION), SMALL_PAGE):
+        space = self._space
+        start = _after(space, None if after is None else after.to_bytes())
+        for k, raw in self._kv.items(start, keys.prefix_end(space), SMALL_PAGE):
             expires_at = keys.unpack_session(raw)[1]
             if expires_at is None or now < expires_at:
-                yield SessionId.from_bytes(k[1:])
+                yield SessionId.from_bytes(k[len(space) :])
 
     def _purge_expired(self, now: float) -> int:
         purged = 0
-        for k, raw in self._kv.items(keys.SESSION, keys.prefix_end(keys.SESSION), SMALL_PAGE):
+        for k, raw in self._kv.items(self._space, keys.prefix_end(self._space), SMALL_PAGE):
             expires_at = keys.unpack_session(raw)[1]
             # Guarded by the value read: a record saved again meanwhile is kept.
             if (
@@ -227,14 +248,20 @@ class KvRateLimitCounter(RateLimitCounter):
 
 class KvLifecycleStore(LifecycleStore):
     """Each agent's registration and last heartbeat under its id; a heartbeat is a
-    compare-and-set, so it never brings back an agent deregistered meanwhile."""
+    compare-and-set, so it never brings back an agent deregistered meanwhile. Keys are in
+    space ``scope + AGENT``."""
 
-    def __init__(self, kv: Lifetime, clock: Clock) -> None:
+    def __init__(self, kv: Lifetime, clock: Clock, scope: bytes = b"") -> None:
         super().__init__(clock)
         self._kv = kv
+        self._scope = scope
+        self._space = scope + keys.AGENT
+
+    def _scoped(self, tenant: str) -> KvLifecycleStore:
+        return KvLifecycleStore(self._kv, self.clock, self._scope + keys.tenant_scope(tenant))
 
     def _register(self, agent_id: AgentId, now: float) -> None:
-        self._kv.put(keys.AGENT + agent_id.to_bytes(), keys.pack_times(now, now))
+        self._kv.put(self._space + agent_id.to_bytes(), keys.pack_times(now, now))
 
     def _heartbeat(self, agent_id: AgentId, now: float) -> bool:
         def heartbeat(raw: bytes | None) -> tuple[Writes | None, bool]:
@@ -243,31 +270,33 @@ class KvLifecycleStore(LifecycleStore):
             registered, _ = keys.unpack_times(raw)
             return {k: keys.pack_times(registered, now)}, True
 
-        k = keys.AGENT + agent_id.to_bytes()
+        k = self._space + agent_id.to_bytes()
         return self._kv.update(k, heartbeat)
 
     def _deregister(self, agent_id: AgentId) -> None:
-        self._kv.delete(keys.AGENT + agent_id.to_bytes())
+        self._kv.delete(self._space + agent_id.to_bytes())
 
     def _info(self, agent_id: AgentId) -> AgentInfo | None:
-        raw = self._kv.get(keys.AGENT + agent_id.to_bytes())
+        raw = self._kv.get(self._space + agent_id.to_bytes())
         if raw is None:
             return None
         return AgentInfo(agent_id, *keys.unpack_times(raw))
 
     def _live_since(self, cutoff: float) -> Iterable[AgentId]:
-        for k, raw in self._kv.items(keys.AGENT, keys.prefix_end(keys.AGENT)):
+        space = self._space
+        for k, raw in self._kv.items(space, keys.prefix_end(space)):
             if keys.unpack_times(raw)[1] >= cutoff:
-                yield AgentId.from_bytes(k[1:])
+                yield AgentId.from_bytes(k[len(space) :])
 
     def _list_agents(self, after: AgentId | None) -> Iterator[AgentInfo]:
-        start = _after(keys.AGENT, None if after is None else after.to_bytes())
-        for k, raw in self._kv.items(start, keys.prefix_end(keys.AGENT)):
-            yield AgentInfo(AgentId.from_bytes(k[1:]), *keys.unpack_times(raw))
+        space = self._space
+        start = _after(space, None if after is None else after.to_bytes())
+        for k, raw in self._kv.items(start, keys.prefix_end(space)):
+            yield AgentInfo(AgentId.from_bytes(k[len(space) :]), *keys.unpack_times(raw))
 
     def _prune_before(self, cutoff: float) -> int:
         pruned = 0
-        for k, raw in self._kv.items(keys.AGENT, keys.prefix_end(keys.AGENT)):
+        for k, raw in self._kv.items(self._space, keys.prefix_end(self._space)):
             if keys.unpack_times(raw)[1] < cutoff:
                 pruned += self._kv.update(k, self._pruning(k, cutoff), known=raw, use_known=True)
         return pruned

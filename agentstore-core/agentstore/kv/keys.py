@@ -7,6 +7,13 @@ hold (separators, NULs, any Unicode), and keys sort as the tuples of names do (U
 bytes sort in code point order, as Python compares str). A seq is eight bytes
 big-endian, so a range scan returns a log's entries in seq order. Every value read back
 is checked before use: storage edited behind the store's back may hold anything.
+
+A tenant's policies, sessions and agents (``store.tenant(name)``) lie under the tenant's
+scope, :func:`tenant_scope`: the space tag ``t`` and the tenant's name as a text
+component, then the keys laid out as the root store lays out its own. No root key starts
+with ``t``, and a text component ends where it is read to end, so the keys of the root
+and of every tenant are pairwise distinct and a range scan of one tenant's space reaches
+none of the others'. The root's keys are those of a store written before tenants.
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ FEED: Final = b"f"
 STREAM: Final = b"o"
 """Each stream's entries in position order: ``STREAM + text(stream) + position`` holds the
 entry's writer and seq."""
+TENANT: Final = b"t"
+"""A tenant's scope: ``TENANT + text(tenant)`` prefixes its policy, session and agent keys."""
 
 SEQ_END: Final = b"\x80"
 """Sorts after every encoded seq (a seq is below 2**63, so its first byte is below 0x80)."""
@@ -59,6 +68,11 @@ def text(value: str) -> bytes:
 def key(space: bytes, *names: str) -> bytes:
     """The key of ``names`` in ``space``."""
     return space + b"".join(text(n) for n in names)
+
+
+def tenant_scope(tenant: str) -> bytes:
+    """The prefix of tenant ``tenant``'s keys (see the module docstring)."""
+    return TENANT + text(tenant)
 
 
 def split(raw: bytes, count: int) -> list[str] | None:
@@ -269,6 +283,7 @@ __all__ = [
     "SESSION",
     "SLIDING_WINDOW",
     "STREAM",
+    "TENANT",
     "VERSION_KEY",
     "key",
     "pack_entry",
@@ -281,6 +296,7 @@ __all__ = [
     "seq_bytes",
     "split",
     "split_prefix",
+    "tenant_scope",
     "text",
     "unpack_entry",
     "unpack_event",

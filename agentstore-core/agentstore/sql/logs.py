@@ -26,7 +26,7 @@ from agentstore.errors import (
 )
 from agentstore.sql.backend import Backend, Row
 from agentstore.sql.generations import SqlGenerationStore
-from agentstore.sql.positions import feed_pages, stream_entries
+from agentstore.sql.positions import feed_pages, prefix_range, stream_entries
 from agentstore.sql.schema import layout_of
 from agentstore.types import CommitEvent, Entry
 
@@ -108,6 +108,10 @@ class SqlLogStore(WriterLogStore):
     FEED_PAGE: str = (
         "SELECT stream, writer, seq, content_hash, position FROM agentstore_log "
         "WHERE position > ? ORDER BY position LIMIT ?"
+    )
+    FEED_PREFIX_PAGE: str = (
+        "SELECT stream, writer, seq, content_hash, position FROM agentstore_log "
+        "WHERE position > ? AND stream >= ? AND stream < ? ORDER BY position LIMIT ?"
     )
     POSITION_AT: str = (
         "SELECT position FROM agentstore_log WHERE stream = ? AND writer = ? AND seq = ?"
@@ -351,6 +355,16 @@ class SqlLogStore(WriterLogStore):
         query, sql = self._backend.query, self.FEED_PAGE
         for rows in feed_pages(
             lambda start, n: query(sql, (start, n)), after, limit, self._page_size
+        ):
+            for row in rows:
+                yield _new_tuple(CommitEvent, row)
+
+    def _feed_prefixed(self, prefix: str, after: int, limit: int | None) -> Iterator[CommitEvent]:
+        """As :meth:`_feed`, the streams starting with ``prefix`` only, selected by the
+        database (a range of the stream column)."""
+        query, sql, low, high = self._backend.query, self.FEED_PREFIX_PAGE, *prefix_range(prefix)
+        for rows in feed_pages(
+            lambda start, n: query(sql, (start, low, high, n)), after, limit, self._page_size
         ):
             for row in rows:
                 yield _new_tuple(CommitEvent, row)

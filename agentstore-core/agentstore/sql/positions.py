@@ -20,6 +20,12 @@ MIN_WRITER_PAGE = 16
 """The fewest rows a stream read fetches per query from one writer's log."""
 
 
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """``(low, high)``: a text column holds a value starting with ``prefix`` (non-empty)
+    exactly when ``low <= value < high``, in code-point (binary) order."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def feed_pages(
     fetch: Callable[[int, int], list[Row]], after: int, limit: int | None, page_size: int
 ) -> Iterator[list[Row]]:
@@ -126,4 +132,9 @@ def _writer_entries(
         seq = entries[-1].seq
 
 
-__all__ = ["MIN_WRITER_PAGE", "feed_pages", "stream_entries"]
+__all__ = [
+    "MIN_WRITER_PAGE",
+    "feed_pages",
+    "prefix_range",
+    "stream_entries",
+]

@@ -129,16 +129,8 @@ class TenantLogStore(WriterLogStore):
         return self._inner._verify(self._names.into(stream), writer)
 
     def _feed(self, after: int, limit: int | None) -> Iterator[CommitEvent]:
-        left = limit
-        if left == 0:
-            return
-        for event in self._inner._feed(after, None):
-            if self._names.owns(event.stream):
-                yield self._names.event(event)
-                if left is not None:
-                    left -= 1
-                    if left == 0:
-                        return
+        for event in self._inner._feed_prefixed(self._names.prefix, after, limit):
+            yield self._names.event(event)
 
     def _position(self) -> int:
         return self._inner._position()

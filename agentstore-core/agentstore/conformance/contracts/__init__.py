@@ -65,6 +65,17 @@ from agentstore.conformance.contracts.rate_limit_hits import (
     AsyncRateLimitHitContract,
     RateLimitHitContract,
 )
+from agentstore.conformance.contracts.tenancy import (
+    AsyncTenancyContract,
+    TenantAuditContract,
+    TenantCredentialContract,
+    TenantFeedContract,
+    TenantLifecycleContract,
+    TenantNamesContract,
+    TenantPolicyContract,
+    TenantRateLimitContract,
+    TenantSessionContract,
+)
 
 
 class AllContracts(
@@ -104,6 +115,15 @@ class AllContracts(
     AsyncSessionManagementContract,
     AsyncCredentialListingContract,
     AsyncLifecycleManagementContract,
+    TenantNamesContract,
+    TenantFeedContract,
+    TenantAuditContract,
+    TenantCredentialContract,
+    TenantRateLimitContract,
+    TenantSessionContract,
+    TenantPolicyContract,
+    TenantLifecycleContract,
+    AsyncTenancyContract,
 ):
     """Every contract at once, through both faces (``agentstore.open`` and
     ``agentstore.aio.open``); each test still skips a capability the driver lacks."""
@@ -134,6 +154,7 @@ __all__ = [
     "AsyncSessionManagementContract",
     "AsyncSessionStoreContract",
     "AsyncStoreContract",
+    "AsyncTenancyContract",
     "AsyncWriterLogContract",
     "AuditSinkContract",
     "ConditionalAppendContract",
@@ -155,6 +176,14 @@ __all__ = [
     "SessionStoreContract",
     "SignedCheckpointContract",
     "StoreContract",
+    "TenantAuditContract",
+    "TenantCredentialContract",
+    "TenantFeedContract",
+    "TenantLifecycleContract",
+    "TenantNamesContract",
+    "TenantPolicyContract",
+    "TenantRateLimitContract",
+    "TenantSessionContract",
     "WriterLogContract",
     "capability_of",
     "run_threads",

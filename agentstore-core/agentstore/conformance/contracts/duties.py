@@ -167,6 +167,28 @@ DUTIES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
             "test_session_purge_expired_*",
         ),
         "Lifecycle pruning": ("test_lifecycle_prune_*",),
+        # -- tenant namespaces
+        "Tenant names cannot alias": (
+            "test_tenant_refuses_names_that_could_alias",
+            "test_tenant_views_nest_no_further",
+            "test_tenant_streams_are_confined_whatever_their_names",
+            "test_tenant_generations_count_apart_under_threads",
+        ),
+        "A tenant's named data is its own": (
+            "test_tenant_feed_*",
+            "test_tenant_doorbell_*",
+            "test_tenant_follow_*",
+            "test_tenant_audit_*",
+            "test_tenant_redaction_*",
+            "test_tenant_secrets_*",
+            "test_tenant_rate_limits_*",
+            "test_tenant_increments_*",
+        ),
+        "Sessions, policies and agents per tenant": (
+            "test_tenant_sessions_*",
+            "test_tenant_policies_*",
+            "test_tenant_agents_*",
+        ),
         # -- the asyncio face
         "The asyncio face keeps the contract": ("test_aio_*",),
     }

@@ -1,0 +1,123 @@
+"""The tenant view's own behaviour, beyond the conformance contracts: its lifetime, its
+repr, what the operator's store sees, and the CLI's --tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import agentstore
+import agentstore.aio
+import pytest
+from agentstore import InvalidInput, StoreError, StorePolicy
+from agentstore.cli import cli
+from agentstore.tenancy import TenantStore
+from agentstore.types import AgentId, SessionId, SessionRecord
+from click.testing import CliRunner
+
+
+def _memory() -> agentstore.Store:
+    return agentstore.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+
+
+def test_a_view_closes_alone_and_with_its_store() -> None:
+    store = _memory()
+    acme, beta = store.tenant("acme"), store.tenant("beta")
+    assert isinstance(acme, TenantStore) and acme.tenant_name == "acme"
+    acme.log("s", "w").append(b"x")
+    acme.close()
+    assert acme.closed and not beta.closed and not store.closed
+    with pytest.raises(StoreError, match="tenant 'acme' is closed"):
+        acme.log("s", "w")
+    assert store.tenant("acme").log("s", "w").head() is not None  # data outlives the view
+    store.close()
+    assert beta.closed
+    with pytest.raises(StoreError, match="closed"):
+        beta.generation("g").current()
+
+
+def test_repr_names_the_tenant_and_no_secret() -> None:
+    store = _memory()
+    acme = store.tenant("acme")
+    acme.credentials.put_secret("api", b"hunter2")
+    assert "acme" in repr(acme) and "hunter2" not in repr(acme)
+    assert "hunter2" not in repr(acme.credentials)
+
+
+def test_the_operators_store_sees_tenant_names_stored_and_their_events() -> None:
+    store = _memory()
+    heard: list[str] = []
+    store.doorbell.subscribe(lambda e: heard.append(e.stream))
+    store.tenant("acme").log("s", "w").append(b"x")
+    assert heard == ["agentstore:t:acme:s"]
+    assert [e.stream for e in store.feed()] == ["agentstore:t:acme:s"]
+    assert store.logs() == [("agentstore:t:acme:s", "w")]
+
+
+def test_a_tenant_error_names_its_own_stream() -> None:
+    store = _memory()
+    log = store.tenant("acme").log("s", "w")
+    log.append(b"x")
+    with pytest.raises(agentstore.HeadMoved) as moved:
+        log.append(b"y", expect_head=0)
+    assert moved.value.stream == "s" and "agentstore:t:" not in str(moved.value)
+
+
+def test_async_views_confine_and_close_with_the_store() -> None:
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        acme, beta = store.tenant("acme"), store.tenant("beta")
+        sid = SessionId.new()
+        await acme.sessions.save(SessionRecord(sid, AgentId.new(), {"t": "acme"}))
+        assert [s async for s in acme.sessions.ids()] == [sid]
+        assert [s async for s in beta.sessions.ids()] == []
+        assert [s async for s in store.sessions.ids()] == []
+        got: list[str] = []
+
+        async def follow() -> None:
+            async for event in beta.follow(timeout=0.5):
+                got.append(event.stream)
+
+        task = asyncio.ensure_future(follow())
+        await acme.log("s", "w").append(b"a")
+        await beta.log("t", "w").append(b"b")
+        await task
+        assert got == ["t"]
+        with pytest.raises(InvalidInput):
+            acme.tenant("beta")
+        await store.aclose()
+        assert acme.closed and beta.closed
+
+    asyncio.run(main())
+
+
+def _sqlite_store(tmp_path: Path) -> Path:
+    (tmp_path / "agentstore.toml").write_text(
+        f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{tmp_path / "s.db"}"\n'
+    )
+    return tmp_path / "agentstore.toml"
+
+
+def test_cli_lists_and_verifies_a_tenants_data(tmp_path: Path) -> None:
+    config = _sqlite_store(tmp_path)
+    with agentstore.open(config) as store:
+        acme = store.tenant("acme")
+        acme.credentials.put_secret("k", b"v")
+        acme.log("s", "w").append_many([b"1", b"2"])
+        store.credentials.put_secret("root", b"v")
+    runner = CliRunner()
+    out = runner.invoke(cli, ["--config", str(config), "list", "credentials", "--tenant", "acme"])
+    assert out.exit_code == 0, out.output
+    assert out.output.split() == ["k"]
+    out = runner.invoke(
+        cli, ["--config", str(config), "list", "credentials", "--tenant", "beta", "--json"]
+    )
+    assert json.loads(out.output) == {"ok": True, "credentials": []}
+    out = runner.invoke(cli, ["--config", str(config), "list", "credentials"])
+    assert out.output.split() == ["agentstore:t:acme:k", "root"]
+    out = runner.invoke(cli, ["--config", str(config), "list", "sessions", "--tenant", "ACME"])
+    assert out.exit_code == 2 and "tenant name" in out.output
+    out = runner.invoke(cli, ["--config", str(config), "verify"])
+    assert out.exit_code == 0, out.output
+    assert out.output.strip() == "ok: 1 chain holds (2 entries)"
