@@ -515,6 +515,12 @@ def test_the_async_face_as_the_role(
                         heard.append(event)
                         break
             assert [(e.stream, e.seq) for e in heard] == [(tenant_key("b", "x"), 1)]
+            tb, ta = store.tenant("b"), store.tenant("a")  # run on the store's threads
+            await tb.log("viewed", writer="w").append_many([b"1", b"2"])
+            assert await tb.log("viewed", writer="w").verify() == 2
+            assert await tb.generation("g").bump() == 2
+            with pytest.raises(StoreError, match="row-level security"):
+                await ta.generation("g").bump()
 
     try:
         asyncio.run(main())
