@@ -6,7 +6,8 @@ so, the schema gets, in the transaction that creates or checks it:
 - ``agentstore_row_tenant(key text)``: the tenant a stored key belongs to (``''`` for the
   store's own, tenant-less rows), the same answer as
   :func:`agentstore.tenancy.names.tenant_of`, and through the ``agentstore:sliding:<0|1>:``
-  prefix of a sliding window's rows. IMMUTABLE and inlined into the policies.
+  prefix of a sliding window's rows (with its helper ``agentstore_tenant_part``).
+  IMMUTABLE string functions the planner inlines into the policies.
 - ``agentstore_tenant_roles(role, tenant)``: which PostgreSQL role acts for which tenant.
   Only the owner writes it; a bound role may read its own row and no other.
 - on every table holding tenant data, ROW LEVEL SECURITY with the policy
@@ -50,7 +51,8 @@ TENANT_TABLES: Final[Mapping[str, Sequence[str]]] = {
     "agentstore_sessions": ("session_id", "agent_id"),
     "agentstore_agents": ("agent_id",),
 }
-"""Every table holding tenant data, and the columns whose keys name a row's tenant."""
+"""Every table holding tenant data, and the columns whose keys name a row's tenant. A
+table added here reaches roles already bound when :func:`grant_tenant` runs again."""
 
 TENANT_PART: Final = "agentstore_tenant_part"
 _LABEL_CHECK: Final = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
