@@ -22,6 +22,8 @@ from agentstore_postgres.config import PostgresConfig
 if TYPE_CHECKING:
     from agentstore import Clock, Store
 
+    from agentstore_postgres.rls import disable_row_security, grant_tenant, revoke_tenant
+
 __version__ = "0.1.0"
 
 
@@ -69,4 +71,21 @@ def open_on_connection(conn: Any, *, notify: bool = False, clock: Clock | None =
     return open_store(StorePolicy("postgres"), registry=registry, clock=clock)
 
 
-__all__ = ["PostgresConfig", "open_on_connection"]
+def __getattr__(name: str) -> Any:
+    # The row-level security API loads psycopg only when used.
+    if name in _RLS:
+        from agentstore_postgres import rls
+
+        return getattr(rls, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_RLS = frozenset({"grant_tenant", "revoke_tenant", "disable_row_security"})
+
+__all__ = [
+    "PostgresConfig",
+    "disable_row_security",
+    "grant_tenant",
+    "open_on_connection",
+    "revoke_tenant",
+]

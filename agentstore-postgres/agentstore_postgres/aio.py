@@ -53,12 +53,19 @@ from agentstore_postgres.logs import (
     _INSERT_AFTER,
     _INSERT_AFTER_NOTIFY,
     _INSERT_FIRST_NOTIFY,
+    _INSERT_ROWS,
     _MOVE_HEAD_AFTER,
     _MOVE_HEAD_TO,
     _NOTIFY_MANY,
     PgLogStore,
+    insert_rows_params,
 )
-from agentstore_postgres.notify import announcement, announcement_head
+from agentstore_postgres.notify import (
+    announcement,
+    announcement_head,
+    anonymous,
+    anonymous_head,
+)
 
 INLINE_BYTES: Final = 64 * 1024
 """Payload bytes hashed on the loop; a larger append or batch is hashed on a thread."""
@@ -218,9 +225,13 @@ class PgAsyncLogStore(PgAsyncFeed):
 
     def _note(self, row: _Row, position: int) -> str:
         origin = self._pg.sync.origin
+        if self._pg.sync.row_security:  # names would reach every tenant's LISTEN
+            return anonymous(origin, position)
         return announcement(origin, row[0], row[1], row[2], row[5], position=position)
 
     def _note_head(self, row: _Row) -> str:
+        if self._pg.sync.row_security:
+            return anonymous_head(self._pg.sync.origin)
         return announcement_head(self._pg.sync.origin, row[0], row[1], row[2], row[5])
 
     async def _insert(self, rows: list[_Row]) -> list[int]:
@@ -268,10 +279,13 @@ class PgAsyncLogStore(PgAsyncFeed):
             await cur.execute(P.TX_BASE)
             base = await cur.fetchone()
             tx, idx = base[0], int(base[1])
-            async with cur.copy(_COPY) as out:
-                out.set_types(_COPY_TYPES)
-                for i, row in enumerate(rows, idx + 1):
-                    await out.write_row((*row, i))
+            if self._pg.sync.rls_applies:
+                await cur.execute(_INSERT_ROWS, insert_rows_params(rows, idx + 1))
+            else:
+                async with cur.copy(_COPY) as out:
+                    out.set_types(_COPY_TYPES)
+                    for i, row in enumerate(rows, idx + 1):
+                        await out.write_row((*row, i))
             last = rows[-1]
             head = (last[0], last[1], last[2], last[5])
             if prev is None:
@@ -380,6 +394,7 @@ async def _listen(backend: PostgresBackend, kit: NativeKit, pg: AsyncPg) -> Asyn
         origin=lambda: backend.origin,
         doorbell=kit.doorbell,
         where=sync._where,
+        schema=sync._schema,
     )
     await kit.offload.run(sync.close)  # the thread stops first: each commit rings once
     try:

@@ -18,7 +18,14 @@ import psycopg
 from agentstore.doorbell import Doorbell
 from psycopg import sql
 
-from agentstore_postgres.notify import RECONNECT_SECONDS, deliver, log
+from agentstore_postgres.notify import (
+    RECONNECT_SECONDS,
+    deliver,
+    log,
+    lookup_query,
+    parse_anonymous,
+)
+from agentstore_postgres.positions import event, split
 
 
 class AsyncListener:
@@ -36,8 +43,10 @@ class AsyncListener:
         origin: Callable[[], str],
         doorbell: Doorbell,
         where: str,
+        schema: str | None = None,
     ) -> None:
         self._conninfo = conninfo
+        self._schema = schema
         self._channel = channel
         self._origin = origin
         self._doorbell = doorbell
@@ -67,9 +76,14 @@ class AsyncListener:
             try:
                 if conn is None or conn.closed:
                     conn = self._conn = await self._connect()
-                async with contextlib.aclosing(conn.notifies()) as notes:
+                # One batch at a time: the generator holds the connection, which an
+                # anonymous announcement's lookup needs.
+                batch: list[str] = []
+                async with contextlib.aclosing(conn.notifies(stop_after=1)) as notes:
                     async for note in notes:
-                        deliver(note.payload, self._origin(), self._doorbell)
+                        batch.append(note.payload)
+                for payload in batch:
+                    await self._deliver(conn, payload)
             except psycopg.Error as exc:
                 # Host and port only: the connection string is never shown.
                 log.warning(
@@ -81,6 +95,19 @@ class AsyncListener:
                     await conn.close()
                 self._conn = None
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _deliver(self, conn: psycopg.AsyncConnection[Any], payload: str) -> None:
+        found = parse_anonymous(payload)
+        if found is None:
+            deliver(payload, self._origin(), self._doorbell)
+            return
+        origin, position = found
+        if origin == self._origin() or self._schema is None:
+            return
+        cur = await conn.execute(lookup_query(self._schema), split(position))
+        row = await cur.fetchone()
+        if row is not None:
+            self._doorbell.ring(event(row))
 
     @property
     def running(self) -> bool:

@@ -231,6 +231,10 @@ class PostgresBackend:
         # Set by the driver when commits are announced (see agentstore_postgres.notify).
         self.notify_channel: str | None = None
         self.listener: Listener | None = None
+        # Row-level security (agentstore_postgres.rls): installed on the schema (then
+        # announcements name no stream), and applying to this role (then no COPY).
+        self.row_security = False
+        self.rls_applies = False
         self.origin = uuid.uuid4().hex[:16]
         self.translate_error = ErrorTranslator(location, Scrubber(secrets))
         self._local = threading.local()

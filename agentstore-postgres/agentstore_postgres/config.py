@@ -9,6 +9,7 @@
     pool_max_size = 10
     connect_timeout = 5.0                       # seconds
     notify = false                              # LISTEN/NOTIFY doorbell across processes
+    row_security = false                        # install tenant row-level security
 
 A password is never written inline in a reviewed file: give it as ``password = { env =
 "NAME" }``, inside a url that itself comes from ``{ env = "NAME" }``, or through libpq's own
@@ -117,6 +118,11 @@ class PostgresConfig(BaseModel):
             call waits for a free pooled connection.
         notify: announce committed appends with NOTIFY and ring this store's doorbell for
             appends committed by other stores on the same schema (LISTEN), across processes.
+        row_security: when the store's owner opens it, install row-level security on its
+            tables (:mod:`agentstore_postgres.rls`), so a role bound to a tenant with
+            :func:`~agentstore_postgres.grant_tenant` reads and writes only that tenant's
+            rows, even with its own SQL. False leaves the schema as it is (to take it out
+            again, :func:`~agentstore_postgres.disable_row_security`).
         application_name: shown in ``pg_stat_activity``.
         params: further libpq parameters (``sslmode``, ``sslrootcert``...).
     """
@@ -140,6 +146,7 @@ class PostgresConfig(BaseModel):
     pool_max_size: int = Field(default=10, ge=1)
     connect_timeout: float = Field(default=5.0, gt=0, le=600)
     notify: bool = False
+    row_security: bool = False
     application_name: str = "agentstore"
     params: dict[str, str] = Field(default_factory=dict)
 
@@ -270,6 +277,7 @@ class PostgresConfig(BaseModel):
             "pool_max_size": self.pool_max_size,
             "connect_timeout": self.connect_timeout,
             "notify": self.notify,
+            "row_security": self.row_security or None,
         }
         inner = ", ".join(f"{k}={v!r}" for k, v in shown.items() if v is not None)
         return f"PostgresConfig({inner})"

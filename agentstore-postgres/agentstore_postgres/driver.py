@@ -25,6 +25,7 @@ from agentstore_postgres.connect import conninfo, on_connection, open_pool
 from agentstore_postgres.forksafe import renew_in_child
 from agentstore_postgres.logs import PgLogStore
 from agentstore_postgres.notify import Listener, channel_for
+from agentstore_postgres.rls import install, installed, session_flags
 
 # The append statements, where benchmarks/ (an older layout) finds them.
 _INSERT = _logs._INSERT
@@ -39,15 +40,22 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     ``context.create`` nothing is created; with ``context.read_only`` every session is
     read-only, so a role with SELECT only can read the store.
     """
+    rls = config.row_security
+
+    def ready(probe: PostgresBackend) -> bool:
+        return schema_version(probe) == SCHEMA_VERSION and (not rls or installed(probe))
+
+    def setup(probe: PostgresBackend) -> None:
+        ensure_schema(probe)
+        if rls:
+            install(probe)
+
     backend = open_pool(
-        config,
-        ready=lambda probe: schema_version(probe) == SCHEMA_VERSION,
-        setup=ensure_schema,
-        create=context.create,
-        read_only=context.read_only,
+        config, ready=ready, setup=setup, create=context.create, read_only=context.read_only
     )
     listener: Listener | None = None
     try:
+        _row_security(backend)
         if config.notify:
             listener = _listen(
                 backend, config.schema_name, conninfo(config), config.target, context
@@ -64,6 +72,11 @@ def open_driver(config: PostgresConfig, context: OpenContext) -> DriverStores:
     return stores
 
 
+def _row_security(backend: PostgresBackend) -> None:
+    """Whether the schema has row-level security, and whether it applies to this role."""
+    backend.row_security, backend.rls_applies = session_flags(backend)
+
+
 def _listen(
     backend: PostgresBackend, schema: str, info: str, where: str, context: OpenContext
 ) -> Listener:
@@ -76,6 +89,7 @@ def _listen(
         origin=backend.origin,
         doorbell=context.doorbell,
         where=where,
+        schema=schema,
     )
     try:
         listener.start()
@@ -110,6 +124,7 @@ def open_on_connection_stores(
     backend = on_connection(conn)
     listener: Listener | None = None
     try:
+        _row_security(backend)
         schema = backend.query("SELECT current_schema()")[0][0]
         if schema is None:
             raise StoreError(

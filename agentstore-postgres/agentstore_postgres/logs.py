@@ -26,7 +26,12 @@ from agentstore.types import CommitEvent, Entry
 
 from agentstore_postgres import positions as P
 from agentstore_postgres.backend import OwnedConnectionSource, PoolSource, PostgresBackend
-from agentstore_postgres.notify import announcement, announcement_head
+from agentstore_postgres.notify import (
+    announcement,
+    announcement_head,
+    anonymous,
+    anonymous_head,
+)
 
 log = logging.getLogger("agentstore.postgres")
 
@@ -78,6 +83,24 @@ _MOVE_HEAD_TO = (
 _MOVE_HEAD_AFTER = f"WITH head AS ({_MOVE_HEAD_TO}) SELECT {_PREV_EXISTS}"
 _COPY = f"COPY agentstore_log {_COLUMNS} FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = ["text", "text", "int8", "bytea", "bytea", "bytea", "int4"]
+# A batch where row-level security applies to the role (PostgreSQL refuses COPY FROM
+# there): one INSERT of the batch's columns as arrays.
+_INSERT_ROWS = (
+    f"INSERT INTO agentstore_log {_COLUMNS} SELECT * FROM unnest("
+    + ", ".join(f"%s::{t}[]" for t in _COPY_TYPES)
+    + ")"
+)
+
+
+def insert_rows_params(rows: Sequence[_Row], first_idx: int) -> list[list[Any]]:
+    """The arrays :data:`_INSERT_ROWS` binds: one per column, ``idx`` from ``first_idx``."""
+    columns: list[list[Any]] = [[] for _ in _COPY_TYPES]
+    for i, row in enumerate(rows, first_idx):
+        for column, value in zip(columns, (*row, i), strict=True):
+            column.append(value)
+    return columns
+
+
 _NOTIFY_MANY = "SELECT count(pg_notify(%s, n)) FROM unnest(%s::text[]) AS n"
 
 
@@ -197,10 +220,13 @@ class PgLogStore(SqlLogStore):
         base = cur.execute(P.TX_BASE).fetchone()
         assert base is not None
         tx, idx = base[0], int(base[1])
-        with cur.copy(_COPY) as out:
-            out.set_types(_COPY_TYPES)
-            for i, row in enumerate(rows, idx + 1):
-                out.write_row((*row, i))
+        if self._pg.rls_applies:
+            cur.execute(_INSERT_ROWS, insert_rows_params(rows, idx + 1))
+        else:
+            with cur.copy(_COPY) as out:
+                out.set_types(_COPY_TYPES)
+                for i, row in enumerate(rows, idx + 1):
+                    out.write_row((*row, i))
         last = rows[-1]
         head = (last[0], last[1], last[2], last[5])
         if prev is None:  # genesis: the primary key alone decides
@@ -217,9 +243,13 @@ class PgLogStore(SqlLogStore):
         return written
 
     def _note(self, row: _Row, position: int) -> str:
+        if self._pg.row_security:  # names would reach every tenant's LISTEN
+            return anonymous(self._pg.origin, position)
         return announcement(self._pg.origin, row[0], row[1], row[2], row[5], position=position)
 
     def _note_head(self, row: _Row) -> str:
+        if self._pg.row_security:
+            return anonymous_head(self._pg.origin)
         return announcement_head(self._pg.origin, row[0], row[1], row[2], row[5])
 
     # -- one log's reads -------------------------------------------------------------------

@@ -7,6 +7,12 @@ own doorbell for entries other stores committed; its own announcements it skips,
 facade already rang for them. NOTIFY is delivered only when its transaction commits, so a
 rolled-back append is never announced.
 
+On a schema with row-level security (:mod:`agentstore_postgres.rls`) an announcement
+names nothing but its store and position: any role that may connect may LISTEN on any
+channel, so a stream's name would reach other tenants. A listener reads the entry at that
+position back with its own role, which sees only its tenant's rows, and rings for it only
+if it is there.
+
 Imported only when a postgres store is opened (it imports psycopg).
 """
 
@@ -16,6 +22,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 import psycopg
@@ -23,7 +30,9 @@ from agentstore.doorbell import Doorbell
 from agentstore.types import CommitEvent
 from psycopg import sql
 
+from agentstore_postgres.backend import is_connection_error
 from agentstore_postgres.forksafe import abandon
+from agentstore_postgres.positions import event, split
 
 log = logging.getLogger("agentstore.postgres")
 
@@ -55,6 +64,40 @@ def announcement_head(origin: str, stream: str, writer: str, seq: int, content_h
     return body[:-1] + ',"p":'
 
 
+def anonymous_head(origin: str) -> str:
+    """:func:`announcement_head` naming no entry (row-level security): the position that
+    SQL appends is all a listener learns."""
+    return json.dumps({"o": origin}, separators=(",", ":"))[:-1] + ',"p":'
+
+
+def anonymous(origin: str, position: int) -> str:
+    """The payload of :func:`anonymous_head` with its position."""
+    return anonymous_head(origin) + f"{position}}}"
+
+
+# The entry at a position, as the listener's role may see it (RLS hides other tenants').
+LOOKUP: Final = (
+    "SELECT l.tx::text, l.idx, l.stream, l.writer, l.seq, l.content_hash "
+    "FROM {}.agentstore_log AS l WHERE l.tx = %s::xid8 AND l.idx = %s"
+)
+
+
+def lookup_query(schema: str) -> sql.Composed:
+    """:data:`LOOKUP` on ``schema``'s log."""
+    return sql.SQL(LOOKUP).format(sql.Identifier(schema))
+
+
+def parse_anonymous(text: str) -> tuple[str, int] | None:
+    """``(origin, position)`` from an :func:`anonymous` payload, else None."""
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict) or "s" in data:
+            return None
+        return str(data["o"]), int(data["p"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def parse_announcement(text: str) -> tuple[str, CommitEvent] | None:
     """``(origin, event)`` from a payload, or None if it is not one of ours. An
     announcement from a store older than positions has none: its event's is 0."""
@@ -72,12 +115,25 @@ def parse_announcement(text: str) -> tuple[str, CommitEvent] | None:
         return None
 
 
-def deliver(payload: str, origin: str, doorbell: Doorbell) -> None:
+def deliver(
+    payload: str,
+    origin: str,
+    doorbell: Doorbell,
+    resolve: Callable[[int], CommitEvent | None] | None = None,
+) -> None:
     """Ring ``doorbell`` for the commit ``payload`` announces, unless it is not one of
-    ours or the store ``origin`` made it (the facade has already rung for its own)."""
+    ours or the store ``origin`` made it (the facade has already rung for its own). An
+    anonymous announcement is rung for what ``resolve(position)`` finds, if anything."""
     parsed = parse_announcement(payload)
-    if parsed is not None and parsed[0] != origin:
-        doorbell.ring(parsed[1])
+    if parsed is not None:
+        if parsed[0] != origin:
+            doorbell.ring(parsed[1])
+        return
+    found = parse_anonymous(payload)
+    if found is not None and found[0] != origin and resolve is not None:
+        event = resolve(found[1])
+        if event is not None:
+            doorbell.ring(event)
 
 
 class Listener:
@@ -96,8 +152,10 @@ class Listener:
         origin: str,
         doorbell: Doorbell,
         where: str,
+        schema: str | None = None,
     ) -> None:
         self._conninfo = conninfo
+        self._schema = schema
         self._channel = channel
         self._origin = origin
         self._doorbell = doorbell
@@ -135,10 +193,13 @@ class Listener:
             try:
                 if conn is None or conn.closed:
                     conn = self._conn = self._connect()
-                for note in conn.notifies(timeout=POLL_SECONDS):
-                    self._deliver(note.payload)
+                # One batch at a time: the generator holds the connection, which an
+                # anonymous announcement's lookup needs.
+                notes = [n.payload for n in conn.notifies(timeout=POLL_SECONDS, stop_after=1)]
+                for payload in notes:
                     if self._stop.is_set():
                         break
+                    self._deliver(payload)
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     break
@@ -155,7 +216,25 @@ class Listener:
                 self._stop.wait(RECONNECT_SECONDS)
 
     def _deliver(self, payload: str) -> None:
-        deliver(payload, self._origin, self._doorbell)
+        deliver(payload, self._origin, self._doorbell, self._resolve)
+
+    def _resolve(self, position: int) -> CommitEvent | None:
+        """The entry at ``position`` as this listener's role sees it (None: not there)."""
+        conn = self._conn
+        if conn is None or self._schema is None:
+            return None
+        try:
+            row = conn.execute(lookup_query(self._schema), split(position)).fetchone()
+        except psycopg.Error as exc:
+            if is_connection_error(exc):
+                raise  # the loop reconnects
+            log.warning(
+                "doorbell listener on %s cannot read an announced entry (%s)",
+                self._where,
+                type(exc).__name__,
+            )
+            return None
+        return None if row is None else event(row)
 
     def renew_in_child(self, origin: str) -> None:
         """In a forked child: leave the parent's connection alone (never close it: that
@@ -203,7 +282,11 @@ __all__ = [
     "Listener",
     "announcement",
     "announcement_head",
+    "anonymous",
+    "anonymous_head",
     "channel_for",
     "deliver",
+    "lookup_query",
     "parse_announcement",
+    "parse_anonymous",
 ]
