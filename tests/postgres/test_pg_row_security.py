@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from agentstore import AgentId, PolicyDocument, SessionId, SessionRecord, StorePolicy
 from agentstore.crypto.signing import Signer
-from agentstore.errors import InvalidInput, NotFound, StoreError, Unsupported
+from agentstore.errors import InvalidInput, NotFound, StoreError
 from agentstore.tenancy import tenant_key, tenant_of
 from agentstore_postgres.rls import POLICY, ROLES_TABLE, TENANT_TABLES
 from psycopg import sql
@@ -529,11 +529,6 @@ def test_the_async_face_as_the_role(
         writer.close()
 
 
-@pytest.mark.xfail(
-    raises=Unsupported,
-    strict=True,
-    reason="the SQL stores' _scoped hook (branch sql-tenants); remove this mark once merged",
-)
 def test_sessions_policies_and_agents_of_a_tenant_role(
     role_b: str, pg_schema: str, owner: agentstore.Store
 ) -> None:

@@ -42,8 +42,9 @@ class TenantStore(Store):
     The view shares the store's drivers, connections and doorbell, so it costs no
     connection and is cheap to make per request; closing it only closes the view, and
     closing the store closes every view of it. Positions (``feed``, ``position``) are the
-    store's: a tenant sees the positions of its own entries, and from ``position()`` how
-    far the whole store's feed has come.
+    store's: a tenant sees the store-wide positions of its own entries, and from
+    ``position()`` how far the store's feed has come (on a PostgreSQL connection under
+    row-level security, how far the part of it the connection may read has come).
 
     The store that :func:`agentstore.open` returns is the operator's: it reaches every
     tenant's named data under its stored names (``agentstore:t:<tenant>:<name>``), as
