@@ -222,7 +222,7 @@ def _pg_floor_with_head(pg: Pg, per_task: int) -> Runner:
         from agentstore_postgres.driver import _INSERT, _INSERT_AFTER
     except ImportError as exc:
         raise Unavailable("agentstore-postgres is not installed") from exc
-    section = {"url": pg.url, "schema_name": pg.schema}
+    section = {"url": pg.url, "schema": pg.schema}
     heads = "SELECT seq, content_hash FROM agentstore_log_heads WHERE stream = %s AND writer = %s"
 
     async def prepare(conn: Any) -> None:

@@ -153,11 +153,17 @@ def model_keys(model: type[BaseModel]) -> list[Key]:
     """Every key of a config model, in field order."""
     documented = docstring_attributes(model)
     by_name = bool(model.model_config.get("populate_by_name"))
+    # A model may name old keys it still reads with a DeprecationWarning: old -> new key.
+    deprecated: Mapping[str, str] = getattr(model, "DEPRECATED_KEYS", {})
     keys: list[Key] = []
     for name, info in model.model_fields.items():
         key = info.alias or name
         meaning = (info.description or documented.get(name, "")).strip()
-        if key != name and by_name:
+        old = [o for o, new in deprecated.items() if new == key]
+        if old:
+            names = ", ".join(f"`{o}`" for o in old)
+            meaning += f" ({names}: deprecated, still read as `{key}` with a DeprecationWarning)"
+        elif key != name and by_name:
             meaning += f" (`{name}` is read as the same key)"
         keys.append(Key(key, name, _type(info.annotation), _default(info), meaning))
     return keys

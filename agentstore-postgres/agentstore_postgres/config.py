@@ -21,8 +21,9 @@ model hides it.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agentstore.driver import redact
@@ -135,6 +136,10 @@ class PostgresConfig(BaseModel):
         defer_build=True,
     )
 
+    DEPRECATED_KEYS: ClassVar[Mapping[str, str]] = {"schema_name": "schema"}
+    """Old input keys still read, each with the key to write instead (a DeprecationWarning
+    names it)."""
+
     url: SecretStr | None = None
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -187,6 +192,21 @@ class PostgresConfig(BaseModel):
         if taken:
             raise ValueError(f"set {', '.join(taken)} with its own key, not in params")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _warn_deprecated_keys(cls, data: Any) -> Any:
+        # Deprecate, don't break: the old key still works, once per validation.
+        if isinstance(data, Mapping):
+            for old, new in cls.DEPRECATED_KEYS.items():
+                if old in data:
+                    warnings.warn(
+                        f"the postgres key {old!r} is deprecated: write {new!r} instead "
+                        f"({old!r} is still read as {new!r} for now)",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+        return data
 
     @model_validator(mode="before")
     @classmethod

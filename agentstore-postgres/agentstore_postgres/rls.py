@@ -422,7 +422,7 @@ class _OwnerConnection:
             config = target
             if self._schema is not None:
                 config = PostgresConfig.model_validate(
-                    {**target.model_dump(), "schema_name": self._schema}
+                    {**target.model_dump(by_alias=True), "schema": self._schema}
                 )
         else:
             raise InvalidInput(

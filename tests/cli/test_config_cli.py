@@ -255,3 +255,21 @@ def test_config_naming_a_database_url_never_echoes_its_password(
     assert '`store.postgres.url = { env = "AGENTSTORE_POSTGRES_URL" }`' in line
     assert "hunter2" not in result.output + result.stderr
     assert list(workdir.iterdir()) == []
+
+
+def test_validate_shows_the_deprecated_postgres_key_as_a_warning(
+    run: Run, installed: Registry, workdir: Path
+) -> None:
+    (workdir / "app.toml").write_text(
+        '[store]\nbackend = "postgres"\n[store.postgres]\nschema_name = "old"\n'
+    )
+    result = run("validate", "app.toml", reg=installed)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        "warning: the postgres key 'schema_name' is deprecated: write 'schema' instead "
+        "('schema_name' is still read as 'schema' for now)"
+    ) in result.stderr.splitlines()
+    as_json = json.loads(run("validate", "--json", "app.toml", reg=installed).stdout)
+    assert any("'schema_name' is deprecated" in w for w in as_json["warnings"])
+    (workdir / "app.toml").write_text('[store]\nbackend = "postgres"\n[store.postgres]\n')
+    assert "deprecated" not in run("validate", "app.toml", reg=installed).stderr

@@ -288,3 +288,10 @@ def test_the_readme_says_how_to_read_the_docs_locally() -> None:
     assert "uv run --group docs mkdocs build --strict" in (ROOT / ".ci" / "run").read_text(
         encoding="utf-8"
     )
+
+
+def test_the_policy_reference_marks_the_deprecated_postgres_key() -> None:
+    page = policy_reference.render()
+    row = re.search(r"^\| `schema` \|.*\|$", page, re.MULTILINE)
+    assert row is not None
+    assert "`schema_name`: deprecated, still read as `schema` with a DeprecationWarning" in row[0]

@@ -156,3 +156,27 @@ def test_the_driver_is_registered_by_entry_point() -> None:
     spec = default_registry().get("postgres")
     assert spec.config_model is PostgresConfig
     assert spec.distribution == "agentstore-postgres"
+
+
+def test_the_old_key_schema_name_still_works_with_a_deprecation_warning_naming_schema() -> None:
+    deprecated = r"'schema_name' is deprecated: write 'schema'"
+    with pytest.warns(DeprecationWarning, match=deprecated) as w:
+        config = resolve({"schema_name": "agents_old"})
+    assert config.schema_name == "agents_old"
+    assert len([x for x in w if issubclass(x.category, DeprecationWarning)]) == 1  # once per load
+    with pytest.warns(DeprecationWarning, match="write 'schema'"):
+        assert PostgresConfig(schema_name="in_code").schema_name == "in_code"
+    # still checked as a schema name
+    with pytest.warns(DeprecationWarning), pytest.raises(InvalidPolicy, match="lowercase"):
+        resolve({"schema_name": "Bad-Name"})
+
+
+def test_the_current_key_schema_gives_no_warning() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve({"schema": "agents_new"}).schema_name == "agents_new"
+        config = PostgresConfig(schema="x", url="postgresql://u@h/db")
+        # the dump a caller round-trips (by alias) reads back without the warning
+        assert PostgresConfig.model_validate(config.model_dump(by_alias=True)) == config

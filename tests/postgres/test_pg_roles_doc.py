@@ -1,6 +1,7 @@
 """The roles and grants docs/drivers/postgres.md recommends work as it says: the owner
 creates the store, the application role uses it with DML rights only, the auditor verifies
-and cannot write."""
+and cannot write; and a role with USAGE but not CREATE on the schema fails a first open
+with the error the page and the README quote."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import agentstore
 import psycopg
 import pytest
 from agentstore import AgentId, AuditEntry, PolicyDocument, SessionId, SessionRecord, StorePolicy
+from agentstore_postgres.config import PostgresConfig
 from psycopg import sql
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "drivers" / "postgres.md"
@@ -105,3 +107,69 @@ def test_the_documented_roles_work_as_the_page_says(
         assert store.audit.verify() == 1
         with pytest.raises(agentstore.StoreError, match="read-only"):
             store.log("conv", writer="alice").append(b"four")
+
+
+README = PAGE.parents[2] / "agentstore-postgres" / "README.md"
+
+
+def _one_spaced(path: Path) -> str:
+    return " ".join(path.read_text(encoding="utf-8").split())
+
+
+@pytest.fixture
+def usage_only(pg_url: str, pg_schema: str, pg_conn: psycopg.Connection[Any]) -> Iterator[str]:
+    """The url of a fresh login role with USAGE, but not CREATE, on the test's schema, which
+    the server's owner role created; the role is dropped after."""
+    name = f"agentstore_usage_{uuid.uuid4().hex[:8]}"
+    role, schema = sql.Identifier(name), sql.Identifier(pg_schema)
+    pg_conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+    try:
+        pg_conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+        pg_conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+        parts = urlsplit(pg_url)
+        yield urlunsplit(parts._replace(netloc=f"{name}@{parts.netloc.rpartition('@')[2]}"))
+    finally:
+        pg_conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+        pg_conn.execute(sql.SQL("DROP OWNED BY {}").format(role))
+        pg_conn.execute(sql.SQL("DROP ROLE {}").format(role))
+
+
+def test_usage_without_create_on_the_schema_fails_a_first_open_as_the_docs_say(
+    usage_only: str, pg_url: str, pg_schema: str, pg_conn: psycopg.Connection[Any]
+) -> None:
+    documented = "permission denied for schema <name> [SQLSTATE 42501]"
+    for page in (README, PAGE):
+        assert documented in _one_spaced(page), f"{page.name} no longer says what happens"
+    where = f"PostgreSQL at {PostgresConfig(url=pg_url).target}"
+    tables = "SELECT count(*) FROM pg_tables WHERE schemaname = %s"
+
+    with pytest.raises(agentstore.StoreError) as info:
+        agentstore.open(policy(usage_only, pg_schema))  # create=True, the default
+    assert type(info.value) is agentstore.StoreError  # not StoreNotFound/BackendUnavailable
+    assert str(info.value) == f"{where}: " + documented.replace("<name>", pg_schema)
+    assert isinstance(info.value.__cause__, psycopg.errors.InsufficientPrivilege)
+    assert pg_conn.execute(tables, (pg_schema,)).fetchone() == (0,)  # nothing left behind
+    for flags in ({"create": False}, {"read_only": True}):
+        with pytest.raises(agentstore.StoreNotFound, match="holds no agentstore store"):
+            agentstore.open(policy(usage_only, pg_schema), **flags)
+
+    agentstore.open(policy(pg_url, pg_schema)).close()  # the owner creates the store
+    with pytest.raises(agentstore.StoreError) as info:
+        agentstore.open(policy(usage_only, pg_schema))  # no grant on the tables
+    assert (
+        str(info.value) == f"{where}: permission denied for table agentstore_meta [SQLSTATE 42501]"
+    )
+    assert "permission denied for table agentstore_meta" in _one_spaced(README)
+    assert "permission denied for table agentstore_meta" in _one_spaced(PAGE)
+
+
+def test_a_missing_schema_the_role_may_not_create_names_the_grant(
+    usage_only: str, pg_conn: psycopg.Connection[Any]
+) -> None:
+    missing = f"agentstore_missing_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(agentstore.StoreError, match=r"grant CREATE on the database$"):
+        agentstore.open(policy(usage_only, missing))
+    assert (
+        pg_conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (missing,)).fetchone()
+        is None
+    )

@@ -82,14 +82,44 @@ class _Command(click.Command):
             ctx.exit(err.exit_code)
 
 
+class _Context(click.Context):
+    """A context whose closing (the resources a command opened) turns Ctrl-C into exit 130."""
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except KeyboardInterrupt:
+            raise CliInterrupted() from None
+
+
 class _Group(click.Group):
-    """Turns any exception a command raises into one line and an exit code."""
+    """Turns any exception a command raises into one line and an exit code.
+
+    Ctrl-C (KeyboardInterrupt) while click parses, invokes or closes is
+    :class:`CliInterrupted` (``Error: interrupted``, exit 130), never click's "Aborted!"
+    and exit 1.
+    """
 
     command_class = _Command
+    context_class = _Context
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            raise CliInterrupted() from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise CliInterrupted() from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise  # click reports these itself (a closed pipe quietly, as `| head` expects)
         except Exception as exc:
@@ -418,8 +448,17 @@ def demo(ctx: click.Context, directory: Path | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
-    """The console script."""
-    cli.main(args=list(argv) if argv is not None else None, prog_name="agentstore")
+    """The command line (``python -m agentstore.cli``; the console script runs it through
+    the ``_agentstore_cli`` shim, which also catches a Ctrl-C during the imports).
+
+    A KeyboardInterrupt that reaches here ends it with ``Error: interrupted``, exit 130.
+    """
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="agentstore")
+    except KeyboardInterrupt:
+        stopped = CliInterrupted()
+        stopped.show()
+        raise SystemExit(stopped.exit_code) from None
     raise SystemExit(EXIT_OK)  # pragma: no cover - click's main always exits
 
 

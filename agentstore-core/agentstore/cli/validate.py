@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,13 @@ def validate(ctx: click.Context, path: Path | None, as_json: bool) -> None:
     opts = _opts(ctx)
     policy = load_policy(opts, path)
     try:
-        resolved = policy.resolve(opts.registry)
+        resolved, deprecated = _resolve(policy, opts.registry)
     except ConfigError as exc:
         raise CliError(_with_file(exc.message, _where(policy))) from None
     if as_json:
-        click.echo(json.dumps(_validate_json(policy, resolved, opts.registry), indent=2))
+        found = _validate_json(policy, resolved, opts.registry)
+        found["warnings"] += deprecated
+        click.echo(json.dumps(found, indent=2))
         return
     aa_storage = policy.table == "storage"
     click.echo(f"ok: {_where(policy)}" + (" (read as aa-storage's format)" if aa_storage else ""))
@@ -52,6 +55,23 @@ def validate(ctx: click.Context, path: Path | None, as_json: bool) -> None:
         click.echo(f"credentials encrypted at rest: key ids {', '.join(resolved.keyring.key_ids)}")
     for line in resolved.warnings + ([resolved.unencrypted] if resolved.unencrypted else []):
         click.echo(f"warning: {line}", err=True)
+    for line in deprecated:
+        click.echo(f"warning: {line}", err=True)
+
+
+def _resolve(policy: StorePolicy, reg: Registry) -> tuple[ResolvedPolicy, list[str]]:
+    """The resolved policy, and the DeprecationWarnings its drivers' models gave (an old
+    key still read): validate shows them, where Python's default filter would hide them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        resolved = policy.resolve(reg)
+    deprecated: list[str] = []
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning):
+            deprecated.append(str(w.message))
+        else:  # not ours to swallow
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return resolved, list(dict.fromkeys(deprecated))
 
 
 def _validate_json(policy: StorePolicy, resolved: ResolvedPolicy, reg: Registry) -> dict[str, Any]:

@@ -1,0 +1,145 @@
+"""Ctrl-C (SIGINT) at any moment of any command: one line, ``Error: interrupted``, exit 130.
+
+Never a traceback (during the imports, before the CLI's own handling), never click's
+"Aborted!" and exit 1 (the code of a broken chain).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+import click
+import pytest
+from agentstore.cli import app as cli_app
+from click.testing import Result
+
+Run = Callable[..., Result]
+SCRIPT = Path(sys.executable).parent / "agentstore"
+
+
+def _raise(*args: object, **kwargs: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def _interrupted(result: Result) -> None:
+    assert result.exit_code == 130, result.output
+    assert result.stderr.strip() == "Error: interrupted"
+    assert "Aborted" not in result.output
+
+
+def test_ctrl_c_while_the_group_runs_exits_130(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_app, "_opts", _raise)  # the group's callback, before a command
+    _interrupted(run("drivers"))
+
+
+def test_ctrl_c_while_click_parses_the_arguments_exits_130(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(click.Group, "parse_args", _raise)
+    _interrupted(run("drivers"))
+
+
+def test_ctrl_c_while_click_closes_the_context_exits_130(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(click.Context, "close", _raise)
+    _interrupted(run("drivers"))
+
+
+def test_main_turns_a_keyboard_interrupt_that_reaches_it_into_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli_app.cli, "main", _raise)
+    with pytest.raises(SystemExit) as info:
+        cli_app.main(["drivers"])
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "Error: interrupted\n"
+
+
+def test_the_shim_says_interrupted_and_ignores_a_second_ctrl_c(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import _agentstore_cli
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as info:
+            _agentstore_cli.interrupted()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert info.value.code == 130
+    assert capsys.readouterr().err == "Error: interrupted\n"
+
+
+@pytest.mark.skipif(not SCRIPT.is_file(), reason="the console script is not installed")
+def test_the_console_script_runs_the_shim() -> None:
+    assert "from _agentstore_cli import main" in SCRIPT.read_text()
+
+
+# Delays after the first import that ends once the interpreter's own start-up (its ``site``
+# import) is done: a SIGINT before that is CPython's to report, before any code of the
+# console script runs. With the shim that first import is the shim itself; before it, it was
+# one deep inside the ~0.5 s of the CLI's imports.
+DELAYS = (0.0, 0.005, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+COMMANDS = (["drivers"], ["validate"], ["verify"], ["list", "agents"])
+
+
+@pytest.mark.skipif(not SCRIPT.is_file(), reason="the console script is not installed")
+def test_sigint_early_in_a_real_command_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGENTSTORE_CONFIG"}
+    hit = 0
+    for i, delay in enumerate(DELAYS):
+        command = COMMANDS[i % len(COMMANDS)]
+        # -X importtime reports each import as it ends, so the delays count from the first
+        # one after "| site" whatever the machine's load.
+        proc = subprocess.Popen(
+            [sys.executable, "-X", "importtime", str(SCRIPT), *command],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            seen: list[str] = []
+            while len(seen) < 2 or not seen[-2].rstrip().endswith("| site"):
+                line = proc.stderr.readline()
+                assert line, f"{command}: no import reported after site: {seen}"
+                seen.append(line)
+            time.sleep(delay)
+            if proc.poll() is not None:
+                proc.communicate()
+                continue  # finished first: nothing to interrupt at this delay
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        said = [line for line in err.splitlines() if not line.startswith("import time:")]
+        assert "Traceback" not in err, f"{command} after {delay}s:\n" + "\n".join(said)
+        assert proc.returncode == 130, (command, delay, proc.returncode, said)
+        assert said == ["Error: interrupted"], (command, delay)
+        hit += 1
+    assert hit >= len(DELAYS) - 1, "most delays must land while the command runs"
+
+
+def test_a_process_started_ignoring_sigint_keeps_ignoring_it(tmp_path: Path) -> None:
+    # nohup and background jobs start with SIGINT ignored: the shim must not turn it on.
+    code = (
+        "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN); import _agentstore_cli; "
+        "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN; print('ignored')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ignored\n", "")
