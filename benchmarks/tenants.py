@@ -10,13 +10,16 @@ set beside a raw SELECT of the same rows and the store's whole feed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common import PAYLOAD, SQLITE_NORMAL, STREAM, Settings, open_agentstore
+from benchmarks.feed import _pg_section
 from benchmarks.harness import CallRunner, Contender, Runner, Scenario, Unavailable, repeat
 from benchmarks.positions import _sqlite_now
+from benchmarks.postgres_log import Pg, _where
 
 TENANTS = 8
 """Tenants sharing the store in the feed scenario; one of them is read."""
@@ -76,10 +79,7 @@ def _sessions(n: int, how: str) -> Runner:
 def _feed(path: Path, per_tenant: int, tenant: str | None) -> Runner:
     store = _sqlite_store(path)
     if not any(True for _ in store.feed(limit=1)):
-        for t in range(TENANTS):
-            view = store.tenant(f"t{t}")
-            for start in range(0, per_tenant, 500):
-                view.log(STREAM, "w").append_many([PAYLOAD] * min(500, per_tenant - start))
+        _fill_tenants(store, per_tenant)
     reader = store if tenant is None else store.tenant(tenant)
     expected = per_tenant * (TENANTS if tenant is None else 1)
 
@@ -110,11 +110,64 @@ def _raw_tenant_scan(path: Path, per_tenant: int, tenant: str) -> Runner:
     return CallRunner(read, per_tenant, conn.close)
 
 
+def _fill_tenants(store: Any, per_tenant: int) -> None:
+    for t in range(TENANTS):
+        view = store.tenant(f"t{t}")
+        for start in range(0, per_tenant, 500):
+            view.log(STREAM, "w").append_many([PAYLOAD] * min(500, per_tenant - start))
+
+
+def _pg_built(pg: Pg, per_tenant: int) -> Pg:
+    store = open_agentstore("postgres", _pg_section(pg))
+    try:
+        _fill_tenants(store, per_tenant)
+    finally:
+        store.close()
+    with pg.connect() as conn:
+        conn.execute("VACUUM ANALYZE agentstore_log")
+    return pg
+
+
+def _pg_feed(pg: Pg, per_tenant: int, tenant: str | None) -> Runner:
+    store = open_agentstore("postgres", _pg_section(pg))
+    reader = store if tenant is None else store.tenant(tenant)
+    expected = per_tenant * (TENANTS if tenant is None else 1)
+
+    def read() -> None:
+        count = sum(1 for _ in reader.feed())
+        if count != expected:
+            raise RuntimeError(f"read {count} events, expected {expected}")
+
+    return CallRunner(read, expected, store.close)
+
+
+def _pg_raw_tenant_scan(pg: Pg, per_tenant: int, tenant: str) -> Runner:
+    conn = pg.connect()
+    prefix = f"agentstore:t:{tenant}:"
+    sql = (
+        "SELECT stream, writer, seq, content_hash, tx, idx FROM agentstore_log "
+        "WHERE stream >= %s AND stream < %s AND tx < pg_snapshot_xmin(pg_current_snapshot()) "
+        "ORDER BY tx, idx"
+    )
+
+    def scan() -> None:
+        with conn.cursor() as cur:
+            cur.execute(sql, (prefix, prefix[:-1] + ";"))
+            n = sum(1 for _ in cur)
+        if n != per_tenant:
+            raise RuntimeError(f"read {n} rows, expected {per_tenant}")
+
+    return CallRunner(scan, per_tenant, conn.close)
+
+
 def scenarios(settings: Settings) -> list[Scenario]:
     appends = settings.n(2000, 300)
     saves = settings.n(20000, 2000)
     per_tenant = settings.n(5000, 500)
     feed_db = settings.path("tenant-feed") / "feed.db"
+    pg = Pg(settings)
+    skipped = pg.probe()
+    pg_ready = functools.cache(lambda: _pg_built(pg, per_tenant))
 
     def unavailable_without_sqlite() -> None:
         try:
@@ -230,6 +283,38 @@ def scenarios(settings: Settings) -> list[Scenario]:
                     "agentstore",
                     SQLITE_NORMAL,
                     lambda: _feed(feed_db, per_tenant, "t3"),
+                ),
+            ],
+        ),
+        Scenario(
+            key="postgres-tenant-feed",
+            title=f"PostgreSQL: one tenant's feed in a store shared by {TENANTS} tenants",
+            unit="events",
+            skipped=skipped,
+            note=(
+                f"PostgreSQL {pg.version} at {_where(pg.url)}. {TENANTS} tenants with "
+                f"{per_tenant} entries each, as in the SQLite scenario. The floor reads one "
+                "tenant's rows below the snapshot's xmin with one ordered SELECT over its "
+                "stream range."
+            ),
+            contenders=[
+                Contender(
+                    "raw psycopg, the tenant's rows by stream range, in position order (floor)",
+                    "floor",
+                    pg.durability,
+                    lambda: _pg_raw_tenant_scan(pg_ready(), per_tenant, "t3"),
+                ),
+                Contender(
+                    "agentstore postgres, the store's feed (every tenant)",
+                    "part",
+                    pg.durability,
+                    lambda: _pg_feed(pg_ready(), per_tenant, None),
+                ),
+                Contender(
+                    "agentstore postgres, one tenant's feed",
+                    "agentstore",
+                    pg.durability,
+                    lambda: _pg_feed(pg_ready(), per_tenant, "t3"),
                 ),
             ],
         ),

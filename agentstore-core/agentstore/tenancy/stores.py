@@ -10,6 +10,7 @@ names obey the same rules as anyone's; a driver needs nothing new for these.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from agentstore.capabilities import (
     CredentialStore,
@@ -23,6 +24,13 @@ from agentstore.errors import HeadMoved
 from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.tenancy.names import tenant_key
 from agentstore.types import CommitEvent, Entry
+
+T = TypeVar("T", bound=tuple[Any, ...])
+
+
+def _new(kind: type[T], fields: tuple[Any, ...]) -> T:
+    """A NamedTuple from its fields, unchecked (they come from one of its kind)."""
+    return tuple.__new__(kind, fields)
 
 
 class _Names:
@@ -44,10 +52,10 @@ class _Names:
         return stored[len(self.prefix) :]
 
     def entry(self, e: Entry) -> Entry:
-        return e._replace(stream=self.out(e.stream))
+        return _new(Entry, (e.stream[len(self.prefix) :], *e[1:]))
 
     def event(self, e: CommitEvent) -> CommitEvent:
-        return e._replace(stream=self.out(e.stream))
+        return _new(CommitEvent, (e.stream[len(self.prefix) :], *e[1:]))
 
     def listing(self, names: Iterator[str]) -> Iterator[str]:
         """The names of a sorted listing that lie in this namespace, taken out of it."""
