@@ -219,10 +219,12 @@ def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
             ).format(col, col, col)
             n = conn_b.execute(sql.SQL("DELETE FROM {} WHERE ").format(t) + cond, (other,))
             assert n.rowcount == 0, table
-            n = conn_b.execute(
-                sql.SQL("UPDATE {} SET {} = {} WHERE ").format(t, col, col) + cond, (other,)
-            )
-            assert n.rowcount == 0, table
+            update = sql.SQL("UPDATE {} SET {} = {} WHERE ").format(t, col, col) + cond
+            if table == "agentstore_log":  # its key columns are not the role's to update
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn_b.execute(update, (other,))
+                continue
+            assert conn_b.execute(update, (other,)).rowcount == 0, table
     # Its own rows it may change (its fixed window's and its sliding window's).
     n = conn_b.execute("UPDATE agentstore_rate_limits SET count = count WHERE key LIKE '%:t:b:%'")
     assert n.rowcount == 2
@@ -242,6 +244,37 @@ def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
     assert owner.generation("g").current() == 1
     assert [e.payload for e in owner.tenant("a").log("s", writer="w").entries()] == [b"a entry"]
     assert owner.tenant("a").credentials.get_secret("k") == b"a secret"
+
+
+def test_the_role_cannot_choose_its_rows_positions(
+    conn_b: psycopg.Connection[Any], owner: agentstore.Store
+) -> None:
+    """``tx`` is the writing transaction's id (the unique ``(tx, idx)`` is every entry's
+    position), so a tenant role may not write it: with it, rows of b planted at the ids
+    of transactions to come would make other tenants' appends there fail on the unique
+    index, and a row at a far future id would stall the owner's feed reads."""
+    tx = int(conn_b.execute("SELECT pg_current_xact_id()::text").fetchone()[0])  # type: ignore[index]
+    plant = (
+        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash, "
+        "tx, idx) VALUES (%s, 'w', %s, '\\x', NULL, %s, %s::text::xid8, 1)"
+    )
+    for n, at in enumerate((tx + 1, tx + 2**40), start=1):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="agentstore_log"):
+            conn_b.execute(plant, (tenant_key("b", f"planted{n}"), 1, b"\x01" * 32, str(at)))
+    for column in ("tx", "idx", "stream", "seq", "content_hash"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="agentstore_log"):
+            conn_b.execute(
+                sql.SQL("UPDATE agentstore_log SET {} = {}").format(
+                    sql.Identifier(column), sql.Identifier(column)
+                )
+            )
+    # What the store itself writes as the role still goes (append, batch, redaction).
+    n = conn_b.execute(
+        "UPDATE agentstore_log SET payload = payload, redacted = redacted WHERE stream = %s",
+        (tenant_key("b", "s"),),
+    )
+    assert n.rowcount == 1
+    assert [e.payload for e in owner.tenant("a").log("s", writer="w").entries()] == [b"a entry"]
 
 
 def test_the_role_cannot_change_its_mapping_nor_turn_security_off(
