@@ -515,6 +515,50 @@ def test_announcements_name_no_stream_and_reach_only_the_tenant(
         spy.close()
 
 
+def test_a_tenant_role_cannot_ring_another_tenants_doorbell(
+    pg_url: str, pg_schema: str, conn_b: psycopg.Connection[Any], make_role: Any
+) -> None:
+    """NOTIFY has no privilege check: on a schema with row-level security a listener
+    rings only for entries it reads back, never for names an announcement carries (tenant
+    b could forge a commit of a's otherwise, sync or async)."""
+    import asyncio
+
+    import agentstore.aio
+
+    role_a = make_role()
+    agentstore_postgres.grant_tenant(pg_url, role=role_a, tenant="a", schema=pg_schema)
+    url_a = role_url(pg_url, role_a)
+    channel = f"agentstore:{pg_schema}"
+    forged = json.dumps(
+        {"o": "forger", "s": tenant_key("a", "orders"), "w": "w", "q": 9, "h": "00" * 32, "p": 1}
+    )
+    writer = agentstore.open(policy(pg_url, pg_schema, notify=True, row_security=True))
+    store = agentstore.open(policy(url_a, pg_schema, notify=True))
+    heard: list[Any] = []
+    store.tenant("a").doorbell.subscribe(heard.append)
+
+    async def main() -> list[Any]:
+        async with agentstore.aio.open(policy(url_a, pg_schema, notify=True)) as astore:
+            events = astore.doorbell.events()
+            await asyncio.sleep(0.2)  # its LISTEN is in place before start() returns
+            conn_b.execute("SELECT pg_notify(%s, %s)", (channel, forged))
+            await asyncio.to_thread(writer.tenant("a").log("real", writer="w").append, b"x")
+            async with asyncio.timeout(10):
+                async for event in events:
+                    return [event]
+        return []
+
+    try:
+        heard_async = asyncio.run(main())
+        wait_for(heard, 1)
+        time.sleep(0.3)
+        assert [(e.stream, e.seq) for e in heard] == [("real", 1)]
+        assert [(e.stream, e.seq) for e in heard_async] == [(tenant_key("a", "real"), 1)]
+    finally:
+        store.close()
+        writer.close()
+
+
 def test_the_async_face_as_the_role(
     pg_url: str, pg_schema: str, role_b: str, owner: agentstore.Store
 ) -> None:
