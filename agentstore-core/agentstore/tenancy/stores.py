@@ -88,6 +88,11 @@ class TenantLogStore(WriterLogStore):
         self._inner = inner
         self._names = _Names(tenant)
 
+    def _stored_name(self, stream: str) -> str:
+        """``stream`` as stored: what a signed checkpoint of it signs (so it vouches for
+        this tenant's log only; see :func:`agentstore.crypto.signing.signed_stream`)."""
+        return self._names.into(stream)
+
     def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
         return self._names.entry(self._inner._append(self._names.into(stream), writer, payload))
 
