@@ -45,6 +45,18 @@ def test_repr_names_the_tenant_and_no_secret() -> None:
     assert "hunter2" not in repr(acme.credentials)
 
 
+def test_a_view_reads_the_stores_rate_limit_clock_and_cannot_set_it() -> None:
+    """The clock is the store's, shared by every tenant's counters: a tenant setting it
+    (say, to a constant) would keep every tenant's windows from ever ending."""
+    store = _memory()
+    acme, beta = store.tenant("acme"), store.tenant("beta")
+    clock = store.rate_limits.clock
+    assert acme.rate_limits.clock is clock
+    with pytest.raises(InvalidInput, match="clock"):
+        acme.rate_limits.clock = lambda: 0.0
+    assert store.rate_limits.clock is clock and beta.rate_limits.clock is clock
+
+
 def test_the_operators_store_sees_tenant_names_stored_and_their_events() -> None:
     store = _memory()
     heard: list[str] = []

@@ -19,7 +19,7 @@ from agentstore.capabilities import (
 )
 from agentstore.chain import ChainRow, Head
 from agentstore.doorbell import Doorbell, Subscriber, Subscription
-from agentstore.errors import HeadMoved
+from agentstore.errors import HeadMoved, InvalidInput
 from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.tenancy.names import tenant_key
 from agentstore.types import CommitEvent, Entry
@@ -178,7 +178,8 @@ class TenantCredentialStore(CredentialStore):
 
 
 class TenantRateLimitCounter(RateLimitCounter):
-    """Rate-limit keys of one tenant, on the wrapped counter's clock."""
+    """Rate-limit keys of one tenant, on the wrapped counter's clock (readable, never
+    set through a view: every tenant's windows run on it)."""
 
     def __init__(self, inner: RateLimitCounter, tenant: str) -> None:
         self._inner = inner
@@ -190,7 +191,10 @@ class TenantRateLimitCounter(RateLimitCounter):
 
     @clock.setter
     def clock(self, clock: Callable[[], float]) -> None:
-        self._inner.clock = clock
+        raise InvalidInput(
+            f"the view of tenant {self._names.tenant!r} cannot set the rate-limit clock: "
+            "it is the store's, shared by every tenant (open the store with clock= instead)"
+        )
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
         return self._inner._increment(self._names.into(key), amount, window_secs, now)
