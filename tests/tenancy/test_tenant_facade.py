@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import agentstore
@@ -74,6 +75,24 @@ def test_a_tenant_error_names_its_own_stream() -> None:
     with pytest.raises(agentstore.HeadMoved) as moved:
         log.append(b"y", expect_head=0)
     assert moved.value.stream == "s" and "agentstore:t:" not in str(moved.value)
+    with pytest.raises(agentstore.NotFound) as missing:
+        log.redact(7, reason="r")
+    assert "'s'" in str(missing.value) and "agentstore:t:" not in str(missing.value)
+
+
+def test_a_tenant_chain_broken_names_its_own_stream(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    policy = StorePolicy.from_dict({"store": {"backend": "sqlite", "sqlite": {"path": str(db)}}})
+    with agentstore.open(policy) as store:
+        store.tenant("acme").log("s", "w").append_many([b"1", b"2"])
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 1")
+    con.close()
+    with agentstore.open(policy) as store, pytest.raises(agentstore.ChainBroken) as broken:
+        store.tenant("acme").log("s", "w").verify()
+    assert (broken.value.stream, broken.value.seq) == ("s", 1)
+    assert "agentstore:t:" not in str(broken.value)
 
 
 def test_async_views_confine_and_close_with_the_store() -> None:

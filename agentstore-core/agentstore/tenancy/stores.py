@@ -10,6 +10,7 @@ names obey the same rules as anyone's; a driver needs nothing new for these.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from agentstore.capabilities import (
     CredentialStore,
@@ -19,7 +20,7 @@ from agentstore.capabilities import (
 )
 from agentstore.chain import ChainRow, Head
 from agentstore.doorbell import Doorbell, Subscriber, Subscription
-from agentstore.errors import HeadMoved, InvalidInput
+from agentstore.errors import ChainBroken, HeadMoved, InvalidInput, NotFound
 from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.tenancy.names import tenant_key
 from agentstore.types import CommitEvent, Entry
@@ -80,9 +81,21 @@ class TenantGenerationStore(GenerationStore):
         return self._inner._advance_to(self._names.into(name), value)
 
 
+@contextmanager
+def _named(stream: str, writer: str) -> Iterator[None]:
+    """Errors about a log name it as its tenant does (the driver raised them with the
+    stored name)."""
+    try:
+        yield
+    except HeadMoved as moved:
+        raise HeadMoved(stream, writer, moved.expected, moved.actual) from None
+    except ChainBroken as broken:
+        raise ChainBroken(stream, writer, broken.seq, broken.detail) from None
+
+
 class TenantLogStore(WriterLogStore):
     """Logs of one tenant: its streams (its own audit chain and checkpoints included),
-    its part of the commit feed."""
+    its part of the commit feed. Errors name its streams as the tenant does."""
 
     def __init__(self, inner: WriterLogStore, tenant: str) -> None:
         self._inner = inner
@@ -103,21 +116,21 @@ class TenantLogStore(WriterLogStore):
     def _append_if(
         self, stream: str, writer: str, payloads: Sequence[bytes], expect_head: int
     ) -> list[Entry]:
-        try:
+        with _named(stream, writer):
             entries = self._inner._append_if(
                 self._names.into(stream), writer, payloads, expect_head
             )
-        except HeadMoved as moved:
-            raise HeadMoved(stream, writer, moved.expected, moved.actual) from None
         return [self._names.entry(e) for e in entries]
 
     def _head(self, stream: str, writer: str) -> Entry | None:
-        head = self._inner._head(self._names.into(stream), writer)
+        with _named(stream, writer):
+            head = self._inner._head(self._names.into(stream), writer)
         return None if head is None else self._names.entry(head)
 
     def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
-        for e in self._inner._entries(self._names.into(stream), writer, after):
-            yield self._names.entry(e)
+        with _named(stream, writer):
+            for e in self._inner._entries(self._names.into(stream), writer, after):
+                yield self._names.entry(e)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
         for stream, writer in self._inner._logs():
@@ -131,7 +144,8 @@ class TenantLogStore(WriterLogStore):
         return self._inner._recorded_head(self._names.into(stream), writer)
 
     def _verify(self, stream: str, writer: str) -> int:
-        return self._inner._verify(self._names.into(stream), writer)
+        with _named(stream, writer):
+            return self._inner._verify(self._names.into(stream), writer)
 
     def _feed(self, after: int, limit: int | None) -> Iterator[CommitEvent]:
         for event in self._inner._feed_prefixed(self._names.prefix, after, limit):
@@ -145,7 +159,12 @@ class TenantLogStore(WriterLogStore):
             yield self._names.entry(e)
 
     def _redact(self, stream: str, writer: str, seq: int) -> Entry:
-        return self._names.entry(self._inner._redact(self._names.into(stream), writer, seq))
+        with _named(stream, writer):
+            try:
+                entry = self._inner._redact(self._names.into(stream), writer, seq)
+            except NotFound:
+                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry at seq {seq}") from None
+        return self._names.entry(entry)
 
 
 class TenantCredentialStore(CredentialStore):
