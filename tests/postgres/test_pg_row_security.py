@@ -246,13 +246,26 @@ def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
     assert owner.tenant("a").credentials.get_secret("k") == b"a secret"
 
 
+@pytest.mark.parametrize("granted_before", [False, True], ids=["fresh", "regranted"])
 def test_the_role_cannot_choose_its_rows_positions(
-    conn_b: psycopg.Connection[Any], owner: agentstore.Store
+    conn_b: psycopg.Connection[Any],
+    owner: agentstore.Store,
+    pg_schema: str,
+    pg_conn: psycopg.Connection[Any],
+    granted_before: bool,
 ) -> None:
     """``tx`` is the writing transaction's id (the unique ``(tx, idx)`` is every entry's
     position), so a tenant role may not write it: with it, rows of b planted at the ids
     of transactions to come would make other tenants' appends there fail on the unique
-    index, and a row at a far future id would stall the owner's feed reads."""
+    index, and a row at a far future id would stall the owner's feed reads. Granting
+    again takes back the table-wide privileges an older grant_tenant gave."""
+    if granted_before:
+        role = str(conn_b.info.user)
+        table = sql.Identifier(pg_schema, "agentstore_log")
+        pg_conn.execute(
+            sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(table, sql.Identifier(role))
+        )
+        agentstore_postgres.grant_tenant(pg_conn, role=role, tenant="b", schema=pg_schema)
     tx = int(conn_b.execute("SELECT pg_current_xact_id()::text").fetchone()[0])  # type: ignore[index]
     plant = (
         "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash, "
