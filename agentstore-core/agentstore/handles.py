@@ -222,11 +222,11 @@ class WriterLog:
         """
         if self._signer is None:
             raise InvalidInput("sign_head needs a log opened with signing_key=")
-        from agentstore.crypto.signing import CHECKPOINT_STREAM
+        from agentstore.crypto.signing import CHECKPOINT_STREAM, checkpoint_of
 
         head = self.head()
         if head is not None:
-            payload = self._signer.checkpoint(head)
+            payload = checkpoint_of(self._store, self._signer, head)
             with DriverCall("WriterLog.sign_head"):
                 self._store._append(CHECKPOINT_STREAM, self.writer, payload)
         return head

@@ -395,6 +395,7 @@ async def _listen(backend: PostgresBackend, kit: NativeKit, pg: AsyncPg) -> Asyn
         doorbell=kit.doorbell,
         where=sync._where,
         schema=sync._schema,
+        names=sync._names,
     )
     await kit.offload.run(sync.close)  # the thread stops first: each commit rings once
     try:

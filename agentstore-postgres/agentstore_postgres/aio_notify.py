@@ -44,9 +44,11 @@ class AsyncListener:
         doorbell: Doorbell,
         where: str,
         schema: str | None = None,
+        names: bool = True,
     ) -> None:
         self._conninfo = conninfo
         self._schema = schema
+        self._names = names
         self._channel = channel
         self._origin = origin
         self._doorbell = doorbell
@@ -99,7 +101,7 @@ class AsyncListener:
     async def _deliver(self, conn: psycopg.AsyncConnection[Any], payload: str) -> None:
         found = parse_anonymous(payload)
         if found is None:
-            deliver(payload, self._origin(), self._doorbell)
+            deliver(payload, self._origin(), self._doorbell, names=self._names)
             return
         origin, position = found
         if origin == self._origin() or self._schema is None:

@@ -90,6 +90,7 @@ def _listen(
         doorbell=context.doorbell,
         where=where,
         schema=schema,
+        names=not backend.row_security,  # under RLS: ring only for entries read back
     )
     try:
         listener.start()

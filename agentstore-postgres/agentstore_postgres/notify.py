@@ -120,13 +120,17 @@ def deliver(
     origin: str,
     doorbell: Doorbell,
     resolve: Callable[[int], CommitEvent | None] | None = None,
+    *,
+    names: bool = True,
 ) -> None:
     """Ring ``doorbell`` for the commit ``payload`` announces, unless it is not one of
     ours or the store ``origin`` made it (the facade has already rung for its own). An
-    anonymous announcement is rung for what ``resolve(position)`` finds, if anything."""
+    anonymous announcement is rung for what ``resolve(position)`` finds, if anything.
+    With ``names`` False (a schema with row-level security) an announcement naming its
+    entry rings nothing: any role may NOTIFY, so its names could be a forgery."""
     parsed = parse_announcement(payload)
     if parsed is not None:
-        if parsed[0] != origin:
+        if names and parsed[0] != origin:
             doorbell.ring(parsed[1])
         return
     found = parse_anonymous(payload)
@@ -153,9 +157,11 @@ class Listener:
         doorbell: Doorbell,
         where: str,
         schema: str | None = None,
+        names: bool = True,
     ) -> None:
         self._conninfo = conninfo
         self._schema = schema
+        self._names = names
         self._channel = channel
         self._origin = origin
         self._doorbell = doorbell
@@ -216,7 +222,7 @@ class Listener:
                 self._stop.wait(RECONNECT_SECONDS)
 
     def _deliver(self, payload: str) -> None:
-        deliver(payload, self._origin, self._doorbell, self._resolve)
+        deliver(payload, self._origin, self._doorbell, self._resolve, names=self._names)
 
     def _resolve(self, position: int) -> CommitEvent | None:
         """The entry at ``position`` as this listener's role sees it (None: not there)."""

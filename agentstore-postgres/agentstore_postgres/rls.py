@@ -54,6 +54,15 @@ TENANT_TABLES: Final[Mapping[str, Sequence[str]]] = {
 """Every table holding tenant data, and the columns whose keys name a row's tenant. A
 table added here reaches roles already bound when :func:`grant_tenant` runs again."""
 
+LOG_TABLE: Final = "agentstore_log"
+LOG_INSERT: Final = ("stream", "writer", "seq", "payload", "prev_hash", "content_hash", "idx")
+LOG_UPDATE: Final = ("payload", "redacted")
+"""The log columns a bound role may insert and update: what the store writes (an entry,
+a redaction). Never ``tx``: it takes the writing transaction's id, and ``(tx, idx)`` is
+unique across the schema, so a role choosing it could plant rows at the ids of other
+tenants' transactions to come (their appends then fail) or far in the future (the
+owner's feed reads then wait on them)."""
+
 TENANT_PART: Final = "agentstore_tenant_part"
 _LABEL_CHECK: Final = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _LABEL_CHARS: Final = "abcdefghijklmnopqrstuvwxyz0123456789-"
@@ -198,7 +207,10 @@ def grant_tenant(
     ``role`` -> ``tenant`` in ``agentstore_tenant_roles``, and grants ``role`` USAGE on
     the schema, SELECT on ``agentstore_meta`` and its own mapping row, and SELECT,
     INSERT, UPDATE, DELETE on the tables holding tenant data (where the policies then
-    confine it to ``tenant``'s rows). Granting again to the same tenant changes nothing.
+    confine it to ``tenant``'s rows), on the log INSERT and UPDATE of the columns in
+    :data:`LOG_INSERT` and :data:`LOG_UPDATE` only (never ``tx``, the position). Granting
+    again to the same tenant changes nothing (for a role granted by an older version, it
+    takes the log's table-wide INSERT and UPDATE back).
 
     Args:
         target: a ``postgresql://`` url or libpq string, a :class:`PostgresConfig`, or an
@@ -245,9 +257,24 @@ def grant_tenant(
             read = sql.SQL(", ").join(sql.Identifier(name, t) for t in (META_TABLE, ROLES_TABLE))
             conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(read, who))
             tables = sql.SQL(", ").join(sql.Identifier(name, t) for t in TENANT_TABLES)
-            conn.execute(
-                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(tables, who)
+            conn.execute(sql.SQL("GRANT SELECT, DELETE ON {} TO {}").format(tables, who))
+            keyed = sql.SQL(", ").join(
+                sql.Identifier(name, t) for t in TENANT_TABLES if t != LOG_TABLE
             )
+            conn.execute(sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(keyed, who))
+            # The log's tx is a position the unique (tx, idx) shares across tenants: never
+            # the role's to write (granting again takes a table-wide privilege back first).
+            log_table = sql.Identifier(name, LOG_TABLE)
+            conn.execute(sql.SQL("REVOKE INSERT, UPDATE ON {} FROM {}").format(log_table, who))
+            for privilege, columns in (("INSERT", LOG_INSERT), ("UPDATE", LOG_UPDATE)):
+                conn.execute(
+                    sql.SQL("GRANT {} ({}) ON {} TO {}").format(
+                        sql.SQL(privilege),
+                        sql.SQL(", ").join(map(sql.Identifier, columns)),
+                        log_table,
+                        who,
+                    )
+                )
 
 
 def revoke_tenant(
@@ -446,6 +473,9 @@ class _OwnerConnection:
 
 
 __all__ = [
+    "LOG_INSERT",
+    "LOG_TABLE",
+    "LOG_UPDATE",
     "POLICY",
     "ROLES_TABLE",
     "ROW_TENANT",

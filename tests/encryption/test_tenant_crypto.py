@@ -65,6 +65,26 @@ def test_a_tenants_checkpoints_cover_its_chains_only(tmp_path: Path) -> None:
         assert ("agentstore:checkpoints", "a") not in beta.logs()
 
 
+def test_a_tenants_checkpoints_copied_to_another_tenant_vouch_for_nothing(
+    tmp_path: Path,
+) -> None:
+    """A checkpoint signs the stored stream name, tenant included: one tenant's signed
+    history copied under another tenant's names (by whoever can write the storage) does
+    not verify there, even for a writer whose key both tenants' trust lists name."""
+    trusted = [Signer(KEY).fingerprint]
+    with agentstore.open(sqlite_policy(tmp_path / "s.db", None)) as store:
+        acme, beta = store.tenant("acme"), store.tenant("beta")
+        acme.log("conv", "a", signing_key=KEY).append_many([b"1", b"2"])
+        beta.log("conv", "a").append_many([b"1", b"2"])  # the same chain, unsigned
+        logs = store._cap("logs")  # the storage, as an administrator edits it
+        for e in list(logs._entries("agentstore:t:acme:agentstore:checkpoints", "a", 0)):
+            logs._append("agentstore:t:beta:agentstore:checkpoints", "a", e.payload)
+        assert acme.log("conv", "a").verify(trusted=trusted) == 2
+        with pytest.raises(ChainBroken) as broken:
+            beta.log("conv", "a").verify(trusted=trusted)
+        assert broken.value.seq == 1
+
+
 def test_rotate_key_reaches_every_tenants_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -219,10 +219,12 @@ def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
             ).format(col, col, col)
             n = conn_b.execute(sql.SQL("DELETE FROM {} WHERE ").format(t) + cond, (other,))
             assert n.rowcount == 0, table
-            n = conn_b.execute(
-                sql.SQL("UPDATE {} SET {} = {} WHERE ").format(t, col, col) + cond, (other,)
-            )
-            assert n.rowcount == 0, table
+            update = sql.SQL("UPDATE {} SET {} = {} WHERE ").format(t, col, col) + cond
+            if table == "agentstore_log":  # its key columns are not the role's to update
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn_b.execute(update, (other,))
+                continue
+            assert conn_b.execute(update, (other,)).rowcount == 0, table
     # Its own rows it may change (its fixed window's and its sliding window's).
     n = conn_b.execute("UPDATE agentstore_rate_limits SET count = count WHERE key LIKE '%:t:b:%'")
     assert n.rowcount == 2
@@ -242,6 +244,50 @@ def test_writes_outside_the_tenant_are_refused_or_touch_nothing(
     assert owner.generation("g").current() == 1
     assert [e.payload for e in owner.tenant("a").log("s", writer="w").entries()] == [b"a entry"]
     assert owner.tenant("a").credentials.get_secret("k") == b"a secret"
+
+
+@pytest.mark.parametrize("granted_before", [False, True], ids=["fresh", "regranted"])
+def test_the_role_cannot_choose_its_rows_positions(
+    conn_b: psycopg.Connection[Any],
+    owner: agentstore.Store,
+    pg_schema: str,
+    pg_conn: psycopg.Connection[Any],
+    granted_before: bool,
+) -> None:
+    """``tx`` is the writing transaction's id (the unique ``(tx, idx)`` is every entry's
+    position), so a tenant role may not write it: with it, rows of b planted at the ids
+    of transactions to come would make other tenants' appends there fail on the unique
+    index, and a row at a far future id would stall the owner's feed reads. Granting
+    again takes back the table-wide privileges an older grant_tenant gave."""
+    if granted_before:
+        role = str(conn_b.info.user)
+        table = sql.Identifier(pg_schema, "agentstore_log")
+        pg_conn.execute(
+            sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(table, sql.Identifier(role))
+        )
+        agentstore_postgres.grant_tenant(pg_conn, role=role, tenant="b", schema=pg_schema)
+    tx = int(conn_b.execute("SELECT pg_current_xact_id()::text").fetchone()[0])  # type: ignore[index]
+    plant = (
+        "INSERT INTO agentstore_log (stream, writer, seq, payload, prev_hash, content_hash, "
+        "tx, idx) VALUES (%s, 'w', %s, '\\x', NULL, %s, %s::text::xid8, 1)"
+    )
+    for n, at in enumerate((tx + 1, tx + 2**40), start=1):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="agentstore_log"):
+            conn_b.execute(plant, (tenant_key("b", f"planted{n}"), 1, b"\x01" * 32, str(at)))
+    for column in ("tx", "idx", "stream", "seq", "content_hash"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="agentstore_log"):
+            conn_b.execute(
+                sql.SQL("UPDATE agentstore_log SET {} = {}").format(
+                    sql.Identifier(column), sql.Identifier(column)
+                )
+            )
+    # What the store itself writes as the role still goes (append, batch, redaction).
+    n = conn_b.execute(
+        "UPDATE agentstore_log SET payload = payload, redacted = redacted WHERE stream = %s",
+        (tenant_key("b", "s"),),
+    )
+    assert n.rowcount == 1
+    assert [e.payload for e in owner.tenant("a").log("s", writer="w").entries()] == [b"a entry"]
 
 
 def test_the_role_cannot_change_its_mapping_nor_turn_security_off(
@@ -480,6 +526,50 @@ def test_announcements_name_no_stream_and_reach_only_the_tenant(
         store.close()
         writer.close()
         spy.close()
+
+
+def test_a_tenant_role_cannot_ring_another_tenants_doorbell(
+    pg_url: str, pg_schema: str, conn_b: psycopg.Connection[Any], make_role: Any
+) -> None:
+    """NOTIFY has no privilege check: on a schema with row-level security a listener
+    rings only for entries it reads back, never for names an announcement carries (tenant
+    b could forge a commit of a's otherwise, sync or async)."""
+    import asyncio
+
+    import agentstore.aio
+
+    role_a = make_role()
+    agentstore_postgres.grant_tenant(pg_url, role=role_a, tenant="a", schema=pg_schema)
+    url_a = role_url(pg_url, role_a)
+    channel = f"agentstore:{pg_schema}"
+    forged = json.dumps(
+        {"o": "forger", "s": tenant_key("a", "orders"), "w": "w", "q": 9, "h": "00" * 32, "p": 1}
+    )
+    writer = agentstore.open(policy(pg_url, pg_schema, notify=True, row_security=True))
+    store = agentstore.open(policy(url_a, pg_schema, notify=True))
+    heard: list[Any] = []
+    store.tenant("a").doorbell.subscribe(heard.append)
+
+    async def main() -> list[Any]:
+        async with agentstore.aio.open(policy(url_a, pg_schema, notify=True)) as astore:
+            events = astore.doorbell.events()
+            await asyncio.sleep(0.2)  # its LISTEN is in place before start() returns
+            conn_b.execute("SELECT pg_notify(%s, %s)", (channel, forged))
+            await asyncio.to_thread(writer.tenant("a").log("real", writer="w").append, b"x")
+            async with asyncio.timeout(10):
+                async for event in events:
+                    return [event]
+        return []
+
+    try:
+        heard_async = asyncio.run(main())
+        wait_for(heard, 1)
+        time.sleep(0.3)
+        assert [(e.stream, e.seq) for e in heard] == [("real", 1)]
+        assert [(e.stream, e.seq) for e in heard_async] == [(tenant_key("a", "real"), 1)]
+    finally:
+        store.close()
+        writer.close()
 
 
 def test_the_async_face_as_the_role(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import agentstore
@@ -45,6 +46,18 @@ def test_repr_names_the_tenant_and_no_secret() -> None:
     assert "hunter2" not in repr(acme.credentials)
 
 
+def test_a_view_reads_the_stores_rate_limit_clock_and_cannot_set_it() -> None:
+    """The clock is the store's, shared by every tenant's counters: a tenant setting it
+    (say, to a constant) would keep every tenant's windows from ever ending."""
+    store = _memory()
+    acme, beta = store.tenant("acme"), store.tenant("beta")
+    clock = store.rate_limits.clock
+    assert acme.rate_limits.clock is clock
+    with pytest.raises(InvalidInput, match="clock"):
+        acme.rate_limits.clock = lambda: 0.0
+    assert store.rate_limits.clock is clock and beta.rate_limits.clock is clock
+
+
 def test_the_operators_store_sees_tenant_names_stored_and_their_events() -> None:
     store = _memory()
     heard: list[str] = []
@@ -62,6 +75,24 @@ def test_a_tenant_error_names_its_own_stream() -> None:
     with pytest.raises(agentstore.HeadMoved) as moved:
         log.append(b"y", expect_head=0)
     assert moved.value.stream == "s" and "agentstore:t:" not in str(moved.value)
+    with pytest.raises(agentstore.NotFound) as missing:
+        log.redact(7, reason="r")
+    assert "'s'" in str(missing.value) and "agentstore:t:" not in str(missing.value)
+
+
+def test_a_tenant_chain_broken_names_its_own_stream(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    policy = StorePolicy.from_dict({"store": {"backend": "sqlite", "sqlite": {"path": str(db)}}})
+    with agentstore.open(policy) as store:
+        store.tenant("acme").log("s", "w").append_many([b"1", b"2"])
+    con = sqlite3.connect(db)
+    with con:
+        con.execute("UPDATE agentstore_log_rows SET payload = x'00' WHERE seq = 1")
+    con.close()
+    with agentstore.open(policy) as store, pytest.raises(agentstore.ChainBroken) as broken:
+        store.tenant("acme").log("s", "w").verify()
+    assert (broken.value.stream, broken.value.seq) == ("s", 1)
+    assert "agentstore:t:" not in str(broken.value)
 
 
 def test_async_views_confine_and_close_with_the_store() -> None:

@@ -5,6 +5,9 @@ A writer holding a signing key records, after every append call commits, a check
 on the reserved stream :data:`CHECKPOINT_STREAM` (one log per writer): the signature over
 ``(stream, writer, seq, content_hash)`` of the head it just wrote. Since every entry's
 hash covers the entry before it, one signed head vouches for the whole chain up to it.
+The stream signed is the stored name (:func:`signed_stream`): in a tenant's view,
+``agentstore:t:<tenant>:<stream>``, so a tenant's checkpoints vouch for its own chains
+only, wherever their rows are copied.
 
 :func:`verify_signed` then proves that every stored entry is covered by a checkpoint whose
 key is trusted and whose signature is valid: a chain rewritten from some seq, with a new
@@ -126,12 +129,24 @@ class Checkpoints(Protocol):
     def checkpoint(self, entry: Entry) -> bytes: ...
 
 
+def signed_stream(logs: WriterLogStore, stream: str) -> str:
+    """The name a checkpoint of ``stream`` on ``logs`` signs: the name the storage keeps
+    (a tenant view's logs give their namespaced name, others ``stream`` itself)."""
+    stored = getattr(logs, "_stored_name", None)
+    return stream if stored is None else str(stored(stream))
+
+
+def checkpoint_of(logs: WriterLogStore, signer: Checkpoints, head: Entry) -> bytes:
+    """The checkpoint payload ``signer`` writes for ``head`` of a log on ``logs``."""
+    return signer.checkpoint(head._replace(stream=signed_stream(logs, head.stream)))
+
+
 def record_checkpoint(logs: WriterLogStore, signer: Checkpoints, head: Entry) -> None:
     """Write the signed checkpoint of ``head``, an entry already committed. A failure is
     logged, never raised: the caller must not retry a committed append, and its entries
     stay unsigned only until the writer's next signed append (or ``sign_head()``)."""
     try:
-        logs._append(CHECKPOINT_STREAM, head.writer, signer.checkpoint(head))
+        logs._append(CHECKPOINT_STREAM, head.writer, checkpoint_of(logs, signer, head))
     except Exception as exc:
         _log.warning(
             "log (%r, %r): seq %d committed but its signed checkpoint was not written (%s); "
@@ -251,10 +266,11 @@ def _claims(
 
     claims: dict[int, set[bytes]] = {}
     keys: dict[bytes, Ed25519PublicKey | None] = {}
+    signed = signed_stream(logs, stream)
     for e in logs._entries(CHECKPOINT_STREAM, writer, 0):
         try:
             doc = json.loads(e.payload)
-            if doc.get("v") != 1 or doc.get("stream") != stream:
+            if doc.get("v") != 1 or doc.get("stream") != signed:
                 continue
             seq, digest = int(doc["seq"]), bytes.fromhex(doc["hash"])
             raw, sig = bytes.fromhex(doc["key"]), bytes.fromhex(doc["sig"])
@@ -267,7 +283,7 @@ def _claims(
         if key is None or len(digest) != 32:
             continue
         try:
-            key.verify(sig, checkpoint_message(stream, writer, seq, digest))
+            key.verify(sig, checkpoint_message(signed, writer, seq, digest))
         except InvalidSignature:
             continue
         claims.setdefault(seq, set()).add(digest)
@@ -321,7 +337,9 @@ __all__ = [
     "TrustList",
     "TrustedKey",
     "checkpoint_message",
+    "checkpoint_of",
     "fingerprints",
     "record_checkpoint",
+    "signed_stream",
     "verify_signed",
 ]

@@ -10,6 +10,7 @@ names obey the same rules as anyone's; a driver needs nothing new for these.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from agentstore.capabilities import (
@@ -20,7 +21,7 @@ from agentstore.capabilities import (
 )
 from agentstore.chain import ChainRow, Head
 from agentstore.doorbell import Doorbell, Subscriber, Subscription
-from agentstore.errors import HeadMoved
+from agentstore.errors import ChainBroken, HeadMoved, InvalidInput, NotFound
 from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.tenancy.names import tenant_key
 from agentstore.types import CommitEvent, Entry
@@ -88,13 +89,30 @@ class TenantGenerationStore(GenerationStore):
         return self._inner._advance_to(self._names.into(name), value)
 
 
+@contextmanager
+def _named(stream: str, writer: str) -> Iterator[None]:
+    """Errors about a log name it as its tenant does (the driver raised them with the
+    stored name)."""
+    try:
+        yield
+    except HeadMoved as moved:
+        raise HeadMoved(stream, writer, moved.expected, moved.actual) from None
+    except ChainBroken as broken:
+        raise ChainBroken(stream, writer, broken.seq, broken.detail) from None
+
+
 class TenantLogStore(WriterLogStore):
     """Logs of one tenant: its streams (its own audit chain and checkpoints included),
-    its part of the commit feed."""
+    its part of the commit feed. Errors name its streams as the tenant does."""
 
     def __init__(self, inner: WriterLogStore, tenant: str) -> None:
         self._inner = inner
         self._names = _Names(tenant)
+
+    def _stored_name(self, stream: str) -> str:
+        """``stream`` as stored: what a signed checkpoint of it signs (so it vouches for
+        this tenant's log only; see :func:`agentstore.crypto.signing.signed_stream`)."""
+        return self._names.into(stream)
 
     def _append(self, stream: str, writer: str, payload: bytes) -> Entry:
         return self._names.entry(self._inner._append(self._names.into(stream), writer, payload))
@@ -106,21 +124,21 @@ class TenantLogStore(WriterLogStore):
     def _append_if(
         self, stream: str, writer: str, payloads: Sequence[bytes], expect_head: int
     ) -> list[Entry]:
-        try:
+        with _named(stream, writer):
             entries = self._inner._append_if(
                 self._names.into(stream), writer, payloads, expect_head
             )
-        except HeadMoved as moved:
-            raise HeadMoved(stream, writer, moved.expected, moved.actual) from None
         return [self._names.entry(e) for e in entries]
 
     def _head(self, stream: str, writer: str) -> Entry | None:
-        head = self._inner._head(self._names.into(stream), writer)
+        with _named(stream, writer):
+            head = self._inner._head(self._names.into(stream), writer)
         return None if head is None else self._names.entry(head)
 
     def _entries(self, stream: str, writer: str, after: int) -> Iterator[Entry]:
-        for e in self._inner._entries(self._names.into(stream), writer, after):
-            yield self._names.entry(e)
+        with _named(stream, writer):
+            for e in self._inner._entries(self._names.into(stream), writer, after):
+                yield self._names.entry(e)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
         for stream, writer in self._inner._logs():
@@ -134,7 +152,8 @@ class TenantLogStore(WriterLogStore):
         return self._inner._recorded_head(self._names.into(stream), writer)
 
     def _verify(self, stream: str, writer: str) -> int:
-        return self._inner._verify(self._names.into(stream), writer)
+        with _named(stream, writer):
+            return self._inner._verify(self._names.into(stream), writer)
 
     def _feed(self, after: int, limit: int | None) -> Iterator[CommitEvent]:
         for event in self._inner._feed_prefixed(self._names.prefix, after, limit):
@@ -148,7 +167,12 @@ class TenantLogStore(WriterLogStore):
             yield self._names.entry(e)
 
     def _redact(self, stream: str, writer: str, seq: int) -> Entry:
-        return self._names.entry(self._inner._redact(self._names.into(stream), writer, seq))
+        with _named(stream, writer):
+            try:
+                entry = self._inner._redact(self._names.into(stream), writer, seq)
+            except NotFound:
+                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry at seq {seq}") from None
+        return self._names.entry(entry)
 
 
 class TenantCredentialStore(CredentialStore):
@@ -181,7 +205,8 @@ class TenantCredentialStore(CredentialStore):
 
 
 class TenantRateLimitCounter(RateLimitCounter):
-    """Rate-limit keys of one tenant, on the wrapped counter's clock."""
+    """Rate-limit keys of one tenant, on the wrapped counter's clock (readable, never
+    set through a view: every tenant's windows run on it)."""
 
     def __init__(self, inner: RateLimitCounter, tenant: str) -> None:
         self._inner = inner
@@ -193,7 +218,10 @@ class TenantRateLimitCounter(RateLimitCounter):
 
     @clock.setter
     def clock(self, clock: Callable[[], float]) -> None:
-        self._inner.clock = clock
+        raise InvalidInput(
+            f"the view of tenant {self._names.tenant!r} cannot set the rate-limit clock: "
+            "it is the store's, shared by every tenant (open the store with clock= instead)"
+        )
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
         return self._inner._increment(self._names.into(key), amount, window_secs, now)
