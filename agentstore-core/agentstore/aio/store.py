@@ -44,8 +44,9 @@ from agentstore.aio.handles import (
     BridgedGenerationStore,
     BridgedLogStore,
 )
-from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock
+from agentstore.capabilities import CAPABILITIES, CapabilityName, Clock, WriterLogStore
 from agentstore.checks import check_int
+from agentstore.doorbell import Doorbell
 from agentstore.errors import MissingCapability
 from agentstore.policy import StorePolicy
 from agentstore.registry import DriverStores, Registry, default_registry
@@ -365,9 +366,14 @@ def _bridge(cap: CapabilityName, stores: DriverStores, kit: NativeKit) -> object
     obj = getattr(stores, cap)
     if obj is None:
         raise MissingCapability(f"no driver serves capability {cap!r}")
-    runner = Runner(kit.offload)
+    return bridged(cap, obj, kit.doorbell, Runner(kit.offload))
+
+
+def bridged(cap: CapabilityName, obj: object, doorbell: Doorbell, runner: Runner) -> Any:
+    """The async face of ``obj``, the synchronous store serving ``cap``, its calls run by
+    ``runner``; a bridged log store rings ``doorbell``."""
     if cap == "logs":
-        return BridgedLogStore(obj, kit.doorbell, runner)
+        return BridgedLogStore(cast(WriterLogStore, obj), doorbell, runner)
     return _BRIDGES[cap](obj, runner)
 
 

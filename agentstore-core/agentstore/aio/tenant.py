@@ -8,29 +8,10 @@ from typing import Any
 from agentstore.aio._threads import Runner, closed_error
 from agentstore.aio.doorbell import AsyncDoorbell
 from agentstore.aio.feed import BridgedFeed
-from agentstore.aio.governance import (
-    BridgedAuditSink,
-    BridgedCredentialStore,
-    BridgedLifecycleStore,
-    BridgedPolicyStore,
-    BridgedRateLimitCounter,
-    BridgedSessionStore,
-)
-from agentstore.aio.handles import BridgedGenerationStore, BridgedLogStore
-from agentstore.aio.store import AsyncStore
+from agentstore.aio.store import AsyncStore, bridged
 from agentstore.capabilities import CapabilityName
 from agentstore.errors import InvalidInput
 from agentstore.tenancy.view import TenantStore
-
-_BRIDGES: dict[CapabilityName, Any] = {
-    "generations": BridgedGenerationStore,
-    "policies": BridgedPolicyStore,
-    "audit": BridgedAuditSink,
-    "sessions": BridgedSessionStore,
-    "credentials": BridgedCredentialStore,
-    "rate_limits": BridgedRateLimitCounter,
-    "lifecycle": BridgedLifecycleStore,
-}
 
 
 class AsyncTenantStore(AsyncStore):
@@ -51,8 +32,10 @@ class AsyncTenantStore(AsyncStore):
         self._offload = root._offload
         self._run = Runner(root._offload)
         self.doorbell = AsyncDoorbell(sync.doorbell, asyncio.get_running_loop())
-        self._feed = BridgedFeed(sync, self._run)
-        self._caps = {}
+        logs = bridged("logs", sync._cap("logs"), sync.doorbell, self._run)
+        # The feed's conditional appends take the log store's locks, as the store's do.
+        self._feed = BridgedFeed(sync, logs._run, logs._lock)
+        self._caps = {"logs": logs}
         self._closers = []
         self._closing = None
         self._view_closed = False
@@ -64,11 +47,7 @@ class AsyncTenantStore(AsyncStore):
         if found is None:
             if self._offload.closed:
                 raise closed_error(f"cannot use capability {capability!r}")
-            sync: Any = self.sync._cap(capability)
-            if capability == "logs":
-                found = BridgedLogStore(sync, self.sync.doorbell, self._run)
-            else:
-                found = _BRIDGES[capability](sync, self._run)
+            found = bridged(capability, self.sync._cap(capability), self.sync.doorbell, self._run)
             self._caps[capability] = found
         elif self._offload.closed:
             raise closed_error(f"cannot use capability {capability!r}")
