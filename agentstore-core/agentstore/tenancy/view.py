@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from agentstore.audit import LogAuditSink
@@ -58,11 +57,8 @@ class TenantStore(Store):
         self.policy = store.policy
         self.keyring = store.keyring
         self.doorbell = TenantDoorbell(store.doorbell, tenant)
-        self._opened = store._opened
         self._routes = store._routes
         self._closed = False
-        self._lock = threading.Lock()
-        self._sealed = None
         self._views: dict[CapabilityName, Any] = {}
 
     def _cap(self, capability: CapabilityName) -> Any:
