@@ -15,6 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agentstore.sql.positions import prefix_range
+from agentstore.tenancy import tenant_key
+
 from benchmarks.common import PAYLOAD, SQLITE_NORMAL, STREAM, Settings, open_agentstore
 from benchmarks.feed import _pg_section
 from benchmarks.harness import CallRunner, Contender, Runner, Scenario, Unavailable, repeat
@@ -76,10 +79,8 @@ def _sessions(n: int, how: str) -> Runner:
     return CallRunner(save, n, store.close)
 
 
-def _feed(path: Path, per_tenant: int, tenant: str | None) -> Runner:
-    store = _sqlite_store(path)
-    if not any(True for _ in store.feed(limit=1)):
-        _fill_tenants(store, per_tenant)
+def _feed_reader(store: Any, per_tenant: int, tenant: str | None) -> Runner:
+    """Reads the feed of ``tenant`` (None: the store's, every tenant's) whole."""
     reader = store if tenant is None else store.tenant(tenant)
     expected = per_tenant * (TENANTS if tenant is None else 1)
 
@@ -91,11 +92,17 @@ def _feed(path: Path, per_tenant: int, tenant: str | None) -> Runner:
     return CallRunner(read, expected, store.close)
 
 
+def _feed(path: Path, per_tenant: int, tenant: str | None) -> Runner:
+    store = _sqlite_store(path)
+    if not any(True for _ in store.feed(limit=1)):
+        _fill_tenants(store, per_tenant)
+    return _feed_reader(store, per_tenant, tenant)
+
+
 def _raw_tenant_scan(path: Path, per_tenant: int, tenant: str) -> Runner:
     import sqlite3
 
     _feed(path, per_tenant, None).close()  # the same store, filled once
-    prefix = f"agentstore:t:{tenant}:"
     conn = sqlite3.connect(path)
     sql = (
         "SELECT stream, writer, seq, content_hash, position FROM agentstore_log_rows "
@@ -103,7 +110,7 @@ def _raw_tenant_scan(path: Path, per_tenant: int, tenant: str) -> Runner:
     )
 
     def read() -> None:
-        rows = conn.execute(sql, (prefix, prefix[:-1] + ";")).fetchall()
+        rows = conn.execute(sql, prefix_range(tenant_key(tenant, ""))).fetchall()
         if len(rows) != per_tenant:
             raise RuntimeError(f"read {len(rows)} rows, expected {per_tenant}")
 
@@ -130,20 +137,11 @@ def _pg_built(pg: Pg, per_tenant: int) -> Pg:
 
 def _pg_feed(pg: Pg, per_tenant: int, tenant: str | None) -> Runner:
     store = open_agentstore("postgres", _pg_section(pg))
-    reader = store if tenant is None else store.tenant(tenant)
-    expected = per_tenant * (TENANTS if tenant is None else 1)
-
-    def read() -> None:
-        count = sum(1 for _ in reader.feed())
-        if count != expected:
-            raise RuntimeError(f"read {count} events, expected {expected}")
-
-    return CallRunner(read, expected, store.close)
+    return _feed_reader(store, per_tenant, tenant)
 
 
 def _pg_raw_tenant_scan(pg: Pg, per_tenant: int, tenant: str) -> Runner:
     conn = pg.connect()
-    prefix = f"agentstore:t:{tenant}:"
     sql = (
         "SELECT stream, writer, seq, content_hash, tx, idx FROM agentstore_log "
         "WHERE stream >= %s AND stream < %s AND tx < pg_snapshot_xmin(pg_current_snapshot()) "
@@ -152,7 +150,7 @@ def _pg_raw_tenant_scan(pg: Pg, per_tenant: int, tenant: str) -> Runner:
 
     def scan() -> None:
         with conn.cursor() as cur:
-            cur.execute(sql, (prefix, prefix[:-1] + ";"))
+            cur.execute(sql, prefix_range(tenant_key(tenant, "")))
             n = sum(1 for _ in cur)
         if n != per_tenant:
             raise RuntimeError(f"read {n} rows, expected {per_tenant}")

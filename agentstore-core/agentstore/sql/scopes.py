@@ -25,6 +25,7 @@ from typing import Final
 
 from agentstore.checks import RESERVED_PREFIX
 from agentstore.sql.backend import Backend, Dialect, Value
+from agentstore.sql.positions import prefix_range
 
 
 def outside_tenants(column: str) -> str:
@@ -97,7 +98,7 @@ class KeySpace:
         if self.tenant is None:
             return ()
         if self._by_range:
-            return self.prefix, self.prefix[:-1] + chr(ord(self.prefix[-1]) + 1)
+            return prefix_range(self.prefix)
         return self.prefix, self.prefix
 
 
