@@ -88,33 +88,51 @@ def test_the_console_script_runs_the_shim() -> None:
 # import) is done: a SIGINT before that is CPython's to report, before any code of the
 # console script runs. With the shim that first import is the shim itself; before it, it was
 # one deep inside the ~0.5 s of the CLI's imports.
-DELAYS = (0.0, 0.005, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+# Fractions of the command's own run time (measured first, uninterrupted), so that the
+# delays land while it runs however fast the machine is today.
+FRACTIONS = (0.0, 0.01, 0.04, 0.1, 0.2, 0.3, 0.45, 0.6, 0.75)
 COMMANDS = (["drivers"], ["validate"], ["verify"], ["list", "agents"])
+
+
+def _start(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The console script running ``command``, read up to the end of its ``site`` import."""
+    # -X importtime reports each import as it ends, so the delays count from the first
+    # one after "| site" whatever the machine's load.
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", str(SCRIPT), *command],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen: list[str] = []
+    while len(seen) < 2 or not seen[-2].rstrip().endswith("| site"):
+        line = proc.stderr.readline()
+        assert line, f"{command}: no import reported after site: {seen}"
+        seen.append(line)
+    return proc
+
+
+def _run_time(command: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Seconds ``command`` runs after its ``site`` import, uninterrupted."""
+    proc = _start(command, cwd, env)
+    start = time.monotonic()
+    proc.communicate(timeout=60)
+    return time.monotonic() - start
 
 
 @pytest.mark.skipif(not SCRIPT.is_file(), reason="the console script is not installed")
 def test_sigint_early_in_a_real_command_is_one_line_and_exit_130(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGENTSTORE_CONFIG"}
+    runs = {tuple(c): _run_time(c, tmp_path, env) for c in COMMANDS}
     hit = 0
-    for i, delay in enumerate(DELAYS):
+    for i, fraction in enumerate(FRACTIONS):
         command = COMMANDS[i % len(COMMANDS)]
-        # -X importtime reports each import as it ends, so the delays count from the first
-        # one after "| site" whatever the machine's load.
-        proc = subprocess.Popen(
-            [sys.executable, "-X", "importtime", str(SCRIPT), *command],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        delay = fraction * runs[tuple(command)]
+        proc = _start(command, tmp_path, env)
         try:
-            assert proc.stderr is not None
-            seen: list[str] = []
-            while len(seen) < 2 or not seen[-2].rstrip().endswith("| site"):
-                line = proc.stderr.readline()
-                assert line, f"{command}: no import reported after site: {seen}"
-                seen.append(line)
             time.sleep(delay)
             if proc.poll() is not None:
                 proc.communicate()
@@ -130,7 +148,7 @@ def test_sigint_early_in_a_real_command_is_one_line_and_exit_130(tmp_path: Path)
         assert proc.returncode == 130, (command, delay, proc.returncode, said)
         assert said == ["Error: interrupted"], (command, delay)
         hit += 1
-    assert hit >= len(DELAYS) - 1, "most delays must land while the command runs"
+    assert hit >= len(FRACTIONS) - 1, "most delays must land while the command runs"
 
 
 def test_a_process_started_ignoring_sigint_keeps_ignoring_it(tmp_path: Path) -> None:
