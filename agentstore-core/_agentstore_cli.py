@@ -35,7 +35,10 @@ def _say_interrupted() -> None:
 
 
 def _before_main(signum: int, frame: "FrameType | None") -> None:
-    # Ctrl-C in the wrapper's last lines, before main's try: nothing is open yet.
+    # Ctrl-C before the command starts (the wrapper's last lines, the CLI's imports):
+    # nothing is open yet, so it ends here, and no KeyboardInterrupt is raised for an
+    # import to turn into another error (Python 3.11 wraps one raised in a class body's
+    # __set_name__ in a RuntimeError).
     _say_interrupted()
     os._exit(EXIT_INTERRUPTED)
 
@@ -47,17 +50,42 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
 
 
 def main() -> "NoReturn":
-    """Run the CLI (:func:`agentstore.cli.main`); a KeyboardInterrupt anywhere, imports
-    included, ends it with ``Error: interrupted`` on stderr and exit 130, no traceback."""
+    """Run the CLI (:func:`agentstore.cli.main`); a Ctrl-C anywhere, imports included,
+    ends it with ``Error: interrupted`` on stderr and exit 130, no traceback. A Ctrl-C
+    after the command has its outcome leaves that outcome (output and exit code) as it is."""
     try:
-        if signal.getsignal(signal.SIGINT) is _before_main:
-            # From here a Ctrl-C unwinds as KeyboardInterrupt, so every clean-up runs.
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-        from agentstore.cli.app import main as run
+        try:
+            from agentstore.cli.app import main as run
 
-        run()
+            if signal.getsignal(signal.SIGINT) is _before_main:
+                # From here a Ctrl-C unwinds as KeyboardInterrupt, so every clean-up runs.
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            run()
+        finally:
+            # The outcome is decided and reported: a Ctrl-C from here on must not turn it
+            # into a death by signal (the interpreter's shutdown restores the default
+            # action of a handler Python set, but keeps an ignored signal ignored).
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         interrupted()
+    except Exception as error:
+        if not caused_by_interrupt(error):
+            raise
+        interrupted()
+
+
+def caused_by_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` is a KeyboardInterrupt or was raised because of one (its cause or
+    context): a lazy import inside a command can wrap one, as :func:`_before_main` says."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def interrupted() -> "NoReturn":

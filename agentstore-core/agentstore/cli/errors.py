@@ -7,6 +7,7 @@ Every message that leaves the CLI passes through here, and unexpected ones throu
 from __future__ import annotations
 
 import click
+from _agentstore_cli import caused_by_interrupt
 
 from agentstore.errors import ConfigError, InvalidInput, StoreError, StoreNotFound
 from agentstore.redact import redact
@@ -44,6 +45,8 @@ _redact = redact  # the name the CLI and its tests knew it by
 
 
 def _to_cli_error(exc: BaseException) -> CliError:
+    if caused_by_interrupt(exc):
+        return CliInterrupted()
     if isinstance(exc, ConfigError | InvalidInput | StoreNotFound):
         return CliError(exc.message)
     if isinstance(exc, StoreError):
