@@ -62,7 +62,9 @@ def test_every_imported_distribution_is_declared(dist: str) -> None:
     providers = dict(importlib.metadata.packages_distributions())
     # the workspace is installed editable, which packages_distributions() does not see
     providers.update({p.name: [d] for d, p in PROJECTS.items()})
-    providers["_agentstore_pytest"] = ["agentstore-core"]  # the pytest11 shim beside it
+    # the pytest11 and console-script shims, top-level modules beside the package
+    providers["_agentstore_pytest"] = ["agentstore-core"]
+    providers["_agentstore_cli"] = ["agentstore-core"]
     undeclared = []
     for top, files in sorted(_imports(package_dir).items()):
         if top in sys.stdlib_module_names or top in (package_dir.name, "__future__"):
