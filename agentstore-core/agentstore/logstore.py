@@ -54,6 +54,14 @@ class WriterLogStore(ABC):
     def _logs(self) -> Iterator[tuple[str, str]]:
         """Every ``(stream, writer)`` that has at least one entry, sorted."""
 
+    def _logs_prefixed(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """The logs :meth:`_logs` lists whose stream starts with ``prefix`` (a tenant's),
+        in the same order. The default reads every log and keeps those; a driver that can
+        seek to them overrides it."""
+        for stream, writer in self._logs():
+            if stream.startswith(prefix):
+                yield stream, writer
+
     def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
         """Stored ``(seq, payload, prev_hash, content_hash)`` rows exactly as kept; the
         payload is None for a redacted entry."""

@@ -329,6 +329,37 @@ def test_logs_feed_and_streams_of_a_tenant(store: Store) -> None:
     assert [e.stream for e in store.feed()].count("agentstore:t:acme:orders") == 2
 
 
+def test_a_tenant_lists_its_logs_without_reading_the_others(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tenants on either side of acme's prefix in name order ("acme-x", "acmf"), the root's
+    # and another tenant's many logs: acme's listing seeks to its own and stops after them.
+    for tenant in ("acme-x", "acmf", "beta"):
+        view = store.tenant(tenant)
+        for i in range(10):
+            view.log(f"s{i}", "w").append(b"x")
+    for i in range(10):
+        store.log(f"zz{i}", "w").append(b"x")
+    acme = store.tenant("acme")
+    acme.log("b", "w2").append(b"x")
+    acme.log("a", "w1").append(b"x")
+    acme.log("b", "w1").append(b"x")
+
+    logs = store._cap("logs")
+    seeks: list[tuple[str, str]] = []
+    next_log = logs._next_log
+
+    def counted(stream: str, writer: str) -> object:
+        seeks.append((stream, writer))
+        return next_log(stream, writer)
+
+    monkeypatch.setattr(logs, "_next_log", counted)
+    assert acme.logs() == [("a", "w1"), ("b", "w1"), ("b", "w2")]
+    assert len(seeks) == 4, seeks  # three logs and the one past them
+    assert store.tenant("acm").logs() == []
+    assert [w for _, w in store.tenant("acme-x").logs()] == ["w"] * 10
+
+
 def test_credentials_and_rate_limits_of_a_tenant(store: Store, clock: FakeClock) -> None:
     acme, beta = store.tenant("acme"), store.tenant("beta")
     acme.credentials.put_secret("api", b"acme-secret")

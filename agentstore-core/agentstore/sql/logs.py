@@ -446,6 +446,17 @@ class SqlLogStore(WriterLogStore):
             yield stream, writer
             rows = self._next_log(stream, writer)
 
+    def _logs_prefixed(self, prefix: str) -> Iterator[tuple[str, str]]:
+        # The skip scan from the prefix, stopped past it: names sort by code point (the
+        # name columns' binary collation), so the prefix's logs are one run.
+        rows = self._next_log(prefix, "")
+        while rows:
+            stream, writer = cast(tuple[str, str], rows[0])
+            if not stream.startswith(prefix):
+                return
+            yield stream, writer
+            rows = self._next_log(stream, writer)
+
     def _next_log(self, stream: str, writer: str) -> list[Row]:
         """The first log (stream, writer) after the given key; a driver whose layout finds
         it in one seek overrides this."""

@@ -141,9 +141,8 @@ class TenantLogStore(WriterLogStore):
                 yield self._names.entry(e)
 
     def _logs(self) -> Iterator[tuple[str, str]]:
-        for stream, writer in self._inner._logs():
-            if self._names.owns(stream):
-                yield self._names.out(stream), writer
+        for stream, writer in self._inner._logs_prefixed(self._names.prefix):
+            yield self._names.out(stream), writer
 
     def _chain_rows(self, stream: str, writer: str) -> Iterator[ChainRow]:
         return self._inner._chain_rows(self._names.into(stream), writer)
