@@ -305,15 +305,28 @@ class PostgresConfig(BaseModel):
     __str__ = __repr__
 
 
+def _netloc_and_query(url: str) -> tuple[str, str]:
+    """A url's netloc and query, split as ``urlsplit`` splits them, even when it refuses
+    the url (an unbalanced ``[``): the passwords of a malformed url must be found too, to
+    mask them in libpq's error, which quotes the url whole."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        rest = url.split("://", 1)[1]
+        netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        return netloc, rest.partition("?")[2].partition("#")[0]
+    return parts.netloc, parts.query
+
+
 def _url_passwords(url: str) -> list[str]:
     found: list[str] = []
     if url.split("://", 1)[0] in URL_SCHEMES:
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0]
+        netloc, query = _netloc_and_query(url)
+        userinfo = netloc.rpartition("@")[0]
         if ":" in userinfo:
             raw = userinfo.split(":", 1)[1]
             found.extend({raw, unquote(raw)})
-        found.extend(v for k, v in parse_qsl(parts.query) if k == "password")
+        found.extend(v for k, v in parse_qsl(query) if k == "password")
     else:
         for m in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url):
             found.extend({m.group(1), m.group(1).strip("'")})
