@@ -92,12 +92,27 @@ class _Context(click.Context):
             raise CliInterrupted() from None
 
 
+_ARGV = "agentstore.argv"  # ctx.meta key: the command line as given, for usage errors
+
+
+def _usage_error(exc: click.UsageError, argv: Sequence[str]) -> Exception:
+    """A usage error click found (a bad option or value, an unknown command) shown as every
+    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc
+    if "--json" in argv:  # only the commands' own option is spelled so
+        click.echo(json.dumps({"ok": False, "error": exc.format_message()}, indent=2))
+        return click.exceptions.Exit(EXIT_USAGE)
+    exc.ctx = None  # click shows the usage and a hint when it has the context
+    return exc
+
+
 class _Group(click.Group):
     """Turns any exception a command raises into one line and an exit code.
 
     Ctrl-C (KeyboardInterrupt) while click parses, invokes or closes is
     :class:`CliInterrupted` (``Error: interrupted``, exit 130), never click's "Aborted!"
-    and exit 1.
+    and exit 1. A usage error is one line too (JSON under ``--json``).
     """
 
     command_class = _Command
@@ -110,16 +125,23 @@ class _Group(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
+        argv = list(args)
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            ctx = super().make_context(info_name, args, parent, **extra)
         except KeyboardInterrupt:
             raise CliInterrupted() from None
+        except click.UsageError as exc:
+            raise _usage_error(exc, argv) from None
+        ctx.meta[_ARGV] = argv
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise CliInterrupted() from None
+        except click.UsageError as exc:
+            raise _usage_error(exc, ctx.meta.get(_ARGV, ())) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise  # click reports these itself (a closed pipe quietly, as `| head` expects)
         except Exception as exc:
