@@ -231,3 +231,15 @@ def test_rotate_key_without_encryption_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["rotate-key", str(_policy(tmp_path, ""))])
     assert result.exit_code == 2
     assert "no [store.encryption]" in result.output
+
+
+def test_rotate_key_on_a_missing_store_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a mistyped path (or schema) must fail, not create an empty store and rotate nothing
+    monkeypatch.setenv(KEY_ENV, generate_key())
+    path = _policy(tmp_path, f'[store.encryption]\nkey = {{ env = "{KEY_ENV}" }}\n')
+    result = CliRunner().invoke(cli, ["rotate-key", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "s.db does not exist" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agentstore.toml"]

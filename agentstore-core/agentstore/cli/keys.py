@@ -62,7 +62,9 @@ def rotate_key(ctx: click.Context, path: Path | None) -> None:
     policy = load_policy(opts, path)
     if policy.encryption is None:
         raise CliError(f"{_where(policy)}: no [store.encryption] table: nothing to rotate to")
-    with opened(opts, policy) as store:
+    # Existing storage only: a mistyped path or schema fails rather than become a new,
+    # empty store with nothing to rotate.
+    with opened(opts, policy, create=False) as store:
         sealed = cast(EncryptedCredentialStore, store.credentials)
         inner: CredentialStore = sealed.inner
         try:
