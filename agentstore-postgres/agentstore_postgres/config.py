@@ -47,6 +47,14 @@ _IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _RESERVED_PARAMS: Final = frozenset(
     {"password", "passfile", "host", "hostaddr", "port", "user", "dbname", "connect_timeout"}
 )
+# What to write instead of each: a key of the section (passfile and hostaddr have none).
+_INSTEAD: Final = {
+    **{key: f"use the key {key}" for key in _RESERVED_PARAMS},
+    "password": 'use the key password = { env = "NAME" }',
+    "passfile": 'give the password as password = { env = "NAME" } (libpq\'s PGPASSFILE '
+    "still applies)",
+    "hostaddr": "use the key host",
+}
 
 
 def _by_reference(value: object) -> bool:
@@ -219,7 +227,9 @@ class PostgresConfig(BaseModel):
     def _check_params(cls, value: dict[str, str]) -> dict[str, str]:
         taken = sorted(_RESERVED_PARAMS & set(value))
         if taken:
-            raise ValueError(f"set {', '.join(taken)} with its own key, not in params")
+            raise ValueError(
+                "; ".join(f"{key} may not be set in params: {_INSTEAD[key]}" for key in taken)
+            )
         return value
 
     @model_validator(mode="before")
