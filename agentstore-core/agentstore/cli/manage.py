@@ -50,6 +50,13 @@ def _agents(store: Store, after: str | None) -> Iterator[AgentInfo]:
     return store.lifecycle.agents(after=start)
 
 
+def _name_line(name: str) -> str:
+    """A secret's name on one line: as it is, or quoted and escaped (its repr) when it
+    holds a line break, a terminal escape or another unprintable character, so one name
+    never prints as two, nor hides, nor passes for another."""
+    return name if name.isprintable() else repr(name)
+
+
 def _agent_line(info: AgentInfo) -> str:
     return (
         f"{info.agent_id}  registered {_utc(info.registered_at)}  "
@@ -68,7 +75,7 @@ def _agent_json(info: AgentInfo) -> dict[str, Any]:
 # name -> (the listing, one line of text, one JSON value, what the help says it lists)
 LISTINGS: dict[str, tuple[Listing, Callable[[Any], str], Callable[[Any], Any], str]] = {
     "sessions": (_sessions, str, str, "the id of every unexpired session"),
-    "credentials": (_credentials, str, str, "the name of every secret (never a value)"),
+    "credentials": (_credentials, _name_line, str, "the name of every secret (never a value)"),
     "policies": (_policies, str, str, "the id of every agent with a stored policy"),
     "agents": (_agents, _agent_line, _agent_json, "every registered agent, with when last seen"),
 }
