@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import agentstore
+import pytest
 from agentstore import (
     AgentId,
     PolicyDocument,
@@ -101,3 +102,28 @@ def test_a_name_with_a_line_break_or_control_character_stays_on_one_line(
     assert repr("zero\u200bwidth") in lines
     as_json = run("list", "credentials", "--json", reg=installed)
     assert sorted(json.loads(as_json.stdout)["credentials"]) == sorted(names)
+
+
+def test_a_listing_failing_half_way_under_json_is_still_one_json_document(
+    run: Run, workdir: Path, installed: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentstore.cli import manage
+
+    _fill(workdir)
+
+    def failing(store: agentstore.Store, after: str | None) -> Iterator[str]:
+        yield "first"
+        raise agentstore.BackendUnavailable("lost the database half way")
+
+    _, line, value, what = manage.LISTINGS["credentials"]
+    monkeypatch.setitem(manage.LISTINGS, "credentials", (failing, line, value, what))
+    result = run("list", "credentials", "--json", reg=installed)
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)  # one document, not a listing and an error glued
+    assert doc["ok"] is False
+    assert doc["error"] == "lost the database half way"
+    assert doc["credentials"] == ["first"]  # what was printed before it failed
+    plain = run("list", "credentials", reg=installed)
+    assert plain.exit_code == 1
+    assert plain.stdout == "first\n"
+    assert plain.stderr == "Error: lost the database half way\n"

@@ -21,14 +21,17 @@ import click
 from agentstore._policy_wording import POLICY_EXPECTED, database_hint
 from agentstore.capabilities import CAPABILITIES
 from agentstore.cli.errors import (
+    _ARGV,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    JSON_OPEN,
     CliError,
     CliFailure,
     CliInterrupted,
     _redact,
     _to_cli_error,
+    _usage_error,
 )
 from agentstore.cli.manage import add_list_group, no_store_here
 from agentstore.cli.verify import (
@@ -78,7 +81,11 @@ class _Command(click.Command):
             if opts is not None and opts.debug:
                 traceback.print_exc()
             err = exc if isinstance(exc, click.ClickException) else _to_cli_error(exc)
-            click.echo(json.dumps({"ok": False, "error": err.format_message()}, indent=2))
+            doc = {"ok": False, "error": err.format_message()}
+            if ctx.meta.pop(JSON_OPEN, False):  # end the half-printed listing's document
+                click.echo("], " + json.dumps(doc)[1:])
+            else:
+                click.echo(json.dumps(doc, indent=2))
             ctx.exit(err.exit_code)
 
 
@@ -90,21 +97,6 @@ class _Context(click.Context):
             super().close()
         except KeyboardInterrupt:
             raise CliInterrupted() from None
-
-
-_ARGV = "agentstore.argv"  # ctx.meta key: the command line as given, for usage errors
-
-
-def _usage_error(exc: click.UsageError, argv: Sequence[str]) -> Exception:
-    """A usage error click found (a bad option or value, an unknown command) shown as every
-    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``."""
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
-        return exc
-    if "--json" in argv:  # only the commands' own option is spelled so
-        click.echo(json.dumps({"ok": False, "error": exc.format_message()}, indent=2))
-        return click.exceptions.Exit(EXIT_USAGE)
-    exc.ctx = None  # click shows the usage and a hint when it has the context
-    return exc
 
 
 class _Group(click.Group):

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from agentstore.cli.errors import CliError
+from agentstore.cli.errors import JSON_OPEN, CliError
 from agentstore.errors import InvalidInput
 from agentstore.policy import CONFIG_FILENAME, DEFAULT_SQLITE_PATH, StorePolicy
 from agentstore.store import Store
@@ -92,8 +92,11 @@ def run_listing(
     first = next(items, _END)
     items = itertools.chain(() if first is _END else (first,), items)
     count = 0
+    meta = click.get_current_context().meta
     if as_json:
-        click.echo(f'{{"ok": true, "{what}": [', nl=False)
+        # "ok" comes last: an error half way ends this same document with "ok": false.
+        click.echo(f'{{"{what}": [', nl=False)
+        meta[JSON_OPEN] = True
     for item in items:
         if limit is not None and count >= limit:
             break
@@ -103,7 +106,8 @@ def run_listing(
             click.echo(line(item))
         count += 1
     if as_json:
-        click.echo("]}")
+        click.echo('], "ok": true}')
+        meta.pop(JSON_OPEN, None)
     return count
 
 
