@@ -56,6 +56,7 @@ from agentstore.errors import (
     MissingDriverSection,
     UnknownDriver,
 )
+from agentstore.redact import redact
 from agentstore.registry import FIRST_PARTY, Registry, default_registry
 from agentstore.spec import DriverSpec
 
@@ -532,7 +533,13 @@ def find_policy(explicit: str | os.PathLike[str] | None = None) -> StorePolicy:
     env = os.environ.get(CONFIG_ENV)
     if env:
         if not Path(env).is_file():
-            raise ConfigError(f"${CONFIG_ENV} names {env}, which is not a file")
+            # Never echoed as given: a database URL or libpq string may carry a password.
+            hint = (
+                database_hint(env, f"${CONFIG_ENV} must name a policy file")
+                if "://" in env
+                else None
+            )
+            raise ConfigError(hint or f"${CONFIG_ENV} names {redact(env)}, which is not a file")
         return StorePolicy.load(env)
     local = Path(CONFIG_FILENAME)
     if local.is_file():

@@ -27,11 +27,13 @@ from typing import Any, ClassVar, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from agentstore.driver import redact
+from agentstore.errors import InvalidInput
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -45,6 +47,14 @@ _IDENTIFIER: Final = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _RESERVED_PARAMS: Final = frozenset(
     {"password", "passfile", "host", "hostaddr", "port", "user", "dbname", "connect_timeout"}
 )
+# What to write instead of each: a key of the section (passfile and hostaddr have none).
+_INSTEAD: Final = {
+    **{key: f"use the key {key}" for key in _RESERVED_PARAMS},
+    "password": 'use the key password = { env = "NAME" }',
+    "passfile": 'give the password as password = { env = "NAME" } (libpq\'s PGPASSFILE '
+    "still applies)",
+    "hostaddr": "use the key host",
+}
 
 
 def _by_reference(value: object) -> bool:
@@ -52,14 +62,28 @@ def _by_reference(value: object) -> bool:
     return isinstance(value, SecretStr) or (isinstance(value, Mapping) and set(value) == {"env"})
 
 
+def _split(url: str) -> tuple[str, str, str]:
+    """A url's netloc, path and query, split as ``urlsplit`` splits them, even when it
+    refuses the url (an unbalanced ``[``): such a url must still be named in messages and
+    its password masked in libpq's error, which quotes the url whole."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        rest = url.split("://", 1)[1].partition("#")[0]
+        before_query, _, query = rest.partition("?")
+        netloc, slash, path = before_query.partition("/")
+        return netloc, slash + path, query
+    return parts.netloc, parts.path, parts.query
+
+
 def url_has_password(url: str) -> bool:
     """True when a libpq url or ``key=value`` string carries a password."""
     if url.split("://", 1)[0] in URL_SCHEMES:
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0]
+        netloc, _path, query = _split(url)
+        userinfo = netloc.rpartition("@")[0]
         if ":" in userinfo:
             return True
-        return any(k == "password" for k, _ in parse_qsl(parts.query))
+        return any(k == "password" for k, _ in parse_qsl(query))
     return re.search(r"(^|\s)password\s*=", url) is not None
 
 
@@ -71,8 +95,8 @@ def url_target(url: str) -> tuple[str, str, str | None]:
     """
     host = port = dbname = None
     if url.split("://", 1)[0] in URL_SCHEMES:
-        parts = urlsplit(url)
-        hostlist = parts.netloc.rpartition("@")[2]
+        netloc, path, query_text = _split(url)
+        hostlist = netloc.rpartition("@")[2]
         hosts, ports = [], []
         for item in hostlist.split(","):
             if item.startswith("["):  # [ipv6]:port
@@ -84,8 +108,8 @@ def url_target(url: str) -> tuple[str, str, str | None]:
             ports.append(p)
         host = ",".join(h for h in hosts if h) or None
         port = ",".join(p for p in ports if p) or None
-        dbname = unquote(parts.path.lstrip("/")) or None
-        query = dict(parse_qsl(parts.query))
+        dbname = unquote(path.lstrip("/")) or None
+        query = dict(parse_qsl(query_text))
     else:
         query = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url))
         query = {k: v.strip("'") for k, v in query.items()}
@@ -93,6 +117,19 @@ def url_target(url: str) -> tuple[str, str, str | None]:
     port = query.get("port", port) or str(DEFAULT_PORT)
     dbname = query.get("dbname", dbname)
     return host, port, dbname
+
+
+def config_from(values: Mapping[str, Any]) -> PostgresConfig:
+    """The :class:`PostgresConfig` of ``values`` given to a function (not read from a
+    policy); a value it refuses is :class:`InvalidInput` naming the key, as every
+    agentstore error is a StoreError, and never quoting the value (it may be a url)."""
+    try:
+        return PostgresConfig.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors(include_input=False, include_url=False)[0]
+        key = ".".join(str(part) for part in err["loc"]) or "settings"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise InvalidInput(f"{key}: {message}. Nothing was changed.") from None
 
 
 def redact_url(url: str) -> str:
@@ -190,7 +227,9 @@ class PostgresConfig(BaseModel):
     def _check_params(cls, value: dict[str, str]) -> dict[str, str]:
         taken = sorted(_RESERVED_PARAMS & set(value))
         if taken:
-            raise ValueError(f"set {', '.join(taken)} with its own key, not in params")
+            raise ValueError(
+                "; ".join(f"{key} may not be set in params: {_INSTEAD[key]}" for key in taken)
+            )
         return value
 
     @model_validator(mode="before")
@@ -308,16 +347,23 @@ class PostgresConfig(BaseModel):
 def _url_passwords(url: str) -> list[str]:
     found: list[str] = []
     if url.split("://", 1)[0] in URL_SCHEMES:
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0]
+        netloc, _path, query = _split(url)
+        userinfo = netloc.rpartition("@")[0]
         if ":" in userinfo:
             raw = userinfo.split(":", 1)[1]
             found.extend({raw, unquote(raw)})
-        found.extend(v for k, v in parse_qsl(parts.query) if k == "password")
+        found.extend(v for k, v in parse_qsl(query) if k == "password")
     else:
         for m in re.finditer(r"password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", url):
             found.extend({m.group(1), m.group(1).strip("'")})
     return [s for s in found if s]
 
 
-__all__ = ["DEFAULT_SCHEMA", "PostgresConfig", "redact_url", "url_has_password", "url_target"]
+__all__ = [
+    "DEFAULT_SCHEMA",
+    "PostgresConfig",
+    "config_from",
+    "redact_url",
+    "url_has_password",
+    "url_target",
+]

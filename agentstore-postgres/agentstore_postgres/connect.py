@@ -43,9 +43,12 @@ def conninfo(config: PostgresConfig, *, schema: bool = True, read_only: bool = F
         return psycopg.conninfo.make_conninfo(base, **kwargs)
     except psycopg.Error as exc:
         scrub = Scrubber(config.secrets())
+        # Not chained: libpq's parse error quotes the whole url, password included, and a
+        # cause is shown by every traceback (``--debug``, logger.exception); its text,
+        # masked, is in the message.
         raise StoreError(
             scrub(f"invalid PostgreSQL connection settings: {_one_line(exc)}")
-        ) from exc
+        ) from None
 
 
 def connect(config: PostgresConfig, *, schema: bool = True) -> psycopg.Connection[Any]:

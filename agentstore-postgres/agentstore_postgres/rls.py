@@ -425,7 +425,7 @@ class _OwnerConnection:
     def __enter__(self) -> tuple[psycopg.Connection[Any], str]:
         import psycopg
 
-        from agentstore_postgres.config import DEFAULT_SCHEMA, PostgresConfig
+        from agentstore_postgres.config import DEFAULT_SCHEMA, PostgresConfig, config_from
         from agentstore_postgres.connect import connect
 
         target = self._target
@@ -442,15 +442,11 @@ class _OwnerConnection:
                     raise StoreError("the connection's search_path names no existing schema")
             return conn, name
         if isinstance(target, str):
-            config = PostgresConfig.model_validate(
-                {"url": target, "schema": self._schema or DEFAULT_SCHEMA}
-            )
+            config = config_from({"url": target, "schema": self._schema or DEFAULT_SCHEMA})
         elif isinstance(target, PostgresConfig):
             config = target
             if self._schema is not None:
-                config = PostgresConfig.model_validate(
-                    {**target.model_dump(by_alias=True), "schema": self._schema}
-                )
+                config = config_from({**target.model_dump(by_alias=True), "schema": self._schema})
         else:
             raise InvalidInput(
                 "target must be a postgresql:// url, a PostgresConfig or a psycopg "

@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import agentstore
 import pytest
 from agentstore import Registry, StorePolicy
 from agentstore.driver import DriverSpec
@@ -254,6 +255,25 @@ def test_config_naming_a_database_url_never_echoes_its_password(
     assert line.startswith("a policy file is expected here, not a database URL")
     assert '`store.postgres.url = { env = "AGENTSTORE_POSTGRES_URL" }`' in line
     assert "hunter2" not in result.output + result.stderr
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["postgresql://user:hunter2@db.example/app", "host=db.example password=hunter2 dbname=app"],
+)
+def test_agentstore_config_naming_a_database_url_never_echoes_its_password(
+    run: Run, workdir: Path, error_line: ErrorLine, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("AGENTSTORE_CONFIG", value)
+    for args in (("verify",), ("validate",), ("list", "credentials", "--json")):
+        result = run(*args)
+        assert result.exit_code == 2
+        assert "$AGENTSTORE_CONFIG" in result.output + result.stderr
+        assert "hunter2" not in result.output + result.stderr
+    with pytest.raises(agentstore.ConfigError) as info:
+        agentstore.open()
+    assert "hunter2" not in str(info.value)
     assert list(workdir.iterdir()) == []
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import agentstore
+import pytest
 from agentstore import (
     AgentId,
     PolicyDocument,
@@ -81,3 +82,48 @@ def test_list_refuses_a_bad_after(
     as_json = run("list", "policies", "--after", "not-an-id", "--json", reg=installed)
     assert as_json.exit_code == 2
     assert json.loads(as_json.stdout)["ok"] is False
+
+
+def test_a_name_with_a_line_break_or_control_character_stays_on_one_line(
+    run: Run, workdir: Path, installed: Registry
+) -> None:
+    # one key per line: a name cannot pass for two names, or hide in a terminal escape
+    names = ["plain name", "fake\nagentstore:t:acme:api-key", "esc\x1b[2Kape", "zero\u200bwidth"]
+    with agentstore.open() as store:
+        for name in names:
+            store.credentials.put_secret(name, SECRET)
+    result = run("list", "credentials", reg=installed)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(names)
+    assert "plain name" in lines  # a printable name is shown as it is
+    assert repr("fake\nagentstore:t:acme:api-key") in lines
+    assert repr("esc\x1b[2Kape") in lines and "\x1b" not in result.stdout
+    assert repr("zero\u200bwidth") in lines
+    as_json = run("list", "credentials", "--json", reg=installed)
+    assert sorted(json.loads(as_json.stdout)["credentials"]) == sorted(names)
+
+
+def test_a_listing_failing_half_way_under_json_is_still_one_json_document(
+    run: Run, workdir: Path, installed: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentstore.cli import manage
+
+    _fill(workdir)
+
+    def failing(store: agentstore.Store, after: str | None) -> Iterator[str]:
+        yield "first"
+        raise agentstore.BackendUnavailable("lost the database half way")
+
+    _, line, value, what = manage.LISTINGS["credentials"]
+    monkeypatch.setitem(manage.LISTINGS, "credentials", (failing, line, value, what))
+    result = run("list", "credentials", "--json", reg=installed)
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)  # one document, not a listing and an error glued
+    assert doc["ok"] is False
+    assert doc["error"] == "lost the database half way"
+    assert doc["credentials"] == ["first"]  # what was printed before it failed
+    plain = run("list", "credentials", reg=installed)
+    assert plain.exit_code == 1
+    assert plain.stdout == "first\n"
+    assert plain.stderr == "Error: lost the database half way\n"

@@ -231,3 +231,37 @@ def test_rotate_key_without_encryption_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["rotate-key", str(_policy(tmp_path, ""))])
     assert result.exit_code == 2
     assert "no [store.encryption]" in result.output
+
+
+def test_rotate_key_on_a_missing_store_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a mistyped path (or schema) must fail, not create an empty store and rotate nothing
+    monkeypatch.setenv(KEY_ENV, generate_key())
+    path = _policy(tmp_path, f'[store.encryption]\nkey = {{ env = "{KEY_ENV}" }}\n')
+    result = CliRunner().invoke(cli, ["rotate-key", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "s.db does not exist" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agentstore.toml"]
+
+
+def test_rotate_key_failing_is_one_error_line_and_debug_adds_the_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old, new = generate_key(), generate_key()
+    monkeypatch.setenv("AGENTSTORE_TEST_OLD_KEY", old)
+    monkeypatch.setenv(KEY_ENV, new)
+    path = _policy(tmp_path, '[store.encryption]\nkey = { env = "AGENTSTORE_TEST_OLD_KEY" }\n')
+    with agentstore.open(StorePolicy.load(path)) as store:
+        store.credentials.put_secret("s", b"value")
+    # the old key dropped before rotating: the secret cannot be read
+    path.write_text(path.read_text().replace("AGENTSTORE_TEST_OLD_KEY", KEY_ENV))
+    result = CliRunner().invoke(cli, ["rotate-key", str(path)])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: secret 's' is encrypted under key")
+    debug = CliRunner().invoke(cli, ["--debug", "rotate-key", str(path)])
+    assert debug.exit_code == 1
+    assert "Traceback" in debug.stderr
+    for shown in (result.output, debug.output):
+        assert old not in shown and new not in shown

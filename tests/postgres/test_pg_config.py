@@ -72,6 +72,22 @@ def test_bad_values_are_refused_with_their_path() -> None:
         resolve({"params": {"password": "x"}})
 
 
+@pytest.mark.parametrize(
+    ("key", "instead"),
+    [
+        ("host", "use the key host"),
+        ("connect_timeout", "use the key connect_timeout"),
+        ("passfile", 'password = { env = "NAME" }'),  # no key of that name: say what is
+        ("hostaddr", "use the key host"),
+    ],
+)
+def test_a_reserved_param_names_the_key_to_use_instead(key: str, instead: str) -> None:
+    with pytest.raises(InvalidPolicy) as info:
+        resolve({"params": {key: "x"}})
+    assert f"store.postgres.params: {key} may not be set in params" in str(info.value)
+    assert instead in str(info.value)
+
+
 def test_inline_password_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     for section in (
         {"url": f"postgresql://app:{SECRET}@db/prod"},

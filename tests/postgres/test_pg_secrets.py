@@ -122,3 +122,33 @@ def test_cli_output_never_shows_the_password(
         assert SECRET not in result.stderr
     assert f"127.0.0.1:{port}" in runs[3][0].stderr  # the error names where it looked
     assert "env" in runs[5][0].stderr  # the inline password is refused, pointing at env
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://someone:{SECRET}@[::1",  # an unbalanced '[': urlsplit refuses it
+        f"postgresql://someone:{SECRET}@[::1/test?sslmode=require",
+        f"postgresql://someone@[::1/test?password={SECRET}",
+    ],
+)
+def test_a_malformed_url_is_refused_without_showing_its_password(
+    url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("AGENTSTORE_SECRET_URL", url)
+    section = {"url": {"env": "AGENTSTORE_SECRET_URL"}}
+    with pytest.raises(StoreError) as info:
+        agentstore.open(StorePolicy("postgres", sections={"postgres": section}))
+    text = shown(info.value)  # the whole chain: a --debug traceback or logger.exception
+    assert SECRET not in text
+    assert "invalid PostgreSQL connection settings" in str(info.value)
+    policy = tmp_path / "agentstore.toml"
+    policy.write_text(
+        "[store]\nbackend = 'postgres'\n\n[store.postgres]\n"
+        "url = { env = 'AGENTSTORE_SECRET_URL' }\n"
+    )
+    for args in (("verify",), ("--debug", "verify"), ("--debug", "list", "credentials")):
+        result = run_cli("--config", str(policy), *args, env={"AGENTSTORE_SECRET_URL": url})
+        assert result.returncode == 1, result.stderr
+        assert SECRET not in result.stdout + result.stderr
+        assert "invalid PostgreSQL connection settings" in result.stderr

@@ -21,14 +21,17 @@ import click
 from agentstore._policy_wording import POLICY_EXPECTED, database_hint
 from agentstore.capabilities import CAPABILITIES
 from agentstore.cli.errors import (
+    _ARGV,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    JSON_OPEN,
     CliError,
     CliFailure,
     CliInterrupted,
     _redact,
     _to_cli_error,
+    _usage_error,
 )
 from agentstore.cli.manage import add_list_group, no_store_here
 from agentstore.cli.verify import (
@@ -78,7 +81,11 @@ class _Command(click.Command):
             if opts is not None and opts.debug:
                 traceback.print_exc()
             err = exc if isinstance(exc, click.ClickException) else _to_cli_error(exc)
-            click.echo(json.dumps({"ok": False, "error": err.format_message()}, indent=2))
+            doc = {"ok": False, "error": err.format_message()}
+            if ctx.meta.pop(JSON_OPEN, False):  # end the half-printed listing's document
+                click.echo("], " + json.dumps(doc)[1:])
+            else:
+                click.echo(json.dumps(doc, indent=2))
             ctx.exit(err.exit_code)
 
 
@@ -97,7 +104,7 @@ class _Group(click.Group):
 
     Ctrl-C (KeyboardInterrupt) while click parses, invokes or closes is
     :class:`CliInterrupted` (``Error: interrupted``, exit 130), never click's "Aborted!"
-    and exit 1.
+    and exit 1. A usage error is one line too (JSON under ``--json``).
     """
 
     command_class = _Command
@@ -110,16 +117,23 @@ class _Group(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
+        argv = list(args)
         try:
-            return super().make_context(info_name, args, parent, **extra)
+            ctx = super().make_context(info_name, args, parent, **extra)
         except KeyboardInterrupt:
             raise CliInterrupted() from None
+        except click.UsageError as exc:
+            raise _usage_error(exc, argv) from None
+        ctx.meta[_ARGV] = argv
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise CliInterrupted() from None
+        except click.UsageError as exc:
+            raise _usage_error(exc, ctx.meta.get(_ARGV, ())) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise  # click reports these itself (a closed pipe quietly, as `| head` expects)
         except Exception as exc:

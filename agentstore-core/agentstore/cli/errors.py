@@ -6,11 +6,18 @@ Every message that leaves the CLI passes through here, and unexpected ones throu
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 import click
 from _agentstore_cli import caused_by_interrupt
 
 from agentstore.errors import ConfigError, InvalidInput, StoreError, StoreNotFound
 from agentstore.redact import redact
+
+JSON_OPEN = "agentstore.json_open"
+"""``ctx.meta`` key, true while a streamed JSON listing is half printed: an error then ends
+that document (``], "ok": false, "error": ...}``) rather than print a second one."""
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -39,6 +46,21 @@ class CliInterrupted(CliError):
 
     def __init__(self, message: str = "interrupted") -> None:
         super().__init__(message)
+
+
+_ARGV = "agentstore.argv"  # ctx.meta key: the command line as given, for usage errors
+
+
+def _usage_error(exc: click.UsageError, argv: Sequence[str]) -> Exception:
+    """A usage error click found (a bad option or value, an unknown command) shown as every
+    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc
+    if "--json" in argv:  # only the commands' own option is spelled so
+        click.echo(json.dumps({"ok": False, "error": exc.format_message()}, indent=2))
+        return click.exceptions.Exit(EXIT_USAGE)
+    exc.ctx = None  # click shows the usage and a hint when it has the context
+    return exc
 
 
 _redact = redact  # the name the CLI and its tests knew it by

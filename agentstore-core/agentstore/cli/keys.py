@@ -12,10 +12,9 @@ import click
 
 from agentstore.capabilities import CredentialStore
 from agentstore.cli.app import _opts, _where, cli, load_policy, opened
-from agentstore.cli.errors import EXIT_FAILED, CliError
+from agentstore.cli.errors import CliError
 from agentstore.crypto import EncryptedCredentialStore, generate_key, key_id, rotate
 from agentstore.crypto.keys import parse_key
-from agentstore.errors import StoreError
 
 
 @cli.command(short_help="Print a new encryption key (or write it to a file).")
@@ -62,14 +61,12 @@ def rotate_key(ctx: click.Context, path: Path | None) -> None:
     policy = load_policy(opts, path)
     if policy.encryption is None:
         raise CliError(f"{_where(policy)}: no [store.encryption] table: nothing to rotate to")
-    with opened(opts, policy) as store:
+    # Existing storage only: a mistyped path or schema fails rather than become a new,
+    # empty store with nothing to rotate.
+    with opened(opts, policy, create=False) as store:
         sealed = cast(EncryptedCredentialStore, store.credentials)
         inner: CredentialStore = sealed.inner
-        try:
-            done = rotate(inner, sealed.keyring, inner.names())
-        except StoreError as exc:
-            click.echo(f"error: {exc.message}", err=True)
-            ctx.exit(EXIT_FAILED)
+        done = rotate(inner, sealed.keyring, inner.names())  # an error: exit 1, one line
         click.echo(
             f"rotated {done.rotated} secret(s) to key {sealed.keyring.primary}; "
             f"{done.current} already under it"

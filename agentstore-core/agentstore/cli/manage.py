@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from agentstore.cli.errors import CliError
+from agentstore.cli.errors import JSON_OPEN, CliError
 from agentstore.errors import InvalidInput
 from agentstore.policy import CONFIG_FILENAME, DEFAULT_SQLITE_PATH, StorePolicy
 from agentstore.store import Store
@@ -50,6 +50,13 @@ def _agents(store: Store, after: str | None) -> Iterator[AgentInfo]:
     return store.lifecycle.agents(after=start)
 
 
+def _name_line(name: str) -> str:
+    """A secret's name on one line: as it is, or quoted and escaped (its repr) when it
+    holds a line break, a terminal escape or another unprintable character, so one name
+    never prints as two, nor hides, nor passes for another."""
+    return name if name.isprintable() else repr(name)
+
+
 def _agent_line(info: AgentInfo) -> str:
     return (
         f"{info.agent_id}  registered {_utc(info.registered_at)}  "
@@ -68,7 +75,7 @@ def _agent_json(info: AgentInfo) -> dict[str, Any]:
 # name -> (the listing, one line of text, one JSON value, what the help says it lists)
 LISTINGS: dict[str, tuple[Listing, Callable[[Any], str], Callable[[Any], Any], str]] = {
     "sessions": (_sessions, str, str, "the id of every unexpired session"),
-    "credentials": (_credentials, str, str, "the name of every secret (never a value)"),
+    "credentials": (_credentials, _name_line, str, "the name of every secret (never a value)"),
     "policies": (_policies, str, str, "the id of every agent with a stored policy"),
     "agents": (_agents, _agent_line, _agent_json, "every registered agent, with when last seen"),
 }
@@ -85,8 +92,11 @@ def run_listing(
     first = next(items, _END)
     items = itertools.chain(() if first is _END else (first,), items)
     count = 0
+    meta = click.get_current_context().meta
     if as_json:
-        click.echo(f'{{"ok": true, "{what}": [', nl=False)
+        # "ok" comes last: an error half way ends this same document with "ok": false.
+        click.echo(f'{{"{what}": [', nl=False)
+        meta[JSON_OPEN] = True
     for item in items:
         if limit is not None and count >= limit:
             break
@@ -96,7 +106,8 @@ def run_listing(
             click.echo(line(item))
         count += 1
     if as_json:
-        click.echo("]}")
+        click.echo('], "ok": true}')
+        meta.pop(JSON_OPEN, None)
     return count
 
 
