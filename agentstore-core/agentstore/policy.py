@@ -29,41 +29,37 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from pydantic import BaseModel, ValidationError
-
 from agentstore import _aa_storage
-from agentstore._env_refs import check_section_values, dump_toml, resolve_env, resolve_set
+from agentstore._env_refs import check_section_values, dump_toml, resolve_env
+from agentstore._policy_resolve import (
+    DEFAULT_BACKEND,
+    DEFAULT_SQLITE_PATH,
+    ResolvedPolicy,
+    resolve_policy,
+)
 from agentstore._policy_wording import (
     POLICY_EXPECTED,
     database_hint,
     did_you_mean,
     inline_password,
     repath,
-    validation_message,
     written_path,
 )
 from agentstore.capabilities import CAPABILITIES, CapabilityName
 from agentstore.crypto.keys import TABLE as ENCRYPTION_TABLE
-from agentstore.crypto.keys import Keyring, check_table, keyring_from_table
+from agentstore.crypto.keys import check_table
 from agentstore.errors import (
     ConfigError,
     InvalidPolicy,
-    MissingCapability,
-    MissingDriverSection,
-    UnknownDriver,
 )
 from agentstore.redact import redact
-from agentstore.registry import FIRST_PARTY, Registry, default_registry
-from agentstore.spec import DriverSpec
+from agentstore.registry import Registry, default_registry
 
 CONFIG_FILENAME: Final = "agentstore.toml"
 CONFIG_ENV: Final = "AGENTSTORE_CONFIG"
-DEFAULT_BACKEND: Final = "sqlite"
-DEFAULT_SQLITE_PATH: Final = "agentstore.db"
 _RESERVED_KEYS: Final = ("backend", "capabilities", ENCRYPTION_TABLE)
 
 
@@ -71,34 +67,6 @@ def _capability_hint(name: str) -> str:
     """A did-you-mean for an unknown capability; aa-storage's kind names map to theirs."""
     meant = _aa_storage.KIND_KEYS.get(name.lower())
     return f"; did you mean {meant!r}?" if meant else did_you_mean(name, CAPABILITIES)
-
-
-@dataclass(frozen=True)
-class ResolvedPolicy:
-    """A policy checked against installed drivers, env references resolved.
-
-    Attributes:
-        routes: the driver name serving each capability.
-        drivers: each driver in use, with its spec and its validated config.
-    """
-
-    routes: Mapping[CapabilityName, str]
-    drivers: Mapping[str, tuple[DriverSpec, BaseModel]]
-    base_dir: Path
-    unused: Mapping[str, str] = field(default_factory=dict)
-    """Each section whose driver is not installed, with a line saying so."""
-    notice: str | None = None
-    """When the built-in default applies because no table said otherwise, a line saying so."""
-    keyring: Keyring | None = None
-    """The keys of ``[store.encryption]``, read; None when secrets are stored as given."""
-    unencrypted: str | None = None
-    """Without ``[store.encryption]``, when credentials go to a persistent driver: a line
-    saying their values are stored unencrypted (``agentstore validate`` shows it)."""
-
-    @property
-    def warnings(self) -> list[str]:
-        """The lines a reader of the policy should see (unused sections)."""
-        return list(self.unused.values())
 
 
 class StorePolicy:
@@ -404,122 +372,9 @@ class StorePolicy:
             InvalidPolicy: a section's value fails the driver's own model.
         """
         try:
-            return self._resolve(registry or default_registry())
+            return resolve_policy(self, registry or default_registry())
         except ConfigError as exc:
             raise repath(exc, self._paths) from None
-
-    def _resolve(self, reg: Registry) -> ResolvedPolicy:
-        installed = reg.drivers
-        unused: dict[str, str] = {}
-        for name in self._sections:
-            if name in installed:
-                continue
-            table = f"[{self._path(f'store.{name}')}]"
-            if name in FIRST_PARTY:
-                unused[name] = (
-                    f"{table} is unused: driver {name!r} is not installed "
-                    f"(`pip install {FIRST_PARTY[name]}` provides it)"
-                )
-            elif did_you_mean(name, list(installed) + list(FIRST_PARTY)):
-                try:
-                    reg.get(name)
-                except UnknownDriver as exc:
-                    raise UnknownDriver(
-                        f"{table} names no installed driver: {exc.message}",
-                        path=f"store.{name}",
-                    ) from None
-            else:
-                unused[name] = f"{table} is unused: no installed driver is called {name!r}"
-        routes = self.routes
-        specs: dict[str, DriverSpec] = {}
-        for cap, driver in routes.items():
-            where = (
-                f"store.capabilities.{cap}"
-                if cap in self._capabilities or f"store.capabilities.{cap}" in self._paths
-                else "store.backend"
-            )
-            if driver not in specs:
-                try:
-                    specs[driver] = reg.get(driver)
-                except UnknownDriver as exc:
-                    raise UnknownDriver(exc.message, path=where) from None
-            if cap not in specs[driver].capabilities:
-                provided = ", ".join(sorted(specs[driver].capabilities)) or "none"
-                fix = (
-                    "name another driver for it under [storage]"
-                    if self._table == "storage"
-                    else f"route {cap} to another driver under [store.capabilities]"
-                )
-                raise MissingCapability(
-                    f"driver {driver!r} does not provide capability {cap!r} (it provides "
-                    f"{provided}); {fix}",
-                    path=where,
-                )
-        drivers: dict[str, tuple[DriverSpec, BaseModel]] = {}
-        for name, spec in specs.items():
-            raw = self._sections.get(name)
-            if raw is None and spec.needs_section:
-                raise MissingDriverSection(
-                    f"driver {name!r} needs settings: add a [{self._path(f'store.{name}')}] table",
-                    path=self._table or "store",
-                )
-            values = resolve_env(raw or {}, f"store.{name}")
-            drivers[name] = (spec, self._check_section(spec, name, values, raw or {}))
-        for name, raw in self._sections.items():
-            if name in installed and name not in specs:
-                # Not in use: checked all the same, except keys whose variable is unset.
-                values, unset = {}, set()
-                for key, value in raw.items():
-                    values[key], ok = resolve_set(value)
-                    if not ok:
-                        unset.add(key)
-                        del values[key]
-                self._check_section(installed[name], name, values, raw, skip=frozenset(unset))
-        base = Path(self.source).resolve().parent if self.source is not None else Path.cwd()
-        notice = None
-        if self._table is None:
-            where = "no [store] table" if self.source else "no policy file"
-            notice = (
-                f"{where}: the built-in default applies: {DEFAULT_BACKEND} at "
-                f"{base / DEFAULT_SQLITE_PATH}"
-            )
-        keyring, unencrypted = None, None
-        if self._encryption is not None:
-            keyring = keyring_from_table(self._encryption, base, self._path("store.encryption"))
-        elif specs[routes["credentials"]].persistent:
-            unencrypted = (
-                f"credentials are stored unencrypted on driver {routes['credentials']!r}: "
-                "add [store.encryption] with a key (`agentstore keygen` prints one) to "
-                "encrypt them at rest"
-            )
-        return ResolvedPolicy(
-            routes=routes,
-            drivers=drivers,
-            base_dir=base,
-            unused=unused,
-            notice=notice,
-            keyring=keyring,
-            unencrypted=unencrypted,
-        )
-
-    def _check_section(
-        self,
-        spec: DriverSpec,
-        name: str,
-        values: Mapping[str, Any],
-        raw: Mapping[str, Any],
-        skip: frozenset[str] = frozenset(),
-    ) -> BaseModel:
-        try:
-            # The section as written rides along so a model can insist that a secret be
-            # given as an env reference rather than typed into a reviewed file.
-            return spec.build_config(values, raw)
-        except ValidationError as exc:
-            prefix = self._path(f"store.{name}")
-            err = validation_message(exc, prefix, model=spec.config_model, section=raw, skip=skip)
-            if err is None:
-                return spec.config_model.model_construct()
-            raise err from None
 
 
 def find_policy(explicit: str | os.PathLike[str] | None = None) -> StorePolicy:
@@ -547,4 +402,13 @@ def find_policy(explicit: str | os.PathLike[str] | None = None) -> StorePolicy:
     return StorePolicy.default()
 
 
-__all__ = ["ResolvedPolicy", "StorePolicy", "find_policy", "resolve_env"]
+__all__ = [
+    "CONFIG_ENV",
+    "CONFIG_FILENAME",
+    "DEFAULT_BACKEND",
+    "DEFAULT_SQLITE_PATH",
+    "ResolvedPolicy",
+    "StorePolicy",
+    "find_policy",
+    "resolve_env",
+]

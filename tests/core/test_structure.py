@@ -39,6 +39,7 @@ LAYERS: dict[str, int] = {
     "agentstore.crypto": 4,
     "agentstore.hookspecs": 5,
     "agentstore.registry": 5,
+    "agentstore._policy_resolve": 6,
     "agentstore.policy": 6,
     "agentstore.driver": 6,
     "agentstore.store": 6,
