@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from agentstore.errors import StoreError
 
 if TYPE_CHECKING:
-    from agentstore_sqlite.backend import SqliteBackend
+    from agentstore_sqlite.connection import SqliteBackend
 
 _live: weakref.WeakSet[SqliteBackend] = weakref.WeakSet()
 _held: list[SqliteBackend] = []

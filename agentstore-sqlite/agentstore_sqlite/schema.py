@@ -286,7 +286,7 @@ SQLITE_LAYOUT: Final = SqliteLayout(
     log_table="agentstore_log_rows",
     move_head=MOVE_HEAD_ROW,
 )
-"""The layout every :class:`~agentstore_sqlite.backend.SqliteBackend` names."""
+"""The layout every :class:`~agentstore_sqlite.connection.SqliteBackend` names."""
 
 # A SQLite backend that names no layout (written before backends did) gets this one.
 register_layout(Dialect.SQLITE, SQLITE_LAYOUT)

@@ -51,7 +51,7 @@ from agentstore.doorbell import Doorbell
 from agentstore.errors import StoreError
 from agentstore.types import CommitEvent, Entry
 
-from agentstore_sqlite.backend import SqliteBackend
+from agentstore_sqlite.connection import SqliteBackend
 from agentstore_sqlite.logs import SqliteLogStore
 
 if TYPE_CHECKING:
