@@ -183,6 +183,9 @@ class TenantCredentialStore(CredentialStore):
     def __init__(self, inner: CredentialStore, tenant: str) -> None:
         self._inner = inner
         self._names = _Names(tenant)
+        # The wrapped store's limit: over an encrypting store, a value past it would make
+        # an envelope larger than a driver takes, and the hooks below check nothing.
+        self._max_value_bytes = inner._max_value_bytes
 
     def _put_secret(self, name: str, value: bytes) -> None:
         self._inner._put_secret(self._names.into(name), value)
