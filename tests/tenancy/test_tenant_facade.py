@@ -4,6 +4,7 @@ repr, what the operator's store sees, and the CLI's --tenant."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sqlite3
 from pathlib import Path
@@ -119,6 +120,45 @@ def test_async_views_confine_and_close_with_the_store() -> None:
             acme.tenant("beta")
         await store.aclose()
         assert acme.closed and beta.closed
+
+    asyncio.run(main())
+
+
+def test_async_events_of_a_view_no_longer_held_end_when_the_store_closes() -> None:
+    """A view taken per request and dropped leaves its doorbell's streams behind: closing
+    the store ends them too (they once waited forever, the store no longer knowing
+    them), and cancels its async subscribers' tasks."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        got: list[int] = []
+        started = asyncio.Event()
+
+        async def consume() -> None:
+            async for event in store.tenant("acme").doorbell.events():
+                got.append(event.seq)
+
+        cancelled: list[bool] = []
+
+        async def slow(_event: agentstore.CommitEvent) -> None:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        consumer = asyncio.ensure_future(consume())
+        await asyncio.sleep(0)
+        store.tenant("acme").doorbell.subscribe(slow)
+        gc.collect()  # the views above are gone; their doorbells' streams are not
+        await store.tenant("acme").log("s", "w").append(b"x")
+        await asyncio.wait_for(started.wait(), 5)
+        gc.collect()
+        await asyncio.wait_for(store.aclose(), 5)
+        assert cancelled == [True]
+        await asyncio.wait_for(consumer, 5)
+        assert got == [1]
 
     asyncio.run(main())
 

@@ -149,9 +149,19 @@ AsyncSubscriber = Callable[[CommitEvent], Awaitable[object]]
 class AsyncDoorbell:
     """``store.doorbell`` of an async store (see the module docstring)."""
 
-    def __init__(self, bell: Doorbell, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        bell: Doorbell,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        parent: AsyncDoorbell | None = None,
+    ) -> None:
+        """``parent``: the store's doorbell, for a tenant view's. Closing the store ends
+        the view's streams and subscriber tasks too, through it, even once the view
+        itself is gone (a view is taken per request and dropped; what it started is not)."""
         self.sync = bell
         self._loop = loop
+        self._parent = parent
         self._tasks: set[asyncio.Task[object]] = set()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
 
@@ -192,12 +202,16 @@ class AsyncDoorbell:
             )
             return
         self._tasks.add(task)
+        if self._parent is not None:
+            self._parent._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, fn, event))
 
     def _finished(
         self, task: asyncio.Task[object], fn: Callable[[CommitEvent], object], event: CommitEvent
     ) -> None:
         self._tasks.discard(task)
+        if self._parent is not None:
+            self._parent._tasks.discard(task)
         if task.cancelled():
             return
         exc = task.exception()
@@ -215,6 +229,8 @@ class AsyncDoorbell:
         """An async iterator of every commit from now on (bounded; see the module docs)."""
         stream = EventStream(self.sync, self._loop, maxsize)
         self._streams.add(stream)
+        if self._parent is not None:
+            self._parent._streams.add(stream)
         return stream
 
     @property

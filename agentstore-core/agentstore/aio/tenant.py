@@ -31,7 +31,8 @@ class AsyncTenantStore(AsyncStore):
         self.policy = root.policy
         self._offload = root._offload
         self._run = Runner(root._offload)
-        self.doorbell = AsyncDoorbell(sync.doorbell, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.doorbell = AsyncDoorbell(sync.doorbell, loop, parent=root.doorbell)
         logs = bridged("logs", sync._cap("logs"), sync.doorbell, self._run)
         # The feed's conditional appends take the log store's locks, as the store's do.
         self._feed = BridgedFeed(sync, logs._run, logs._lock)
