@@ -163,6 +163,21 @@ def test_async_events_of_a_view_no_longer_held_end_when_the_store_closes() -> No
     asyncio.run(main())
 
 
+def test_an_async_view_of_a_closed_store_is_refused_naming_aio_open() -> None:
+    """The error once named agentstore.open() and the logs capability: an asyncio
+    caller is told how to open an async store again."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        await store.aclose()
+        with pytest.raises(StoreError) as closed:
+            store.tenant("acme")
+        assert "tenant" in str(closed.value)
+        assert "agentstore.aio.open()" in str(closed.value)
+
+    asyncio.run(main())
+
+
 def _sqlite_store(tmp_path: Path) -> Path:
     (tmp_path / "agentstore.toml").write_text(
         f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{tmp_path / "s.db"}"\n'

@@ -190,9 +190,12 @@ class AsyncStore:
 
         Raises:
             InvalidInput: ``name`` is not a tenant name.
+            StoreError: the store is closed.
         """
         from agentstore.aio.tenant import AsyncTenantStore
 
+        if self.closed:  # before the view asks the synchronous store, which names its open
+            raise closed_error("cannot take a tenant view")
         view = AsyncTenantStore(self, name)
         self._views.add(view)
         return view
