@@ -81,6 +81,18 @@ def test_a_tenant_error_names_its_own_stream() -> None:
     assert "'s'" in str(missing.value) and "agentstore:t:" not in str(missing.value)
 
 
+def test_a_tenant_generation_error_names_its_own_generation() -> None:
+    """As a log's errors do: it once named the stored 'agentstore:t:acme:g'."""
+    store = _memory()
+    gen = store.tenant("acme").generation("g")
+    gen.advance_to(5)
+    with pytest.raises(agentstore.NonMonotonicGeneration) as back:
+        gen.advance_to(3)
+    assert (back.value.name, back.value.current, back.value.requested) == ("g", 5, 3)
+    assert "agentstore:t:" not in str(back.value)
+    assert gen.current() == 5
+
+
 def test_a_tenant_chain_broken_names_its_own_stream(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     policy = StorePolicy.from_dict({"store": {"backend": "sqlite", "sqlite": {"path": str(db)}}})

@@ -21,7 +21,7 @@ from agentstore.capabilities import (
 )
 from agentstore.chain import ChainRow, Head
 from agentstore.doorbell import Doorbell, Subscriber, Subscription
-from agentstore.errors import ChainBroken, HeadMoved, InvalidInput, NotFound
+from agentstore.errors import ChainBroken, HeadMoved, InvalidInput, NonMonotonicGeneration, NotFound
 from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.tenancy.names import tenant_key
 from agentstore.types import CommitEvent, Entry
@@ -73,7 +73,7 @@ class _Names:
 
 
 class TenantGenerationStore(GenerationStore):
-    """Generations of one tenant."""
+    """Generations of one tenant. Errors name them as the tenant does."""
 
     def __init__(self, inner: GenerationStore, tenant: str) -> None:
         self._inner = inner
@@ -86,7 +86,10 @@ class TenantGenerationStore(GenerationStore):
         return self._inner._bump(self._names.into(name))
 
     def _advance_to(self, name: str, value: int) -> int:
-        return self._inner._advance_to(self._names.into(name), value)
+        try:
+            return self._inner._advance_to(self._names.into(name), value)
+        except NonMonotonicGeneration as back:  # named as the tenant names it, as logs are
+            raise NonMonotonicGeneration(name, back.current, back.requested) from None
 
 
 @contextmanager
