@@ -13,6 +13,7 @@ import agentstore
 import agentstore.aio
 import pytest
 from agentstore import InvalidInput, StoreError, StorePolicy
+from agentstore.capabilities import MAX_INT
 from agentstore.cli import cli
 from agentstore.tenancy import TenantStore
 from agentstore.types import AgentId, SessionId, SessionRecord
@@ -91,6 +92,17 @@ def test_a_tenant_generation_error_names_its_own_generation() -> None:
     assert (back.value.name, back.value.current, back.value.requested) == ("g", 5, 3)
     assert "agentstore:t:" not in str(back.value)
     assert gen.current() == 5
+
+
+def test_a_tenant_rate_limit_overflow_names_its_own_key() -> None:
+    """As a log's errors do: it once named the stored 'agentstore:t:acme:k'."""
+    store = _memory()
+    limits = store.tenant("acme").rate_limits
+    limits.increment("k", amount=MAX_INT)
+    with pytest.raises(InvalidInput) as past:
+        limits.increment("k")
+    assert "'k'" in str(past.value) and "agentstore:t:" not in str(past.value)
+    assert limits.current("k") == MAX_INT
 
 
 def test_a_tenant_chain_broken_names_its_own_stream(tmp_path: Path) -> None:

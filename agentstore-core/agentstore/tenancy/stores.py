@@ -212,7 +212,8 @@ class TenantCredentialStore(CredentialStore):
 
 class TenantRateLimitCounter(RateLimitCounter):
     """Rate-limit keys of one tenant, on the wrapped counter's clock (readable, never
-    set through a view: every tenant's windows run on it)."""
+    set through a view: every tenant's windows run on it). Errors name its keys as the
+    tenant does."""
 
     def __init__(self, inner: RateLimitCounter, tenant: str) -> None:
         self._inner = inner
@@ -230,7 +231,12 @@ class TenantRateLimitCounter(RateLimitCounter):
         )
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
-        return self._inner._increment(self._names.into(key), amount, window_secs, now)
+        try:
+            return self._inner._increment(self._names.into(key), amount, window_secs, now)
+        except InvalidInput:
+            # Arguments arrive checked, so the hook refuses only a total past MAX_INT; say
+            # so naming the key as the tenant does (the driver named the stored key).
+            self._refuse_total(key, amount)
 
     def _current(self, key: str, now: float) -> int:
         return self._inner._current(self._names.into(key), now)
