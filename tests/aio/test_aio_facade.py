@@ -16,6 +16,7 @@ from agentstore import Entry, Registry, StoreError, StorePolicy
 from agentstore.aio import EventsMissed, Lagged
 from agentstore.aio._threads import Offload
 from agentstore.driver import DriverSpec, DriverStores, OpenContext
+from agentstore.feed import POLL_SECONDS
 from agentstore.registry import NoConfig
 from agentstore_memory import open_memory
 from agentstore_memory.stores import MemoryLogStore
@@ -115,6 +116,29 @@ def test_an_event_stream_ends_when_the_store_closes() -> None:
         await store.aclose()
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(waiting, 5)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("tenant", [False, True], ids=["store", "tenant-view"])
+def test_a_follower_ends_with_store_error_at_once_when_the_store_closes(tenant: bool) -> None:
+    """aclose() fails every call still awaited at once: a follower waiting for the next
+    commit once learnt of it only at its next read of the feed, up to a second later."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy("memory"))
+        source = store.tenant("acme") if tenant else store
+        follower = source.follow()
+        waiting = asyncio.ensure_future(anext(follower))
+        await asyncio.sleep(0.05)  # it read the empty feed and waits for a commit
+        del source
+        gc.collect()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await store.aclose()
+        with pytest.raises(StoreError, match="closed"):
+            await asyncio.wait_for(waiting, 5)
+        assert loop.time() - start < POLL_SECONDS / 2
 
     asyncio.run(main())
 

@@ -164,6 +164,7 @@ class AsyncDoorbell:
         self._parent = parent
         self._tasks: set[asyncio.Task[object]] = set()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        self._wakers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
 
     def subscribe(self, fn: Callable[[CommitEvent], object]) -> Subscription:
         """Call ``fn(event)`` after every commit from now on; returns the unsubscribe handle.
@@ -233,6 +234,14 @@ class AsyncDoorbell:
             self._parent._streams.add(stream)
         return stream
 
+    def _wake_on_close(self, wake: asyncio.Event) -> None:
+        """Set ``wake`` when this doorbell (its store, or its tenant view) closes: a
+        follower waiting on it for the next commit then reads the feed at once and learns
+        that the store is closed."""
+        self._wakers.add(wake)
+        if self._parent is not None:
+            self._parent._wakers.add(wake)
+
     @property
     def subscriber_count(self) -> int:
         return self.sync.subscriber_count
@@ -242,9 +251,12 @@ class AsyncDoorbell:
         self.sync.ring(event)
 
     async def _aclose(self) -> None:
-        """End every stream and await the subscriber tasks still running (cancelled)."""
+        """End every stream, wake every follower and await the subscriber tasks still
+        running (cancelled)."""
         for stream in list(self._streams):
             stream.close()
+        for wake in list(self._wakers):
+            wake.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

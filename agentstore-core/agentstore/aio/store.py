@@ -158,7 +158,8 @@ class AsyncStore:
         ``after``, then each new commit (woken by the doorbell, reading the feed at least
         once a second), until ``timeout`` seconds pass without one (None: forever)."""
         start, wait = check_follow(after, timeout)
-        return follow_events(self._feed_store(), self.sync.doorbell, start, wait)
+        feed = self._feed_store()
+        return follow_events(feed, self.sync.doorbell, start, wait, closing=self.doorbell)
 
     @property
     def policies(self) -> AsyncPolicyStore:
