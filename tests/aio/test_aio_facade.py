@@ -163,3 +163,16 @@ def test_a_failed_open_raises_the_sync_error_and_leaves_no_thread(tmp_path: Path
     asyncio.run(main())
     assert not [t for t in threading.enumerate() if t.name.startswith("agentstore-aio")]
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("workers", [0, -1, "8", 2.5, True])
+def test_a_bad_worker_count_is_invalid_input_and_opens_nothing(workers: object) -> None:
+    """It once raised ValueError or TypeError (not a StoreError), or was taken (2.5)."""
+    from agentstore import InvalidInput
+
+    async def main() -> None:
+        with pytest.raises(InvalidInput, match="workers"):
+            await agentstore.aio.open(StorePolicy("memory"), workers=workers)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    assert not [t for t in threading.enumerate() if t.name.startswith("agentstore-aio")]

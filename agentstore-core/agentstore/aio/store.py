@@ -300,10 +300,12 @@ def open(
     how many threads the store owns for blocking driver calls.
 
     Raises:
+        InvalidInput: ``workers`` is not an int of at least 1.
         ConfigError: the policy is invalid or names drivers or capabilities not installed.
         BackendUnavailable: a backend could not be reached or opened.
     """
-    return _Opening(_open(source, clock, create, registry, workers))
+    threads = check_int(workers, "workers", 1)
+    return _Opening(_open(source, clock, create, registry, threads))
 
 
 async def _open(
