@@ -7,6 +7,7 @@ import asyncio
 import gc
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import agentstore
@@ -198,6 +199,30 @@ def test_an_async_view_of_a_closed_store_is_refused_naming_aio_open() -> None:
             store.tenant("acme")
         assert "tenant" in str(closed.value)
         assert "agentstore.aio.open()" in str(closed.value)
+
+    asyncio.run(main())
+
+
+def test_async_appends_through_two_views_of_a_tenant_ring_in_seq_order() -> None:
+    """Views are taken per request, so two of one tenant append to one log at once: each
+    view once had its own log locks, and seq 2 could ring before seq 1 (seen on
+    PostgreSQL). Here seq 1's ring is held up by a slow subscriber."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+
+        def slow_first(event: agentstore.CommitEvent) -> None:
+            if event.seq == 1:
+                time.sleep(0.3)  # on the committing thread, before the stream hears it
+
+        store.doorbell.subscribe(slow_first)
+        stream = store.tenant("acme").doorbell.events()
+        first = asyncio.ensure_future(store.tenant("acme").log("s", "w").append(b"1"))
+        await asyncio.sleep(0.1)  # seq 1 is committed; its ring waits in slow_first
+        await store.tenant("acme").log("s", "w").append(b"2")
+        await first
+        assert [(await anext(stream)).seq, (await anext(stream)).seq] == [1, 2]
+        await store.aclose()
 
     asyncio.run(main())
 

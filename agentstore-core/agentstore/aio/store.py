@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Generator
@@ -37,6 +38,7 @@ from agentstore.aio.governance import (
     BridgedSessionStore,
 )
 from agentstore.aio.handles import (
+    LOCK_STRIPES,
     AsyncGeneration,
     AsyncGenerationStore,
     AsyncLogStore,
@@ -99,6 +101,9 @@ class AsyncStore:
         self._closers = closers
         self._closing: asyncio.Future[None] | None = None
         self._views: weakref.WeakSet[AsyncTenantStore] = weakref.WeakSet()
+        # The log locks of every tenant view (see BridgedLogStore): a view is taken per
+        # request, and two views of one tenant appending to one log must take turns.
+        self._view_locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
     def _cap(self, capability: CapabilityName) -> Any:
         if self._offload.closed:

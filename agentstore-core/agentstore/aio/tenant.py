@@ -8,6 +8,7 @@ from typing import Any
 from agentstore.aio._threads import Runner, closed_error
 from agentstore.aio.doorbell import AsyncDoorbell
 from agentstore.aio.feed import BridgedFeed
+from agentstore.aio.handles import BridgedLogStore
 from agentstore.aio.store import AsyncStore, bridged
 from agentstore.capabilities import CapabilityName
 from agentstore.errors import InvalidInput
@@ -33,7 +34,13 @@ class AsyncTenantStore(AsyncStore):
         self._run = Runner(root._offload)
         loop = asyncio.get_running_loop()
         self.doorbell = AsyncDoorbell(sync.doorbell, loop, parent=root.doorbell)
-        logs = bridged("logs", sync._cap("logs"), sync.doorbell, self._run)
+        logs = BridgedLogStore(
+            sync._cap("logs"),
+            sync.doorbell,
+            self._run,
+            locks=root._view_locks,
+            scope=self.tenant_name,
+        )
         # The feed's conditional appends take the log store's locks, as the store's do.
         self._feed = BridgedFeed(sync, logs._run, logs._lock)
         self._caps = {"logs": logs}
