@@ -143,6 +143,25 @@ def test_a_follower_ends_with_store_error_at_once_when_the_store_closes(tenant: 
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("tenant", [False, True], ids=["store", "tenant-view"])
+def test_events_asked_of_a_closed_store_raise_store_error(tenant: bool) -> None:
+    """It once returned a stream that waited forever: nothing would ever ring it."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy("memory"))
+        source = store.tenant("acme") if tenant else store
+        await store.aclose()
+        with pytest.raises(StoreError, match="closed"):
+            source.doorbell.events()
+        view = (await agentstore.aio.open(StorePolicy("memory"))).tenant("beta")
+        await view.aclose()  # the view alone
+        with pytest.raises(StoreError, match="tenant view is closed"):
+            view.doorbell.events()
+        await view._root.aclose()
+
+    asyncio.run(main())
+
+
 def test_lagged_is_events_missed() -> None:
     assert Lagged is EventsMissed
     assert EventsMissed(3).missed == 3

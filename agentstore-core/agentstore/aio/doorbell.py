@@ -32,8 +32,9 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Final
 
+from agentstore.aio._threads import closed_error
 from agentstore.doorbell import Doorbell, Subscription
-from agentstore.errors import EventsMissed, InvalidInput
+from agentstore.errors import EventsMissed, InvalidInput, StoreError
 from agentstore.types import CommitEvent
 
 DEFAULT_BUFFER: Final = 1024
@@ -165,6 +166,7 @@ class AsyncDoorbell:
         self._tasks: set[asyncio.Task[object]] = set()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
         self._wakers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+        self._closed = False
 
     def subscribe(self, fn: Callable[[CommitEvent], object]) -> Subscription:
         """Call ``fn(event)`` after every commit from now on; returns the unsubscribe handle.
@@ -227,7 +229,20 @@ class AsyncDoorbell:
             )
 
     def events(self, maxsize: int = DEFAULT_BUFFER) -> EventStream:
-        """An async iterator of every commit from now on (bounded; see the module docs)."""
+        """An async iterator of every commit from now on (bounded; see the module docs).
+
+        Raises:
+            StoreError: the store (or the tenant view) is closed: nothing would ever ring.
+        """
+        if self._parent is not None and self._parent._closed:
+            raise closed_error("cannot listen for commits")
+        if self._closed:
+            if self._parent is not None:
+                raise StoreError(
+                    "cannot listen for commits: the tenant view is closed; take another "
+                    "with store.tenant()"
+                )
+            raise closed_error("cannot listen for commits")
         stream = EventStream(self.sync, self._loop, maxsize)
         self._streams.add(stream)
         if self._parent is not None:
@@ -253,6 +268,7 @@ class AsyncDoorbell:
     async def _aclose(self) -> None:
         """End every stream, wake every follower and await the subscriber tasks still
         running (cancelled)."""
+        self._closed = True
         for stream in list(self._streams):
             stream.close()
         for wake in list(self._wakers):
