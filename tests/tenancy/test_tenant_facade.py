@@ -227,6 +227,25 @@ def test_async_appends_through_two_views_of_a_tenant_ring_in_seq_order() -> None
     asyncio.run(main())
 
 
+def test_an_async_view_closed_alone_says_so_not_that_the_store_is_closed() -> None:
+    """Its error once said the store was closed and to open it again with
+    agentstore.aio.open(), while the store was open: another view is what it needs."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        async with store.tenant("acme") as acme:
+            await acme.log("s", "w").append(b"x")
+        with pytest.raises(StoreError) as closed:
+            acme.log("s", "w")
+        assert "tenant 'acme' is closed" in str(closed.value)
+        assert "store.tenant()" in str(closed.value) and "aio.open" not in str(closed.value)
+        await store.aclose()
+        with pytest.raises(StoreError, match=r"store is closed.*agentstore\.aio\.open\(\)"):
+            acme.log("s", "w")
+
+    asyncio.run(main())
+
+
 def _sqlite_store(tmp_path: Path) -> Path:
     (tmp_path / "agentstore.toml").write_text(
         f'[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "{tmp_path / "s.db"}"\n'

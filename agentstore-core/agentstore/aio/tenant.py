@@ -11,7 +11,7 @@ from agentstore.aio.feed import BridgedFeed
 from agentstore.aio.handles import BridgedLogStore
 from agentstore.aio.store import AsyncStore, bridged
 from agentstore.capabilities import CapabilityName
-from agentstore.errors import InvalidInput
+from agentstore.errors import InvalidInput, StoreError
 from agentstore.tenancy.view import TenantStore
 
 
@@ -49,16 +49,18 @@ class AsyncTenantStore(AsyncStore):
         self._view_closed = False
 
     def _cap(self, capability: CapabilityName) -> Any:
+        # The store's closing first: it closes its views too, and the remedy differs.
+        if self._offload.closed:
+            raise closed_error(f"cannot use capability {capability!r}")
         if self._view_closed:
-            raise closed_error(f"cannot use capability {capability!r} of tenant view")
+            raise StoreError(
+                f"cannot use capability {capability!r}: the view of tenant "
+                f"{self.tenant_name!r} is closed; take another with store.tenant()"
+            )
         found = self._caps.get(capability)
         if found is None:
-            if self._offload.closed:
-                raise closed_error(f"cannot use capability {capability!r}")
             found = bridged(capability, self.sync._cap(capability), self.sync.doorbell, self._run)
             self._caps[capability] = found
-        elif self._offload.closed:
-            raise closed_error(f"cannot use capability {capability!r}")
         return found
 
     @property
