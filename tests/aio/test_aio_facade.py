@@ -195,3 +195,22 @@ def test_a_bad_worker_count_is_invalid_input_and_opens_nothing(workers: object) 
 
     asyncio.run(main())
     assert not [t for t in threading.enumerate() if t.name.startswith("agentstore-aio")]
+
+
+@pytest.mark.parametrize("batch", [5, None, b"ab", "ab"])
+@pytest.mark.parametrize("expect_head", [None, 0])
+@pytest.mark.parametrize("tenant", [False, True], ids=["store", "tenant-view"])
+def test_an_async_batch_that_is_not_an_iterable_of_payloads_is_refused(
+    batch: object, expect_head: int | None, tenant: bool
+) -> None:
+    """As the synchronous log: InvalidInput, not TypeError or 'payload #0 ... int'."""
+    from agentstore import InvalidInput
+
+    async def main() -> None:
+        async with agentstore.aio.open(StorePolicy("memory")) as store:
+            log = (store.tenant("acme") if tenant else store).log("s", "w")
+            with pytest.raises(InvalidInput, match="payloads must be an iterable of payloads"):
+                await log.append_many(batch, expect_head=expect_head)  # type: ignore[arg-type]
+            assert await log.head() is None
+
+    asyncio.run(main())

@@ -33,6 +33,7 @@ from agentstore.capabilities import (
     check_stream,
 )
 from agentstore.chain import Verified
+from agentstore.checks import check_payloads
 from agentstore.doorbell import Doorbell
 from agentstore.errors import HeadMoved, StoreError, Unsupported
 from agentstore.handles import check_expect_head, check_reason
@@ -158,12 +159,13 @@ class AsyncWriterLog:
         (an empty batch only checks the head).
         """
         if expect_head is None:
-            entries = await self._store.append_many(self.stream, self.writer, list(payloads))
+            batch = check_payloads(payloads)
+            entries = await self._store.append_many(self.stream, self.writer, batch)
             if entries:
                 await self._signed(entries[-1])
             return entries
         expected = check_expect_head(expect_head)
-        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
+        checked = check_payloads(payloads)
         if not checked:
             head = await self._store.head(self.stream, self.writer)
             actual = 0 if head is None else head.seq
