@@ -62,6 +62,27 @@ def check_payload(value: object, what: str = "payload", limit: int = MAX_PAYLOAD
     return value
 
 
+def check_payloads(payloads: object) -> list[bytes]:
+    """Every payload of a batch (``append_many``), each checked as :func:`check_payload`.
+
+    Raises:
+        InvalidInput: ``payloads`` is not iterable, or is one bytes-like value or a str
+            (a batch of one is a list of one), or holds a bad payload.
+    """
+    if isinstance(payloads, bytes | bytearray | memoryview | str):
+        raise InvalidInput(
+            f"payloads must be an iterable of payloads, not one {type(payloads).__name__} "
+            "(append() takes a single payload)"
+        )
+    try:
+        items = iter(payloads)  # type: ignore[call-overload]
+    except TypeError:
+        raise InvalidInput(
+            f"payloads must be an iterable of payloads, not {type(payloads).__name__}"
+        ) from None
+    return [check_payload(p, f"payload #{i}") for i, p in enumerate(items)]
+
+
 def check_int(value: object, what: str, minimum: int) -> int:
     """Return ``value`` if it is an int (not a bool) in ``minimum .. MAX_INT``."""
     if type(value) is not int:
@@ -98,6 +119,7 @@ __all__ = [
     "check_int",
     "check_name",
     "check_payload",
+    "check_payloads",
     "check_seconds",
     "check_stream",
 ]

@@ -245,13 +245,17 @@ class CredentialStore(ABC):
     store; only its name may. :meth:`names` lists names only, never a value.
     """
 
+    _max_value_bytes: int = MAX_SECRET_BYTES
+    """The largest value :meth:`put_secret` takes: less than MAX_SECRET_BYTES for a store
+    that wraps another one's values (an envelope must still fit the wrapped store)."""
+
     def put_secret(self, name: str, value: bytes) -> None:
         """Store ``value`` under ``name``, overwriting any previous value."""
         key = check_name(name, "secret name")
         if not isinstance(value, bytes | bytearray | memoryview):
             # Name the type only: the value itself may be the secret.
             raise InvalidInput(f"a secret value must be bytes, not {type(value).__name__}")
-        checked = check_payload(value, f"secret {key!r}", MAX_SECRET_BYTES)
+        checked = check_payload(value, f"secret {key!r}", self._max_value_bytes)
         with DriverCall("CredentialStore.put_secret", key):
             self._put_secret(key, checked)
 

@@ -10,7 +10,14 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Final, Protocol
 
 from agentstore.chain import Verified
-from agentstore.checks import MAX_PAYLOAD_BYTES, check_int, check_name, check_payload, check_stream
+from agentstore.checks import (
+    MAX_PAYLOAD_BYTES,
+    check_int,
+    check_name,
+    check_payload,
+    check_payloads,
+    check_stream,
+)
 from agentstore.doorbell import Doorbell
 from agentstore.errors import HeadMoved, InvalidInput, StoreError, native_error
 from agentstore.translate import DEBUG, OPS, DriverCall, log_call
@@ -173,7 +180,7 @@ class WriterLog:
         checking the head: HeadMoved if it is not ``expect_head``). ``expect_head`` as for
         :meth:`append`: the whole batch is appended only after head ``expect_head``.
         """
-        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
+        checked = check_payloads(payloads)
         if expect_head is not None:
             expected = check_expect_head(expect_head)
             if not checked:

@@ -376,6 +376,7 @@ def open(
     driver is not installed is logged there too. Never a setting's value.
 
     Raises:
+        InvalidInput: ``source`` is of another type, or ``clock`` is not callable.
         ConfigError: the policy is invalid or names drivers or capabilities not installed;
             a database file or URL given as ``source`` is named as such, with the policy
             to write instead.
@@ -398,12 +399,22 @@ def _open(
 ) -> Store:
     if read_only:
         create = False
+    if clock is not None and not callable(clock):  # refused now, not at its first reading
+        raise InvalidInput(
+            f"clock must be a function returning seconds since the epoch (as time.time), "
+            f"not {type(clock).__name__}"
+        )
     found = False
     if isinstance(source, StorePolicy):
         policy = source
     elif source is None:
         policy = find_policy()
         found = True
+    elif not isinstance(source, str | os.PathLike):
+        raise InvalidInput(
+            "source must be a StorePolicy, a path to a policy file or None, "
+            f"not {type(source).__name__}"
+        )
     else:
         hint = database_hint(source)  # before Path(), which would fold a URL's //
         if hint is not None:

@@ -16,6 +16,7 @@ from agentstore import Entry, Registry, StoreError, StorePolicy
 from agentstore.aio import EventsMissed, Lagged
 from agentstore.aio._threads import Offload
 from agentstore.driver import DriverSpec, DriverStores, OpenContext
+from agentstore.feed import POLL_SECONDS
 from agentstore.registry import NoConfig
 from agentstore_memory import open_memory
 from agentstore_memory.stores import MemoryLogStore
@@ -119,6 +120,48 @@ def test_an_event_stream_ends_when_the_store_closes() -> None:
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("tenant", [False, True], ids=["store", "tenant-view"])
+def test_a_follower_ends_with_store_error_at_once_when_the_store_closes(tenant: bool) -> None:
+    """aclose() fails every call still awaited at once: a follower waiting for the next
+    commit once learnt of it only at its next read of the feed, up to a second later."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy("memory"))
+        source = store.tenant("acme") if tenant else store
+        follower = source.follow()
+        waiting = asyncio.ensure_future(anext(follower))
+        await asyncio.sleep(0.05)  # it read the empty feed and waits for a commit
+        del source
+        gc.collect()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await store.aclose()
+        with pytest.raises(StoreError, match="closed"):
+            await asyncio.wait_for(waiting, 5)
+        assert loop.time() - start < POLL_SECONDS / 2
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("tenant", [False, True], ids=["store", "tenant-view"])
+def test_events_asked_of_a_closed_store_raise_store_error(tenant: bool) -> None:
+    """It once returned a stream that waited forever: nothing would ever ring it."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy("memory"))
+        source = store.tenant("acme") if tenant else store
+        await store.aclose()
+        with pytest.raises(StoreError, match="closed"):
+            source.doorbell.events()
+        view = (await agentstore.aio.open(StorePolicy("memory"))).tenant("beta")
+        await view.aclose()  # the view alone
+        with pytest.raises(StoreError, match="tenant view is closed"):
+            view.doorbell.events()
+        await view._root.aclose()
+
+    asyncio.run(main())
+
+
 def test_lagged_is_events_missed() -> None:
     assert Lagged is EventsMissed
     assert EventsMissed(3).missed == 3
@@ -139,3 +182,35 @@ def test_a_failed_open_raises_the_sync_error_and_leaves_no_thread(tmp_path: Path
     asyncio.run(main())
     assert not [t for t in threading.enumerate() if t.name.startswith("agentstore-aio")]
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("workers", [0, -1, "8", 2.5, True])
+def test_a_bad_worker_count_is_invalid_input_and_opens_nothing(workers: object) -> None:
+    """It once raised ValueError or TypeError (not a StoreError), or was taken (2.5)."""
+    from agentstore import InvalidInput
+
+    async def main() -> None:
+        with pytest.raises(InvalidInput, match="workers"):
+            await agentstore.aio.open(StorePolicy("memory"), workers=workers)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    assert not [t for t in threading.enumerate() if t.name.startswith("agentstore-aio")]
+
+
+@pytest.mark.parametrize("batch", [5, None, b"ab", "ab"])
+@pytest.mark.parametrize("expect_head", [None, 0])
+@pytest.mark.parametrize("tenant", [False, True], ids=["store", "tenant-view"])
+def test_an_async_batch_that_is_not_an_iterable_of_payloads_is_refused(
+    batch: object, expect_head: int | None, tenant: bool
+) -> None:
+    """As the synchronous log: InvalidInput, not TypeError or 'payload #0 ... int'."""
+    from agentstore import InvalidInput
+
+    async def main() -> None:
+        async with agentstore.aio.open(StorePolicy("memory")) as store:
+            log = (store.tenant("acme") if tenant else store).log("s", "w")
+            with pytest.raises(InvalidInput, match="payloads must be an iterable of payloads"):
+                await log.append_many(batch, expect_head=expect_head)  # type: ignore[arg-type]
+            assert await log.head() is None
+
+    asyncio.run(main())

@@ -183,3 +183,16 @@ def test_store_repr_names_drivers_only() -> None:
         assert repr(store) == "<agentstore.Store drivers=['memory'] closed=False>"
     assert "closed=True" in repr(store)
     assert isinstance(store, Store)
+
+
+@pytest.mark.parametrize("source", [42, b"agentstore.toml", ["agentstore.toml"]])
+def test_a_source_of_another_type_is_invalid_input(source: object) -> None:
+    """It once raised pathlib's TypeError, not a StoreError."""
+    with pytest.raises(agentstore.InvalidInput, match="source"):
+        agentstore.open(source)  # type: ignore[arg-type]
+
+
+def test_a_clock_that_is_not_callable_is_refused_when_opening() -> None:
+    """It was taken, and every call that reads the clock then raised TypeError."""
+    with pytest.raises(agentstore.InvalidInput, match="clock"):
+        agentstore.open(StorePolicy("memory"), clock=1_700_000_000.0)  # type: ignore[arg-type]

@@ -149,3 +149,16 @@ def test_rate_limit_total_past_64_bits_is_refused_and_kept_an_integer(
                 "SELECT count, typeof(count) FROM agentstore_rate_limits WHERE key = 'k'"
             ).fetchone()
         assert row == (MAX_INT, "integer")
+
+
+@pytest.mark.parametrize("batch", [5, None, b"ab", bytearray(b"ab"), "ab"])
+@pytest.mark.parametrize("expect_head", [None, 0])
+def test_a_batch_that_is_not_an_iterable_of_payloads_is_refused_storing_nothing(
+    store: agentstore.Store, batch: object, expect_head: int | None
+) -> None:
+    """A non-iterable once raised TypeError (not a StoreError), and one bytes value was
+    refused as 'payload #0 must be bytes, not int'."""
+    log = store.log("s", "w")
+    with pytest.raises(InvalidInput, match="payloads must be an iterable of payloads"):
+        log.append_many(batch, expect_head=expect_head)  # type: ignore[arg-type]
+    assert log.head() is None

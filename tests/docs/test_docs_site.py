@@ -295,3 +295,20 @@ def test_the_policy_reference_marks_the_deprecated_postgres_key() -> None:
     row = re.search(r"^\| `schema` \|.*\|$", page, re.MULTILINE)
     assert row is not None
     assert "`schema_name`: deprecated, still read as `schema` with a DeprecationWarning" in row[0]
+
+
+def test_the_core_readmes_errors_table_is_one_table_naming_each_error_once() -> None:
+    """A blank line once split it: the rows after it (ConfigError's) rendered as a
+    paragraph of pipes, under a second, duplicated Unsupported row."""
+    text = (ROOT / "agentstore-core/README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Errors\n", 1)[1].split("\n## ", 1)[0]
+    lines = section.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    assert rows == list(range(rows[0], rows[-1] + 1)), "the table is split"
+    names = [re.match(r"\| `(\w+)`", lines[i]) for i in rows[2:]]
+    errors = [m.group(1) for m in names if m]
+    assert len(errors) == len(rows) - 2 and len(set(errors)) == len(errors), errors
+    import agentstore
+
+    for name in errors:
+        assert issubclass(getattr(agentstore, name), agentstore.StoreError), name

@@ -4,15 +4,17 @@ tenant's secrets."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from pathlib import Path
 
 import agentstore
+import agentstore.aio
 import pytest
-from agentstore import ChainBroken, DecryptionFailed, StorePolicy
+from agentstore import ChainBroken, DecryptionFailed, InvalidInput, StorePolicy
 from agentstore.cli import cli
-from agentstore.crypto import generate_key
+from agentstore.crypto import MAX_ENCRYPTED_SECRET_BYTES, generate_key
 from agentstore.crypto.keys import key_id, parse_key
 from agentstore.crypto.signing import Signer
 from click.testing import CliRunner
@@ -111,3 +113,33 @@ def test_rotate_key_reaches_every_tenants_secrets(
         assert store.tenant("acme").credentials.get_secret("k") == b"acme"
         assert store.tenant("beta").credentials.get_secret("k") == b"beta"
         assert store.credentials.get_secret("k") == b"root"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "aio"])
+def test_a_tenants_secret_over_the_encrypted_limit_is_refused_and_not_stored(
+    tmp_path: Path, key: str, asynchronous: bool
+) -> None:
+    """With a key, a secret may be at most MAX_ENCRYPTED_SECRET_BYTES in a tenant view
+    too: the view once checked only the unencrypted limit, so its envelope, past what a
+    driver takes, was stored."""
+    too_big = b"x" * (MAX_ENCRYPTED_SECRET_BYTES + 1)
+    policy = sqlite_policy(tmp_path / "s.db", ENCRYPTED)
+    if asynchronous:
+
+        async def put() -> list[str]:
+            async with agentstore.aio.open(policy) as astore:
+                acme = astore.tenant("acme")
+                with pytest.raises(InvalidInput, match=r"secret 'big' is \d+ bytes"):
+                    await acme.credentials.put_secret("big", too_big)
+                await acme.credentials.put_secret("max", too_big[:-1])
+                return [name async for name in astore.credentials.names()]
+
+        names = asyncio.run(put())
+    else:
+        with agentstore.open(policy) as store:
+            acme = store.tenant("acme")
+            with pytest.raises(InvalidInput, match=r"secret 'big' is \d+ bytes"):
+                acme.credentials.put_secret("big", too_big)
+            acme.credentials.put_secret("max", too_big[:-1])
+            names = list(store.credentials.names())
+    assert names == ["agentstore:t:acme:max"]

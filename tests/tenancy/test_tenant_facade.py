@@ -4,14 +4,17 @@ repr, what the operator's store sees, and the CLI's --tenant."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import agentstore
 import agentstore.aio
 import pytest
 from agentstore import InvalidInput, StoreError, StorePolicy
+from agentstore.capabilities import MAX_INT
 from agentstore.cli import cli
 from agentstore.tenancy import TenantStore
 from agentstore.types import AgentId, SessionId, SessionRecord
@@ -80,6 +83,29 @@ def test_a_tenant_error_names_its_own_stream() -> None:
     assert "'s'" in str(missing.value) and "agentstore:t:" not in str(missing.value)
 
 
+def test_a_tenant_generation_error_names_its_own_generation() -> None:
+    """As a log's errors do: it once named the stored 'agentstore:t:acme:g'."""
+    store = _memory()
+    gen = store.tenant("acme").generation("g")
+    gen.advance_to(5)
+    with pytest.raises(agentstore.NonMonotonicGeneration) as back:
+        gen.advance_to(3)
+    assert (back.value.name, back.value.current, back.value.requested) == ("g", 5, 3)
+    assert "agentstore:t:" not in str(back.value)
+    assert gen.current() == 5
+
+
+def test_a_tenant_rate_limit_overflow_names_its_own_key() -> None:
+    """As a log's errors do: it once named the stored 'agentstore:t:acme:k'."""
+    store = _memory()
+    limits = store.tenant("acme").rate_limits
+    limits.increment("k", amount=MAX_INT)
+    with pytest.raises(InvalidInput) as past:
+        limits.increment("k")
+    assert "'k'" in str(past.value) and "agentstore:t:" not in str(past.value)
+    assert limits.current("k") == MAX_INT
+
+
 def test_a_tenant_chain_broken_names_its_own_stream(tmp_path: Path) -> None:
     db = tmp_path / "s.db"
     policy = StorePolicy.from_dict({"store": {"backend": "sqlite", "sqlite": {"path": str(db)}}})
@@ -119,6 +145,103 @@ def test_async_views_confine_and_close_with_the_store() -> None:
             acme.tenant("beta")
         await store.aclose()
         assert acme.closed and beta.closed
+
+    asyncio.run(main())
+
+
+def test_async_events_of_a_view_no_longer_held_end_when_the_store_closes() -> None:
+    """A view taken per request and dropped leaves its doorbell's streams behind: closing
+    the store ends them too (they once waited forever, the store no longer knowing
+    them), and cancels its async subscribers' tasks."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        got: list[int] = []
+        started = asyncio.Event()
+
+        async def consume() -> None:
+            async for event in store.tenant("acme").doorbell.events():
+                got.append(event.seq)
+
+        cancelled: list[bool] = []
+
+        async def slow(_event: agentstore.CommitEvent) -> None:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.append(True)
+                raise
+
+        consumer = asyncio.ensure_future(consume())
+        await asyncio.sleep(0)
+        store.tenant("acme").doorbell.subscribe(slow)
+        gc.collect()  # the views above are gone; their doorbells' streams are not
+        await store.tenant("acme").log("s", "w").append(b"x")
+        await asyncio.wait_for(started.wait(), 5)
+        gc.collect()
+        await asyncio.wait_for(store.aclose(), 5)
+        assert cancelled == [True]
+        await asyncio.wait_for(consumer, 5)
+        assert got == [1]
+
+    asyncio.run(main())
+
+
+def test_an_async_view_of_a_closed_store_is_refused_naming_aio_open() -> None:
+    """The error once named agentstore.open() and the logs capability: an asyncio
+    caller is told how to open an async store again."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        await store.aclose()
+        with pytest.raises(StoreError) as closed:
+            store.tenant("acme")
+        assert "tenant" in str(closed.value)
+        assert "agentstore.aio.open()" in str(closed.value)
+
+    asyncio.run(main())
+
+
+def test_async_appends_through_two_views_of_a_tenant_ring_in_seq_order() -> None:
+    """Views are taken per request, so two of one tenant append to one log at once: each
+    view once had its own log locks, and seq 2 could ring before seq 1 (seen on
+    PostgreSQL). Here seq 1's ring is held up by a slow subscriber."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+
+        def slow_first(event: agentstore.CommitEvent) -> None:
+            if event.seq == 1:
+                time.sleep(0.3)  # on the committing thread, before the stream hears it
+
+        store.doorbell.subscribe(slow_first)
+        stream = store.tenant("acme").doorbell.events()
+        first = asyncio.ensure_future(store.tenant("acme").log("s", "w").append(b"1"))
+        await asyncio.sleep(0.1)  # seq 1 is committed; its ring waits in slow_first
+        await store.tenant("acme").log("s", "w").append(b"2")
+        await first
+        assert [(await anext(stream)).seq, (await anext(stream)).seq] == [1, 2]
+        await store.aclose()
+
+    asyncio.run(main())
+
+
+def test_an_async_view_closed_alone_says_so_not_that_the_store_is_closed() -> None:
+    """Its error once said the store was closed and to open it again with
+    agentstore.aio.open(), while the store was open: another view is what it needs."""
+
+    async def main() -> None:
+        store = await agentstore.aio.open(StorePolicy.from_dict({"store": {"backend": "memory"}}))
+        async with store.tenant("acme") as acme:
+            await acme.log("s", "w").append(b"x")
+        with pytest.raises(StoreError) as closed:
+            acme.log("s", "w")
+        assert "tenant 'acme' is closed" in str(closed.value)
+        assert "store.tenant()" in str(closed.value) and "aio.open" not in str(closed.value)
+        await store.aclose()
+        with pytest.raises(StoreError, match=r"store is closed.*agentstore\.aio\.open\(\)"):
+            acme.log("s", "w")
 
     asyncio.run(main())
 

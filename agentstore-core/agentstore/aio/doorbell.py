@@ -32,8 +32,9 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Final
 
+from agentstore.aio._threads import closed_error
 from agentstore.doorbell import Doorbell, Subscription
-from agentstore.errors import EventsMissed, InvalidInput
+from agentstore.errors import EventsMissed, InvalidInput, StoreError
 from agentstore.types import CommitEvent
 
 DEFAULT_BUFFER: Final = 1024
@@ -149,11 +150,23 @@ AsyncSubscriber = Callable[[CommitEvent], Awaitable[object]]
 class AsyncDoorbell:
     """``store.doorbell`` of an async store (see the module docstring)."""
 
-    def __init__(self, bell: Doorbell, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        bell: Doorbell,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        parent: AsyncDoorbell | None = None,
+    ) -> None:
+        """``parent``: the store's doorbell, for a tenant view's. Closing the store ends
+        the view's streams and subscriber tasks too, through it, even once the view
+        itself is gone (a view is taken per request and dropped; what it started is not)."""
         self.sync = bell
         self._loop = loop
+        self._parent = parent
         self._tasks: set[asyncio.Task[object]] = set()
         self._streams: weakref.WeakSet[EventStream] = weakref.WeakSet()
+        self._wakers: weakref.WeakSet[asyncio.Event] = weakref.WeakSet()
+        self._closed = False
 
     def subscribe(self, fn: Callable[[CommitEvent], object]) -> Subscription:
         """Call ``fn(event)`` after every commit from now on; returns the unsubscribe handle.
@@ -192,12 +205,16 @@ class AsyncDoorbell:
             )
             return
         self._tasks.add(task)
+        if self._parent is not None:
+            self._parent._tasks.add(task)
         task.add_done_callback(lambda t: self._finished(t, fn, event))
 
     def _finished(
         self, task: asyncio.Task[object], fn: Callable[[CommitEvent], object], event: CommitEvent
     ) -> None:
         self._tasks.discard(task)
+        if self._parent is not None:
+            self._parent._tasks.discard(task)
         if task.cancelled():
             return
         exc = task.exception()
@@ -212,10 +229,33 @@ class AsyncDoorbell:
             )
 
     def events(self, maxsize: int = DEFAULT_BUFFER) -> EventStream:
-        """An async iterator of every commit from now on (bounded; see the module docs)."""
+        """An async iterator of every commit from now on (bounded; see the module docs).
+
+        Raises:
+            StoreError: the store (or the tenant view) is closed: nothing would ever ring.
+        """
+        if self._parent is not None and self._parent._closed:
+            raise closed_error("cannot listen for commits")
+        if self._closed:
+            if self._parent is not None:
+                raise StoreError(
+                    "cannot listen for commits: the tenant view is closed; take another "
+                    "with store.tenant()"
+                )
+            raise closed_error("cannot listen for commits")
         stream = EventStream(self.sync, self._loop, maxsize)
         self._streams.add(stream)
+        if self._parent is not None:
+            self._parent._streams.add(stream)
         return stream
+
+    def _wake_on_close(self, wake: asyncio.Event) -> None:
+        """Set ``wake`` when this doorbell (its store, or its tenant view) closes: a
+        follower waiting on it for the next commit then reads the feed at once and learns
+        that the store is closed."""
+        self._wakers.add(wake)
+        if self._parent is not None:
+            self._parent._wakers.add(wake)
 
     @property
     def subscriber_count(self) -> int:
@@ -226,9 +266,13 @@ class AsyncDoorbell:
         self.sync.ring(event)
 
     async def _aclose(self) -> None:
-        """End every stream and await the subscriber tasks still running (cancelled)."""
+        """End every stream, wake every follower and await the subscriber tasks still
+        running (cancelled)."""
+        self._closed = True
         for stream in list(self._streams):
             stream.close()
+        for wake in list(self._wakers):
+            wake.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -17,6 +17,7 @@ from contextlib import nullcontext, suppress
 from typing import Protocol, runtime_checkable
 
 from agentstore.aio._threads import Runner
+from agentstore.aio.doorbell import AsyncDoorbell
 from agentstore.aio.governance import PAGE, take_page
 from agentstore.checks import check_int, check_stream
 from agentstore.doorbell import Doorbell
@@ -119,12 +120,21 @@ async def feed_events(
 
 
 async def follow_events(
-    feed: AsyncFeedStore, doorbell: Doorbell, after: int, timeout: float | None
+    feed: AsyncFeedStore,
+    doorbell: Doorbell,
+    after: int,
+    timeout: float | None,
+    *,
+    closing: AsyncDoorbell | None = None,
 ) -> AsyncIterator[CommitEvent]:
     """As :meth:`agentstore.Store.follow`, awaited: the feed, then new commits, woken by
-    ``doorbell`` and reading at least every :data:`~agentstore.feed.POLL_SECONDS`."""
+    ``doorbell`` and reading at least every :data:`~agentstore.feed.POLL_SECONDS`.
+    ``closing``, the store's async doorbell, wakes it when the store closes, so it
+    raises StoreError at once rather than at its next read."""
     loop = asyncio.get_running_loop()
     wake = asyncio.Event()
+    if closing is not None:
+        closing._wake_on_close(wake)
 
     def rung(_event: CommitEvent) -> None:
         with suppress(RuntimeError):  # the loop closed: nobody is waiting any more

@@ -33,6 +33,7 @@ from agentstore.capabilities import (
     check_stream,
 )
 from agentstore.chain import Verified
+from agentstore.checks import check_payloads
 from agentstore.doorbell import Doorbell
 from agentstore.errors import HeadMoved, StoreError, Unsupported
 from agentstore.handles import check_expect_head, check_reason
@@ -158,12 +159,13 @@ class AsyncWriterLog:
         (an empty batch only checks the head).
         """
         if expect_head is None:
-            entries = await self._store.append_many(self.stream, self.writer, list(payloads))
+            batch = check_payloads(payloads)
+            entries = await self._store.append_many(self.stream, self.writer, batch)
             if entries:
                 await self._signed(entries[-1])
             return entries
         expected = check_expect_head(expect_head)
-        checked = [check_payload(p, f"payload #{i}") for i, p in enumerate(payloads)]
+        checked = check_payloads(payloads)
         if not checked:
             head = await self._store.head(self.stream, self.writer)
             actual = 0 if head is None else head.seq
@@ -241,14 +243,26 @@ class BridgedLogStore:
 
     Appends to one log through this store commit and ring one at a time (a lock per
     log, taken on the worker thread), so the doorbell rings in seq order per log.
+    ``locks`` (LOCK_STRIPES of them) shares that table with other bridges over the same
+    logs, ``scope`` telling their names apart: every view of one tenant bridges its logs
+    with the tenant's name as scope, so two views appending to one log also take turns.
     """
 
-    def __init__(self, sync: WriterLogStore, doorbell: Doorbell, runner: Runner) -> None:
+    def __init__(
+        self,
+        sync: WriterLogStore,
+        doorbell: Doorbell,
+        runner: Runner,
+        *,
+        locks: tuple[threading.Lock, ...] | None = None,
+        scope: str = "",
+    ) -> None:
         self._sync, self._bell, self._run = sync, doorbell, runner
-        self._locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
+        self._locks = locks or tuple(threading.Lock() for _ in range(LOCK_STRIPES))
+        self._scope = scope
 
     def _lock(self, stream: str, writer: str) -> threading.Lock:
-        return self._locks[hash((stream, writer)) % LOCK_STRIPES]
+        return self._locks[hash((self._scope, stream, writer)) % LOCK_STRIPES]
 
     def _log(self, stream: str, writer: str) -> WriterLog:
         return WriterLog(self._sync, self._bell, stream, writer)

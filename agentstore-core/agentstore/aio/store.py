@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Generator
@@ -37,6 +38,7 @@ from agentstore.aio.governance import (
     BridgedSessionStore,
 )
 from agentstore.aio.handles import (
+    LOCK_STRIPES,
     AsyncGeneration,
     AsyncGenerationStore,
     AsyncLogStore,
@@ -99,6 +101,9 @@ class AsyncStore:
         self._closers = closers
         self._closing: asyncio.Future[None] | None = None
         self._views: weakref.WeakSet[AsyncTenantStore] = weakref.WeakSet()
+        # The log locks of every tenant view (see BridgedLogStore): a view is taken per
+        # request, and two views of one tenant appending to one log must take turns.
+        self._view_locks = tuple(threading.Lock() for _ in range(LOCK_STRIPES))
 
     def _cap(self, capability: CapabilityName) -> Any:
         if self._offload.closed:
@@ -158,7 +163,8 @@ class AsyncStore:
         ``after``, then each new commit (woken by the doorbell, reading the feed at least
         once a second), until ``timeout`` seconds pass without one (None: forever)."""
         start, wait = check_follow(after, timeout)
-        return follow_events(self._feed_store(), self.sync.doorbell, start, wait)
+        feed = self._feed_store()
+        return follow_events(feed, self.sync.doorbell, start, wait, closing=self.doorbell)
 
     @property
     def policies(self) -> AsyncPolicyStore:
@@ -190,9 +196,12 @@ class AsyncStore:
 
         Raises:
             InvalidInput: ``name`` is not a tenant name.
+            StoreError: the store is closed.
         """
         from agentstore.aio.tenant import AsyncTenantStore
 
+        if self.closed:  # before the view asks the synchronous store, which names its open
+            raise closed_error("cannot take a tenant view")
         view = AsyncTenantStore(self, name)
         self._views.add(view)
         return view
@@ -296,10 +305,12 @@ def open(
     how many threads the store owns for blocking driver calls.
 
     Raises:
+        InvalidInput: ``workers`` is not an int of at least 1.
         ConfigError: the policy is invalid or names drivers or capabilities not installed.
         BackendUnavailable: a backend could not be reached or opened.
     """
-    return _Opening(_open(source, clock, create, registry, workers))
+    threads = check_int(workers, "workers", 1)
+    return _Opening(_open(source, clock, create, registry, threads))
 
 
 async def _open(

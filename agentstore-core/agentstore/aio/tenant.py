@@ -8,9 +8,10 @@ from typing import Any
 from agentstore.aio._threads import Runner, closed_error
 from agentstore.aio.doorbell import AsyncDoorbell
 from agentstore.aio.feed import BridgedFeed
+from agentstore.aio.handles import BridgedLogStore
 from agentstore.aio.store import AsyncStore, bridged
 from agentstore.capabilities import CapabilityName
-from agentstore.errors import InvalidInput
+from agentstore.errors import InvalidInput, StoreError
 from agentstore.tenancy.view import TenantStore
 
 
@@ -31,8 +32,15 @@ class AsyncTenantStore(AsyncStore):
         self.policy = root.policy
         self._offload = root._offload
         self._run = Runner(root._offload)
-        self.doorbell = AsyncDoorbell(sync.doorbell, asyncio.get_running_loop())
-        logs = bridged("logs", sync._cap("logs"), sync.doorbell, self._run)
+        loop = asyncio.get_running_loop()
+        self.doorbell = AsyncDoorbell(sync.doorbell, loop, parent=root.doorbell)
+        logs = BridgedLogStore(
+            sync._cap("logs"),
+            sync.doorbell,
+            self._run,
+            locks=root._view_locks,
+            scope=self.tenant_name,
+        )
         # The feed's conditional appends take the log store's locks, as the store's do.
         self._feed = BridgedFeed(sync, logs._run, logs._lock)
         self._caps = {"logs": logs}
@@ -41,16 +49,18 @@ class AsyncTenantStore(AsyncStore):
         self._view_closed = False
 
     def _cap(self, capability: CapabilityName) -> Any:
+        # The store's closing first: it closes its views too, and the remedy differs.
+        if self._offload.closed:
+            raise closed_error(f"cannot use capability {capability!r}")
         if self._view_closed:
-            raise closed_error(f"cannot use capability {capability!r} of tenant view")
+            raise StoreError(
+                f"cannot use capability {capability!r}: the view of tenant "
+                f"{self.tenant_name!r} is closed; take another with store.tenant()"
+            )
         found = self._caps.get(capability)
         if found is None:
-            if self._offload.closed:
-                raise closed_error(f"cannot use capability {capability!r}")
             found = bridged(capability, self.sync._cap(capability), self.sync.doorbell, self._run)
             self._caps[capability] = found
-        elif self._offload.closed:
-            raise closed_error(f"cannot use capability {capability!r}")
         return found
 
     @property

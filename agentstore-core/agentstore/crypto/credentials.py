@@ -40,6 +40,8 @@ class EncryptedCredentialStore(CredentialStore):
     :class:`~agentstore.crypto.DecryptionFailed` naming the secret and key id.
     """
 
+    _max_value_bytes = MAX_ENCRYPTED_SECRET_BYTES
+
     def __init__(self, inner: CredentialStore, keyring: Keyring) -> None:
         self.inner = inner
         self.keyring = keyring

@@ -21,7 +21,7 @@ from agentstore.capabilities import (
 )
 from agentstore.chain import ChainRow, Head
 from agentstore.doorbell import Doorbell, Subscriber, Subscription
-from agentstore.errors import ChainBroken, HeadMoved, InvalidInput, NotFound
+from agentstore.errors import ChainBroken, HeadMoved, InvalidInput, NonMonotonicGeneration, NotFound
 from agentstore.ratelimit import FixedCount, SlidingCount, SlidingWindow
 from agentstore.tenancy.names import tenant_key
 from agentstore.types import CommitEvent, Entry
@@ -73,7 +73,7 @@ class _Names:
 
 
 class TenantGenerationStore(GenerationStore):
-    """Generations of one tenant."""
+    """Generations of one tenant. Errors name them as the tenant does."""
 
     def __init__(self, inner: GenerationStore, tenant: str) -> None:
         self._inner = inner
@@ -86,7 +86,10 @@ class TenantGenerationStore(GenerationStore):
         return self._inner._bump(self._names.into(name))
 
     def _advance_to(self, name: str, value: int) -> int:
-        return self._inner._advance_to(self._names.into(name), value)
+        try:
+            return self._inner._advance_to(self._names.into(name), value)
+        except NonMonotonicGeneration as back:  # named as the tenant names it, as logs are
+            raise NonMonotonicGeneration(name, back.current, back.requested) from None
 
 
 @contextmanager
@@ -182,6 +185,9 @@ class TenantCredentialStore(CredentialStore):
     def __init__(self, inner: CredentialStore, tenant: str) -> None:
         self._inner = inner
         self._names = _Names(tenant)
+        # The wrapped store's limit: over an encrypting store, a value past it would make
+        # an envelope larger than a driver takes, and the hooks below check nothing.
+        self._max_value_bytes = inner._max_value_bytes
 
     def _put_secret(self, name: str, value: bytes) -> None:
         self._inner._put_secret(self._names.into(name), value)
@@ -205,7 +211,8 @@ class TenantCredentialStore(CredentialStore):
 
 class TenantRateLimitCounter(RateLimitCounter):
     """Rate-limit keys of one tenant, on the wrapped counter's clock (readable, never
-    set through a view: every tenant's windows run on it)."""
+    set through a view: every tenant's windows run on it). Errors name its keys as the
+    tenant does."""
 
     def __init__(self, inner: RateLimitCounter, tenant: str) -> None:
         self._inner = inner
@@ -223,7 +230,12 @@ class TenantRateLimitCounter(RateLimitCounter):
         )
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
-        return self._inner._increment(self._names.into(key), amount, window_secs, now)
+        try:
+            return self._inner._increment(self._names.into(key), amount, window_secs, now)
+        except InvalidInput:
+            # Arguments arrive checked, so the hook refuses only a total past MAX_INT; say
+            # so naming the key as the tenant does (the driver named the stored key).
+            self._refuse_total(key, amount)
 
     def _current(self, key: str, now: float) -> int:
         return self._inner._current(self._names.into(key), now)
