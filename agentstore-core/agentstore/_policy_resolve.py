@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import BaseModel, ValidationError
 
 from agentstore._env_refs import resolve_env, resolve_set
-from agentstore._policy_wording import did_you_mean, validation_message
+from agentstore._policy_wording import did_you_mean, repath, validation_message
 from agentstore.capabilities import CapabilityName
-from agentstore.crypto.keys import Keyring, keyring_from_table
-from agentstore.errors import MissingCapability, MissingDriverSection, UnknownDriver
+from agentstore.crypto.keys import Keyring, LockedKeyring, keyring_from_table
+from agentstore.errors import ConfigError, MissingCapability, MissingDriverSection, UnknownDriver
 from agentstore.registry import FIRST_PARTY, Registry
 from agentstore.spec import DriverSpec
 
@@ -55,7 +55,9 @@ class ResolvedPolicy:
         return list(self.unused.values())
 
 
-def resolve_policy(policy: StorePolicy, reg: Registry) -> ResolvedPolicy:
+def resolve_policy(
+    policy: StorePolicy, reg: Registry, *, read_only: bool = False
+) -> ResolvedPolicy:
     """The policy checked against the drivers ``reg`` holds (:meth:`StorePolicy.resolve`
     says what is checked and raised); errors name the keys as the policy's file does."""
     installed = reg.drivers
@@ -134,7 +136,12 @@ def resolve_policy(policy: StorePolicy, reg: Registry) -> ResolvedPolicy:
         )
     keyring, unencrypted = None, None
     if policy._encryption is not None:
-        keyring = keyring_from_table(policy._encryption, base, policy._path("store.encryption"))
+        try:
+            keyring = keyring_from_table(policy._encryption, base, policy._path("store.encryption"))
+        except ConfigError as exc:
+            if not read_only:
+                raise
+            keyring = LockedKeyring(repath(exc, policy._paths).message)
     elif specs[routes["credentials"]].persistent:
         unencrypted = (
             f"credentials are stored unencrypted on driver {routes['credentials']!r}: "

@@ -356,11 +356,16 @@ class StorePolicy:
 
     # -- resolution ----------------------------------------------------------------------
 
-    def resolve(self, registry: Registry | None = None) -> ResolvedPolicy:
+    def resolve(
+        self, registry: Registry | None = None, *, read_only: bool = False
+    ) -> ResolvedPolicy:
         """Check the policy against the installed drivers and read env references.
 
         Every section whose driver is installed is checked by the driver's model, routed
         to or not; a section whose driver is not installed is listed in ``unused``.
+        With ``read_only``, encryption keys that cannot be read (a variable unset, a key
+        file missing) are no error: the keyring is a
+        :class:`~agentstore.crypto.keys.LockedKeyring`, which refuses every secret value.
 
         Raises:
             UnknownDriver: a route names a driver that is not installed (with the
@@ -372,7 +377,7 @@ class StorePolicy:
             InvalidPolicy: a section's value fails the driver's own model.
         """
         try:
-            return resolve_policy(self, registry or default_registry())
+            return resolve_policy(self, registry or default_registry(), read_only=read_only)
         except ConfigError as exc:
             raise repath(exc, self._paths) from None
 

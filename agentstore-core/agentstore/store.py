@@ -367,7 +367,10 @@ def open(
             raises StoreNotFound.
         read_only: True to only read (implies ``create=False``): storage the user may
             only read opens (a SQLite file read-only, a PostgreSQL role with SELECT
-            only), and writes through the store fail.
+            only), and writes through the store fail. Encryption keys that cannot be
+            read do not stop a read-only open: only reading a secret's value then fails
+            (``DecryptionFailed`` saying which key was missing), so chains verify and
+            secrets' names list without the keys.
 
     Logged at INFO on the ``agentstore`` logger: the store opened (which policy file, or
     a policy built in code, and the driver of each capability), its close, and when the
@@ -420,7 +423,7 @@ def _open(
         if hint is not None:
             raise InvalidPolicy(hint)
         policy = StorePolicy.load(Path(source))
-    resolved = policy.resolve(registry)
+    resolved = policy.resolve(registry, read_only=read_only)
     for line in ([resolved.notice] if resolved.notice else []) + resolved.warnings:
         _log.info("%s%s", f"{policy.source}: " if policy.source else "", line)
     doorbell = Doorbell()

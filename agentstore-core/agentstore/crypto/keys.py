@@ -151,6 +151,44 @@ class Keyring:
     __str__ = __repr__
 
 
+class LockedKeyring(Keyring):
+    """The keyring of a store opened read-only whose keys could not be read: secret values
+    can be neither read nor written (:class:`DecryptionFailed` saying why the keys were
+    missing), while everything else, secrets' names included, reads as usual. So an
+    auditor verifies chains and lists names without holding the keys."""
+
+    __slots__ = ("_reason",)
+
+    def __init__(self, reason: str) -> None:  # no keys: nothing to check
+        self._ids: tuple[bytes, ...] = ()
+        self._ciphers = {}
+        self._reason = reason
+
+    @property
+    def primary(self) -> str:
+        raise self._locked("new secrets")
+
+    def seal(self, name: str, plaintext: bytes) -> bytes:
+        raise self._locked(f"secret {name!r}")
+
+    def unseal(self, name: str, stored: bytes) -> bytes:
+        raise self._locked(f"secret {name!r}")
+
+    def is_current(self, stored: bytes) -> bool:
+        raise self._locked("a secret")
+
+    def _locked(self, what: str) -> DecryptionFailed:
+        return DecryptionFailed(
+            f"{what}: the store was opened read-only without its encryption keys "
+            f"({self._reason}); secret values can be neither read nor written"
+        )
+
+    def __repr__(self) -> str:
+        return "Keyring(locked: opened read-only without its keys)"
+
+    __str__ = __repr__
+
+
 # -- the policy table ----------------------------------------------------------------------
 
 
@@ -263,6 +301,7 @@ __all__ = [
     "TABLE",
     "DecryptionFailed",
     "Keyring",
+    "LockedKeyring",
     "check_table",
     "generate_key",
     "key_id",
