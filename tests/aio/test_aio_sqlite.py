@@ -10,7 +10,7 @@ from typing import Any
 import agentstore
 import agentstore.aio
 import pytest
-from agentstore import ChainBroken, StorePolicy
+from agentstore import ChainBroken, StoreError, StoreNotFound, StorePolicy
 from agentstore_sqlite.aio import SqliteAsyncLogStore
 from agentstore_sqlite.logs import SqliteLogStore
 
@@ -51,3 +51,32 @@ def test_async_verify_checks_a_long_chain_in_worker_processes_only(
     asyncio.run(main())
     assert here == []  # this process checked no chunk
     assert spawned and spawned[0] is False
+
+
+def test_a_read_only_async_open_reads_refuses_writes_and_changes_no_byte(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ro.db"
+    policy = StorePolicy("sqlite", sections={"sqlite": {"path": str(path)}})
+    with agentstore.open(policy) as store:
+        store.log("conv", writer="w").append_many([b"a", b"b"])
+    before = path.read_bytes()
+
+    async def main() -> None:
+        async with agentstore.aio.open(policy, read_only=True) as store:
+            log = store.log("conv", writer="w")
+            assert [e.payload async for e in log.entries()] == [b"a", b"b"]
+            assert await log.verify() == 2
+            with pytest.raises(StoreError, match="read-only"):
+                await log.append(b"c")
+
+    asyncio.run(main())
+    assert path.read_bytes() == before
+    with pytest.raises(StoreNotFound):
+        asyncio.run(
+            agentstore.aio.open(
+                StorePolicy("sqlite", sections={"sqlite": {"path": str(tmp_path / "absent.db")}}),
+                read_only=True,
+            ).__aenter__()
+        )
+    assert not (tmp_path / "absent.db").exists()

@@ -61,6 +61,24 @@ def test_a_read_only_open_without_the_key_reads_all_but_secret_values(
     assert (path.parent / "s.db").read_bytes() == before
 
 
+def test_the_async_store_opened_read_only_refuses_values_too(
+    written: tuple[Path, str],
+) -> None:
+    import asyncio
+
+    import agentstore.aio
+
+    path, _ = written
+
+    async def main() -> None:
+        async with agentstore.aio.open(StorePolicy.load(path), read_only=True) as store:
+            assert "api-key" in [n async for n in store.credentials.names()]
+            with pytest.raises(DecryptionFailed, match=KEY_ENV):
+                await store.credentials.get_secret("api-key")
+
+    asyncio.run(main())
+
+
 def test_any_other_open_still_needs_the_key(written: tuple[Path, str]) -> None:
     path, _ = written
     for create in (True, False):

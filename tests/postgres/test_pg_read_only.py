@@ -122,3 +122,39 @@ def test_a_role_with_select_only_verifies_and_cannot_write(
         with pytest.raises(StoreError, match="opened read-only"):
             store.log("conv", "alice").append(b"4")
         assert store.log("conv", "alice").verify() == 3
+
+
+def test_the_async_store_opened_read_only_reads_and_refuses_writes_natively(
+    pg_policy: StorePolicy, pg_schema: str, pg_conn: psycopg.Connection[Any]
+) -> None:
+    import asyncio
+
+    import agentstore.aio
+    from agentstore_postgres.aio import PgAsyncLogStore
+
+    with agentstore.open(pg_policy) as store:
+        store.log("conv", "alice").append_many([b"1", b"2"])
+        store.generation("g").bump()
+
+    def rows() -> list[Any]:
+        return pg_conn.execute(
+            sql.SQL("SELECT stream, writer, seq FROM {}.agentstore_log ORDER BY 1, 2, 3").format(
+                sql.Identifier(pg_schema)
+            )
+        ).fetchall()
+
+    before = rows()
+
+    async def main() -> None:
+        async with agentstore.aio.open(pg_policy, read_only=True) as store:
+            assert isinstance(store._cap("logs"), PgAsyncLogStore)  # the native path
+            log = store.log("conv", "alice")
+            assert [e.payload async for e in log.entries()] == [b"1", b"2"]
+            assert await store.generation("g").current() == 1
+            with pytest.raises(StoreError, match="opened read-only"):
+                await log.append(b"3")
+            with pytest.raises(StoreError, match="opened read-only"):
+                await store.generation("g").bump()
+
+    asyncio.run(main())
+    assert rows() == before

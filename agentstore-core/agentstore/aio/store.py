@@ -296,13 +296,15 @@ def open(
     create: bool = True,
     registry: Registry | None = None,
     workers: int = DEFAULT_WORKERS,
+    read_only: bool = False,
 ) -> _Opening:
     """Open the store a policy describes, for asyncio.
 
     ``async with agentstore.aio.open(...) as store:``, or ``store = await
     agentstore.aio.open(...)`` then ``await store.aclose()``. The policy is found exactly
-    as :func:`agentstore.open` finds it, and the arguments mean the same; ``workers`` is
-    how many threads the store owns for blocking driver calls.
+    as :func:`agentstore.open` finds it, and the arguments mean the same (``read_only``
+    too: the drivers' native asyncio paths only read as well); ``workers`` is how many
+    threads the store owns for blocking driver calls.
 
     Raises:
         InvalidInput: ``workers`` is not an int of at least 1.
@@ -310,7 +312,7 @@ def open(
         BackendUnavailable: a backend could not be reached or opened.
     """
     threads = check_int(workers, "workers", 1)
-    return _Opening(_open(source, clock, create, registry, threads))
+    return _Opening(_open(source, clock, create, registry, threads, read_only=read_only))
 
 
 async def _open(
@@ -319,13 +321,17 @@ async def _open(
     create: bool,
     registry: Registry | None,
     workers: int,
+    *,
+    read_only: bool,
 ) -> AsyncStore:
     loop = asyncio.get_running_loop()
     offload = Offload(workers)
     sync: Store | None = None
     closers: list[AsyncDriverStores] = []
     try:
-        sync = await offload.run(open_sync, source, registry=registry, clock=clock, create=create)
+        sync = await offload.run(
+            open_sync, source, registry=registry, clock=clock, create=create, read_only=read_only
+        )
         bell = AsyncDoorbell(sync.doorbell, loop)
         kit = NativeKit(offload, sync.doorbell, clock or time.time)
         caps: dict[CapabilityName, object] = {}
