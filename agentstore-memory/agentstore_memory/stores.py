@@ -206,7 +206,7 @@ class MemoryLogStore(WriterLogStore):
         with self._lock:
             log = self._data.get((stream, writer), [])
             if not 0 < seq <= len(log) or log[seq - 1].seq != seq:
-                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry {seq}")
+                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry at seq {seq}")
             entry = log[seq - 1]
             if entry.redacted:
                 return entry

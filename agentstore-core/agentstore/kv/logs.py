@@ -167,7 +167,7 @@ class KvLogStore(WriterLogStore):
 
         def erase(raw: bytes | None) -> tuple[Writes | None, Entry]:
             if raw is None:
-                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry {seq}")
+                raise NotFound(f"log ({stream!r}, {writer!r}) has no entry at seq {seq}")
             entry = keys.unpack_entry(stream, writer, seq, raw)
             if entry is None:
                 raise ChainBroken(stream, writer, seq, "a stored entry is malformed")
