@@ -53,14 +53,17 @@ _ARGV = "agentstore.argv"  # ctx.meta key: the command line as given, for usage 
 
 def _usage_error(exc: click.UsageError, argv: Sequence[str]) -> Exception:
     """A usage error click found (a bad option or value, an unknown command) shown as every
-    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``."""
+    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``,
+    any password masked (click quotes the argument it refused: a database URL given where
+    a command takes none, say)."""
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         return exc
+    message = redact(exc.format_message())
     if "--json" in argv:  # only the commands' own option is spelled so
-        click.echo(json.dumps({"ok": False, "error": exc.format_message()}, indent=2))
+        click.echo(json.dumps({"ok": False, "error": message}, indent=2))
         return click.exceptions.Exit(EXIT_USAGE)
-    exc.ctx = None  # click shows the usage and a hint when it has the context
-    return exc
+    # Without a context click shows no usage lines nor hint; the same exit code (2).
+    return click.UsageError(message)
 
 
 _redact = redact  # the name the CLI and its tests knew it by
