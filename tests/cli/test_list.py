@@ -104,6 +104,21 @@ def test_a_name_with_a_line_break_or_control_character_stays_on_one_line(
     assert sorted(json.loads(as_json.stdout)["credentials"]) == sorted(names)
 
 
+def test_a_printable_name_never_reads_as_another_names_quoted_form(
+    run: Run, workdir: Path, installed: Registry
+) -> None:
+    # The name with a real line break prints as its repr, 'a\nb'; a name spelled with a
+    # quote, a backslash and an n once printed exactly so, as it is.
+    broken, lookalike = "a\nb", "'a\\nb'"
+    assert repr(broken) == lookalike
+    with agentstore.open() as store:
+        for name in (broken, lookalike, '"q"'):
+            store.credentials.put_secret(name, SECRET)
+    lines = run("list", "credentials", reg=installed).stdout.splitlines()
+    assert len(lines) == len(set(lines)) == 3
+    assert sorted(lines) == sorted([repr(broken), repr(lookalike), repr('"q"')])
+
+
 def test_a_listing_failing_half_way_under_json_is_still_one_json_document(
     run: Run, workdir: Path, installed: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
