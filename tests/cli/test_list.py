@@ -142,3 +142,19 @@ def test_a_listing_failing_half_way_under_json_is_still_one_json_document(
     assert plain.exit_code == 1
     assert plain.stdout == "first\n"
     assert plain.stderr == "Error: lost the database half way\n"
+
+
+def test_run_listing_still_runs_outside_a_click_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A public name of agentstore.cli.manage: it once required a click context (for the
+    half-printed JSON listing's error), raising RuntimeError when called from a script."""
+    from agentstore.cli.manage import run_listing
+
+    with agentstore.open(agentstore.StorePolicy("memory")) as store:
+        store.credentials.put_secret("b", SECRET)
+        store.credentials.put_secret("a", SECRET)
+        assert run_listing(store, "credentials", after=None, limit=None, as_json=True) == 2
+        assert json.loads(capsys.readouterr().out) == {"credentials": ["a", "b"], "ok": True}
+        assert run_listing(store, "credentials", after="a", limit=None, as_json=False) == 1
+        assert capsys.readouterr().out == "b\n"

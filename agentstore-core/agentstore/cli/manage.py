@@ -93,7 +93,10 @@ def run_listing(
     first = next(items, _END)
     items = itertools.chain(() if first is _END else (first,), items)
     count = 0
-    meta = click.get_current_context().meta
+    # Outside a click command (run_listing is public) there is no error handler to end a
+    # half-printed document: nothing to tell, and no context to require.
+    ctx = click.get_current_context(silent=True)
+    meta: dict[str, Any] = ctx.meta if ctx is not None else {}
     if as_json:
         # "ok" comes last: an error half way ends this same document with "ok": false.
         click.echo(f'{{"{what}": [', nl=False)
