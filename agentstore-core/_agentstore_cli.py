@@ -70,22 +70,14 @@ def main() -> "NoReturn":
     except KeyboardInterrupt:
         interrupted()
     except Exception as error:
-        if not caused_by_interrupt(error):
+        # The CLI's own test (agentstore.cli.errors.caused_by_interrupt), loaded with the
+        # CLI: an error raised before it loaded came from no Ctrl-C (one during the imports
+        # ends in _before_main, raising nothing). Looked up, not imported here, so that
+        # importing the CLI never imports this module, whose import sets a SIGINT handler.
+        errors = sys.modules.get("agentstore.cli.errors")
+        if errors is None or not errors.caused_by_interrupt(error):
             raise
         interrupted()
-
-
-def caused_by_interrupt(error: BaseException) -> bool:
-    """Whether ``error`` is a KeyboardInterrupt or was raised because of one (its cause or
-    context): a lazy import inside a command can wrap one, as :func:`_before_main` says."""
-    seen: set[int] = set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def interrupted() -> "NoReturn":

@@ -279,7 +279,7 @@ def test_a_command_error_caused_by_ctrl_c_exits_130(
 
 
 def test_only_an_error_from_a_keyboard_interrupt_counts_as_one() -> None:
-    from _agentstore_cli import caused_by_interrupt
+    from agentstore.cli.errors import caused_by_interrupt
 
     plain = ValueError("bad")
     looped = RuntimeError("loop")
@@ -288,3 +288,27 @@ def test_only_an_error_from_a_keyboard_interrupt_counts_as_one() -> None:
     assert not caused_by_interrupt(plain)
     assert not caused_by_interrupt(looped)
     assert caused_by_interrupt(KeyboardInterrupt())
+
+
+def test_importing_the_cli_leaves_sigint_alone() -> None:
+    """Only the console script's shim replaces the SIGINT handler: the CLI once imported
+    the shim, so any process importing agentstore.cli died on Ctrl-C by os._exit (no
+    clean-up ran), and importing it from a thread other than the main one failed."""
+    code = (
+        "import signal, threading\n"
+        "failed = []\n"
+        "def load():\n"
+        "    try:\n"
+        "        import agentstore.cli.errors\n"
+        "    except BaseException as exc:\n"
+        "        failed.append(repr(exc))\n"
+        "t = threading.Thread(target=load); t.start(); t.join()\n"
+        "import agentstore.cli\n"
+        "import sys\n"
+        "print(failed, signal.getsignal(signal.SIGINT) is signal.default_int_handler,\n"
+        "      '_agentstore_cli' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "[] True False"), done.stderr

@@ -104,6 +104,21 @@ def test_a_name_with_a_line_break_or_control_character_stays_on_one_line(
     assert sorted(json.loads(as_json.stdout)["credentials"]) == sorted(names)
 
 
+def test_a_printable_name_never_reads_as_another_names_quoted_form(
+    run: Run, workdir: Path, installed: Registry
+) -> None:
+    # The name with a real line break prints as its repr, 'a\nb'; a name spelled with a
+    # quote, a backslash and an n once printed exactly so, as it is.
+    broken, lookalike = "a\nb", "'a\\nb'"
+    assert repr(broken) == lookalike
+    with agentstore.open() as store:
+        for name in (broken, lookalike, '"q"'):
+            store.credentials.put_secret(name, SECRET)
+    lines = run("list", "credentials", reg=installed).stdout.splitlines()
+    assert len(lines) == len(set(lines)) == 3
+    assert sorted(lines) == sorted([repr(broken), repr(lookalike), repr('"q"')])
+
+
 def test_a_listing_failing_half_way_under_json_is_still_one_json_document(
     run: Run, workdir: Path, installed: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,3 +142,19 @@ def test_a_listing_failing_half_way_under_json_is_still_one_json_document(
     assert plain.exit_code == 1
     assert plain.stdout == "first\n"
     assert plain.stderr == "Error: lost the database half way\n"
+
+
+def test_run_listing_still_runs_outside_a_click_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A public name of agentstore.cli.manage: it once required a click context (for the
+    half-printed JSON listing's error), raising RuntimeError when called from a script."""
+    from agentstore.cli.manage import run_listing
+
+    with agentstore.open(agentstore.StorePolicy("memory")) as store:
+        store.credentials.put_secret("b", SECRET)
+        store.credentials.put_secret("a", SECRET)
+        assert run_listing(store, "credentials", after=None, limit=None, as_json=True) == 2
+        assert json.loads(capsys.readouterr().out) == {"credentials": ["a", "b"], "ok": True}
+        assert run_listing(store, "credentials", after="a", limit=None, as_json=False) == 1
+        assert capsys.readouterr().out == "b\n"

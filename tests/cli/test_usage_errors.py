@@ -47,6 +47,26 @@ def test_a_usage_error_under_json_is_json(
     assert list(workdir.iterdir()) == []  # nothing was created
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["verify", "postgresql://auditor:s3cr3t-pw@db.internal/agents"],
+        ["postgresql://auditor:s3cr3t-pw@db.internal/agents"],
+        ["list", "credentials", "--limit", "host=db password=s3cr3t-pw"],
+    ],
+)
+def test_a_usage_error_masks_a_password_it_quotes(
+    run: Run, workdir: Path, error_line: ErrorLine, args: list[str]
+) -> None:
+    """Click quotes the argument it refused: a database URL given where a command takes
+    none was printed whole, password included (on stdout too under --json)."""
+    for result in (run(*args), run(*args, "--json")):
+        assert result.exit_code == 2
+        assert "s3cr3t-pw" not in result.output
+        assert "***" in result.output
+    assert "***" in error_line(run(*args))  # still one line
+
+
 def test_help_is_still_help(run: Run) -> None:
     for args in ([], ["list"]):
         result = run(*args)

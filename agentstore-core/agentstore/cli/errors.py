@@ -10,7 +10,6 @@ import json
 from collections.abc import Sequence
 
 import click
-from _agentstore_cli import caused_by_interrupt
 
 from agentstore.errors import ConfigError, InvalidInput, StoreError, StoreNotFound
 from agentstore.redact import redact
@@ -53,17 +52,40 @@ _ARGV = "agentstore.argv"  # ctx.meta key: the command line as given, for usage 
 
 def _usage_error(exc: click.UsageError, argv: Sequence[str]) -> Exception:
     """A usage error click found (a bad option or value, an unknown command) shown as every
-    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``."""
+    other error is: one line (no usage lines), exit 2, JSON on stdout under ``--json``,
+    any password masked (click quotes the argument it refused: a database URL given where
+    a command takes none, say)."""
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         return exc
+    message = redact(exc.format_message())
     if "--json" in argv:  # only the commands' own option is spelled so
-        click.echo(json.dumps({"ok": False, "error": exc.format_message()}, indent=2))
+        click.echo(json.dumps({"ok": False, "error": message}, indent=2))
         return click.exceptions.Exit(EXIT_USAGE)
-    exc.ctx = None  # click shows the usage and a hint when it has the context
-    return exc
+    # Without a context click shows no usage lines nor hint; the same exit code (2).
+    return click.UsageError(message)
 
 
 _redact = redact  # the name the CLI and its tests knew it by
+
+
+def caused_by_interrupt(error: BaseException) -> bool:
+    """Whether ``error`` is a KeyboardInterrupt or was raised because of one (its cause or
+    context): a lazy import inside a command can wrap one (Python 3.11 wraps one raised in
+    a class body's ``__set_name__`` in a RuntimeError).
+
+    It lives here, not in the ``_agentstore_cli`` shim that also uses it: importing the
+    shim replaces the process's SIGINT handler, which importing the CLI must never do (an
+    application or test importing ``agentstore.cli`` would then die on Ctrl-C without its
+    clean-up, and an import from a thread other than the main one would fail).
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _to_cli_error(exc: BaseException) -> CliError:

@@ -53,8 +53,9 @@ def _agents(store: Store, after: str | None) -> Iterator[AgentInfo]:
 def _name_line(name: str) -> str:
     """A secret's name on one line: as it is, or quoted and escaped (its repr) when it
     holds a line break, a terminal escape or another unprintable character, so one name
-    never prints as two, nor hides, nor passes for another."""
-    return name if name.isprintable() else repr(name)
+    never prints as two, nor hides, nor passes for another. A name starting with a quote
+    is quoted too: shown as it is, ``'a\\nb'`` would read as the name holding a line break."""
+    return name if name.isprintable() and not name.startswith(("'", '"')) else repr(name)
 
 
 def _agent_line(info: AgentInfo) -> str:
@@ -92,7 +93,10 @@ def run_listing(
     first = next(items, _END)
     items = itertools.chain(() if first is _END else (first,), items)
     count = 0
-    meta = click.get_current_context().meta
+    # Outside a click command (run_listing is public) there is no error handler to end a
+    # half-printed document: nothing to tell, and no context to require.
+    ctx = click.get_current_context(silent=True)
+    meta: dict[str, Any] = ctx.meta if ctx is not None else {}
     if as_json:
         # "ok" comes last: an error half way ends this same document with "ok": false.
         click.echo(f'{{"{what}": [', nl=False)
