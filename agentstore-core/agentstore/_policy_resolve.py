@@ -13,8 +13,18 @@ from pydantic import BaseModel, ValidationError
 from agentstore._env_refs import resolve_env, resolve_set
 from agentstore._policy_wording import did_you_mean, repath, validation_message
 from agentstore.capabilities import CapabilityName
-from agentstore.crypto.keys import Keyring, LockedKeyring, keyring_from_table
-from agentstore.errors import ConfigError, MissingCapability, MissingDriverSection, UnknownDriver
+from agentstore.crypto.keys import (
+    KeyFileUnavailable,
+    Keyring,
+    LockedKeyring,
+    keyring_from_table,
+)
+from agentstore.errors import (
+    MissingCapability,
+    MissingDriverSection,
+    MissingEnvironmentVariable,
+    UnknownDriver,
+)
 from agentstore.registry import FIRST_PARTY, Registry
 from agentstore.spec import DriverSpec
 
@@ -138,7 +148,9 @@ def resolve_policy(
     if policy._encryption is not None:
         try:
             keyring = keyring_from_table(policy._encryption, base, policy._path("store.encryption"))
-        except ConfigError as exc:
+        except (MissingEnvironmentVariable, KeyFileUnavailable) as exc:
+            # Absent, not wrong: a read-only open (an auditor's) goes on without the keys.
+            # A malformed key or a key file others may read still fails every open.
             if not read_only:
                 raise
             keyring = LockedKeyring(repath(exc, policy._paths).message)

@@ -363,8 +363,8 @@ class StorePolicy:
 
         Every section whose driver is installed is checked by the driver's model, routed
         to or not; a section whose driver is not installed is listed in ``unused``.
-        With ``read_only``, encryption keys that cannot be read (a variable unset, a key
-        file missing) are no error: the keyring is a
+        With ``read_only``, encryption keys that are absent (a variable unset, a key file
+        missing or unreadable) are no error: the keyring is a
         :class:`~agentstore.crypto.keys.LockedKeyring`, which refuses every secret value.
 
         Raises:

@@ -367,8 +367,8 @@ def open(
             raises StoreNotFound.
         read_only: True to only read (implies ``create=False``): storage the user may
             only read opens (a SQLite file read-only, a PostgreSQL role with SELECT
-            only), and writes through the store fail. Encryption keys that cannot be
-            read do not stop a read-only open: only reading a secret's value then fails
+            only), and writes through the store fail. Encryption keys that are absent
+            (a variable unset, a key file missing) do not stop a read-only open: only reading a secret's value then fails
             (``DecryptionFailed`` saying which key was missing), so chains verify and
             secrets' names list without the keys.
 

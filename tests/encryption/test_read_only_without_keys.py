@@ -11,7 +11,12 @@ import pytest
 from agentstore import StorePolicy
 from agentstore.cli import cli
 from agentstore.crypto import generate_key
-from agentstore.errors import DecryptionFailed, MissingEnvironmentVariable, StoreError
+from agentstore.errors import (
+    DecryptionFailed,
+    InvalidPolicy,
+    MissingEnvironmentVariable,
+    StoreError,
+)
 from click.testing import CliRunner
 from encrypted import KEY_ENV
 
@@ -101,3 +106,33 @@ def test_verify_and_list_run_without_the_key_and_validate_still_needs_it(
     assert KEY_ENV in checked.output
     for result in (verified, listed, checked):
         assert key not in result.output and VALUE.decode() not in result.output
+
+
+def test_a_missing_key_file_is_absent_but_a_bad_key_still_fails_a_read_only_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = tmp_path / "k.key"
+    key_file.write_text(generate_key(), encoding="ascii")
+    key_file.chmod(0o600)
+    path = tmp_path / "agentstore.toml"
+    path.write_text(
+        '[store]\nbackend = "sqlite"\n[store.sqlite]\npath = "s.db"\n'
+        '[store.encryption]\nkey_file = "k.key"\n',
+        encoding="utf-8",
+    )
+    with agentstore.open(StorePolicy.load(path)) as store:
+        store.credentials.put_secret("api-key", VALUE)
+    key_file.unlink()
+    with agentstore.open(StorePolicy.load(path), read_only=True) as store:
+        assert list(store.credentials.names()) == ["api-key"]
+        with pytest.raises(DecryptionFailed, match=r"k\.key does not exist"):
+            store.credentials.get_secret("api-key")
+
+    key_file.write_text(generate_key(), encoding="ascii")
+    key_file.chmod(0o644)  # others may read it: a problem to fix, not an absent key
+    with pytest.raises(InvalidPolicy, match="chmod 600"):
+        agentstore.open(StorePolicy.load(path), read_only=True)
+    key_file.write_text("not-a-key", encoding="ascii")
+    key_file.chmod(0o600)
+    with pytest.raises(InvalidPolicy, match="is not an encryption key"):
+        agentstore.open(StorePolicy.load(path), read_only=True)

@@ -257,6 +257,11 @@ def _sources(table: Mapping[str, Any], path: str) -> list[tuple[Any, str]]:
     return [(entry, f"{path}.keys[{i}]") for i, entry in enumerate(table["keys"])]
 
 
+class KeyFileUnavailable(InvalidPolicy):
+    """A key file that does not exist or that this user may not read: the key is absent
+    here (as an unset variable is), not wrong."""
+
+
 def read_key(source: Any, base_dir: Path, path: str) -> bytes:
     """The key a checked source names: an environment variable, or a file that only its
     owner may read."""
@@ -281,7 +286,11 @@ def read_key(source: Any, base_dir: Path, path: str) -> bytes:
             )
         text = file.read_text(encoding="ascii")
     except FileNotFoundError:
-        raise InvalidPolicy(f"key file {file} does not exist", path=path) from None
+        raise KeyFileUnavailable(f"key file {file} does not exist", path=path) from None
+    except PermissionError as exc:
+        raise KeyFileUnavailable(
+            f"cannot read key file {file}: {exc.strerror}", path=path
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         # The reason only: a decoding error's text may quote the file's bytes.
         reason = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
@@ -300,6 +309,7 @@ __all__ = [
     "KEY_SIZE",
     "TABLE",
     "DecryptionFailed",
+    "KeyFileUnavailable",
     "Keyring",
     "LockedKeyring",
     "check_table",
