@@ -13,13 +13,9 @@ from pydantic import BaseModel, ValidationError
 from agentstore._env_refs import resolve_env, resolve_set
 from agentstore._policy_wording import did_you_mean, repath, validation_message
 from agentstore.capabilities import CapabilityName
-from agentstore.crypto.keys import (
-    KeyFileUnavailable,
-    Keyring,
-    LockedKeyring,
-    keyring_from_table,
-)
+from agentstore.crypto.keys import Keyring, LockedKeyring, keyring_from_table
 from agentstore.errors import (
+    KeyFileUnavailable,
     MissingCapability,
     MissingDriverSection,
     MissingEnvironmentVariable,

@@ -179,6 +179,11 @@ class MissingEnvironmentVariable(ConfigError):
     """A ``{ env = "NAME" }`` reference names a variable that is not set."""
 
 
+class KeyFileUnavailable(InvalidPolicy):
+    """An encryption key file (``[store.encryption] key_file``) that does not exist or
+    that this user may not read: the key is absent here, as with an unset variable."""
+
+
 __all__ = [
     "BackendUnavailable",
     "ChainBroken",
@@ -189,6 +194,7 @@ __all__ = [
     "HeadMoved",
     "InvalidInput",
     "InvalidPolicy",
+    "KeyFileUnavailable",
     "MissingCapability",
     "MissingDriverSection",
     "MissingEnvironmentVariable",

@@ -368,9 +368,9 @@ def open(
         read_only: True to only read (implies ``create=False``): storage the user may
             only read opens (a SQLite file read-only, a PostgreSQL role with SELECT
             only), and writes through the store fail. Encryption keys that are absent
-            (a variable unset, a key file missing) do not stop a read-only open: only reading a secret's value then fails
-            (``DecryptionFailed`` saying which key was missing), so chains verify and
-            secrets' names list without the keys.
+            (a variable unset, a key file missing) do not stop a read-only open: only
+            reading a secret's value then fails (``DecryptionFailed`` saying which key
+            was missing), so chains verify and secrets' names list without the keys.
 
     Logged at INFO on the ``agentstore`` logger: the store opened (which policy file, or
     a policy built in code, and the driver of each capability), its close, and when the

@@ -38,7 +38,12 @@ from agentstore.crypto.envelope import (
     seal,
     unseal,
 )
-from agentstore.errors import ConfigError, InvalidPolicy, MissingEnvironmentVariable
+from agentstore.errors import (
+    ConfigError,
+    InvalidPolicy,
+    KeyFileUnavailable,
+    MissingEnvironmentVariable,
+)
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -257,11 +262,6 @@ def _sources(table: Mapping[str, Any], path: str) -> list[tuple[Any, str]]:
     return [(entry, f"{path}.keys[{i}]") for i, entry in enumerate(table["keys"])]
 
 
-class KeyFileUnavailable(InvalidPolicy):
-    """A key file that does not exist or that this user may not read: the key is absent
-    here (as an unset variable is), not wrong."""
-
-
 def read_key(source: Any, base_dir: Path, path: str) -> bytes:
     """The key a checked source names: an environment variable, or a file that only its
     owner may read."""
@@ -309,7 +309,6 @@ __all__ = [
     "KEY_SIZE",
     "TABLE",
     "DecryptionFailed",
-    "KeyFileUnavailable",
     "Keyring",
     "LockedKeyring",
     "check_table",
