@@ -31,19 +31,60 @@ def check_follow(after: object, timeout: object) -> tuple[int, float | None]:
     return start, None if timeout is None else check_seconds(timeout, "timeout")
 
 
+class Followers:
+    """The wake-ups of one store's (or tenant view's) followers: :meth:`close` wakes every
+    one of them at once, so a follower waiting for the doorbell reads again, finds the
+    store closed, and ends then rather than at its next poll. A view's followers are also
+    its store's (``parent``): closing the store wakes them too."""
+
+    __slots__ = ("_closed", "_events", "_lock", "_parent")
+
+    def __init__(self, parent: Followers | None = None) -> None:
+        self._lock = threading.Lock()
+        self._events: set[threading.Event] = set()
+        self._closed = False
+        self._parent = parent
+
+    def add(self, wake: threading.Event) -> None:
+        with self._lock:
+            self._events.add(wake)
+            if self._closed:
+                wake.set()
+        if self._parent is not None:
+            self._parent.add(wake)
+
+    def discard(self, wake: threading.Event) -> None:
+        with self._lock:
+            self._events.discard(wake)
+        if self._parent is not None:
+            self._parent.discard(wake)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            waiting = list(self._events)
+        for wake in waiting:
+            wake.set()
+
+
 def follow(
     read: Callable[[int, int], Iterator[CommitEvent]],
     doorbell: Doorbell,
     after: int,
     timeout: float | None,
+    followers: Followers | None = None,
 ) -> Iterator[CommitEvent]:
     """The events of ``read(after, limit)`` (a feed read) from ``after`` on, then each new
     one as it commits, until ``timeout`` seconds pass with none (None: forever).
 
-    Waits on ``doorbell`` between reads, and reads at least every :data:`POLL_SECONDS`.
+    Waits on ``doorbell`` between reads, and reads at least every :data:`POLL_SECONDS`;
+    closing ``followers`` wakes the wait at once (``read`` then raises, the store being
+    closed).
     """
     wake = threading.Event()
     sub = doorbell.subscribe(lambda _event: wake.set())
+    if followers is not None:
+        followers.add(wake)
     try:
         last = after
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -66,6 +107,8 @@ def follow(
             wake.wait(wait)
     finally:
         sub.unsubscribe()
+        if followers is not None:
+            followers.discard(wake)
 
 
-__all__ = ["PAGE", "POLL_SECONDS", "check_follow", "follow"]
+__all__ = ["PAGE", "POLL_SECONDS", "Followers", "check_follow", "follow"]

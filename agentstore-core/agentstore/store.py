@@ -39,7 +39,7 @@ from agentstore.errors import (
     StoreError,
     native_error,
 )
-from agentstore.feed import check_follow, follow
+from agentstore.feed import Followers, check_follow, follow
 from agentstore.handles import Generation, StreamView, WriterLog
 from agentstore.policy import CONFIG_ENV, StorePolicy, find_policy
 from agentstore.registry import Registry
@@ -82,6 +82,7 @@ class Store:
         self._routes = routes
         self._closed = False
         self._lock = threading.Lock()
+        self._followers = Followers()
         self._sealed: EncryptedCredentialStore | None = None
         if keyring is not None:
             from agentstore.crypto.credentials import EncryptedCredentialStore
@@ -195,7 +196,7 @@ class Store:
         for commits this process's doorbell does not hear (another process's). Events come
         from the feed only, so they keep its order and its no-late-gaps rule. Runs until
         ``timeout`` seconds (a number > 0) pass with no new event, then returns; forever
-        when ``timeout`` is None. Closing the store ends it with StoreError.
+        when ``timeout`` is None. Closing the store ends it at once with StoreError.
 
         Raises:
             Unsupported: the driver serving ``logs`` gives no positions.
@@ -210,7 +211,7 @@ class Store:
             with call:
                 return call.stream(logs._feed(after, limit))
 
-        return follow(read, self.doorbell, start, wait)
+        return follow(read, self.doorbell, start, wait, self._followers)
 
     # -- governance ----------------------------------------------------------------------
 
@@ -284,6 +285,7 @@ class Store:
             if self._closed:
                 return
             self._closed = True
+        self._followers.close()
         try:
             _close_all(self._opened)
         finally:

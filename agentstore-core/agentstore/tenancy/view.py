@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from agentstore.audit import LogAuditSink
 from agentstore.capabilities import CapabilityName
 from agentstore.errors import InvalidInput, StoreError, Unsupported
+from agentstore.feed import Followers
 from agentstore.store import Store
 from agentstore.tenancy.names import check_tenant
 from agentstore.tenancy.stores import (
@@ -59,6 +60,7 @@ class TenantStore(Store):
         self.doorbell = TenantDoorbell(store.doorbell, tenant)
         self._routes = store._routes
         self._closed = False
+        self._followers = Followers(store._followers)
         self._views: dict[CapabilityName, Any] = {}
 
     def _cap(self, capability: CapabilityName) -> Any:
@@ -93,6 +95,7 @@ class TenantStore(Store):
     def close(self) -> None:
         """Close this view (the store and its other views stay open). Idempotent."""
         self._closed = True
+        self._followers.close()
 
     def tenant(self, name: str) -> TenantStore:
         """Refused: a tenant's view does not reach other tenants."""
