@@ -275,3 +275,23 @@ def test_cli_lists_and_verifies_a_tenants_data(tmp_path: Path) -> None:
     out = runner.invoke(cli, ["--config", str(config), "verify"])
     assert out.exit_code == 0, out.output
     assert out.output.strip() == "ok: 1 chain holds (2 entries)"
+
+
+def test_a_drivers_own_rate_limit_refusal_keeps_its_reason_and_the_tenants_key() -> None:
+    from agentstore.capabilities import RateLimitCounter
+    from agentstore.tenancy.stores import TenantRateLimitCounter
+
+    class Picky(RateLimitCounter):
+        def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+            raise InvalidInput(f"rate-limit key {key!r} is too long for this backend")
+
+        def _current(self, key: str, now: float) -> int:
+            return 0
+
+        def _reset(self, key: str) -> None:
+            pass
+
+    limits = TenantRateLimitCounter(Picky(), "acme")
+    with pytest.raises(InvalidInput) as refused:
+        limits.increment("k")
+    assert refused.value.message == "rate-limit key 'k' is too long for this backend"

@@ -230,12 +230,13 @@ class TenantRateLimitCounter(RateLimitCounter):
         )
 
     def _increment(self, key: str, amount: int, window_secs: float, now: float) -> int:
+        stored = self._names.into(key)
         try:
-            return self._inner._increment(self._names.into(key), amount, window_secs, now)
-        except InvalidInput:
-            # Arguments arrive checked, so the hook refuses only a total past MAX_INT; say
-            # so naming the key as the tenant does (the driver named the stored key).
-            self._refuse_total(key, amount)
+            return self._inner._increment(stored, amount, window_secs, now)
+        except InvalidInput as exc:
+            # The driver named the stored key: name it as the tenant does, whatever the
+            # refusal (a total past MAX_INT, or a driver's own limit).
+            raise InvalidInput(exc.message.replace(repr(stored), repr(key))) from None
 
     def _current(self, key: str, now: float) -> int:
         return self._inner._current(self._names.into(key), now)
