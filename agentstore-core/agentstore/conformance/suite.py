@@ -22,6 +22,7 @@ from agentstore.conformance.contracts import (
     AsyncSessionManagementContract,
     AsyncSessionStoreContract,
     AsyncStoreContract,
+    AsyncTenancyContract,
     AsyncWriterLogContract,
     AuditSinkContract,
     ConditionalAppendContract,
@@ -42,10 +43,6 @@ from agentstore.conformance.contracts import (
     SessionStoreContract,
     SignedCheckpointContract,
     StoreContract,
-    WriterLogContract,
-)
-from agentstore.conformance.contracts.tenancy import (
-    AsyncTenancyContract,
     TenantAuditContract,
     TenantCredentialContract,
     TenantFeedContract,
@@ -54,6 +51,7 @@ from agentstore.conformance.contracts.tenancy import (
     TenantPolicyContract,
     TenantRateLimitContract,
     TenantSessionContract,
+    WriterLogContract,
 )
 
 
