@@ -32,30 +32,22 @@ class SqlRateLimitCounter(RateLimitCounter):
     reads the window after.
     """
 
-    _INCREMENT = (
+    # A fixed window's upsert: a new window once the stored one has ended, else the count
+    # added; binds key, now + window, amount, now, now, then the WHERE's now.
+    _FIXED_UPSERT = (
         "INSERT INTO agentstore_rate_limits (key, window_end, count) VALUES (?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET "
         "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
         "ELSE agentstore_rate_limits.count + excluded.count END, "
         "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
         "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
-        # A total past 2**63-1 updates nothing (SQLite would store it as a REAL).
         "WHERE agentstore_rate_limits.window_end <= ? OR agentstore_rate_limits.count <= "
-        f"{MAX_INT} - excluded.count "
-        "RETURNING count"
     )
+    # A total past 2**63-1 updates nothing (SQLite would store it as a REAL).
+    _INCREMENT = _FIXED_UPSERT + f"{MAX_INT} - excluded.count RETURNING count"
     # The increment's upsert, refused (updating nothing) past limit - cost: binds key,
     # now + window, cost, now, now, now, limit - cost.
-    _HIT_FIXED = (
-        "INSERT INTO agentstore_rate_limits (key, window_end, count) VALUES (?, ?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET "
-        "count = CASE WHEN agentstore_rate_limits.window_end <= ? THEN excluded.count "
-        "ELSE agentstore_rate_limits.count + excluded.count END, "
-        "window_end = CASE WHEN agentstore_rate_limits.window_end <= ? "
-        "THEN excluded.window_end ELSE agentstore_rate_limits.window_end END "
-        "WHERE agentstore_rate_limits.window_end <= ? OR agentstore_rate_limits.count <= ? "
-        "RETURNING count, window_end"
-    )
+    _HIT_FIXED = _FIXED_UPSERT + "? RETURNING count, window_end"
     # floor(previous * weight) + current + cost <= limit, written without floor (SQLite
     # may lack it) as previous * weight + current < limit - cost + 1. Binds the current
     # row's key, end, cost; previous (3) and weight, limit - cost + 1; now; now, previous
