@@ -158,14 +158,13 @@ class AsyncWriterLog:
         calling task, before anything is stored. ``expect_head`` as for :meth:`append`
         (an empty batch only checks the head).
         """
+        checked = check_payloads(payloads)
         if expect_head is None:
-            batch = check_payloads(payloads)
-            entries = await self._store.append_many(self.stream, self.writer, batch)
+            entries = await self._store.append_many(self.stream, self.writer, checked)
             if entries:
                 await self._signed(entries[-1])
             return entries
         expected = check_expect_head(expect_head)
-        checked = check_payloads(payloads)
         if not checked:
             head = await self._store.head(self.stream, self.writer)
             actual = 0 if head is None else head.seq

@@ -11,8 +11,8 @@ from agentstore.aio.feed import BridgedFeed
 from agentstore.aio.handles import BridgedLogStore
 from agentstore.aio.store import AsyncStore, bridged
 from agentstore.capabilities import CapabilityName
-from agentstore.errors import InvalidInput, StoreError
-from agentstore.tenancy.view import TenantStore
+from agentstore.errors import InvalidInput
+from agentstore.tenancy.view import TenantStore, view_closed
 
 
 class AsyncTenantStore(AsyncStore):
@@ -53,10 +53,7 @@ class AsyncTenantStore(AsyncStore):
         if self._offload.closed:
             raise closed_error(f"cannot use capability {capability!r}")
         if self._view_closed:
-            raise StoreError(
-                f"cannot use capability {capability!r}: the view of tenant "
-                f"{self.tenant_name!r} is closed; take another with store.tenant()"
-            )
+            raise view_closed(capability, self.tenant_name)
         found = self._caps.get(capability)
         if found is None:
             found = bridged(capability, self.sync._cap(capability), self.sync.doorbell, self._run)

@@ -29,6 +29,15 @@ _WRAPPERS: dict[CapabilityName, Any] = {
 }
 
 
+def view_closed(capability: str, tenant: str) -> StoreError:
+    """The error of a capability used through a tenant view closed on its own (sync or
+    async): the remedy is another view, not reopening the store."""
+    return StoreError(
+        f"cannot use capability {capability!r}: the view of tenant {tenant!r} is closed; "
+        "take another with store.tenant()"
+    )
+
+
 class TenantStore(Store):
     """A view of a :class:`~agentstore.Store` confined to one tenant.
 
@@ -65,10 +74,7 @@ class TenantStore(Store):
 
     def _cap(self, capability: CapabilityName) -> Any:
         if self._closed:
-            raise StoreError(
-                f"cannot use capability {capability!r}: the view of tenant "
-                f"{self.tenant_name!r} is closed; take another with store.tenant()"
-            )
+            raise view_closed(capability, self.tenant_name)
         view = self._views.get(capability)
         if view is None:
             view = self._views[capability] = self._scope(capability, self._root._cap(capability))
