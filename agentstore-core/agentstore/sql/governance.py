@@ -86,9 +86,7 @@ class SqlPolicyStore(PolicyStore):
     def __init__(self, backend: Backend, *, space: KeySpace = ROOT) -> None:
         self._backend = backend
         self._space = space
-        self._list = (
-            self._LIST if space.is_root else self._LIST_IN.format(scope=space.where("agent_id"))
-        )
+        self._list = self._LIST_IN.format(scope=space.where("agent_id"))  # root: _LIST
 
     def _put(self, agent_id: AgentId, document: PolicyDocument) -> None:
         key = self._space.key(agent_id)
@@ -165,13 +163,10 @@ class SqlSessionStore(SessionStore):
         self._backend = backend
         self.expiring = expiring  # whether the schema keeps an expiry (version 4 on)
         self._space = space
-        if space.is_root:
-            self._list, self._list_v3, self._purge = self._LIST, self._LIST_V3, self._PURGE
-        else:
-            scope = space.where("session_id")
-            self._list = self._LIST_IN.format(scope=scope)
-            self._list_v3 = self._LIST_V3_IN.format(scope=scope)
-            self._purge = self._PURGE_IN.format(scope=scope)
+        scope = space.where("session_id")  # the root's: the class's own statements
+        self._list = self._LIST_IN.format(scope=scope)
+        self._list_v3 = self._LIST_V3_IN.format(scope=scope)
+        self._purge = self._PURGE_IN.format(scope=scope)
 
     def _row(self, record: SessionRecord) -> tuple[str, str, str]:
         """``(session_id, agent_id, data)`` as stored in this store's key space."""
@@ -324,13 +319,10 @@ class SqlLifecycleStore(LifecycleStore):
         super().__init__(clock)
         self._backend = backend
         self._space = space
-        if space.is_root:
-            self._live, self._list, self._prune = self._LIVE, self._LIST, self._PRUNE
-        else:
-            scope = space.where("agent_id")
-            self._live = self._LIVE_IN.format(scope=scope)
-            self._list = self._LIST_IN.format(scope=scope)
-            self._prune = self._PRUNE_IN.format(scope=scope)
+        scope = space.where("agent_id")  # the root's: the class's own statements
+        self._live = self._LIVE_IN.format(scope=scope)
+        self._list = self._LIST_IN.format(scope=scope)
+        self._prune = self._PRUNE_IN.format(scope=scope)
 
     def _register(self, agent_id: AgentId, now: float) -> None:
         self._backend.exec(self._REGISTER, (self._space.key(agent_id), now, now))
